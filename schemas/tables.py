@@ -1,0 +1,61 @@
+"""BigQuery tables of the importer: schemas (from ``schemas/bigquery/*.json``) and layout.
+
+The JSON files are the one source of each schema: the pipeline validates rows against them,
+provisioning creates tables from them, and the docs list them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_SCHEMA_DIR = Path(__file__).with_name("bigquery")
+
+EVENTS = "events"
+REJECTED_EVENTS = "rejected_events"
+IMPORT_STATS = "import_stats"
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    name: str
+    partition_field: str
+    clustering: tuple[str, ...]
+    require_partition_filter: bool
+    description: str
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        return schema_fields(self.name)
+
+    def beam_schema(self) -> dict[str, Any]:
+        """The schema as Beam's ``WriteToBigQuery(schema=...)`` accepts it."""
+        return {"fields": self.fields}
+
+
+TABLES: dict[str, TableSpec] = {
+    EVENTS: TableSpec(
+        EVENTS, "timestamp", ("app_id", "name", "user_data_os"), True,
+        "Imported Segment events as Branch events, one row per event (read through events_dedup).",
+    ),
+    REJECTED_EVENTS: TableSpec(
+        REJECTED_EVENTS, "rejected_at", ("app_id", "reason"), False,
+        "Dead letters: every rejected message with its raw payload, reason and attributes.",
+    ),
+    IMPORT_STATS: TableSpec(
+        IMPORT_STATS, "minute", ("app_id", "outcome"), False,
+        "Per-minute outcome counts per app, platform, reason and event name.",
+    ),
+}
+
+
+@lru_cache(maxsize=None)
+def _load(name: str) -> str:
+    return (_SCHEMA_DIR / f"{name}.json").read_text()
+
+
+def schema_fields(name: str) -> list[dict[str, Any]]:
+    """A fresh copy of a table's fields in BigQuery's JSON schema format."""
+    return json.loads(_load(name))

@@ -1,0 +1,264 @@
+"""The importer's domain core: one Segment message in, exactly one outcome out.
+
+:func:`process_message` runs the checks in SPEC order (size, decode, object, messageId,
+call type, event name, app, integrations, not-imported name, timestamp, identifiers,
+platform, row schema); the first that fails decides the outcome. It never raises: any
+input gets ``imported`` (with its ``events`` row), ``skipped`` or ``rejected`` (with a
+reason code and a human-readable detail). Duplicates are decided later, across messages.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+import orjson
+
+from schemas.config import AppConfig, ImporterConfig
+from schemas.reasons import Outcome, Reason
+from transforms import event_names
+from transforms.identifiers import detect_platform, is_identifiable, user_data
+from transforms.properties import map_properties
+from transforms.row_schema import EVENTS_VALIDATOR
+from transforms.timestamps import InvalidTimestamp, event_time, parse_timestamp, to_bq_timestamp
+from transforms.values import to_text
+
+DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
+DEFAULT_MAX_EVENT_AGE = timedelta(hours=24)
+DEFAULT_MAX_CLOCK_SKEW = timedelta(minutes=10)
+MAX_MESSAGE_ID_LENGTH = 100
+ORIGIN = "SEGMENT"
+BRANCH_KEY_ATTRIBUTE = "branch_key"
+
+_INTEGRATION_KEYS = ("Branch Metrics", "Branch")
+_EMPTY: dict = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class _App:
+    """An app's config, pre-digested for the hot path."""
+
+    config: AppConfig
+    overrides: dict[str, tuple[str, str]]
+    native_keys: frozenset[str]
+
+
+class ImportSettings:
+    """Everything :func:`process_message` needs besides the message: apps and limits."""
+
+    def __init__(
+        self,
+        config: ImporterConfig,
+        *,
+        default_app_id: str | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_event_age: timedelta | None = DEFAULT_MAX_EVENT_AGE,
+        max_clock_skew: timedelta | None = DEFAULT_MAX_CLOCK_SKEW,
+    ) -> None:
+        self.config = config
+        self.max_payload_bytes = max_payload_bytes
+        self.max_event_age = max_event_age
+        self.max_clock_skew = max_clock_skew
+        self._apps_by_key = {
+            app.branch_key: _App(app, app.override_lookup(), app.native_event_keys()) for app in config.apps
+        }
+        default_id = default_app_id or config.default_app_id
+        if default_id is None and len(config.apps) == 1:
+            default_id = config.apps[0].app_id
+        self.default_app = next((a for a in self._apps_by_key.values() if a.config.app_id == default_id), None)
+        if default_id is not None and self.default_app is None:
+            raise ValueError(f"default app {default_id!r} is not in the app config")
+
+    def app_for(self, attributes: Mapping[str, str] | None) -> _App | None:
+        key = attributes.get(BRANCH_KEY_ATTRIBUTE) if attributes else None
+        if key is None:
+            return self.default_app
+        return self._apps_by_key.get(key)
+
+
+@dataclasses.dataclass(slots=True)
+class MappingOutcome:
+    """The fate of one message, with what the pipeline needs to route, dedup and count it."""
+
+    outcome: Outcome
+    reason: Reason | None = None
+    detail: str | None = None
+    row: dict[str, Any] | None = None
+    app_id: str | None = None
+    message_id: str | None = None
+    event_name: str | None = None
+    platform: str | None = None
+
+    def to_json(self, *, explain: bool = False) -> dict[str, Any]:
+        result = {
+            "outcome": self.outcome.value,
+            "reason": self.reason.value if self.reason else None,
+            "row": self.row,
+        }
+        if explain:
+            result["detail"] = self.detail
+        return result
+
+
+def event_id(app_id: str, message_id: str) -> str:
+    """Deterministic event id: the same Segment message always gets the same id."""
+    return hashlib.blake2b(f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()
+
+
+def decode(data: bytes) -> Any:
+    """Parse message data as JSON; raises ValueError with a readable detail.
+
+    orjson is the fast path. It refuses some valid JSON (integers beyond 64 bits, nesting
+    deeper than 1024), so its failures get a second, exact opinion from the standard library.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as fast_error:
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"invalid UTF-8 at byte {error.start}") from None
+        try:
+            doc = json.loads(text, parse_constant=_reject_constant)
+            # Lone surrogate escapes (\ud800) parse but can never be stored as UTF-8.
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        except (ValueError, UnicodeEncodeError):
+            raise ValueError(f"invalid JSON: {fast_error}") from None
+        return doc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _rejected(reason: Reason, detail: str, **context: Any) -> MappingOutcome:
+    return MappingOutcome(reason.outcome, reason, detail, **context)
+
+
+def integrations_disabled(integrations: Any) -> bool:
+    """Segment's per-destination opt-out: ``Branch Metrics``/``Branch`` false, or ``All`` false."""
+    if type(integrations) is not dict:
+        return False
+    values = [integrations.get(key) for key in _INTEGRATION_KEYS]
+    if False in values:
+        return True
+    if integrations.get("All") is False:
+        return not any(value is not None and value is not False for value in values)
+    return False
+
+
+def process_message(
+    data: bytes,
+    attributes: Mapping[str, str] | None,
+    publish_time: datetime | None,
+    settings: ImportSettings,
+    now: datetime,
+) -> MappingOutcome:
+    """Decide the outcome of one Segment message (see the module docstring)."""
+    app = settings.app_for(attributes)
+    app_id = app.config.app_id if app else None
+
+    if len(data) > settings.max_payload_bytes:
+        return _rejected(
+            Reason.PAYLOAD_TOO_LARGE, f"{len(data)} bytes > limit {settings.max_payload_bytes}", app_id=app_id
+        )
+    try:
+        doc = decode(data)
+    except ValueError as error:
+        return _rejected(Reason.MALFORMED_JSON, str(error), app_id=app_id)
+    if type(doc) is not dict:
+        return _rejected(Reason.NOT_AN_OBJECT, f"JSON {type(doc).__name__}, expected an object", app_id=app_id)
+
+    message_id = doc.get("messageId")
+    if message_id is None or message_id == "":
+        return _rejected(Reason.MISSING_MESSAGE_ID, "messageId is missing", app_id=app_id)
+    if type(message_id) is not str or len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.strip():
+        shown = message_id[:40] if type(message_id) is str else type(message_id).__name__
+        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {shown!r}", app_id=app_id)
+
+    ctx = doc.get("context")
+    ctx = ctx if type(ctx) is dict else _EMPTY
+    properties = doc.get("properties")
+    properties = properties if type(properties) is dict else None
+    platform = detect_platform(ctx, properties or _EMPTY)
+    segment_event = doc.get("event")
+    segment_name = segment_event if type(segment_event) is str else None
+    context = {"app_id": app_id, "message_id": message_id, "event_name": segment_name, "platform": platform}
+
+    call_type = doc.get("type")
+    if call_type != "track" and not (type(call_type) is str and call_type.strip().casefold() == "track"):
+        shown = repr(call_type[:40]) if type(call_type) is str else "missing" if call_type is None else type(call_type).__name__
+        return _rejected(Reason.UNSUPPORTED_CALL_TYPE, f"call type {shown}", **context)
+    if segment_name is None or not segment_name.strip():
+        return _rejected(Reason.MISSING_EVENT_NAME, "track call without an event name", **context)
+    if app is None:
+        key = attributes.get(BRANCH_KEY_ATTRIBUTE) if attributes else None
+        detail = "no branch_key attribute and no default app" if key is None else "branch_key matches no app"
+        return _rejected(Reason.UNKNOWN_APP, detail, **context)
+    if integrations_disabled(doc.get("integrations")):
+        return _rejected(Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", **context)
+
+    name, category = event_names.resolve_event(segment_name, app.overrides)
+    if event_names.is_not_imported(segment_name, name):
+        return _rejected(Reason.NOT_IMPORTED_EVENT, f"{segment_name.strip()!r} is tracked by Branch itself", **context)
+
+    try:
+        when = event_time(doc, publish_time, now)
+    except InvalidTimestamp as error:
+        return _rejected(Reason.INVALID_TIMESTAMP, str(error), **context)
+    if settings.max_event_age is not None and when < now - settings.max_event_age:
+        return _rejected(Reason.STALE_EVENT, f"event time {to_bq_timestamp(when)} older than {settings.max_event_age}", **context)
+    if settings.max_clock_skew is not None and when > now + settings.max_clock_skew:
+        return _rejected(Reason.FUTURE_EVENT, f"event time {to_bq_timestamp(when)} ahead of now by more than {settings.max_clock_skew}", **context)
+
+    warnings: list[str] = []
+    if properties is None:
+        if doc.get("properties") is not None:
+            warnings.append("invalid_value:properties")
+        properties = _EMPTY
+    user = user_data(doc, ctx, properties, platform, warnings)
+    context["event_name"] = name
+    if not is_identifiable(user):
+        return _rejected(Reason.NO_IDENTIFIER, "no userId, device id, advertising id or browser fingerprint", **context)
+    if platform is not None and platform not in app.config.enabled_platforms:
+        return _rejected(Reason.PLATFORM_NOT_ENABLED, f"platform {platform} is not enabled for {app_id}", **context)
+
+    segment_key = event_names.name_key(segment_name)
+    mapped = map_properties(properties, category, segment_key in event_names.SINGLE_PRODUCT_EVENTS, warnings)
+    if segment_key in app.native_keys or event_names.name_key(name) in app.native_keys:
+        warnings.append("double_tracking")
+
+    received_at = publish_time
+    received = doc.get("receivedAt")
+    if received is not None:
+        try:
+            received_at = parse_timestamp(received, "receivedAt")
+        except InvalidTimestamp:
+            warnings.append("invalid_value:receivedAt")
+    anonymous_id = doc.get("anonymousId")
+
+    row = {
+        "id": event_id(app_id, message_id),
+        "app_id": app_id,
+        "name": name,
+        "customer_event_alias": segment_name,
+        "category": category,
+        "topic": event_names.TOPIC_BY_CATEGORY[category],
+        "origin": ORIGIN,
+        "timestamp": to_bq_timestamp(when),
+        "received_at": to_bq_timestamp(received_at) if received_at else None,
+        "ingested_at": to_bq_timestamp(now),
+        "segment_message_id": message_id,
+        "segment_anonymous_id": to_text(anonymous_id) or None,
+        **user,
+        **mapped,
+        "warnings": warnings,
+    }
+    violation = EVENTS_VALIDATOR.validate(row)
+    if violation:
+        return _rejected(Reason.SCHEMA_VIOLATION, violation, **context)
+    return MappingOutcome(Outcome.IMPORTED, None, None, row, **context)

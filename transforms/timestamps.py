@@ -1,0 +1,59 @@
+"""Event time (SPEC section 1) and BigQuery timestamp text."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+UTC = timezone.utc
+
+
+class InvalidTimestamp(ValueError):
+    """A timestamp field that decides the event time does not parse."""
+
+
+def parse_timestamp(value: Any, field: str) -> datetime:
+    """An aware UTC datetime from ISO-8601 text with any offset (no offset means UTC)."""
+    if type(value) is not str:
+        raise InvalidTimestamp(f"{field} is not a string")
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidTimestamp(f"{field} is not an ISO-8601 timestamp: {value[:64]!r}") from None
+
+
+def event_time(doc: dict, publish_time: datetime | None, now: datetime) -> datetime:
+    """Segment's event time.
+
+    ``timestamp`` if present; else ``receivedAt - (sentAt - originalTimestamp)`` (Segment's
+    clock-skew correction); else ``receivedAt``; else the Pub/Sub publish time (else now).
+    """
+    timestamp = doc.get("timestamp")
+    if timestamp is not None:
+        return parse_timestamp(timestamp, "timestamp")
+    received = doc.get("receivedAt")
+    if received is None:
+        return publish_time or now
+    received_at = parse_timestamp(received, "receivedAt")
+    sent, original = doc.get("sentAt"), doc.get("originalTimestamp")
+    if sent is None or original is None:
+        return received_at
+    skew = parse_timestamp(sent, "sentAt") - parse_timestamp(original, "originalTimestamp")
+    try:
+        return received_at - skew
+    except OverflowError:
+        raise InvalidTimestamp("receivedAt - (sentAt - originalTimestamp) is out of range") from None
+
+
+def to_bq_timestamp(value: datetime) -> str:
+    """``2026-11-28T12:00:00.123456Z``: BigQuery's JSON timestamp text, always UTC."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def truncate_to_minute(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0)
+
+
+MINUTE = timedelta(minutes=1)

@@ -1,0 +1,107 @@
+"""Lenient, never-raising coercions of Segment JSON values to column values.
+
+Segment sends numbers as strings ("12.50"), strings as numbers, and worse. Each helper
+returns the column value or ``None`` (the caller adds a warning when a present value was
+dropped); none raises on any JSON value.
+"""
+from __future__ import annotations
+
+import json
+import math
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+# BigQuery NUMERIC: 38 digits, 9 after the decimal point.
+_NUMERIC_LIMIT = Decimal("1e29")
+_NUMERIC_QUANTUM = Decimal("1e-9")
+_INT64_MAX = 2**63 - 1
+
+
+def to_json_text(value: Any) -> str:
+    """Compact JSON text of a parsed JSON value.
+
+    orjson refuses nesting deeper than 255 and integers beyond 64 bits; the standard library
+    takes those (they can reach us only through the slow-path decoder).
+    """
+    try:
+        return orjson.dumps(value, default=_decimal_fragment).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _decimal_fragment(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value).encode())
+    raise TypeError
+
+
+def to_text(value: Any) -> str | None:
+    """A string column: strings as sent, numbers as their JSON text; else None."""
+    if type(value) is str:
+        return value
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return to_json_text(value)
+    return None
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A finite decimal from a JSON number or numeric string; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    try:
+        if type(value) is int:
+            number = Decimal(value)
+        elif type(value) is float:
+            if not math.isfinite(value):
+                return None
+            number = Decimal(repr(value))
+        elif type(value) is str or isinstance(value, Decimal):
+            number = Decimal(value.strip() if type(value) is str else value)
+        else:
+            return None
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def to_numeric(value: Any, *, allow_negative: bool = True) -> str | None:
+    """A BigQuery NUMERIC as its decimal string (rounded to 9 places); None if out of range."""
+    if type(value) is int and -_INT64_MAX <= value <= _INT64_MAX:
+        return str(value) if allow_negative or value >= 0 else None
+    number = to_decimal(value)
+    if number is None or abs(number) >= _NUMERIC_LIMIT or (number < 0 and not allow_negative):
+        return None
+    if number.as_tuple().exponent < -9:
+        number = number.quantize(_NUMERIC_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return "0" if number == 0 else format(number, "f")
+
+
+def to_float(value: Any, *, allow_negative: bool = True) -> float | None:
+    """A finite FLOAT64 from a JSON number or numeric string."""
+    if type(value) is float:
+        number = value
+    elif type(value) is int:
+        number = float(value) if abs(value) < 1e308 else math.inf
+    else:
+        decimal = to_decimal(value)
+        if decimal is None:
+            return None
+        try:
+            number = float(decimal)
+        except OverflowError:
+            return None
+    if not math.isfinite(number) or (number < 0 and not allow_negative):
+        return None
+    return number
+
+
+def to_int(value: Any) -> int | None:
+    """An INT64 from an integral JSON number or numeric string (1080, 1080.0, "1080")."""
+    if type(value) is int:
+        return value if -_INT64_MAX <= value <= _INT64_MAX else None
+    number = to_decimal(value)
+    if number is None or number != number.to_integral_value() or abs(number) > _INT64_MAX:
+        return None
+    return int(number)
