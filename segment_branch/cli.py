@@ -24,7 +24,7 @@ from transforms.mapping import (
     ImportSettings,
     process_message,
 )
-from transforms.timestamps import UTC, parse_timestamp
+from transforms.timestamps import UTC, parse_duration, parse_timestamp
 
 
 def _now(text: str | None) -> datetime:
@@ -37,14 +37,10 @@ def _now(text: str | None) -> datetime:
 
 
 def _duration(text: str) -> timedelta | None:
-    """``24h``, ``10m``, ``90s``, ``7d`` or ``off``."""
-    if text in ("off", "none", "0"):
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        return timedelta(seconds=float(text[:-1]) * units[text[-1]])
-    except (KeyError, ValueError, IndexError):
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 24h, 10m, off)") from None
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def map_lines(lines: BinaryIO, out: BinaryIO, settings: ImportSettings, now: datetime,

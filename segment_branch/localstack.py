@@ -180,8 +180,9 @@ def build_pubsub_emulator() -> Path:
     # Build under a temporary name and rename: a concurrent run never sees half a binary.
     tmp = PUBSUB_BIN.with_name(f".{PUBSUB_BIN.name}.{os.getpid()}")
     log.info("building %s (first run downloads Go modules)", PUBSUB_BIN)
-    # -mod=mod lets Go fetch modules listed in go.sum instead of requiring a vendor dir.
-    env = {**os.environ, "GOFLAGS": "-mod=mod"}
+    # -mod=mod lets Go fetch the modules go.sum pins; -buildvcs=false because the binary
+    # needs no VCS stamp and stamping fails without git or in a repo owned by another user.
+    env = {**os.environ, "GOFLAGS": "-mod=mod -buildvcs=false"}
     done = subprocess.run([go, "build", "-o", str(tmp), "."], cwd=PUBSUB_SRC, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:

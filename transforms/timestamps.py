@@ -57,3 +57,25 @@ def truncate_to_minute(value: datetime) -> datetime:
 
 
 MINUTE = timedelta(minutes=1)
+
+
+def minute_of(bq_timestamp: str) -> str:
+    """The minute of a :func:`to_bq_timestamp` text, in the same format."""
+    return bq_timestamp[:17] + "00.000000Z"
+
+
+def parse_duration(text: str | int | float | timedelta | None) -> timedelta | None:
+    """``600``, ``90s``, ``10m``, ``24h``, ``7d`` -> timedelta; ``off``/``0``/None -> None."""
+    if text is None or isinstance(text, timedelta):
+        return text
+    text = str(text).strip().lower()
+    if text in ("off", "none", "0", ""):
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r} (e.g. 600, 10m, 24h, off)") from None
+    if seconds < 0:
+        raise ValueError(f"negative duration: {text!r}")
+    return timedelta(seconds=seconds)

@@ -1,0 +1,255 @@
+"""The importer's Beam stages, each a small composite transform over the pure domain code.
+
+    messages -> MapSegmentMessages -> imported rows / rejected rows / outcome counts
+    imported rows -> DropDuplicates -> unique rows (+ duplicate counts)
+    unique rows -> WriteEventRows (BigQuery) -> sink errors (dead letters + count corrections)
+    rejected rows -> rejected_events; counts -> CountOutcomesPerMinute -> import_stats
+
+Failsafe pattern: each imported row carries its raw message until the sink has taken it,
+so every failure, at any stage, is dead-lettered exactly as it arrived.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Iterable, NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.gcp import bigquery as beam_bq
+from apache_beam.io.gcp.bigquery_tools import RetryStrategy
+from apache_beam.metrics import Metrics
+from apache_beam.transforms import trigger, window
+
+from schemas.reasons import Outcome, Reason
+from transforms.dead_letter import attach_raw, rejected_row, sink_error_row, strip_raw
+from transforms.dedup import DUPLICATE, DropDuplicates
+from transforms.mapping import ImportSettings, MappingOutcome, process_message
+from transforms.timestamps import UTC, minute_of, to_bq_timestamp
+
+IMPORTED = "imported"
+REJECTED = "rejected"
+STATS = "stats"
+
+METRICS_NAMESPACE = "segment_import"
+
+_LOG = logging.getLogger(__name__)
+
+
+class StatKey(NamedTuple):
+    """One ``import_stats`` group: what happened, where, in which processing minute."""
+
+    minute: str
+    app_id: str | None
+    platform: str | None
+    outcome: str
+    reason: str | None
+    event_name: str | None
+
+
+def _stat(minute: str, outcome: MappingOutcome) -> StatKey:
+    reason = outcome.reason.value if outcome.reason else None
+    return StatKey(minute, outcome.app_id, outcome.platform, outcome.outcome.value, reason, outcome.event_name)
+
+
+def _row_stat(row: dict[str, Any], result: str, reason: str | None = None, delta: int = 1) -> tuple[StatKey, int]:
+    key = StatKey(minute_of(row["ingested_at"]), row["app_id"], row["user_data_os"], result, reason, row["name"])
+    return key, delta
+
+
+@beam.typehints.with_output_types(tuple[str, tuple[int, dict]])
+class _MapMessagesFn(beam.DoFn):
+    """Runs :func:`process_message` and routes the outcome to a tagged output."""
+
+    def __init__(self, settings: ImportSettings) -> None:
+        self._settings = settings
+        self._counters: dict[str, Any] = {}
+
+    def _count(self, name: str) -> None:
+        counter = self._counters.get(name)
+        if counter is None:
+            counter = self._counters[name] = Metrics.counter(METRICS_NAMESPACE, name)
+        counter.inc()
+
+    def process(self, message, timestamp=beam.DoFn.TimestampParam):
+        if isinstance(message, bytes):  # backfill lines: no attributes, no publish time
+            data, attributes, publish_time = message, None, None
+        else:
+            data, attributes, publish_time = message.data, message.attributes, message.publish_time
+        now = datetime.now(UTC)
+        outcome = process_message(data, attributes, publish_time, self._settings, now)
+        reason = outcome.reason.value if outcome.reason else None
+        self._count(outcome.outcome.value if reason is None else f"{outcome.outcome.value}.{reason}")
+
+        if outcome.outcome is Outcome.IMPORTED:
+            row = attach_raw(outcome.row, data, attributes, publish_time)
+            yield (row["id"], (timestamp.micros, row))
+            return
+        minute = minute_of(to_bq_timestamp(now))
+        yield beam.pvalue.TaggedOutput(STATS, (_stat(minute, outcome), 1))
+        if outcome.outcome is Outcome.REJECTED:
+            yield beam.pvalue.TaggedOutput(REJECTED, rejected_row(
+                data, attributes, publish_time, outcome.reason, outcome.detail, now,
+                max_stored_bytes=self._settings.max_payload_bytes, app_id=outcome.app_id,
+                message_id=outcome.message_id, event_name=outcome.event_name,
+            ))
+
+
+class MapSegmentMessages(beam.PTransform):
+    """Pub/Sub messages (or raw lines) -> ``imported`` (event id, (time, row)), ``rejected``
+    dead-letter rows and ``stats`` keys for skipped/rejected messages."""
+
+    def __init__(self, settings: ImportSettings) -> None:
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, messages):
+        return messages | "MapToBranchEvents" >> beam.ParDo(_MapMessagesFn(self._settings)).with_outputs(
+            REJECTED, STATS, main=IMPORTED)
+
+
+class DeduplicateEvents(beam.PTransform):
+    """Imported rows -> unique rows (main) and ``stats`` keys for imported and duplicate."""
+
+    def __init__(self, window: timedelta, *, streaming: bool) -> None:
+        super().__init__()
+        self._window = window
+        self._streaming = streaming
+
+    def expand(self, imported):
+        deduped = imported | "DropRepeatedMessageIds" >> DropDuplicates(self._window, streaming=self._streaming)
+        imported_stats = deduped.unique | "CountImported" >> beam.Map(_row_stat, Outcome.IMPORTED.value)
+        duplicate_stats = deduped[DUPLICATE] | "CountDuplicates" >> beam.Map(_row_stat, Outcome.DUPLICATE.value)
+        return {"unique": deduped.unique, STATS: (imported_stats, duplicate_stats) | "FlattenStats" >> beam.Flatten()}
+
+
+@beam.typehints.with_output_types(tuple[str, tuple[dict, str]])
+class _InsertIdIsEventIdFn(beam.DoFn):
+    """Keys rows for Beam's streaming-insert DoFn with insert id = event id.
+
+    (``WriteToBigQuery`` draws random insert ids; the event id makes BigQuery's best-effort
+    insert dedup catch a row re-sent after a worker retry, too.)
+    """
+
+    def __init__(self, destination: str) -> None:
+        self._destination = destination
+
+    def process(self, row):
+        yield self._destination, (row, row["id"])
+
+
+def table_ref(project: str, dataset: str, table: str) -> str:
+    return f"{project}:{dataset}.{table}"
+
+
+class WriteEventRows(beam.PTransform):
+    """Unique rows -> BigQuery ``events``; returns dead letters and count corrections of the
+    rows BigQuery refused permanently (transient errors are retried by Beam's sink)."""
+
+    def __init__(self, project: str, dataset: str, *, method: str, max_stored_bytes: int,
+                 test_client=None, batch_size: int = 500) -> None:
+        super().__init__()
+        self._destination = table_ref(project, dataset, "events")
+        self._method = method
+        self._max_stored_bytes = max_stored_bytes
+        self._test_client = test_client
+        self._batch_size = batch_size
+
+    def expand(self, rows):
+        if self._method == "STREAMING_INSERTS":
+            failed = (
+                rows
+                | "KeyByDestination" >> beam.ParDo(_InsertIdIsEventIdFn(self._destination))
+                | "StreamingInsert" >> beam.ParDo(beam_bq.BigQueryWriteFn(
+                    batch_size=self._batch_size,
+                    create_disposition=beam.io.BigQueryDisposition.CREATE_NEVER,
+                    write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND,
+                    retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
+                    test_client=self._test_client,
+                    # The raw message rides along for dead-lettering; BigQuery ignores it.
+                    ignore_unknown_columns=True,
+                )).with_outputs(beam_bq.BigQueryWriteFn.FAILED_ROWS_WITH_ERRORS, main="written")
+            )[beam_bq.BigQueryWriteFn.FAILED_ROWS_WITH_ERRORS]
+        else:
+            failed = (rows | "StripRawMessage" >> beam.Map(strip_raw) | "StorageWrite" >> beam.io.WriteToBigQuery(
+                self._destination,
+                method=self._method,
+                create_disposition=beam.io.BigQueryDisposition.CREATE_NEVER,
+                write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND,
+                test_client=self._test_client,
+            )).failed_rows_with_errors
+        return failed | "DeadLetterSinkErrors" >> beam.ParDo(_SinkErrorFn(self._max_stored_bytes)).with_outputs(
+            STATS, main=REJECTED)
+
+
+@beam.typehints.with_output_types(dict)
+class _SinkErrorFn(beam.DoFn):
+    def __init__(self, max_stored_bytes: int) -> None:
+        self._max_stored_bytes = max_stored_bytes
+        self._sink_errors = Metrics.counter(METRICS_NAMESPACE, f"rejected.{Reason.SINK_ERROR.value}")
+
+    def process(self, failure):
+        _, row, errors = failure
+        self._sink_errors.inc()
+        yield sink_error_row(row, errors, datetime.now(UTC), max_stored_bytes=self._max_stored_bytes)
+        # The row was counted imported when it left dedup: move that count to sink_error.
+        yield beam.pvalue.TaggedOutput(STATS, _row_stat(row, Outcome.IMPORTED.value, delta=-1))
+        yield beam.pvalue.TaggedOutput(STATS, _row_stat(row, Outcome.REJECTED.value, Reason.SINK_ERROR.value))
+
+
+def _stats_row(keyed_count: tuple[StatKey, int]) -> Iterable[dict[str, Any]]:
+    key, count = keyed_count
+    if count:
+        yield {**key._asdict(), "count": count, "written_at": to_bq_timestamp(datetime.now(UTC))}
+
+
+class CountOutcomesPerMinute(beam.PTransform):
+    """``(StatKey, delta)`` elements -> ``import_stats`` rows.
+
+    Rows are increments (early and late panes are discarding): readers sum ``count`` per key.
+    """
+
+    def __init__(self, early_firing_seconds: int) -> None:
+        super().__init__()
+        self._early = early_firing_seconds
+
+    def expand(self, stats):
+        return (
+            stats
+            | "MinuteWindows" >> beam.WindowInto(
+                window.FixedWindows(60),
+                trigger=trigger.AfterWatermark(
+                    early=trigger.AfterProcessingTime(self._early), late=trigger.AfterCount(1)),
+                accumulation_mode=trigger.AccumulationMode.DISCARDING,
+                allowed_lateness=window.Duration(seconds=3600),
+            )
+            | "SumPerKey" >> beam.CombinePerKey(sum)
+            | "ToStatsRows" >> beam.FlatMap(_stats_row)
+        )
+
+
+class WriteTableRows(beam.PTransform):
+    """Rows -> one of the importer's tables with Beam's BigQuery sink (random insert ids)."""
+
+    def __init__(self, project: str, dataset: str, table: str, *, method: str, test_client=None) -> None:
+        super().__init__()
+        self._destination = table_ref(project, dataset, table)
+        self._method = method
+        self._test_client = test_client
+
+    def expand(self, rows):
+        result = rows | "Write" >> beam.io.WriteToBigQuery(
+            self._destination,
+            method=self._method,
+            create_disposition=beam.io.BigQueryDisposition.CREATE_NEVER,
+            write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND,
+            insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
+            test_client=self._test_client,
+        )
+        return result.failed_rows_with_errors | "CountLostRows" >> beam.Map(_log_lost_row)
+
+
+def _log_lost_row(failure) -> None:
+    # Nothing further down can take it: count it loudly (alert on this metric).
+    Metrics.counter(METRICS_NAMESPACE, "dead_letter_write_failed").inc()
+    destination, _, errors = failure
+    _LOG.error("BigQuery refused a row for %s permanently: %s", destination, errors)
