@@ -118,3 +118,48 @@ def mapping_run():
 # ======================================================================================
 # END mapping-test helpers
 # ======================================================================================
+
+
+# ======================================================================================
+# Local stack fixtures (servers): one Pub/Sub + BigQuery emulator pair per test session,
+# and a fresh, provisioned dataset per test that asks for one.
+# ======================================================================================
+import itertools as _itertools
+import uuid as _uuid
+
+from segment_branch import localstack as _localstack
+from segment_branch.provision import provision_pubsub as _provision_pubsub
+from segment_branch.provision import provision_tables as _provision_tables
+from transforms.bq_client import make_client as _make_client
+
+STACK_PROJECT = "local-project"
+_dataset_numbers = _itertools.count()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory):
+    """Both emulators (started here unless PUBSUB_/BIGQUERY_EMULATOR_HOST are set)."""
+    with _localstack.local_stack(STACK_PROJECT, tmp_path_factory.mktemp("localstack")) as env:
+        yield env
+
+
+@pytest.fixture
+def bq_client(local_stack):
+    return _make_client(STACK_PROJECT)
+
+
+@pytest.fixture
+def fresh_dataset(bq_client) -> str:
+    """A new dataset with the importer's tables and views; returns its name."""
+    name = f"test_{next(_dataset_numbers)}_{_uuid.uuid4().hex[:8]}"
+    _provision_tables(bq_client, name)
+    return name
+
+
+@pytest.fixture
+def fresh_subscription(local_stack) -> tuple[str, str]:
+    """A new topic + subscription; returns (topic path, subscription path)."""
+    suffix = _uuid.uuid4().hex[:8]
+    topic, subscription = f"segment-{suffix}", f"segment-sub-{suffix}"
+    _provision_pubsub(STACK_PROJECT, topic, subscription)
+    return (f"projects/{STACK_PROJECT}/topics/{topic}", f"projects/{STACK_PROJECT}/subscriptions/{subscription}")

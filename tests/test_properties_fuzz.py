@@ -282,3 +282,29 @@ def test_small_payload_limit_never_raises(event):
     result = run(data, None, None, SMALL_SETTINGS)
     if len(data) > 2048:
         assert result.reason is Reason.PAYLOAD_TOO_LARGE
+
+
+# --------------------------------------------------------------------------- the checker itself
+
+def test_invariant_checker_catches_incoherent_outcomes():
+    """Guard: the invariants above can fail (so the fuzz tests are not vacuous)."""
+    import pytest
+
+    good = run(encode({"type": "track", "event": "X", "messageId": "m", "timestamp": "2026-11-28T11:59:00Z", "userId": "u"}))
+    assert good.outcome is Outcome.IMPORTED
+    bad_rows = [
+        {**good.row, "timestamp": 5},
+        {**good.row, "custom_data": '{"a": 1}'},
+        {**good.row, "user_data_developer_identity": None},
+    ]
+    for row in bad_rows:
+        with pytest.raises(AssertionError):
+            check(MappingOutcome(Outcome.IMPORTED, None, None, row))
+    for outcome in (
+        MappingOutcome(Outcome.SKIPPED, Reason.NO_IDENTIFIER, "x"),
+        MappingOutcome(Outcome.REJECTED, None, "x"),
+        MappingOutcome(Outcome.IMPORTED, Reason.STALE_EVENT, "x", good.row),
+        MappingOutcome(Outcome.REJECTED, Reason.SCHEMA_VIOLATION, "x"),
+    ):
+        with pytest.raises(AssertionError):
+            check(outcome)

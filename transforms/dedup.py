@@ -42,16 +42,19 @@ def split_copies(copies: Iterable[tuple[int, Any]], window_micros: int) -> tuple
     return kept, duplicates
 
 
+class _DedupFn(beam.DoFn):
+    def __init__(self, window: timedelta) -> None:
+        self._window_micros = int(window.total_seconds() * 1_000_000)
+        self._imported = Metrics.counter("segment_import", "imported")
+        self._duplicates = Metrics.counter("segment_import", "duplicate")
+
+
 @beam.typehints.with_output_types(Any)
-class _DedupStreamingFn(beam.DoFn):
+class _DedupStreamingFn(_DedupFn):
     """Keyed by event id; outputs the first copy, tags later copies within the window."""
 
     KEPT_AT = ReadModifyWriteStateSpec("kept_at_micros", VarIntCoder())
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
-
-    def __init__(self, window: timedelta) -> None:
-        self._window_micros = int(window.total_seconds() * 1_000_000)
-        self._duplicates = Metrics.counter("segment_import", "dedup.duplicates")
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam,
                 kept_at=beam.DoFn.StateParam(KEPT_AT), expiry=beam.DoFn.TimerParam(EXPIRY)):
@@ -64,6 +67,7 @@ class _DedupStreamingFn(beam.DoFn):
         kept_at.write(micros)
         # Cleared once the watermark passes the window after this copy's element time.
         expiry.set(timestamp + Duration(micros=self._window_micros))
+        self._imported.inc()
         yield value
 
     @on_timer(EXPIRY)
@@ -72,14 +76,12 @@ class _DedupStreamingFn(beam.DoFn):
 
 
 @beam.typehints.with_output_types(Any)
-class _DedupBatchFn(beam.DoFn):
-    def __init__(self, window: timedelta) -> None:
-        self._window_micros = int(window.total_seconds() * 1_000_000)
-        self._duplicates = Metrics.counter("segment_import", "dedup.duplicates")
+class _DedupBatchFn(_DedupFn):
 
     def process(self, element):
         _, copies = element
         kept, duplicates = split_copies(copies, self._window_micros)
+        self._imported.inc(len(kept))
         yield from kept
         self._duplicates.inc(len(duplicates))
         for value in duplicates:

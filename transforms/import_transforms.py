@@ -78,11 +78,14 @@ class _MapMessagesFn(beam.DoFn):
         now = datetime.now(UTC)
         outcome = process_message(data, attributes, publish_time, self._settings, now)
         reason = outcome.reason.value if outcome.reason else None
-        self._count(outcome.outcome.value if reason is None else f"{outcome.outcome.value}.{reason}")
+        # Imported here means "mapped": dedup decides imported or duplicate.
+        self._count("mapped" if reason is None else f"{outcome.outcome.value}.{reason}")
 
         if outcome.outcome is Outcome.IMPORTED:
             row = attach_raw(outcome.row, data, attributes, publish_time)
-            yield (row["id"], (timestamp.micros, row))
+            # Dedup time: the publish time when streaming, the event time in backfills.
+            micros = timestamp.micros if publish_time else _micros(outcome.event_time)
+            yield (row["id"], (micros, row))
             return
         minute = minute_of(to_bq_timestamp(now))
         yield beam.pvalue.TaggedOutput(STATS, (_stat(minute, outcome), 1))
@@ -92,6 +95,14 @@ class _MapMessagesFn(beam.DoFn):
                 max_stored_bytes=self._settings.max_payload_bytes, app_id=outcome.app_id,
                 message_id=outcome.message_id, event_name=outcome.event_name,
             ))
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // _MICROSECOND
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class MapSegmentMessages(beam.PTransform):
@@ -205,23 +216,29 @@ def _stats_row(keyed_count: tuple[StatKey, int]) -> Iterable[dict[str, Any]]:
 class CountOutcomesPerMinute(beam.PTransform):
     """``(StatKey, delta)`` elements -> ``import_stats`` rows.
 
-    Rows are increments (early and late panes are discarding): readers sum ``count`` per key.
+    Streaming emits early panes every ``early_firing_seconds`` and late panes per late
+    element; panes are discarding, so rows are increments and readers sum ``count`` per key.
+    Batch (``early_firing_seconds=None``) emits one pane per minute.
     """
 
-    def __init__(self, early_firing_seconds: int) -> None:
+    def __init__(self, early_firing_seconds: int | None) -> None:
         super().__init__()
         self._early = early_firing_seconds
 
     def expand(self, stats):
-        return (
-            stats
-            | "MinuteWindows" >> beam.WindowInto(
+        if self._early is None:
+            windowing = beam.WindowInto(window.FixedWindows(60))
+        else:
+            windowing = beam.WindowInto(
                 window.FixedWindows(60),
                 trigger=trigger.AfterWatermark(
                     early=trigger.AfterProcessingTime(self._early), late=trigger.AfterCount(1)),
                 accumulation_mode=trigger.AccumulationMode.DISCARDING,
                 allowed_lateness=window.Duration(seconds=3600),
             )
+        return (
+            stats
+            | "MinuteWindows" >> windowing
             | "SumPerKey" >> beam.CombinePerKey(sum)
             | "ToStatsRows" >> beam.FlatMap(_stats_row)
         )

@@ -11,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
+from decimal import Decimal
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
@@ -90,6 +93,7 @@ class MappingOutcome:
     message_id: str | None = None
     event_name: str | None = None
     platform: str | None = None
+    event_time: datetime | None = None
 
     def to_json(self, *, explain: bool = False) -> dict[str, Any]:
         result = {
@@ -107,28 +111,45 @@ def event_id(app_id: str, message_id: str) -> str:
     return hashlib.blake2b(f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()
 
 
+# 20 digits in a row: maybe an integer beyond 64 bits, which orjson would turn into a float.
+_LONG_DIGIT_RUN = re.compile(rb"[0-9]{20}")
+
+
 def decode(data: bytes) -> Any:
     """Parse message data as JSON; raises ValueError with a readable detail.
 
-    orjson is the fast path. It refuses some valid JSON (integers beyond 64 bits, nesting
-    deeper than 1024), so its failures get a second, exact opinion from the standard library.
+    orjson is the fast path. It refuses some valid JSON (numbers beyond double range) and
+    rounds integers beyond 64 bits, so those documents get the exact standard library.
     """
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as fast_error:
-        try:
-            text = bytes(data).decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(f"invalid UTF-8 at byte {error.start}") from None
-        try:
-            doc = json.loads(text, parse_constant=_reject_constant)
-            # Lone surrogate escapes (\ud800) parse but can never be stored as UTF-8.
-            json.dumps(doc, ensure_ascii=False).encode("utf-8")
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
-        except (ValueError, UnicodeEncodeError):
-            raise ValueError(f"invalid JSON: {fast_error}") from None
-        return doc
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        return _decode_exact(data, error)
+    if _LONG_DIGIT_RUN.search(data) is not None:
+        return _decode_exact(data, None)
+    return doc
+
+
+def _decode_exact(data: bytes, fast_error: Exception | None) -> Any:
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"invalid UTF-8 at byte {error.start}") from None
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_exact_float)
+        # Lone surrogate escapes (\ud800) parse but can never be stored as UTF-8.
+        json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except (ValueError, UnicodeEncodeError) as error:
+        raise ValueError(f"invalid JSON: {fast_error or error}") from None
+    return doc
+
+
+def _exact_float(text: str) -> float | Decimal:
+    """Floats as floats, except those beyond double range (kept exact, not infinite)."""
+    value = float(text)
+    return value if math.isfinite(value) else Decimal(text)
 
 
 def _reject_constant(name: str) -> Any:
@@ -144,7 +165,7 @@ def integrations_disabled(integrations: Any) -> bool:
     if type(integrations) is not dict:
         return False
     values = [integrations.get(key) for key in _INTEGRATION_KEYS]
-    if False in values:
+    if any(value is False for value in values):
         return True
     if integrations.get("All") is False:
         return not any(value is not None and value is not False for value in values)
@@ -261,4 +282,4 @@ def process_message(
     violation = EVENTS_VALIDATOR.validate(row)
     if violation:
         return _rejected(Reason.SCHEMA_VIOLATION, violation, **context)
-    return MappingOutcome(Outcome.IMPORTED, None, None, row, **context)
+    return MappingOutcome(Outcome.IMPORTED, None, None, row, event_time=when, **context)

@@ -39,11 +39,21 @@ PRODUCT_KEYS = frozenset(_ITEM_TEXT) | {"sku", "price", "quantity", "rating"}
 CONTENT_SCHEMA = "COMMERCE_PRODUCT"
 
 
-def _string_map(values: dict[str, Any]) -> str | None:
-    """A string -> string map as JSON text (non-string values JSON-encoded), None if empty."""
+def _string_map(values: dict[str, Any], path: str, warnings: list[str]) -> str | None:
+    """A string -> string map as JSON text (non-string values JSON-encoded), None if empty.
+
+    A value too deeply nested to encode is dropped with a warning.
+    """
     if not values:
         return None
-    return to_json_text({k: (v if type(v) is str else to_json_text(v)) for k, v in values.items()})
+    encoded = {}
+    for key, value in values.items():
+        text = value if type(value) is str else to_json_text(value)
+        if text is None:
+            warnings.append(f"invalid_value:{path}{key}")
+        else:
+            encoded[key] = text
+    return to_json_text(encoded) if encoded else None
 
 
 def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dict[str, Any]:
@@ -69,7 +79,8 @@ def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dic
         if number is None and value is not None:
             warnings.append(f"invalid_value:{path}.{key}")
         item[key] = number
-    item["custom_fields"] = _string_map({k: v for k, v in product.items() if k not in PRODUCT_KEYS})
+    item["custom_fields"] = _string_map(
+        {k: v for k, v in product.items() if k not in PRODUCT_KEYS}, f"{path}.", warnings)
     return item
 
 
@@ -116,7 +127,10 @@ def map_properties(
     query = properties.get("query")
     if query is not None:
         consumed.add("query")
-    columns["event_data_search_query"] = query if type(query) is str or query is None else to_json_text(query)
+    search_query = query if type(query) is str or query is None else to_json_text(query)
+    if search_query is None and query is not None:
+        warnings.append("invalid_value:query")
+    columns["event_data_search_query"] = search_query
 
     items: list[dict[str, Any]] = []
     products = properties.get("products")
@@ -136,5 +150,5 @@ def map_properties(
         items.append(content_item(flat, "properties", warnings))
     columns["content_items"] = items
 
-    columns["custom_data"] = _string_map({k: v for k, v in properties.items() if k not in consumed})
+    columns["custom_data"] = _string_map({k: v for k, v in properties.items() if k not in consumed}, "", warnings)
     return columns

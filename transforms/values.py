@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -16,19 +16,24 @@ import orjson
 # BigQuery NUMERIC: 38 digits, 9 after the decimal point.
 _NUMERIC_LIMIT = Decimal("1e29")
 _NUMERIC_QUANTUM = Decimal("1e-9")
+# Wide enough to round any in-range NUMERIC (38 digits) exactly; the default context has 28.
+_NUMERIC_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 _INT64_MAX = 2**63 - 1
 
 
-def to_json_text(value: Any) -> str:
-    """Compact JSON text of a parsed JSON value.
+def to_json_text(value: Any) -> str | None:
+    """Compact JSON text of a parsed JSON value; None if it cannot be encoded (too deep).
 
     orjson refuses nesting deeper than 255 and integers beyond 64 bits; the standard library
-    takes those (they can reach us only through the slow-path decoder).
+    takes those (they reach us only through the exact decoder), up to its recursion limit.
     """
     try:
         return orjson.dumps(value, default=_decimal_fragment).decode()
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        except RecursionError:
+            return None
 
 
 def _decimal_fragment(value: Any) -> Any:
@@ -71,10 +76,12 @@ def to_numeric(value: Any, *, allow_negative: bool = True) -> str | None:
     if type(value) is int and -_INT64_MAX <= value <= _INT64_MAX:
         return str(value) if allow_negative or value >= 0 else None
     number = to_decimal(value)
-    if number is None or abs(number) >= _NUMERIC_LIMIT or (number < 0 and not allow_negative):
+    if number is None or number.copy_abs() >= _NUMERIC_LIMIT or (number < 0 and not allow_negative):
         return None
     if number.as_tuple().exponent < -9:
-        number = number.quantize(_NUMERIC_QUANTUM, rounding=ROUND_HALF_EVEN)
+        number = number.quantize(_NUMERIC_QUANTUM, context=_NUMERIC_CONTEXT)
+        if number.copy_abs() >= _NUMERIC_LIMIT:  # 99...9.9999999999 rounds up out of range
+            return None
     return "0" if number == 0 else format(number, "f")
 
 
