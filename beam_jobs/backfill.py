@@ -20,19 +20,8 @@ from apache_beam.coders import BytesCoder
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs.options import ImporterOptions, bq_project, import_settings
-from schemas.tables import IMPORT_STATS, REJECTED_EVENTS
-from transforms.bq_client import emulator_client
-from transforms.import_transforms import (
-    METRICS_NAMESPACE,
-    REJECTED,
-    STATS,
-    CountOutcomesPerMinute,
-    DeduplicateEvents,
-    MapSegmentMessages,
-    WriteEventRows,
-    WriteTableRows,
-)
-from transforms.timestamps import parse_duration
+from beam_jobs.import_graph import import_messages
+from transforms.import_transforms import METRICS_NAMESPACE
 
 
 class BackfillOptions(ImporterOptions):
@@ -45,34 +34,16 @@ class BackfillOptions(ImporterOptions):
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
+    """The whole job: read the archives, then map, dedup, write, dead-letter, count."""
     opts = options.view_as(BackfillOptions)
-    project, dataset = bq_project(options), opts.dataset
-    settings = import_settings(opts, max_event_age=opts.max_event_age)
-    client = emulator_client(project)
-
+    project = bq_project(options)
     lines = (
         [pipeline | f"ReadArchive{i}" >> beam.io.ReadFromText(pattern, coder=BytesCoder())
          for i, pattern in enumerate(opts.input)]
         | "FlattenArchives" >> beam.Flatten()
     )
-    mapped = lines | "MapSegmentMessages" >> MapSegmentMessages(settings)
-    deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(
-        parse_duration(opts.dedup_window), streaming=False)
-    sink_errors = deduped["unique"] | "WriteEvents" >> WriteEventRows(
-        project, dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client)
-    (
-        (mapped[REJECTED], sink_errors[REJECTED])
-        | "FlattenDeadLetters" >> beam.Flatten()
-        | "WriteRejectedEvents" >> WriteTableRows(
-            project, dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
-    )
-    (
-        (mapped[STATS], deduped[STATS], sink_errors[STATS])
-        | "FlattenOutcomes" >> beam.Flatten()
-        | "CountOutcomesPerMinute" >> CountOutcomesPerMinute(early_firing_seconds=None)
-        | "WriteImportStats" >> WriteTableRows(project, dataset, IMPORT_STATS, method="STREAMING_INSERTS",
-                                                test_client=client)
-    )
+    import_messages(lines, opts, import_settings(opts, max_event_age=opts.max_event_age), project,
+                    streaming=False, stats_early_firing_seconds=None)
 
 
 def outcome_counts(result) -> dict[str, int]:

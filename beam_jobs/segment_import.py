@@ -17,18 +17,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
 from beam_jobs.options import ImporterOptions, bq_project, import_settings
-from schemas.tables import IMPORT_STATS, REJECTED_EVENTS
-from transforms.bq_client import emulator_client
-from transforms.import_transforms import (
-    REJECTED,
-    STATS,
-    CountOutcomesPerMinute,
-    DeduplicateEvents,
-    MapSegmentMessages,
-    WriteEventRows,
-    WriteTableRows,
-)
-from transforms.timestamps import parse_duration
+from beam_jobs.import_graph import import_messages
 
 
 class SegmentImportOptions(ImporterOptions):
@@ -43,34 +32,13 @@ class SegmentImportOptions(ImporterOptions):
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
-    """The whole job's shape: read, map, dedup, write, dead-letter, count."""
+    """The whole job: read Pub/Sub, then map, dedup, write, dead-letter, count."""
     opts = options.view_as(SegmentImportOptions)
-    project, dataset = bq_project(options), opts.dataset
-    settings = import_settings(opts, max_event_age=opts.max_event_age)
-    # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
-    client = emulator_client(project)
-
+    project = bq_project(options)
     messages = pipeline | "ReadSegmentMessages" >> beam.io.ReadFromPubSub(
         subscription=opts.subscription, with_attributes=True)
-    mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(settings)
-    deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(
-        parse_duration(opts.dedup_window), streaming=True)
-    sink_errors = deduped["unique"] | "WriteEvents" >> WriteEventRows(
-        project, dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client)
-
-    (
-        (mapped[REJECTED], sink_errors[REJECTED])
-        | "FlattenDeadLetters" >> beam.Flatten()
-        | "WriteRejectedEvents" >> WriteTableRows(
-            project, dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
-    )
-    (
-        (mapped[STATS], deduped[STATS], sink_errors[STATS])
-        | "FlattenOutcomes" >> beam.Flatten()
-        | "CountOutcomesPerMinute" >> CountOutcomesPerMinute(opts.stats_early_firing_seconds)
-        | "WriteImportStats" >> WriteTableRows(project, dataset, IMPORT_STATS, method="STREAMING_INSERTS",
-                                                test_client=client)
-    )
+    import_messages(messages, opts, import_settings(opts, max_event_age=opts.max_event_age), project,
+                    streaming=True, stats_early_firing_seconds=opts.stats_early_firing_seconds)
 
 
 def make_options(argv: Sequence[str] | None) -> PipelineOptions:

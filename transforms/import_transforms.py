@@ -71,7 +71,8 @@ class _MapMessagesFn(beam.DoFn):
         counter.inc()
 
     def process(self, message, timestamp=beam.DoFn.TimestampParam):
-        if isinstance(message, bytes):  # backfill lines: no attributes, no publish time
+        from_archive = isinstance(message, bytes)
+        if from_archive:  # backfill lines: no attributes, no publish time
             data, attributes, publish_time = message, None, None
         else:
             data, attributes, publish_time = message.data, message.attributes, message.publish_time
@@ -84,7 +85,7 @@ class _MapMessagesFn(beam.DoFn):
         if outcome.outcome is Outcome.IMPORTED:
             row = attach_raw(outcome.row, data, attributes, publish_time)
             # Dedup time: the publish time when streaming, the event time in backfills.
-            micros = timestamp.micros if publish_time else _micros(outcome.event_time)
+            micros = _micros(outcome.event_time) if from_archive else timestamp.micros
             yield (row["id"], (micros, row))
             return
         minute = minute_of(to_bq_timestamp(now))

@@ -1,0 +1,51 @@
+"""The import graph both jobs share: messages -> map -> dedup -> BigQuery tables.
+
+A function, not a composite, so the steps keep their top-level names: Dataflow matches
+transforms by name on ``--update``, and these names must never change.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.pvalue import PCollection
+
+from beam_jobs.options import ImporterOptions
+from schemas.tables import IMPORT_STATS, REJECTED_EVENTS
+from transforms.bq_client import emulator_client
+from transforms.import_transforms import (
+    REJECTED,
+    STATS,
+    CountOutcomesPerMinute,
+    DeduplicateEvents,
+    MapSegmentMessages,
+    WriteEventRows,
+    WriteTableRows,
+)
+from transforms.mapping import ImportSettings
+from transforms.timestamps import parse_duration
+
+
+def import_messages(messages: PCollection, opts: ImporterOptions, settings: ImportSettings, project: str, *,
+                    streaming: bool, stats_early_firing_seconds: int | None) -> None:
+    """Map, dedup and write ``messages`` (Pub/Sub messages or raw lines) to the three tables."""
+    dataset = opts.dataset
+    # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
+    client = emulator_client(project)
+
+    mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(settings)
+    deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(
+        parse_duration(opts.dedup_window), streaming=streaming)
+    sink_errors = deduped["unique"] | "WriteEvents" >> WriteEventRows(
+        project, dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client)
+    (
+        (mapped[REJECTED], sink_errors[REJECTED])
+        | "FlattenDeadLetters" >> beam.Flatten()
+        | "WriteRejectedEvents" >> WriteTableRows(
+            project, dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
+    )
+    (
+        (mapped[STATS], deduped[STATS], sink_errors[STATS])
+        | "FlattenOutcomes" >> beam.Flatten()
+        | "CountOutcomesPerMinute" >> CountOutcomesPerMinute(stats_early_firing_seconds)
+        | "WriteImportStats" >> WriteTableRows(project, dataset, IMPORT_STATS, method="STREAMING_INSERTS",
+                                                test_client=client)
+    )
