@@ -9,6 +9,7 @@ views from ``schemas/sql/*.sql`` (``{dataset}`` is replaced by the dataset's ful
 from __future__ import annotations
 
 import argparse
+import graphlib
 from pathlib import Path
 from typing import Sequence
 
@@ -53,7 +54,7 @@ def provision_tables(client: bigquery.Client, dataset: str, *, partition_expirat
         except exceptions.NotFound:
             client.create_table(table)
             created.append(spec.name)
-    for path in sorted(SQL_DIR.glob("*.sql")) if SQL_DIR.exists() else ():
+    for path in _views_in_dependency_order():
         view = bigquery.Table(f"{client.project}.{dataset}.{path.stem}")
         view.view_query = path.read_text().replace("{dataset}", f"`{client.project}.{dataset}`")
         try:
@@ -62,6 +63,15 @@ def provision_tables(client: bigquery.Client, dataset: str, *, partition_expirat
             client.create_table(view)
             created.append(path.stem)
     return created
+
+
+def _views_in_dependency_order() -> list[Path]:
+    """View files, each after the views it reads (BigQuery refuses a view of a missing table)."""
+    paths = {path.stem: path for path in sorted(SQL_DIR.glob("*.sql"))}
+    texts = {name: path.read_text() for name, path in paths.items()}
+    graph = {name: {other for other in paths if other != name and f"{{dataset}}.{other}" in text}
+             for name, text in texts.items()}
+    return [paths[name] for name in graphlib.TopologicalSorter(graph).static_order()]
 
 
 def provision_pubsub(project: str, topic: str, subscription: str) -> None:
