@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 scripts/bootstrap.sh
+scripts/install_browser.sh   # Debian's headless Chromium for the status-page browser test
 exec .venv/bin/python -m pytest "$@"

@@ -38,6 +38,8 @@ setuptools.setup(
             "pytest-timeout==2.4.0",
             "tqdm==4.70.1",
             "pyinstrument==5.1.3",
+            # Drives Debian's Chromium in the browser tests (its own browser download is not used).
+            "playwright==1.65.2",
         ],
     },
     entry_points={"console_scripts": ["segment-branch=segment_branch.cli:main"]},

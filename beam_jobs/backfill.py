@@ -19,7 +19,7 @@ import apache_beam as beam
 from apache_beam.coders import BytesCoder
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_jobs.options import ImporterOptions, bq_project, import_settings
+from beam_jobs.options import ImporterOptions, bq_project, import_settings, runs_on_dataflow
 from beam_jobs.import_graph import import_messages
 from transforms.import_transforms import METRICS_NAMESPACE
 
@@ -43,7 +43,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         | "FlattenArchives" >> beam.Flatten()
     )
     import_messages(lines, opts, import_settings(opts, max_event_age=opts.max_event_age), project,
-                    streaming=False, stats_early_firing_seconds=None)
+                    streaming=False)
 
 
 def outcome_counts(result) -> dict[str, int]:
@@ -54,18 +54,24 @@ def outcome_counts(result) -> dict[str, int]:
     return counts
 
 
-def run(argv: Sequence[str] | None = None):
+def run(argv: Sequence[str] | None = None, *, wait: bool = True):
     options = PipelineOptions(argv)
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, options)
     result = pipeline.run()
-    result.wait_until_finish()
+    if wait:
+        result.wait_until_finish()
     return result
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    result = run(argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
+    on_dataflow = runs_on_dataflow(PipelineOptions(argv))
+    result = run(argv, wait=not on_dataflow)
+    if on_dataflow:
+        print("submitted; outcome counters are in the Dataflow job's metrics (namespace segment_import)")
+        return
     for name, value in sorted(outcome_counts(result).items()):
         print(f"{name:<40} {value:>10}")
 

@@ -36,7 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from google.cloud import bigquery
 
-from beam_jobs.options import ImporterOptions, bq_project
+from beam_jobs.options import ImporterOptions, bq_project, runs_on_dataflow
 from schemas.tables import EVENTS, schema_fields
 from serving.query_sql import DATA_SOURCES, EVENTS_DEDUP
 from transforms.bq_client import make_client
@@ -205,8 +205,15 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    manifest = run(argv if argv is not None else sys.argv[1:])
-    print(json.dumps(manifest["row_counts"]))
+    argv = argv if argv is not None else sys.argv[1:]
+    options = PipelineOptions(argv)
+    if runs_on_dataflow(options):
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, options)
+        pipeline.run()  # the manifest, written last by the job, marks completion
+        print("submitted; the export is complete when manifest.json appears in --output")
+        return
+    print(json.dumps(run(argv)["row_counts"]))
 
 
 if __name__ == "__main__":

@@ -25,15 +25,18 @@ from transforms.timestamps import parse_duration
 
 
 def import_messages(messages: PCollection, opts: ImporterOptions, settings: ImportSettings, project: str, *,
-                    streaming: bool, stats_early_firing_seconds: int | None) -> None:
+                    streaming: bool) -> None:
     """Map, dedup and write ``messages`` (Pub/Sub messages or raw lines) to the three tables."""
     dataset = opts.dataset
+    dedup_window = parse_duration(opts.dedup_window)
+    if dedup_window is None:
+        raise ValueError("--dedup_window must be a positive duration (e.g. 10m)")
     # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
     client = emulator_client(project)
 
     mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(settings)
     deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(
-        parse_duration(opts.dedup_window), streaming=streaming)
+        dedup_window, streaming=streaming)
     sink_errors = deduped["unique"] | "WriteEvents" >> WriteEventRows(
         project, dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client)
     (
@@ -45,7 +48,7 @@ def import_messages(messages: PCollection, opts: ImporterOptions, settings: Impo
     (
         (mapped[STATS], deduped[STATS], sink_errors[STATS])
         | "FlattenOutcomes" >> beam.Flatten()
-        | "CountOutcomesPerMinute" >> CountOutcomesPerMinute(stats_early_firing_seconds)
-        | "WriteImportStats" >> WriteTableRows(project, dataset, IMPORT_STATS, method="STREAMING_INSERTS",
-                                                test_client=client)
+        | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
+        | "WriteImportStats" >> WriteTableRows(
+            project, dataset, IMPORT_STATS, method="STREAMING_INSERTS", test_client=client)
     )

@@ -27,8 +27,6 @@ class SegmentImportOptions(ImporterOptions):
                             help="Pub/Sub subscription with Segment events: projects/P/subscriptions/S.")
         parser.add_argument("--max_event_age", default="24h",
                             help="Reject events older than this (Branch's real-time rule; 'off' disables).")
-        parser.add_argument("--stats_early_firing_seconds", type=int, default=30,
-                            help="Emit partial per-minute counts this often before the minute closes.")
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
@@ -38,7 +36,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     messages = pipeline | "ReadSegmentMessages" >> beam.io.ReadFromPubSub(
         subscription=opts.subscription, with_attributes=True)
     import_messages(messages, opts, import_settings(opts, max_event_age=opts.max_event_age), project,
-                    streaming=True, stats_early_firing_seconds=opts.stats_early_firing_seconds)
+                    streaming=True)
 
 
 def make_options(argv: Sequence[str] | None) -> PipelineOptions:

@@ -10,9 +10,10 @@ import argparse
 import dataclasses
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
+import orjson
 from google.cloud import bigquery
 from tqdm import tqdm
 
@@ -22,6 +23,8 @@ from segment_branch.samples import SampleMessage, generate_sample
 from transforms.bq_client import make_client
 
 PROJECT = "local-project"
+# The bundled local config's credentials (public on purpose: schemas/default_app_config.yaml).
+LOCAL_APP, LOCAL_KEY, LOCAL_SECRET = "local-app", "key_live_local_default", "secret_live_local_default"
 # Wide enough for any sample's event times; the partition filter production requires.
 ALL_TIME = "timestamp >= TIMESTAMP '1970-01-01' AND timestamp < TIMESTAMP '2200-01-01'"
 
@@ -136,6 +139,47 @@ def print_report(client: bigquery.Client, dataset: str) -> None:
             print("  " + "  ".join(_cell(row[n]).ljust(w) for n, w in zip(names, widths)))
 
 
+def show_serving(dataset: str, export_dir: str) -> None:
+    """One Query API call (in-process, the real FastAPI app) and one daily export (the Beam job)."""
+    from fastapi.testclient import TestClient
+
+    from beam_jobs import daily_export
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+
+    today = datetime.now(timezone.utc).date()
+    tomorrow = today + timedelta(days=1)
+    api = TestClient(create_app(ServingSettings(PROJECT, dataset)))
+    body = {"branch_key": LOCAL_KEY, "branch_secret": LOCAL_SECRET, "start_date": today.isoformat(),
+            "end_date": tomorrow.isoformat(), "data_source": "eo_commerce_event",
+            "aggregation": "revenue", "dimensions": ["name", "event_data_currency"],
+            "ordered_by": "revenue", "ordered": "descending"}
+    response = api.post("/v1/query/analytics?limit=5", json=body)
+    shown = {k: ("***" if k == "branch_secret" else v) for k, v in body.items()}
+    print(f"\nQuery API: POST /v1/query/analytics?limit=5 {orjson.dumps(shown).decode()}")
+    print(f"  -> HTTP {response.status_code} {orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode()}")
+
+    # The export API serves finished (past) days; today's export so far comes from the job itself.
+    output = f"{export_dir}/{LOCAL_APP}/{today.isoformat()}"
+    manifest = daily_export.run(["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}",
+                                 f"--app_id={LOCAL_APP}", f"--export_date={today.isoformat()}", f"--output={output}"])
+    print(f"\nDaily Export of {LOCAL_APP} for {today} (beam_jobs.daily_export) -> {output}")
+    for topic, count in sorted(manifest["row_counts"].items()):
+        print(f"  {topic:<26} {count:>5} rows in {len(manifest['files'][topic])} file(s)")
+
+
+def serve(dataset: str, port: int) -> None:
+    """Keep the service up (Ctrl-C stops it and the emulators)."""
+    import uvicorn
+
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+
+    print(f"\nStatus page: http://127.0.0.1:{port}/status  (log in with {LOCAL_KEY} / {LOCAL_SECRET})")
+    print(f"Query API:   http://127.0.0.1:{port}/docs   Ctrl-C stops the service and the emulators.")
+    uvicorn.run(create_app(ServingSettings(PROJECT, dataset)), host="127.0.0.1", port=port, log_level="warning")
+
+
 def _cell(value) -> str:
     if hasattr(value, "normalize"):  # Decimal: drop NUMERIC's trailing zeros
         return f"{value.normalize():f}"
@@ -149,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", default="segment_branch")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for every outcome")
     parser.add_argument("--state-dir", default=None, help="where emulator logs go (default: a temp dir)")
+    parser.add_argument("--export-dir", default="out/exports", help="where the daily export files go")
+    parser.add_argument("--serve", action="store_true", help="keep the service (status page, APIs) up after the run")
+    parser.add_argument("--port", type=int, default=8080, help="service port with --serve")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -165,16 +212,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = segment_import.run([
             "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={args.dataset}",
             f"--subscription=projects/{PROJECT}/subscriptions/{subscription}",
-            "--stats_early_firing_seconds=2",
         ])
         try:
             accounting = wait_until_accounted(client, args.dataset, len(messages), timeout=args.timeout)
         finally:
             result.cancel()
+        import_seconds = time.monotonic() - started
         print_report(client, args.dataset)
-        elapsed = time.monotonic() - started
-        print(f"\n{len(messages)} messages in {elapsed:.1f}s end to end "
-              f"({len(messages) / elapsed:.0f} msg/s including start-up)")
+        show_serving(args.dataset, args.export_dir)
+        print(f"\n{len(messages)} messages imported and accounted for {import_seconds:.1f}s after start "
+              f"(emulator start-up included)")
+        if args.serve:
+            serve(args.dataset, args.port)
+        else:
+            print("Status page and APIs: ./run_local.sh --serve keeps the service up at "
+                  f"http://127.0.0.1:{args.port}/status")
         print(accounting.summary_line(len(messages)))
     return 0 if accounting.consistent(len(messages)) else 1
 

@@ -506,3 +506,11 @@ def test_detail_is_set_for_every_non_imported_outcome():
                     mapping_track_event(timestamp="x"), mapping_track_event(userId=None)):
         result = mapping_process(payload)
         assert result.reason is not None and result.detail
+
+
+@pytest.mark.parametrize("number", [-9999999999999999999, -9223372036854775809, 18446744073709551616])
+def test_integers_just_outside_64_bits_keep_every_digit(number):
+    # orjson is exact only within [-2**63, 2**64 - 1]; just outside, it would round to a float.
+    from transforms.mapping import decode
+
+    assert decode(b'{"n": %d}' % number) == {"n": number}

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any, Iterable
 
 import apache_beam as beam
+import orjson
 from apache_beam.coders import VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
@@ -31,6 +32,9 @@ def split_copies(copies: Iterable[tuple[int, Any]], window_micros: int) -> tuple
     Sorted by time (ties by the value's repr, for determinism), a copy is kept when it is
     ``window`` or more after the last kept copy.
     """
+    copies = list(copies)
+    if len(copies) == 1:  # the common case: no sort, so no repr of a whole row (~14 us)
+        return [copies[0][1]], []
     kept, duplicates = [], []
     last_kept = None
     for micros, value in sorted(copies, key=lambda c: (c[0], repr(c[1]))):
@@ -78,8 +82,14 @@ class _DedupStreamingFn(_DedupFn):
 @beam.typehints.with_output_types(Any)
 class _DedupBatchFn(_DedupFn):
 
+    def __init__(self, window: timedelta, *, json_values: bool) -> None:
+        super().__init__(window)
+        self._json_values = json_values
+
     def process(self, element):
         _, copies = element
+        if self._json_values:  # decoded before the rule: ties still sort by the value's repr
+            copies = [(micros, orjson.loads(packed)) for micros, packed in copies]
         kept, duplicates = split_copies(copies, self._window_micros)
         self._imported.inc(len(kept))
         yield from kept
@@ -92,19 +102,32 @@ class DropDuplicates(beam.PTransform):
     """``(key, (time_micros, value))`` -> values; repeats within ``window`` go to ``duplicate``.
 
     ``streaming`` picks the stateful implementation, else :func:`split_copies` over groups.
+    ``json_values`` promises values made only of dicts, lists, str, int (64-bit), float,
+    bool and None (as events rows are): batch then moves them through the GroupByKey as
+    orjson bytes, which the runner copies as is, instead of Beam's generic coder decoding
+    and re-encoding every field of every row (measured: about half the cost of the batch job).
     """
 
-    def __init__(self, window: timedelta, *, streaming: bool) -> None:
+    def __init__(self, window: timedelta, *, streaming: bool, json_values: bool = False) -> None:
         super().__init__()
         self._window = window
         self._streaming = streaming
+        self._json_values = json_values
 
     def expand(self, keyed):
         if self._streaming:
             return keyed | "FirstCopyPerKey" >> beam.ParDo(_DedupStreamingFn(self._window)).with_outputs(
                 DUPLICATE, main="unique")
+        if self._json_values:
+            keyed = keyed | "PackCopies" >> beam.Map(_pack_copy).with_output_types(tuple[str, tuple[int, bytes]])
         return (
             keyed
             | "GroupCopies" >> beam.GroupByKey()
-            | "FirstCopyPerKey" >> beam.ParDo(_DedupBatchFn(self._window)).with_outputs(DUPLICATE, main="unique")
+            | "FirstCopyPerKey" >> beam.ParDo(_DedupBatchFn(self._window, json_values=self._json_values)).with_outputs(
+                DUPLICATE, main="unique")
         )
+
+
+def _pack_copy(element: tuple[str, tuple[int, Any]]) -> tuple[str, tuple[int, bytes]]:
+    key, (micros, value) = element
+    return key, (micros, orjson.dumps(value))

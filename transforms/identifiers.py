@@ -31,6 +31,8 @@ def _obj(value: Any) -> dict:
 
 def _identifier(value: Any) -> str | None:
     """An identifier string, trimmed; numbers are taken as their text (some SDKs send ints)."""
+    if type(value) is str:  # the common case, without the generic conversion's type checks
+        return value.strip() or None
     text = to_text(value)
     if text is None:
         return None

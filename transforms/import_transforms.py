@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.gcp import bigquery as beam_bq
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
-from apache_beam.transforms import trigger, window
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.reasons import Outcome, Reason
+from schemas.tables import EVENTS, TABLES
 from transforms.dead_letter import attach_raw, rejected_row, sink_error_row, strip_raw
 from transforms.dedup import DUPLICATE, DropDuplicates
 from transforms.mapping import ImportSettings, MappingOutcome, process_message
@@ -128,7 +129,9 @@ class DeduplicateEvents(beam.PTransform):
         self._streaming = streaming
 
     def expand(self, imported):
-        deduped = imported | "DropRepeatedMessageIds" >> DropDuplicates(self._window, streaming=self._streaming)
+        # Rows are JSON-native by construction (schema-validated columns + raw-message text).
+        deduped = imported | "DropRepeatedMessageIds" >> DropDuplicates(
+            self._window, streaming=self._streaming, json_values=True)
         imported_stats = deduped.unique | "CountImported" >> beam.Map(_row_stat, Outcome.IMPORTED.value)
         duplicate_stats = deduped[DUPLICATE] | "CountDuplicates" >> beam.Map(_row_stat, Outcome.DUPLICATE.value)
         return {"unique": deduped.unique, STATS: (imported_stats, duplicate_stats) | "FlattenStats" >> beam.Flatten()}
@@ -181,14 +184,18 @@ class WriteEventRows(beam.PTransform):
                     ignore_unknown_columns=True,
                 )).with_outputs(beam_bq.BigQueryWriteFn.FAILED_ROWS_WITH_ERRORS, main="written")
             )[beam_bq.BigQueryWriteFn.FAILED_ROWS_WITH_ERRORS]
-        else:
-            failed = (rows | "StripRawMessage" >> beam.Map(strip_raw) | "StorageWrite" >> beam.io.WriteToBigQuery(
+        else:  # FILE_LOADS (backfills)
+            # Beam 2.77's Storage Write API path cannot take JSON columns, so it is not offered.
+            rows | "StripRawMessage" >> beam.Map(strip_raw) | "LoadFiles" >> beam.io.WriteToBigQuery(
                 self._destination,
-                method=self._method,
+                method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
+                schema=TABLES[EVENTS].beam_schema(),
                 create_disposition=beam.io.BigQueryDisposition.CREATE_NEVER,
                 write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND,
                 test_client=self._test_client,
-            )).failed_rows_with_errors
+            )
+            # A load job is all or nothing: a refused file fails the batch job, loudly.
+            failed = rows.pipeline | "NoPerRowFailures" >> beam.Create([])
         return failed | "DeadLetterSinkErrors" >> beam.ParDo(_SinkErrorFn(self._max_stored_bytes)).with_outputs(
             STATS, main=REJECTED)
 
@@ -208,41 +215,43 @@ class _SinkErrorFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(STATS, _row_stat(row, Outcome.REJECTED.value, Reason.SINK_ERROR.value))
 
 
-def _stats_row(keyed_count: tuple[StatKey, int]) -> Iterable[dict[str, Any]]:
-    key, count = keyed_count
-    if count:
-        yield {**key._asdict(), "count": count, "written_at": to_bq_timestamp(datetime.now(UTC))}
+class _SumPerBundleFn(beam.DoFn):
+    """Sums ``(StatKey, delta)`` per key within a bundle; one increment row per key at its end.
+
+    No shuffle, no window, no timer: a count is written as soon as its bundle is done, and
+    does not wait for the watermark (which the dedup timers hold back by the dedup window).
+    """
+
+    def start_bundle(self) -> None:
+        self._sums: dict[tuple[StatKey, Any], list] = {}
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        key, delta = element
+        entry = self._sums.get((key, window))
+        if entry is None:
+            self._sums[(key, window)] = [delta, timestamp]
+        else:
+            entry[0] += delta
+            entry[1] = max(entry[1], timestamp)
+
+    def finish_bundle(self):
+        written_at = to_bq_timestamp(datetime.now(UTC))
+        for (key, window), (count, timestamp) in self._sums.items():
+            if count:
+                row = {**key._asdict(), "count": count, "written_at": written_at}
+                yield WindowedValue(row, timestamp, [window])
+        self._sums = {}
 
 
 class CountOutcomesPerMinute(beam.PTransform):
-    """``(StatKey, delta)`` elements -> ``import_stats`` rows.
+    """``(StatKey, delta)`` elements -> ``import_stats`` rows (the key holds the minute).
 
-    Streaming emits early panes every ``early_firing_seconds`` and late panes per late
-    element; panes are discarding, so rows are increments and readers sum ``count`` per key.
-    Batch (``early_firing_seconds=None``) emits one pane per minute.
+    Rows are increments, one per key and bundle: readers sum ``count`` per key. Bundles are
+    large on Dataflow (and in batch), so this writes far fewer rows than messages.
     """
 
-    def __init__(self, early_firing_seconds: int | None) -> None:
-        super().__init__()
-        self._early = early_firing_seconds
-
     def expand(self, stats):
-        if self._early is None:
-            windowing = beam.WindowInto(window.FixedWindows(60))
-        else:
-            windowing = beam.WindowInto(
-                window.FixedWindows(60),
-                trigger=trigger.AfterWatermark(
-                    early=trigger.AfterProcessingTime(self._early), late=trigger.AfterCount(1)),
-                accumulation_mode=trigger.AccumulationMode.DISCARDING,
-                allowed_lateness=window.Duration(seconds=3600),
-            )
-        return (
-            stats
-            | "MinuteWindows" >> windowing
-            | "SumPerKey" >> beam.CombinePerKey(sum)
-            | "ToStatsRows" >> beam.FlatMap(_stats_row)
-        )
+        return stats | "SumPerKeyAndBundle" >> beam.ParDo(_SumPerBundleFn())
 
 
 class WriteTableRows(beam.PTransform):

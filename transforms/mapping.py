@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import re
 from decimal import Decimal
 from datetime import datetime, timedelta
 from typing import Any, Mapping
@@ -111,8 +110,14 @@ def event_id(app_id: str, message_id: str) -> str:
     return hashlib.blake2b(f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()
 
 
-# 20 digits in a row: maybe an integer beyond 64 bits, which orjson would turn into a float.
-_LONG_DIGIT_RUN = re.compile(rb"[0-9]{20}")
+# 20 digits in a row, or "-" and 19: maybe an integer outside orjson's exact range
+# [-2**63, 2**64 - 1], which it would turn into a float. Searched in the data with every
+# digit mapped to "0" ("-" kept, everything else "x"): the same test as a regex, ~10x
+# faster (a regex tries a match at every digit, and Segment payloads are full of digits).
+_LONG_DIGIT_RUN = b"0" * 20
+_LONG_NEGATIVE_RUN = b"-" + b"0" * 19
+_DIGITS_AS_ZERO = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else byte if byte == 0x2D else 0x78 for byte in range(256))
 
 
 def decode(data: bytes) -> Any:
@@ -125,7 +130,8 @@ def decode(data: bytes) -> Any:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         return _decode_exact(data, error)
-    if _LONG_DIGIT_RUN.search(data) is not None:
+    digits = data.translate(_DIGITS_AS_ZERO)
+    if _LONG_DIGIT_RUN in digits or _LONG_NEGATIVE_RUN in digits:
         return _decode_exact(data, None)
     return doc
 

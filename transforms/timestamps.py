@@ -49,6 +49,8 @@ def event_time(doc: dict, publish_time: datetime | None, now: datetime) -> datet
 
 def to_bq_timestamp(value: datetime) -> str:
     """``2026-11-28T12:00:00.123456Z``: BigQuery's JSON timestamp text, always UTC."""
+    if value.tzinfo is UTC:  # parsed and pipeline times already are: skip two conversions
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

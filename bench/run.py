@@ -1,0 +1,379 @@
+"""Throughput benchmark: how close the importer gets to the cost of parsing JSON.
+
+    bench/run.sh [--events 200000] [--e2e-events 20000] [--repeat 3] [--quick] [--no-e2e]
+
+One seeded corpus (``segment_branch.samples.generate_corpus``: ~1.1 KB average, ~2% bad
+records), four stages, each in its own subprocess pinned to one core so that its peak RSS
+is its own:
+
+    (a) parse   ``orjson.loads`` of every line: the floor for any Python pipeline
+    (b) chain   ``process_message``: bytes -> validated BigQuery row (or outcome)
+    (c) batch   the backfill's Beam shape on the FnApiRunner, one worker, file -> rows,
+                with every BigQuery sink replaced by a counter
+    (d) e2e     the streaming job (BundleBasedDirectRunner) through the Pub/Sub and
+                BigQuery emulators: publish N, run, wait until every message is accounted
+
+The last line is machine-readable:
+``BENCH parse_ev_s=A chain_ev_s=B beam_batch_ev_s=C e2e_ev_s=D chain_vs_parse=B/A``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+RESULT_PREFIX = "RESULT "
+DEDUP_WINDOW = timedelta(minutes=10)
+METRICS_NAMESPACE = "bench"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _rss_mib() -> float:
+    """Current resident set size of this process (Linux)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _reset_peak_rss() -> float:
+    """Start a stage's peak-RSS measurement here (Linux: clear_refs 5 resets VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        pass  # not Linux: the peak then includes set-up (the corpus in memory)
+    return _rss_mib()
+
+
+def _peak_rss_mib() -> float:
+    """Peak RSS since the last :func:`_reset_peak_rss` (VmHWM), else since process start."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _pin(cpu: int | None) -> None:
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+def _read_lines(corpus: Path) -> list[bytes]:
+    return corpus.read_bytes().splitlines()
+
+
+def _settings():
+    from schemas.config import load_config
+    from transforms.mapping import ImportSettings
+
+    # The backfill's settings: bundled app config, default limits, stale-event check off.
+    return ImportSettings(load_config(None), max_event_age=None)
+
+
+def _timed_passes(run: Callable[[], Any], repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def _rate_result(count: int, times: list[float], baseline_mib: float, **extra: Any) -> dict[str, Any]:
+    rates = sorted(count / t for t in times)
+    return {
+        "events": count, "ev_s": max(rates), "ev_s_median": statistics.median(rates), "passes": len(rates),
+        "peak_rss_mib": _peak_rss_mib(), "rss_delta_mib": _peak_rss_mib() - baseline_mib, **extra,
+    }
+
+
+# --------------------------------------------------------------------------- stages (run in a child)
+
+def stage_parse(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
+    import orjson
+
+    lines = _read_lines(corpus)
+    baseline = _reset_peak_rss()
+    loads, error = orjson.loads, orjson.JSONDecodeError
+
+    def run() -> None:
+        for line in lines:
+            try:
+                loads(line)
+            except error:
+                pass
+
+    return _rate_result(len(lines), _timed_passes(run, repeat), baseline)
+
+
+def stage_chain(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
+    from collections import Counter
+
+    from transforms.mapping import process_message
+
+    lines = _read_lines(corpus)
+    settings = _settings()
+    baseline = _reset_peak_rss()
+    outcomes: Counter[str] = Counter()
+
+    def run() -> None:
+        outcomes.clear()
+        for line in lines:
+            outcome = process_message(line, None, None, settings, now)
+            outcomes[outcome.reason.value if outcome.reason else outcome.outcome.value] += 1
+
+    return _rate_result(len(lines), _timed_passes(run, repeat), baseline, outcomes=dict(outcomes))
+
+
+def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
+    import apache_beam as beam
+    from apache_beam.coders import BytesCoder
+    from apache_beam.metrics import Metrics
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from transforms.import_transforms import (
+        REJECTED, STATS, CountOutcomesPerMinute, DeduplicateEvents, MapSegmentMessages)
+
+    count = sum(1 for _ in corpus.open("rb"))
+    settings = _settings()
+
+    def counter(name: str) -> beam.PTransform:
+        tally = Metrics.counter(METRICS_NAMESPACE, name)
+        return beam.Map(lambda _: tally.inc())
+
+    def run(path: Path) -> dict[str, int]:
+        # The backfill's shape (beam_jobs/backfill.py) with each BigQuery sink a counter.
+        options = PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"])
+        with beam.Pipeline(options=options) as pipeline:
+            lines = pipeline | "ReadArchive" >> beam.io.ReadFromText(str(path), coder=BytesCoder())
+            mapped = lines | "MapSegmentMessages" >> MapSegmentMessages(settings)
+            deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(DEDUP_WINDOW, streaming=False)
+            deduped["unique"] | "CountEventRows" >> counter("events")
+            mapped[REJECTED] | "CountRejectedRows" >> counter("rejected_events")
+            (
+                (mapped[STATS], deduped[STATS])
+                | "FlattenOutcomes" >> beam.Flatten()
+                | "CountOutcomesPerMinute" >> CountOutcomesPerMinute(early_firing_seconds=None)
+                | "CountStatsRows" >> counter("import_stats")
+            )
+        query = pipeline.result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
+        return {c.key.metric.name: c.committed for c in query["counters"]}
+
+    # A one-line run first: warms imports and measures the fixed start-up + tear-down cost.
+    tiny = corpus.with_name(corpus.stem + ".one.jsonl")
+    with corpus.open("rb") as handle:
+        tiny.write_bytes(handle.readline())
+    startup = min(_timed_passes(lambda: run(tiny), 2))
+    baseline = _reset_peak_rss()
+    rows: dict[str, int] = {}
+
+    def full() -> None:
+        rows.update(run(corpus))
+
+    times = _timed_passes(full, repeat)
+    result = _rate_result(count, times, baseline, rows=rows, startup_s=startup)
+    result["ev_s_excl_startup"] = count / max(min(times) - startup, 1e-9)
+    return result
+
+
+def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
+    from beam_jobs import segment_import
+    from segment_branch.local_run import PROJECT, publish, read_accounting, reset_dataset, wait_until_accounted
+    from segment_branch.provision import provision_pubsub
+    from segment_branch.samples import SampleMessage
+    from transforms.bq_client import make_client
+
+    messages = [SampleMessage(line, {}, "corpus") for line in _read_lines(corpus)]
+    dataset, suffix = "bench_e2e", int(time.time())
+    topic, subscription = f"bench-topic-{suffix}", f"bench-sub-{suffix}"
+    client = make_client(PROJECT)
+    reset_dataset(client, dataset)
+    provision_pubsub(PROJECT, topic, subscription)
+    publish(PROJECT, topic, messages, progress=False)
+
+    baseline = _reset_peak_rss()
+    started = time.perf_counter()
+    result = segment_import.run([
+        "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={dataset}",
+        f"--subscription=projects/{PROJECT}/subscriptions/{subscription}", "--stats_early_firing_seconds=2",
+    ])
+    try:
+        # Start-up ends when the first outcome lands in BigQuery; the rate after it is the
+        # steady state of the runner + emulators.
+        first_total, first_at = 0, None
+        while first_at is None and time.perf_counter() - started < 300:
+            first_total = read_accounting(client, dataset).total
+            if first_total:
+                first_at = time.perf_counter()
+            else:
+                time.sleep(0.2)
+        # Done when every message has its row: imported (events) or dead-lettered
+        # (rejected_events); the corpus has no repeats and nothing skipped. The per-minute
+        # import_stats rows can trail (their early panes fire on processing time, which the
+        # DirectRunner advances slowly): waited for separately, reported, not timed.
+        done = None
+        while done is None and time.perf_counter() - started < 1800:
+            accounting = read_accounting(client, dataset)
+            if accounting.imported + accounting.rejected >= len(messages):
+                done = time.perf_counter()
+            else:
+                time.sleep(0.5)
+        done = done or time.perf_counter()
+        accounting = wait_until_accounted(client, dataset, len(messages), timeout=120, progress=False)
+    finally:
+        result.cancel()
+    consistent = accounting.consistent(len(messages))
+    steady = (len(messages) - first_total) / (done - first_at) if first_at and done > first_at else 0.0
+    return {
+        "events": len(messages), "ev_s": steady, "ev_s_with_startup": len(messages) / (done - started),
+        "startup_s": (first_at or done) - started, "first_total": first_total, "elapsed_s": done - started,
+        "consistent": consistent, "summary": accounting.summary_line(len(messages)),
+        "peak_rss_mib": _peak_rss_mib(), "rss_delta_mib": _peak_rss_mib() - baseline,
+    }
+
+
+STAGES = {"parse": stage_parse, "chain": stage_chain, "batch": stage_batch, "e2e": stage_e2e}
+
+
+def _child_main(args: argparse.Namespace) -> None:
+    _pin(args.cpu)
+    logging.basicConfig(level=logging.WARNING)
+    now = datetime.fromisoformat(args.now)
+    result = STAGES[args.stage](Path(args.corpus), now, args.repeat)
+    result["cpu_affinity"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+# --------------------------------------------------------------------------- orchestration
+
+def _write_corpus(path: Path, count: int, seed: int, now: datetime) -> None:
+    from segment_branch.samples import generate_corpus
+
+    with path.open("wb") as out:
+        chunk: list[bytes] = []
+        for data in generate_corpus(count, seed, now):
+            chunk.append(data)
+            if len(chunk) >= 10_000:
+                out.write(b"\n".join(chunk) + b"\n")
+                chunk.clear()
+        if chunk:
+            out.write(b"\n".join(chunk) + b"\n")
+
+
+def _run_stage(stage: str, corpus: Path, now: datetime, repeat: int, cpu: int | None,
+               env: dict[str, str] | None = None) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "bench.run", "--stage", stage, "--corpus", str(corpus),
+            "--now", now.isoformat(), "--repeat", str(repeat)]
+    if cpu is not None:
+        argv += ["--cpu", str(cpu)]
+    print(f"[{stage}] running on {corpus.stat().st_size / 2**20:.0f} MiB ...", flush=True)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, env=env,
+                          cwd=Path(__file__).resolve().parent.parent)
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    sys.stdout.write(proc.stdout)
+    raise SystemExit(f"stage {stage} failed (exit {proc.returncode})")
+
+
+def _default_cpu() -> int | None:
+    """The last core: on a shared 2-core box, core 0 takes most interrupts and housekeeping."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return max(os.sched_getaffinity(0))
+
+
+def _report(name: str, result: dict[str, Any], note: str = "") -> None:
+    line = (f"({name}) {result['ev_s']:>10,.0f} ev/s"
+            + (f"  median {result['ev_s_median']:,.0f} over {result['passes']}" if "ev_s_median" in result else "")
+            + f"  events={result['events']:,}  peak_rss={result['peak_rss_mib']:.0f} MiB"
+            + f" (+{result['rss_delta_mib']:.1f} MiB in stage)")
+    print(line + (f"  {note}" if note else ""), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000, help="corpus size for (a)-(c)")
+    parser.add_argument("--e2e-events", type=int, default=20_000, help="messages published for (d)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes of (a) and (b): best and median")
+    parser.add_argument("--batch-repeat", type=int, default=1, help="timed runs of (c)")
+    parser.add_argument("--cpu", type=int, default=None, help="core to pin each stage to (default: the last)")
+    parser.add_argument("--quick", action="store_true", help="small run: 20k events, 2k end to end, 1 pass")
+    parser.add_argument("--no-e2e", action="store_true", help="skip (d) (no emulators); reports e2e_ev_s=0")
+    parser.add_argument("--stages", default="abcd", help="which of a, b, c, d to run (e.g. --stages d)")
+    parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    parser.add_argument("--now", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.stage:
+        _child_main(args)
+        return 0
+    if args.quick:
+        args.events, args.e2e_events, args.repeat = 20_000, 2_000, 1
+    cpu = args.cpu if args.cpu is not None else _default_cpu()
+    now = datetime.now(timezone.utc)
+
+    with tempfile.TemporaryDirectory(prefix="segment-bench-") as tmp:
+        corpus = Path(tmp) / "corpus.jsonl"
+        started = time.perf_counter()
+        _write_corpus(corpus, args.events, args.seed, now)
+        print(f"corpus: {args.events:,} events, {corpus.stat().st_size / args.events:,.0f} B average, "
+              f"seed {args.seed}, generated in {time.perf_counter() - started:.1f}s; stages pinned to cpu {cpu}",
+              flush=True)
+
+        skipped = {"ev_s": 0.0}
+        parse = chain = batch = skipped
+        if "a" in args.stages:
+            parse = _run_stage("parse", corpus, now, args.repeat, cpu)
+            _report("a parse", parse)
+        if "b" in args.stages:
+            chain = _run_stage("chain", corpus, now, args.repeat, cpu)
+            _report("b chain", chain, f"outcomes={chain['outcomes']}")
+        if "c" in args.stages:
+            batch = _run_stage("batch", corpus, now, args.batch_repeat, cpu)
+            _report("c beam batch", batch,
+                    f"incl. start-up {batch['startup_s']:.1f}s (excl.: {batch['ev_s_excl_startup']:,.0f} ev/s) "
+                    f"rows={batch['rows']}")
+
+        e2e_rate = 0.0
+        if "d" in args.stages and not args.no_e2e:
+            e2e_corpus = Path(tmp) / "e2e.jsonl"
+            _write_corpus(e2e_corpus, args.e2e_events, args.seed + 1, datetime.now(timezone.utc))
+            from segment_branch import localstack
+            from segment_branch.local_run import PROJECT
+
+            # Emulators run unpinned (they are the test harness, not the job); the job's
+            # process is pinned like the other stages and inherits their addresses.
+            with localstack.local_stack(PROJECT, Path(tmp) / "stack"):
+                e2e = _run_stage("e2e", e2e_corpus, now, 1, cpu, env=dict(os.environ))
+            _report("d e2e", e2e,
+                    f"steady state after {e2e['startup_s']:.1f}s start-up ({e2e['first_total']} done by then); "
+                    f"{e2e['ev_s_with_startup']:,.0f} ev/s incl. start-up; consistent={e2e['consistent']}; "
+                    f"{e2e['summary']}")
+            e2e_rate = e2e["ev_s"]
+
+    ratio = chain["ev_s"] / parse["ev_s"] if parse["ev_s"] else 0.0
+    print(f"BENCH parse_ev_s={parse['ev_s']:.0f} chain_ev_s={chain['ev_s']:.0f} "
+          f"beam_batch_ev_s={batch['ev_s']:.0f} e2e_ev_s={e2e_rate:.0f} chain_vs_parse={ratio:.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
