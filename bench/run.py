@@ -168,7 +168,7 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
             (
                 (mapped[STATS], deduped[STATS])
                 | "FlattenOutcomes" >> beam.Flatten()
-                | "CountOutcomesPerMinute" >> CountOutcomesPerMinute(early_firing_seconds=None)
+                | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
                 | "CountStatsRows" >> counter("import_stats")
             )
         query = pipeline.result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
@@ -210,7 +210,7 @@ def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     started = time.perf_counter()
     result = segment_import.run([
         "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={dataset}",
-        f"--subscription=projects/{PROJECT}/subscriptions/{subscription}", "--stats_early_firing_seconds=2",
+        f"--subscription=projects/{PROJECT}/subscriptions/{subscription}"
     ])
     try:
         # Start-up ends when the first outcome lands in BigQuery; the rate after it is the
