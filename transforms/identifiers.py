@@ -31,8 +31,10 @@ def _obj(value: Any) -> dict:
 
 def _identifier(value: Any) -> str | None:
     """An identifier string, trimmed; numbers are taken as their text (some SDKs send ints)."""
-    if type(value) is str:  # the common case, without the generic conversion's type checks
+    if type(value) is str:  # the common cases, without the generic conversion's type checks
         return value.strip() or None
+    if value is None:
+        return None
     text = to_text(value)
     if text is None:
         return None
@@ -102,65 +104,78 @@ def _screen_dpi(density: Any) -> int | None:
     return number * _BASELINE_DPI if number <= _MAX_SCALE_FACTOR else number
 
 
-def user_data(doc: dict, context: dict, properties: dict, platform: str | None, warnings: list[str]) -> dict[str, Any]:
-    """The ``user_data_*`` columns of one event; appends warnings for dropped values."""
-    device = _obj(context.get("device"))
-    os_info = _obj(context.get("os"))
-    app = _obj(context.get("app"))
-    screen = _obj(context.get("screen"))
+# The columns user_data sets, in the order of the events row.
+USER_COLUMNS = (
+    "user_data_os", "user_data_platform", "user_data_environment", "user_data_developer_identity",
+    "user_data_idfa", "user_data_idfv", "user_data_aaid", "user_data_android_id",
+    "user_data_limit_ad_tracking", "user_data_browser_fingerprint_id", "user_data_user_agent", "user_data_ip",
+    "user_data_os_version", "user_data_model", "user_data_brand", "user_data_app_version",
+    "user_data_language", "user_data_country", "user_data_screen_width", "user_data_screen_height",
+    "user_data_screen_dpi",
+)
 
-    developer_identity = _identifier(doc.get("userId"))
-    if developer_identity is None and doc.get("userId") not in (None, ""):
-        warnings.append("invalid_value:userId")
 
-    advertising_id = _identifier(device.get("advertisingId"))
-    device_id = _identifier(device.get("id"))
-    limit_ad_tracking = None
-    ad_tracking = device.get("adTrackingEnabled")
-    if ad_tracking is False:
-        limit_ad_tracking = True
-    elif ad_tracking is True:
-        limit_ad_tracking = False
-    if advertising_id is not None and is_zeroed(advertising_id):
-        advertising_id = None
-        limit_ad_tracking = True
-        warnings.append("zeroed_advertising_id")
+def user_data(doc: dict, context: dict, properties: dict, platform: str | None, warnings: list[str],
+              row: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``user_data_*`` columns of one event; appends warnings for dropped values.
 
-    user_agent = _identifier(context.get("userAgent"))
-    fingerprint = _identifier(properties.get("browser_fingerprint_id"))
-    language, country = _locale(context.get("locale"))
-    is_ios, is_android = platform == IOS, platform == ANDROID
+    They are set in ``row`` (default: a new dict), which must hold every column as None
+    already: only columns with a value are written. Server-side events carry no device, os,
+    app or screen object, and their whole blocks are skipped.
+    """
+    if row is None:
+        row = dict.fromkeys(USER_COLUMNS)
+    user_id = doc.get("userId")
+    if user_id is not None:
+        developer_identity = row["user_data_developer_identity"] = _identifier(user_id)
+        if developer_identity is None and user_id != "":
+            warnings.append("invalid_value:userId")
 
-    if platform == WEB:
-        finer, environment = web_platform(user_agent), "FULL_WEB"
-    elif platform is not None:
-        finer, environment = _APP_PLATFORM[platform], "FULL_APP"
-    else:
-        finer = environment = None
+    device = context.get("device")
+    if type(device) is dict:
+        advertising_id = _identifier(device.get("advertisingId"))
+        device_id = _identifier(device.get("id"))
+        ad_tracking = device.get("adTrackingEnabled")
+        if ad_tracking is False:
+            row["user_data_limit_ad_tracking"] = True
+        elif ad_tracking is True:
+            row["user_data_limit_ad_tracking"] = False
+        if advertising_id is not None and is_zeroed(advertising_id):
+            advertising_id = None
+            row["user_data_limit_ad_tracking"] = True
+            warnings.append("zeroed_advertising_id")
+        if platform == IOS:
+            row["user_data_idfa"], row["user_data_idfv"] = advertising_id, device_id
+        elif platform == ANDROID:
+            row["user_data_aaid"], row["user_data_android_id"] = advertising_id, device_id
+        row["user_data_model"] = _identifier(device.get("model"))
+        row["user_data_brand"] = _identifier(device.get("manufacturer"))
 
-    return {
-        "user_data_os": platform,
-        "user_data_platform": finer,
-        "user_data_environment": environment,
-        "user_data_developer_identity": developer_identity,
-        "user_data_idfa": advertising_id if is_ios else None,
-        "user_data_idfv": device_id if is_ios else None,
-        "user_data_aaid": advertising_id if is_android else None,
-        "user_data_android_id": device_id if is_android else None,
-        "user_data_limit_ad_tracking": limit_ad_tracking,
-        "user_data_browser_fingerprint_id": fingerprint,
-        "user_data_user_agent": user_agent,
-        "user_data_ip": _identifier(context.get("ip")),
-        "user_data_os_version": _identifier(os_info.get("version")),
-        "user_data_model": _identifier(device.get("model")),
-        "user_data_brand": _identifier(device.get("manufacturer")),
-        "user_data_app_version": _identifier(app.get("version")),
-        "user_data_language": language,
-        "user_data_country": country,
-        "user_data_screen_width": to_int(screen.get("width")),
-        "user_data_screen_height": to_int(screen.get("height")),
-        "user_data_screen_dpi": _screen_dpi(screen.get("density")),
-    }
+    user_agent = row["user_data_user_agent"] = _identifier(context.get("userAgent"))
+    row["user_data_browser_fingerprint_id"] = _identifier(properties.get("browser_fingerprint_id"))
+    locale = context.get("locale")
+    if locale is not None:
+        row["user_data_language"], row["user_data_country"] = _locale(locale)
+    if platform is not None:
+        row["user_data_os"] = platform
+        if platform == WEB:
+            row["user_data_platform"], row["user_data_environment"] = web_platform(user_agent), "FULL_WEB"
+        else:
+            row["user_data_platform"], row["user_data_environment"] = _APP_PLATFORM[platform], "FULL_APP"
+
+    row["user_data_ip"] = _identifier(context.get("ip"))
+    os_info = context.get("os")
+    if type(os_info) is dict:
+        row["user_data_os_version"] = _identifier(os_info.get("version"))
+    app = context.get("app")
+    if type(app) is dict:
+        row["user_data_app_version"] = _identifier(app.get("version"))
+    screen = context.get("screen")
+    if type(screen) is dict:
+        row["user_data_screen_width"] = to_int(screen.get("width"))
+        row["user_data_screen_height"] = to_int(screen.get("height"))
+        row["user_data_screen_dpi"] = _screen_dpi(screen.get("density"))
+    return row
 
 
 def is_identifiable(user: dict[str, Any]) -> bool:

@@ -23,7 +23,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from schemas.reasons import Outcome, Reason
 from schemas.tables import EVENTS, TABLES
 from transforms.dead_letter import attach_raw, rejected_row, sink_error_row, strip_raw
-from transforms.dedup import DUPLICATE, DropDuplicates
+from transforms.dedup import COUNTS, BundleCounts, DropDuplicates
 from transforms.mapping import ImportSettings, MappingOutcome, process_message
 from transforms.timestamps import UTC, minute_of, to_bq_timestamp
 
@@ -52,26 +52,46 @@ def _stat(minute: str, outcome: MappingOutcome) -> StatKey:
     return StatKey(minute, outcome.app_id, outcome.platform, outcome.outcome.value, reason, outcome.event_name)
 
 
+def _row_stat_key(row: dict[str, Any], result: str, reason: str | None = None) -> StatKey:
+    return StatKey(minute_of(row["ingested_at"]), row["app_id"], row["user_data_os"], result, reason, row["name"])
+
+
 def _row_stat(row: dict[str, Any], result: str, reason: str | None = None, delta: int = 1) -> tuple[StatKey, int]:
-    key = StatKey(minute_of(row["ingested_at"]), row["app_id"], row["user_data_os"], result, reason, row["name"])
-    return key, delta
+    return _row_stat_key(row, result, reason), delta
+
+
+def _dedup_stat(row: dict[str, Any], duplicate: bool) -> StatKey:
+    """The group a kept (imported) or repeated (duplicate) events row counts in."""
+    return _row_stat_key(row, Outcome.DUPLICATE.value if duplicate else Outcome.IMPORTED.value)
 
 
 @beam.typehints.with_output_types(tuple[str, tuple[int, dict]])
 class _MapMessagesFn(beam.DoFn):
-    """Runs :func:`process_message` and routes the outcome to a tagged output."""
+    """Runs :func:`process_message` and routes the outcome to a tagged output.
+
+    Metrics and the ``stats`` counts are summed per bundle and output in ``finish_bundle``:
+    a Beam counter increment and an output element each cost more than mapping a small
+    message's outcome, and outcomes repeat (same minute, app, reason) within a bundle.
+    """
 
     def __init__(self, settings: ImportSettings) -> None:
         self._settings = settings
         self._counters: dict[str, Any] = {}
 
-    def _count(self, name: str) -> None:
-        counter = self._counters.get(name)
-        if counter is None:
-            counter = self._counters[name] = Metrics.counter(METRICS_NAMESPACE, name)
-        counter.inc()
+    def start_bundle(self) -> None:
+        self._metric_counts: dict[str, int] = {}
+        self._stats = BundleCounts()
 
-    def process(self, message, timestamp=beam.DoFn.TimestampParam):
+    def finish_bundle(self):
+        for name, count in self._metric_counts.items():
+            counter = self._counters.get(name)
+            if counter is None:
+                counter = self._counters[name] = Metrics.counter(METRICS_NAMESPACE, name)
+            counter.inc(count)
+        self._metric_counts = {}
+        yield from self._stats.windowed(STATS)
+
+    def process(self, message, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         from_archive = isinstance(message, bytes)
         if from_archive:  # backfill lines: no attributes, no publish time
             data, attributes, publish_time = message, None, None
@@ -81,7 +101,8 @@ class _MapMessagesFn(beam.DoFn):
         outcome = process_message(data, attributes, publish_time, self._settings, now)
         reason = outcome.reason.value if outcome.reason else None
         # Imported here means "mapped": dedup decides imported or duplicate.
-        self._count("mapped" if reason is None else f"{outcome.outcome.value}.{reason}")
+        metric = "mapped" if reason is None else f"{outcome.outcome.value}.{reason}"
+        self._metric_counts[metric] = self._metric_counts.get(metric, 0) + 1
 
         if outcome.outcome is Outcome.IMPORTED:
             row = attach_raw(outcome.row, data, attributes, publish_time)
@@ -89,8 +110,7 @@ class _MapMessagesFn(beam.DoFn):
             micros = _micros(outcome.event_time) if from_archive else timestamp.micros
             yield (row["id"], (micros, row))
             return
-        minute = minute_of(to_bq_timestamp(now))
-        yield beam.pvalue.TaggedOutput(STATS, (_stat(minute, outcome), 1))
+        self._stats.add(_stat(minute_of(to_bq_timestamp(now)), outcome), 1, timestamp, window)
         if outcome.outcome is Outcome.REJECTED:
             yield beam.pvalue.TaggedOutput(REJECTED, rejected_row(
                 data, attributes, publish_time, outcome.reason, outcome.detail, now,
@@ -109,7 +129,7 @@ _MICROSECOND = timedelta(microseconds=1)
 
 class MapSegmentMessages(beam.PTransform):
     """Pub/Sub messages (or raw lines) -> ``imported`` (event id, (time, row)), ``rejected``
-    dead-letter rows and ``stats`` keys for skipped/rejected messages."""
+    dead-letter rows and ``stats`` counts ``(StatKey, n)`` of skipped/rejected messages."""
 
     def __init__(self, settings: ImportSettings) -> None:
         super().__init__()
@@ -121,7 +141,7 @@ class MapSegmentMessages(beam.PTransform):
 
 
 class DeduplicateEvents(beam.PTransform):
-    """Imported rows -> unique rows (main) and ``stats`` keys for imported and duplicate."""
+    """Imported rows -> unique rows (main) and ``stats`` counts of imported and duplicate."""
 
     def __init__(self, window: timedelta, *, streaming: bool) -> None:
         super().__init__()
@@ -130,11 +150,10 @@ class DeduplicateEvents(beam.PTransform):
 
     def expand(self, imported):
         # Rows are JSON-native by construction (schema-validated columns + raw-message text).
+        # The dedup step counts what it decides (per bundle), instead of one element per row.
         deduped = imported | "DropRepeatedMessageIds" >> DropDuplicates(
-            self._window, streaming=self._streaming, json_values=True)
-        imported_stats = deduped.unique | "CountImported" >> beam.Map(_row_stat, Outcome.IMPORTED.value)
-        duplicate_stats = deduped[DUPLICATE] | "CountDuplicates" >> beam.Map(_row_stat, Outcome.DUPLICATE.value)
-        return {"unique": deduped.unique, STATS: (imported_stats, duplicate_stats) | "FlattenStats" >> beam.Flatten()}
+            self._window, streaming=self._streaming, json_values=True, stat_key=_dedup_stat)
+        return {"unique": deduped.unique, STATS: deduped[COUNTS]}
 
 
 @beam.typehints.with_output_types(tuple[str, tuple[dict, str]])
@@ -223,24 +242,18 @@ class _SumPerBundleFn(beam.DoFn):
     """
 
     def start_bundle(self) -> None:
-        self._sums: dict[tuple[StatKey, Any], list] = {}
+        self._sums = BundleCounts()
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         key, delta = element
-        entry = self._sums.get((key, window))
-        if entry is None:
-            self._sums[(key, window)] = [delta, timestamp]
-        else:
-            entry[0] += delta
-            entry[1] = max(entry[1], timestamp)
+        self._sums.add(key, delta, timestamp, window)
 
     def finish_bundle(self):
         written_at = to_bq_timestamp(datetime.now(UTC))
-        for (key, window), (count, timestamp) in self._sums.items():
+        for key, count, timestamp, window in self._sums.drain():
             if count:
                 row = {**key._asdict(), "count": count, "written_at": written_at}
                 yield WindowedValue(row, timestamp, [window])
-        self._sums = {}
 
 
 class CountOutcomesPerMinute(beam.PTransform):

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
@@ -20,9 +20,10 @@ import orjson
 
 from schemas.config import AppConfig, ImporterConfig
 from schemas.reasons import Outcome, Reason
+from schemas.tables import EVENTS, schema_fields
 from transforms import event_names
-from transforms.identifiers import detect_platform, is_identifiable, user_data
-from transforms.properties import map_properties
+from transforms.identifiers import USER_COLUMNS, detect_platform, is_identifiable, user_data
+from transforms.properties import PROPERTY_COLUMNS, map_properties
 from transforms.row_schema import EVENTS_VALIDATOR
 from transforms.timestamps import InvalidTimestamp, event_time, parse_timestamp, to_bq_timestamp
 from transforms.values import to_text
@@ -36,6 +37,16 @@ BRANCH_KEY_ATTRIBUTE = "branch_key"
 
 _INTEGRATION_KEYS = ("Branch Metrics", "Branch")
 _EMPTY: dict = {}
+
+# An events row with every column None, in the order rows have always had: process_message
+# fills a copy (one C-level copy; then only the columns with a value are written). The list
+# columns (content_items, warnings) are always set to fresh lists, never shared from here.
+_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys((
+    "id", "app_id", "name", "customer_event_alias", "category", "topic", "origin", "timestamp", "received_at",
+    "ingested_at", "segment_message_id", "segment_anonymous_id", *USER_COLUMNS, *PROPERTY_COLUMNS, "warnings",
+))
+_ROW_TEMPLATE["origin"] = ORIGIN
+assert _ROW_TEMPLATE.keys() == {field["name"] for field in schema_fields(EVENTS)}, "events columns changed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +166,12 @@ def _decode_exact(data: bytes, fast_error: Exception | None) -> Any:
 def _exact_float(text: str) -> float | Decimal:
     """Floats as floats, except those beyond double range (kept exact, not infinite)."""
     value = float(text)
-    return value if math.isfinite(value) else Decimal(text)
+    if math.isfinite(value):
+        return value
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # beyond even Decimal's exponent range: not a number we can keep
+        raise ValueError(f"number out of range: {text[:40]}") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -247,44 +263,41 @@ def process_message(
         if doc.get("properties") is not None:
             warnings.append("invalid_value:properties")
         properties = _EMPTY
-    user = user_data(doc, ctx, properties, platform, warnings)
+    row = _ROW_TEMPLATE.copy()
+    user_data(doc, ctx, properties, platform, warnings, row)
     context["event_name"] = name
-    if not is_identifiable(user):
+    if not is_identifiable(row):
         return _rejected(Reason.NO_IDENTIFIER, "no userId, device id, advertising id or browser fingerprint", **context)
     if platform is not None and platform not in app.config.enabled_platforms:
         return _rejected(Reason.PLATFORM_NOT_ENABLED, f"platform {platform} is not enabled for {app_id}", **context)
 
     segment_key = event_names.name_key(segment_name)
-    mapped = map_properties(properties, category, segment_key in event_names.SINGLE_PRODUCT_EVENTS, warnings)
+    map_properties(properties, category, segment_key in event_names.SINGLE_PRODUCT_EVENTS, warnings, row)
     if segment_key in app.native_keys or event_names.name_key(name) in app.native_keys:
         warnings.append("double_tracking")
 
-    received_at = publish_time
     received = doc.get("receivedAt")
     if received is not None:
         try:
-            received_at = parse_timestamp(received, "receivedAt")
+            row["received_at"] = to_bq_timestamp(parse_timestamp(received, "receivedAt"))
         except InvalidTimestamp:
             warnings.append("invalid_value:receivedAt")
+    if row["received_at"] is None and publish_time:
+        row["received_at"] = to_bq_timestamp(publish_time)
     anonymous_id = doc.get("anonymousId")
+    if anonymous_id is not None:
+        row["segment_anonymous_id"] = to_text(anonymous_id) or None
 
-    row = {
-        "id": event_id(app_id, message_id),
-        "app_id": app_id,
-        "name": name,
-        "customer_event_alias": segment_name,
-        "category": category,
-        "topic": event_names.TOPIC_BY_CATEGORY[category],
-        "origin": ORIGIN,
-        "timestamp": to_bq_timestamp(when),
-        "received_at": to_bq_timestamp(received_at) if received_at else None,
-        "ingested_at": to_bq_timestamp(now),
-        "segment_message_id": message_id,
-        "segment_anonymous_id": to_text(anonymous_id) or None,
-        **user,
-        **mapped,
-        "warnings": warnings,
-    }
+    row["id"] = event_id(app_id, message_id)
+    row["app_id"] = app_id
+    row["name"] = name
+    row["customer_event_alias"] = segment_name
+    row["category"] = category
+    row["topic"] = event_names.TOPIC_BY_CATEGORY[category]
+    row["timestamp"] = to_bq_timestamp(when)
+    row["ingested_at"] = to_bq_timestamp(now)
+    row["segment_message_id"] = message_id
+    row["warnings"] = warnings
     violation = EVENTS_VALIDATOR.validate(row)
     if violation:
         return _rejected(Reason.SCHEMA_VIOLATION, violation, **context)

@@ -6,6 +6,7 @@ with a warning ``invalid_value:<path>``; nothing here raises on any JSON value.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from transforms.currencies import ISO_4217
@@ -39,6 +40,26 @@ PRODUCT_KEYS = frozenset(_ITEM_TEXT) | {"sku", "price", "quantity", "rating"}
 CONTENT_SCHEMA = "COMMERCE_PRODUCT"
 
 
+# The columns map_properties sets, in the order of the events row.
+PROPERTY_COLUMNS = (
+    "event_data_transaction_id", "event_data_shipping", "event_data_tax", "event_data_coupon",
+    "event_data_affiliation", "event_data_description", "event_data_revenue", "event_data_currency",
+    "event_data_search_query", "content_items", "custom_data",
+)
+# Properties with a rule below (never custom data as such); every other key is, as it is.
+_MAPPED_KEYS = frozenset(_EVENT_DATA) | _IDENTITY_PROPERTIES | {"revenue", "total", "currency", "query", "products"}
+_MAPPED_KEYS_SINGLE_PRODUCT = _MAPPED_KEYS | PRODUCT_KEYS
+# A content item with every field None, in column order (content_item fills a copy).
+_ITEM_TEMPLATE = dict.fromkeys(("content_schema", *_ITEM_TEXT.values(), "sku", "price", "quantity", "rating",
+                                "custom_fields"))
+_ITEM_TEMPLATE["content_schema"] = CONTENT_SCHEMA
+_ITEM_NUMBERS = (
+    ("price", to_numeric),
+    ("quantity", partial(to_float, allow_negative=False)),
+    ("rating", to_float),
+)
+
+
 def _string_map(values: dict[str, Any], path: str, warnings: list[str]) -> str | None:
     """A string -> string map as JSON text (non-string values JSON-encoded), None if empty.
 
@@ -46,96 +67,117 @@ def _string_map(values: dict[str, Any], path: str, warnings: list[str]) -> str |
     """
     if not values:
         return None
-    encoded = {}
-    for key, value in values.items():
-        text = value if type(value) is str else to_json_text(value)
-        if text is None:
-            warnings.append(f"invalid_value:{path}{key}")
-        else:
-            encoded[key] = text
+    encoded = {key: value if type(value) is str else to_json_text(value) for key, value in values.items()}
+    if None in encoded.values():  # rare: drop what could not be encoded, in key order
+        for key, text in encoded.items():
+            if text is None:
+                warnings.append(f"invalid_value:{path}{key}")
+        encoded = {key: text for key, text in encoded.items() if text is not None}
     return to_json_text(encoded) if encoded else None
 
 
 def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dict[str, Any]:
     """One Branch content item from a Segment product object."""
-    item: dict[str, Any] = {"content_schema": CONTENT_SCHEMA}
+    item = _ITEM_TEMPLATE.copy()
     for key, field in _ITEM_TEXT.items():
         value = product.get(key)
-        text = to_text(value)
-        if text is None and value is not None:
-            warnings.append(f"invalid_value:{path}.{key}")
-        item[field] = text
+        if type(value) is str:  # the common case, without to_text's type checks
+            item[field] = value
+        elif value is not None:
+            text = item[field] = to_text(value)
+            if text is None:
+                warnings.append(f"invalid_value:{path}.{key}")
     sku = product.get("sku")
     item["sku"] = to_text(sku) if sku is not None else item["canonical_identifier"]
     if item["sku"] is None and sku is not None:
         warnings.append(f"invalid_value:{path}.sku")
-    for key, convert, kwargs in (
-        ("price", to_numeric, {}),
-        ("quantity", to_float, {"allow_negative": False}),
-        ("rating", to_float, {}),
-    ):
+    for key, convert in _ITEM_NUMBERS:
         value = product.get(key)
-        number = convert(value, **kwargs) if value is not None else None
-        if number is None and value is not None:
-            warnings.append(f"invalid_value:{path}.{key}")
-        item[key] = number
+        if value is not None:
+            number = item[key] = convert(value)
+            if number is None:
+                warnings.append(f"invalid_value:{path}.{key}")
     item["custom_fields"] = _string_map(
         {k: v for k, v in product.items() if k not in PRODUCT_KEYS}, f"{path}.", warnings)
     return item
 
 
 def map_properties(
-    properties: dict[str, Any], category: str, single_product: bool, warnings: list[str]
+    properties: dict[str, Any], category: str, single_product: bool, warnings: list[str],
+    row: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``event_data_*``, ``content_items`` and ``custom_data`` columns of one event."""
-    consumed = set(_IDENTITY_PROPERTIES)
-    columns: dict[str, Any] = {}
+    """The ``event_data_*``, ``content_items`` and ``custom_data`` columns of one event.
 
+    They are set in ``row`` (default: a new dict), which must hold every column as None
+    already: only columns with a value are written.
+    """
+    if row is None:
+        row = dict.fromkeys(PROPERTY_COLUMNS)
+    # One pass splits the few mapped properties from custom data (most events have 0-3
+    # mapped ones), instead of looking up every rule's key in every event.
+    mapped_keys = _MAPPED_KEYS_SINGLE_PRODUCT if single_product else _MAPPED_KEYS
+    mapped: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for key, value in properties.items():
+        if key in mapped_keys:
+            mapped[key] = value
+        else:
+            custom[key] = value
+    items: list[dict[str, Any]] = []
+    if mapped:
+        unused = _map_event_data(mapped, category, single_product, warnings, row, items)
+        if unused:  # a mapped key that did not apply is custom data, in its place among the others
+            custom = {k: v for k, v in properties.items() if k not in mapped_keys or k in unused}
+    row["content_items"] = items
+    row["custom_data"] = _string_map(custom, "", warnings)
+    return row
+
+
+def _map_event_data(mapped: dict[str, Any], category: str, single_product: bool, warnings: list[str],
+                    row: dict[str, Any], items: list[dict[str, Any]]) -> list[str]:
+    """Apply the rules to the mapped properties, in the rules' order (the order of the
+    warnings); returns the keys that no rule took (they are custom data)."""
+    unused = []
     for key, (column, kind) in _EVENT_DATA.items():
-        value = properties.get(key)
-        consumed.add(key)
-        if value is None:
-            columns[column] = None
-            continue
-        columns[column] = to_text(value) if kind == "text" else to_numeric(value)
-        if columns[column] is None:
-            warnings.append(f"invalid_value:{key}")
+        value = mapped.get(key)
+        if value is not None:
+            text = row[column] = to_text(value) if kind == "text" else to_numeric(value)
+            if text is None:
+                warnings.append(f"invalid_value:{key}")
 
-    revenue_key = "revenue" if properties.get("revenue") is not None else "total"
-    revenue_value = properties.get(revenue_key)
+    revenue_key = "revenue" if mapped.get("revenue") is not None else "total"
+    revenue_value = mapped.get(revenue_key)
     revenue = None
     if revenue_value is not None:
-        consumed.add(revenue_key)
-        revenue = to_numeric(revenue_value)
+        revenue = row["event_data_revenue"] = to_numeric(revenue_value)
         if revenue is None:
             warnings.append(f"invalid_value:{revenue_key}")
-    columns["event_data_revenue"] = revenue
+    # Only a revenue key with a value is taken: the other one, or a null one, is custom data.
+    unused += [key for key in ("revenue", "total") if key in mapped and (key != revenue_key or revenue_value is None)]
 
-    currency_value = properties.get("currency")
-    currency = None
+    currency_value = mapped.get("currency")
     if currency_value is not None:
-        consumed.add("currency")
         if type(currency_value) is str and currency_value.strip().upper() in ISO_4217:
-            currency = currency_value.strip().upper()
+            row["event_data_currency"] = currency_value.strip().upper()
         else:
             warnings.append("invalid_currency")
-    elif revenue is not None and category == COMMERCE:
-        currency = "USD"
-        warnings.append("currency_defaulted")
-    columns["event_data_currency"] = currency
+    else:
+        if "currency" in mapped:
+            unused.append("currency")
+        if revenue is not None and category == COMMERCE:
+            row["event_data_currency"] = "USD"
+            warnings.append("currency_defaulted")
 
-    query = properties.get("query")
+    query = mapped.get("query")
     if query is not None:
-        consumed.add("query")
-    search_query = query if type(query) is str or query is None else to_json_text(query)
-    if search_query is None and query is not None:
-        warnings.append("invalid_value:query")
-    columns["event_data_search_query"] = search_query
+        search_query = row["event_data_search_query"] = query if type(query) is str else to_json_text(query)
+        if search_query is None:
+            warnings.append("invalid_value:query")
+    elif "query" in mapped:
+        unused.append("query")
 
-    items: list[dict[str, Any]] = []
-    products = properties.get("products")
+    products = mapped.get("products")
     if products is not None:
-        consumed.add("products")
         if type(products) is list:
             for index, product in enumerate(products):
                 if type(product) is dict:
@@ -144,11 +186,13 @@ def map_properties(
                     warnings.append(f"invalid_value:products[{index}]")
         else:
             warnings.append("invalid_value:products")
-    elif single_product and not PRODUCT_KEYS.isdisjoint(properties):
-        flat = {k: properties[k] for k in PRODUCT_KEYS if k in properties}
-        consumed.update(flat)
-        items.append(content_item(flat, "properties", warnings))
-    columns["content_items"] = items
-
-    columns["custom_data"] = _string_map({k: v for k, v in properties.items() if k not in consumed}, "", warnings)
-    return columns
+    else:
+        if "products" in mapped:
+            unused.append("products")
+        if single_product:
+            flat = {k: v for k, v in mapped.items() if k in PRODUCT_KEYS}
+            if flat:
+                items.append(content_item(flat, "properties", warnings))
+    if products is not None and single_product:  # the product list wins over flat product keys
+        unused.extend(k for k in mapped if k in PRODUCT_KEYS)
+    return unused

@@ -59,35 +59,43 @@ _TYPE_CHECKS: dict[str, Check] = {
 class RowValidator:
     """A schema compiled to per-column checks; :meth:`validate` returns the first misfit.
 
-    Every imported row goes through here, so the common case is made cheap: a column whose
-    whole check is "exactly this type" (strings, timestamps, JSON text, booleans: most of an
-    events row) passes with one dict lookup when its value has that type, and misfit paths
-    are only formatted for a misfit. The checks and messages are the same either way.
+    Every imported row goes through here (45 columns, ~5 us per row interpreted: a tenth of
+    the mapping chain), so valid rows are decided by a predicate generated from the schema
+    at import time, the way ``dataclasses`` and ``namedtuple`` generate their methods:
+    straight-line code that reads each column once by a constant key and tests its type
+    inline, with no per-column dict lookup, tuple unpacking or call (see
+    :func:`_emit_record`; ``.source`` holds the generated code).
+
+    A row the predicate refuses (or cannot decide: a column missing or an extra one) goes
+    through the interpretive walk below, which finds the first misfit (required columns
+    first, then in row order) and formats its message. The messages therefore come from one
+    place only; the predicate merely proves there is none.
     """
 
     def __init__(self, fields: list[dict[str, Any]]) -> None:
         self._columns: dict[str, tuple[str, Check | RowValidator, bool]] = {}
         self._required = []
-        self._exact_type: dict[str, type] = {}
         for field in fields:
             mode = field.get("mode", "NULLABLE")
             check = RowValidator(field["fields"]) if field["type"] in ("RECORD", "STRUCT") else _TYPE_CHECKS[field["type"]]
             self._columns[field["name"]] = (field["type"], check, mode == "REPEATED")
             if mode == "REQUIRED":
                 self._required.append(field["name"])
-            if mode != "REPEATED" and check in _EXACT_TYPE_CHECKS:
-                self._exact_type[field["name"]] = _EXACT_TYPE_CHECKS[check]
+        self.source, self._is_valid = _compile_predicate(fields)
 
     def validate(self, row: Any, path: str = "") -> str | None:
+        if type(row) is dict and self._is_valid(row):
+            return None
+        return self._first_misfit(row, path)
+
+    def _first_misfit(self, row: Any, path: str) -> str | None:
         if type(row) is not dict:
             return f"{path or 'row'}: expected a record"
         for name in self._required:
             if row.get(name) is None:
                 return f"{path}{name}: required column is null"
-        exact_type, columns = self._exact_type, self._columns
+        columns = self._columns
         for name, value in row.items():
-            if exact_type.get(name) is type(value):  # never true for None or an unknown column
-                continue
             column = columns.get(name)
             if column is None:
                 return f"{path}{name}: no such column"
@@ -130,8 +138,72 @@ def _where(path: str, name: str, index: int | None) -> str:
     return f"{path}{name}" if index is None else f"{path}{name}[{index}]"
 
 
-# Checks that are exactly a type test, and that type: RowValidator's fast path.
-_EXACT_TYPE_CHECKS: dict[Check, type] = {_is_str: str, _is_bool: bool}
+# --------------------------------------------------------------------------- compiled predicate
+
+# The inline form of each type check: an expression over the non-None value ``{v}``.
+_INLINE_INT = f"(type({{v}}) is int and {-_INT64} <= {{v}} < {_INT64})"
+_INLINE_CHECKS: dict[Check, str] = {
+    _is_str: "type({v}) is str",
+    _is_int: _INLINE_INT,
+    _is_float: f"((type({{v}}) is float and _isfinite({{v}})) or {_INLINE_INT})",
+    _is_bool: "type({v}) is bool",
+    _is_numeric: "_is_numeric({v})",
+}
+
+
+def _compile_predicate(fields: list[dict[str, Any]]) -> tuple[str, Callable[[dict], bool]]:
+    """Source and function of ``is_valid(row)``: True only if :meth:`RowValidator.validate`
+    would find no misfit. Rows with exactly the schema's columns are decided; any other key
+    set gives False (the interpretive walk then decides, and names the misfit)."""
+    functions: list[str] = []
+    entry = _emit_record(fields, functions)
+    source = "\n\n".join(functions)
+    namespace: dict[str, Any] = {"_isfinite": math.isfinite, "_is_numeric": _is_numeric}
+    exec(compile(source, "<row_schema predicate>", "exec"), namespace)
+    return source, namespace[entry]
+
+
+def _emit_record(fields: list[dict[str, Any]], functions: list[str]) -> str:
+    """Append the predicate of one record type (and of its nested records); return its name.
+
+    For example, a NULLABLE STRING column ``name`` becomes::
+
+        v = row['name']
+        if v is not None and not (type(v) is str):
+            return False
+    """
+    name = f"_valid_{len(functions)}"
+    slot = len(functions)
+    functions.append("")  # reserved: nested records are appended while this one is built
+    lines = [
+        f"def {name}(row):",
+        # Right length and every column present: no unknown column (dict keys are distinct).
+        f"    if len(row) != {len(fields)}:",
+        "        return False",
+        "    try:",
+    ]
+    for field in fields:
+        if field["type"] in ("RECORD", "STRUCT"):
+            element = "type({v}) is dict and " + _emit_record(field["fields"], functions) + "({v})"
+        else:
+            element = _INLINE_CHECKS[_TYPE_CHECKS[field["type"]]]
+        lines.append(f"        v = row[{field['name']!r}]")
+        mode = field.get("mode", "NULLABLE")
+        if mode == "REPEATED":  # null, or a list of valid elements (a null element is a misfit)
+            lines += [
+                "        if v is not None:",
+                "            if type(v) is not list:",
+                "                return False",
+                "            for e in v:",
+                f"                if e is None or not ({element.format(v='e')}):",
+                "                    return False",
+            ]
+        else:
+            test = "v is None or" if mode == "REQUIRED" else "v is not None and"
+            lines += [f"        if {test} not ({element.format(v='v')}):", "            return False"]
+    lines += ["    except KeyError:", "        return False", "    return True"]
+    functions[slot] = "\n".join(lines)
+    return name
 
 
 def validator_for(table: str) -> RowValidator:

@@ -75,6 +75,12 @@ def to_numeric(value: Any, *, allow_negative: bool = True) -> str | None:
     """A BigQuery NUMERIC as its decimal string (rounded to 9 places); None if out of range."""
     if type(value) is int and -_INT64_MAX <= value <= _INT64_MAX:
         return str(value) if allow_negative or value >= 0 else None
+    if type(value) is float and 1e-4 <= abs(value) < 1e16 and (allow_negative or value > 0):
+        # Prices: in this range repr() has no exponent and is exactly what the decimal path
+        # below formats, unless it has more than 9 decimals (then rounded below).
+        text = repr(value)
+        if len(text) - text.index(".") <= 10:
+            return text
     number = to_decimal(value)
     if number is None or number.copy_abs() >= _NUMERIC_LIMIT or (number < 0 and not allow_negative):
         return None
