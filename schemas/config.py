@@ -46,7 +46,13 @@ def _b64decode(text: str) -> bytes:
 
 
 def verify_secret(secret: str, stored_hash: str) -> bool:
-    """Constant-time check of ``secret`` against a :func:`hash_secret` value."""
+    """Constant-time check of ``secret`` against a :func:`hash_secret` value.
+
+    Secrets with control characters are refused: PBKDF2 pads the password with NUL bytes,
+    so ``secret + "\x00"`` would otherwise verify as ``secret``.
+    """
+    if not secret.isprintable():
+        return False
     try:
         scheme, iterations, salt, digest = stored_hash.split("$")
         if scheme != _HASH_SCHEME:
@@ -81,7 +87,8 @@ class EventOverride(BaseModel):
 class AppConfig(BaseModel):
     """One Branch app: identity, credentials (hashed) and import choices."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Errors never echo input values: a secret pasted into the file must not reach a log.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     app_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     branch_key: str = Field(min_length=1, max_length=128)
@@ -116,7 +123,7 @@ class AppConfig(BaseModel):
 class ImporterConfig(BaseModel):
     """The whole app configuration file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     apps: tuple[AppConfig, ...] = Field(min_length=1)
     default_app_id: str | None = None

@@ -73,7 +73,7 @@ class UrlSigner:
 
     def verify(self, app_id: str, path: str, expires: str, signature: str) -> bool:
         """Constant-time check; anything malformed is simply not a valid link."""
-        if not expires.isdigit():
+        if not (expires.isascii() and expires.isdigit()):  # "²".isdigit() is True; int() refuses it
             return False
         expected = self.signature(app_id, path, int(expires))
         return hmac.compare_digest(expected.encode(), signature.encode()) and self._clock() < int(expires)

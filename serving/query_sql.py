@@ -55,7 +55,10 @@ def _as_utc(value: datetime | date) -> datetime:
     """A date means its UTC midnight; a naive datetime is taken as UTC."""
     if not isinstance(value, datetime):
         return datetime.combine(value, time(), tzinfo=timezone.utc)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    try:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-01:00: past datetime's range in UTC
+        raise ValueError("date out of range") from None
 
 
 class AnalyticsRequest(BaseModel):

@@ -121,14 +121,17 @@ def event_id(app_id: str, message_id: str) -> str:
     return hashlib.blake2b(f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()
 
 
-# 20 digits in a row, or "-" and 19: maybe an integer outside orjson's exact range
-# [-2**63, 2**64 - 1], which it would turn into a float. Searched in the data with every
-# digit mapped to "0" ("-" kept, everything else "x"): the same test as a regex, ~10x
-# faster (a regex tries a match at every digit, and Segment payloads are full of digits).
+# Numbers orjson would round: 20 digits in a row (or "-" and 19), an integer outside its
+# exact range [-2**63, 2**64 - 1]; or 20 digits and points, a decimal longer than a double
+# holds (NUMERIC keeps 38 digits). Searched in the data with digits and "." mapped to "0"
+# ("-" kept, everything else "x"): a regex's test, ~10x faster (Segment payloads are full of
+# digits). A false alarm (a long digit string) only costs the exact decoder's time.
 _LONG_DIGIT_RUN = b"0" * 20
 _LONG_NEGATIVE_RUN = b"-" + b"0" * 19
 _DIGITS_AS_ZERO = bytes(
-    0x30 if 0x30 <= byte <= 0x39 else byte if byte == 0x2D else 0x78 for byte in range(256))
+    0x30 if 0x30 <= byte <= 0x39 or byte == 0x2E else byte if byte == 0x2D else 0x78 for byte in range(256))
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+_DOUBLE_DIGITS = 15  # significant digits a double always round-trips
 
 
 def decode(data: bytes) -> Any:
@@ -153,7 +156,7 @@ def _decode_exact(data: bytes, fast_error: Exception | None) -> Any:
     except UnicodeDecodeError as error:
         raise ValueError(f"invalid UTF-8 at byte {error.start}") from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_exact_float)
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_exact_float, parse_int=_exact_int)
         # Lone surrogate escapes (\ud800) parse but can never be stored as UTF-8.
         json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
     except RecursionError:
@@ -164,14 +167,21 @@ def _decode_exact(data: bytes, fast_error: Exception | None) -> Any:
 
 
 def _exact_float(text: str) -> float | Decimal:
-    """Floats as floats, except those beyond double range (kept exact, not infinite)."""
+    """Floats as floats, except those a double cannot hold exactly: kept as Decimal."""
     value = float(text)
-    if math.isfinite(value):
+    mantissa = text.lower().partition("e")[0]
+    if math.isfinite(value) and sum(c.isdigit() for c in mantissa.lstrip("-0.")) <= _DOUBLE_DIGITS:
         return value
     try:
         return Decimal(text)
     except InvalidOperation:  # beyond even Decimal's exponent range: not a number we can keep
         raise ValueError(f"number out of range: {text[:40]}") from None
+
+
+def _exact_int(text: str) -> int | Decimal:
+    """Integers as ints within orjson's range (so they encode back), else exact Decimals."""
+    value = int(text)
+    return value if _INT64_MIN <= value <= _UINT64_MAX else Decimal(text)
 
 
 def _reject_constant(name: str) -> Any:

@@ -22,18 +22,19 @@ _INT64_MAX = 2**63 - 1
 
 
 def to_json_text(value: Any) -> str | None:
-    """Compact JSON text of a parsed JSON value; None if it cannot be encoded (too deep).
+    """Compact JSON text of a parsed JSON value; None if nested deeper than orjson's 255 levels.
 
-    orjson refuses nesting deeper than 255 and integers beyond 64 bits; the standard library
-    takes those (they reach us only through the exact decoder), up to its recursion limit.
+    One fixed bound, whatever the caller's stack depth, so a message maps to the same row
+    in the CLI and on a worker. Numbers orjson cannot hold arrive as Decimal (see
+    ``mapping.decode``) and are written back digit for digit.
     """
     try:
         return orjson.dumps(value, default=_decimal_fragment).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        try:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-        except RecursionError:
+    except orjson.JSONEncodeError as error:
+        if "ecursion" in str(error):
             return None
+    # A Python int beyond 64 bits (never from mapping.decode, which makes those Decimal).
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _decimal_fragment(value: Any) -> Any:

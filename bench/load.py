@@ -1,0 +1,155 @@
+"""Load test: a sustained publish of N events through the local stack, identity checked at the end.
+
+    scripts/load_test.sh [--count 100000] [--rate 300] [--seed 11] [--timeout 1500]
+
+A publisher thread publishes the seeded benchmark corpus (``generate_corpus``: ~1 KB events,
+~2% bad records) to the Pub/Sub emulator at ``--rate`` msg/s (default 300), while the
+streaming job (BundleBasedDirectRunner, in this process) imports it into the BigQuery
+emulator. The run ends when every message is accounted for in the tables
+(``published = imported + duplicate + skipped + rejected`` and import_stats agreeing) or at
+the deadline. Reports publish and import throughput and peak RSS of this process (the
+pipeline) and of the two emulators; the last line is machine-readable:
+
+    LOAD count=N published_s=.. import_s=.. import_ev_s=.. consistent=true rss_pipeline_mb=.. ...
+
+Not part of CI. Emulators named by PUBSUB_EMULATOR_HOST / BIGQUERY_EMULATOR_HOST are used as
+is (their RSS is then not reported).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT = "local-project"
+
+
+def _hwm_mb(pid: int) -> float | None:
+    """Peak resident set (VmHWM) of a process we started, in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--timeout", type=float, default=1500, help="seconds to wait for every outcome")
+    parser.add_argument("--chunk", type=int, default=500, help="messages published per batch of futures")
+    parser.add_argument("--rate", type=float, default=300,
+                        help="publish rate, msg/s (0 = as fast as possible). pstest's pull cost grows with the "
+                             "backlog (100k unacked messages: ~20 msg/s), so a paced publish measures the "
+                             "pipeline rather than the emulator")
+    args = parser.parse_args(argv)
+
+    from segment_branch import localstack
+
+    started = {}
+    state = Path(tempfile.mkdtemp(prefix="load-test-"))
+    if not os.environ.get(localstack.PUBSUB_ENV):
+        started["pubsub"] = localstack.start_pubsub_emulator(state)
+        os.environ[localstack.PUBSUB_ENV] = started["pubsub"].host
+    if not os.environ.get(localstack.BIGQUERY_ENV):
+        started["bigquery"] = localstack.start_bigquery_emulator(PROJECT, state)
+        os.environ[localstack.BIGQUERY_ENV] = started["bigquery"].host
+    try:
+        return _run(args, started)
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+def _run(args, started) -> int:
+    from google.cloud import pubsub_v1
+
+    from beam_jobs import segment_import
+    from segment_branch.local_run import read_accounting
+    from segment_branch.provision import provision_pubsub, provision_tables
+    from segment_branch.samples import generate_corpus
+    from transforms.bq_client import make_client
+
+    suffix = uuid.uuid4().hex[:8]
+    dataset, topic, subscription = f"load_{suffix}", f"load-{suffix}", f"load-sub-{suffix}"
+    client = make_client(PROJECT)
+    provision_tables(client, dataset)
+    provision_pubsub(PROJECT, topic, subscription)
+
+    publisher = pubsub_v1.PublisherClient()
+    topic_path = publisher.topic_path(PROJECT, topic)
+    published = {"n": 0, "done_at": None, "error": None}
+
+    def publish_all() -> None:
+        try:
+            pending = []
+            began = time.monotonic()
+            for index, data in enumerate(generate_corpus(args.count, args.seed, now=datetime.now(timezone.utc))):
+                if args.rate and index % 50 == 0:
+                    ahead = began + index / args.rate - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)  # pacing, not waiting for an outcome
+                pending.append(publisher.publish(topic_path, data))
+                if len(pending) >= args.chunk:
+                    for future in pending:
+                        future.result(timeout=120)
+                    published["n"] += len(pending)
+                    pending = []
+            for future in pending:
+                future.result(timeout=120)
+            published["n"] += len(pending)
+        except BaseException as error:  # reported below
+            published["error"] = error
+        published["done_at"] = time.monotonic()
+
+    t0 = time.monotonic()
+    result = segment_import.run([
+        "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={dataset}",
+        f"--subscription=projects/{PROJECT}/subscriptions/{subscription}", "--stats_early_firing_seconds=5"])
+    thread = threading.Thread(target=publish_all, name="publisher", daemon=True)
+    thread.start()
+    deadline = t0 + args.timeout
+    accounting, last_print = None, 0.0
+    try:
+        while True:
+            accounting = read_accounting(client, dataset)
+            now = time.monotonic()
+            if now - last_print >= 15:
+                print(f"[{now - t0:6.0f}s] published={published['n']} accounted={accounting.total}", flush=True)
+                last_print = now
+            if published["error"] or (published["done_at"] and accounting.consistent(args.count)) or now > deadline:
+                break
+            time.sleep(10)  # poll interval of a deadline-bounded condition wait (queries load the emulator)
+    finally:
+        result.cancel()
+    elapsed = time.monotonic() - t0
+    publish_s = (published["done_at"] or time.monotonic()) - t0
+    consistent = accounting is not None and accounting.consistent(args.count)
+    rss = {"pipeline": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    for name, server in started.items():
+        rss[name] = _hwm_mb(server.pid)
+    print(accounting.summary_line(args.count) if accounting else "no accounting")
+    if published["error"]:
+        print(f"publish failed: {published['error']!r}")
+    rate = (accounting.total if accounting else 0) / elapsed
+    print(f"published {published['n']} in {publish_s:.1f}s ({published['n'] / publish_s:.0f} msg/s); "
+          f"accounted {accounting.total if accounting else 0} in {elapsed:.1f}s ({rate:.0f} msg/s end to end)")
+    print("LOAD " + " ".join([
+        f"count={args.count}", f"published_s={publish_s:.1f}", f"import_s={elapsed:.1f}", f"import_ev_s={rate:.0f}",
+        f"rate={args.rate:g}", f"consistent={str(consistent).lower()}",
+        *(f"rss_{k}_mb={v:.0f}" for k, v in rss.items() if v is not None)]))
+    return 0 if consistent else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
