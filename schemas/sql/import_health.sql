@@ -3,7 +3,7 @@
 -- One row per app, platform, outcome and reason with the counts of the last hour and the
 -- last day, the last minute that outcome was seen, and per app/platform the last minute an
 -- event was imported (NULL: nothing imported in 30 days). import_stats rows are
--- increments (streaming early firings and re-runs add rows), so counts are always SUM(count).
+-- increments (one row per key per bundle; re-runs add rows), so counts are always SUM(count).
 -- Looks back 30 days, which bounds the scan of the minute-partitioned table.
 SELECT
   app_id,
