@@ -262,17 +262,10 @@ def _child_main(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- orchestration
 
 def _write_corpus(path: Path, count: int, seed: int, now: datetime) -> None:
-    from segment_branch.samples import generate_corpus
+    from segment_branch.samples import generate_corpus, write_lines
 
     with path.open("wb") as out:
-        chunk: list[bytes] = []
-        for data in generate_corpus(count, seed, now):
-            chunk.append(data)
-            if len(chunk) >= 10_000:
-                out.write(b"\n".join(chunk) + b"\n")
-                chunk.clear()
-        if chunk:
-            out.write(b"\n".join(chunk) + b"\n")
+        write_lines((("corpus", data) for data in generate_corpus(count, seed, now)), out)
 
 
 def _run_stage(stage: str, corpus: Path, now: datetime, repeat: int, cpu: int | None,

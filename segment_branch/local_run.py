@@ -96,6 +96,22 @@ def wait_until_accounted(client: bigquery.Client, dataset: str, published: int, 
             time.sleep(0.5)  # poll interval, not a wait for an outcome: the loop checks the condition
 
 
+def import_until_accounted(project: str, dataset: str, subscription: str, published: int, *,
+                           timeout: float, progress: bool = False) -> Accounting:
+    """Run the streaming job (DirectRunner) on ``subscription`` until every one of the
+    ``published`` messages is accounted for in the tables (or the deadline passes); stop it."""
+    from beam_jobs import segment_import
+
+    result = segment_import.run([
+        "--runner=BundleBasedDirectRunner", f"--project={project}", f"--dataset={dataset}",
+        f"--subscription=projects/{project}/subscriptions/{subscription}",
+    ])
+    try:
+        return wait_until_accounted(make_client(project), dataset, published, timeout=timeout, progress=progress)
+    finally:
+        result.cancel()
+
+
 def reset_dataset(client: bigquery.Client, dataset: str) -> None:
     """Local runs start from empty tables (only ever against the emulator)."""
     client.delete_dataset(f"{client.project}.{dataset}", delete_contents=True, not_found_ok=True)
@@ -200,8 +216,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     with localstack.local_stack(PROJECT, args.state_dir):
-        from beam_jobs import segment_import
-
         client = make_client(PROJECT)
         reset_dataset(client, args.dataset)
         topic, subscription = "segment-events", f"segment-import-{int(time.time())}"
@@ -209,14 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         messages = generate_sample(args.count, seed=args.seed, now=datetime.now(timezone.utc))
         publish(PROJECT, topic, messages)
 
-        result = segment_import.run([
-            "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={args.dataset}",
-            f"--subscription=projects/{PROJECT}/subscriptions/{subscription}",
-        ])
-        try:
-            accounting = wait_until_accounted(client, args.dataset, len(messages), timeout=args.timeout)
-        finally:
-            result.cancel()
+        accounting = import_until_accounted(PROJECT, args.dataset, subscription, len(messages),
+                                            timeout=args.timeout, progress=True)
         import_seconds = time.monotonic() - started
         print_report(client, args.dataset)
         show_serving(args.dataset, args.export_dir)

@@ -921,7 +921,7 @@ def generate_corpus(count: int, seed: int, now: datetime | None = None) -> Itera
 
 # --------------------------------------------------------------------------- CLI
 
-def _write_lines(records: Iterator[tuple[str, bytes]], out: BinaryIO) -> Counter[str]:
+def write_lines(records: Iterator[tuple[str, bytes]], out: BinaryIO) -> Counter[str]:
     """Write each record's data as one line; return the count of each kind."""
     kinds: Counter[str] = Counter()
     chunk: list[bytes] = []
@@ -952,11 +952,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         records = ((m.kind, m.data) for m in generate_sample(args.count, args.seed, args.now))
     if args.out == "-":
-        kinds = _write_lines(records, sys.stdout.buffer)
+        kinds = write_lines(records, sys.stdout.buffer)
         sys.stdout.buffer.flush()
     else:
         with open(args.out, "wb") as out:
-            kinds = _write_lines(records, out)
+            kinds = write_lines(records, out)
     elapsed = time.perf_counter() - started
     summary = " ".join(f"{kind}={n}" for kind, n in kinds.most_common())
     print(f"{sum(kinds.values())} messages to {args.out} in {elapsed:.2f}s: {summary}", file=sys.stderr)

@@ -83,8 +83,7 @@ def test_mapping_does_not_depend_on_the_callers_stack_depth():
 def pipeline_run(local_stack, tmp_path_factory):
     """Publish the corpus (10 MB item at pstest's max), run the streaming job until every
     message is accounted for, stop it; return (client, dataset, items, accounting)."""
-    from beam_jobs import segment_import
-    from segment_branch.local_run import publish, wait_until_accounted
+    from segment_branch.local_run import import_until_accounted, publish
     from segment_branch.provision import provision_pubsub, provision_tables
     from segment_branch.samples import SampleMessage
     from transforms.bq_client import make_client
@@ -100,13 +99,7 @@ def pipeline_run(local_stack, tmp_path_factory):
              if i.label not in PIPELINE_POISON]
     assert not any(i.too_big_for_pstest for i in items)
     publish(project, topic, [SampleMessage(i.data, dict(i.attributes), i.label) for i in items], progress=False)
-    result = segment_import.run([
-        "--runner=BundleBasedDirectRunner", f"--project={project}", f"--dataset={dataset}",
-        f"--subscription=projects/{project}/subscriptions/{subscription}", "--stats_early_firing_seconds=1"])
-    try:
-        accounting = wait_until_accounted(client, dataset, len(items), timeout=180, progress=False)
-    finally:
-        result.cancel()
+    accounting = import_until_accounted(project, dataset, subscription, len(items), timeout=180)
     return client, dataset, items, accounting
 
 

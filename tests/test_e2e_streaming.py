@@ -9,8 +9,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from beam_jobs import segment_import
-from segment_branch.local_run import ALL_TIME, publish, wait_until_accounted
+from segment_branch.local_run import ALL_TIME, import_until_accounted, publish
 from segment_branch.samples import SampleMessage
 
 pytestmark = [pytest.mark.emulator, pytest.mark.e2e]
@@ -76,13 +75,7 @@ def imported(request, local_stack, tmp_path_factory):
     # Segment retries: the same bytes twice more for the order, once more for the search.
     messages += [msg(ORDER, "duplicate"), msg(ORDER, "duplicate"), msg(VALID["m-search"], "duplicate")]
     publish(project, topic, messages, progress=False)
-    result = segment_import.run([
-        "--runner=BundleBasedDirectRunner", f"--project={project}", f"--dataset={dataset}",
-        f"--subscription=projects/{project}/subscriptions/{subscription}", "--stats_early_firing_seconds=1"])
-    try:
-        accounting = wait_until_accounted(client, dataset, len(messages), timeout=180, progress=False)
-    finally:
-        result.cancel()
+    accounting = import_until_accounted(project, dataset, subscription, len(messages), timeout=180)
     return client, dataset, messages, accounting
 
 

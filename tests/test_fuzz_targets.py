@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import orjson
 import pytest

@@ -208,8 +208,7 @@ def test_a_forged_expiry_with_unicode_digits_is_a_403_not_a_500(api):
 @pytest.mark.emulator
 @pytest.mark.e2e
 def test_a_pipeline_run_leaves_no_secret_in_logs_or_tables(local_stack, caplog, capsys):
-    from beam_jobs import segment_import
-    from segment_branch.local_run import ALL_TIME, publish, wait_until_accounted
+    from segment_branch.local_run import ALL_TIME, import_until_accounted, publish
     from segment_branch.provision import provision_pubsub, provision_tables
     from segment_branch.samples import SampleMessage, generate_sample
     from transforms.bq_client import make_client
@@ -224,13 +223,7 @@ def test_a_pipeline_run_leaves_no_secret_in_logs_or_tables(local_stack, caplog, 
     messages.append(SampleMessage(orjson.dumps({"type": "track", "event": "Login", "messageId": "sec-1",
                                                 "userId": "u"}), {"branch_key": "key_live_nobody"}, "unknown"))
     publish(project, topic, messages, progress=False)
-    result = segment_import.run([
-        "--runner=BundleBasedDirectRunner", f"--project={project}", f"--dataset={dataset}",
-        f"--subscription=projects/{project}/subscriptions/{subscription}", "--stats_early_firing_seconds=1"])
-    try:
-        accounting = wait_until_accounted(client, dataset, len(messages), timeout=120, progress=False)
-    finally:
-        result.cancel()
+    accounting = import_until_accounted(project, dataset, subscription, len(messages), timeout=120)
     assert accounting.consistent(len(messages)), accounting
     captured = capsys.readouterr()
     assert_no_secret(caplog.text, "pipeline logs")

@@ -69,8 +69,7 @@ class Stack:
             patch.setenv(EMULATOR_ENV, self.proxy.url)
             self.result = segment_import.run([
                 "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={self.dataset}",
-                f"--subscription=projects/{PROJECT}/subscriptions/{self.subscription}",
-                "--stats_early_firing_seconds=1"])
+                f"--subscription=projects/{PROJECT}/subscriptions/{self.subscription}"])
 
     def wait(self, timeout: float = 120):
         accounting = wait_until_accounted(self.client, self.dataset, self.published, timeout=timeout, progress=False)
