@@ -70,12 +70,12 @@ def publish(project: str, topic: str, messages: Sequence[SampleMessage], *, prog
 
 def read_accounting(client: bigquery.Client, dataset: str) -> Accounting:
     """imported from ``events`` (distinct ids), rejected from ``rejected_events``, duplicate
-    and skipped from ``import_stats`` (summed increments)."""
+    and skipped from ``import_stats`` (summed increments), each written row counted once."""
     ds = f"`{client.project}.{dataset}`"
     imported = _scalar(client, f"SELECT COUNT(DISTINCT id) FROM {ds}.events WHERE {ALL_TIME}")
-    rejected = _scalar(client, f"SELECT COUNT(*) FROM {ds}.rejected_events")
+    rejected = _scalar(client, f"SELECT COUNT(*) FROM {ds}.rejected_events_dedup")
     stats = {row.outcome: int(row.n) for row in client.query(
-        f"SELECT outcome, SUM(count) AS n FROM {ds}.import_stats GROUP BY outcome").result()}
+        f"SELECT outcome, SUM(count) AS n FROM {ds}.import_stats_dedup GROUP BY outcome").result()}
     return Accounting(imported, stats.get("duplicate", 0), stats.get("skipped", 0), rejected, stats)
 
 
@@ -126,7 +126,7 @@ def print_report(client: bigquery.Client, dataset: str) -> None:
             SELECT category, name, COUNT(DISTINCT id) AS events FROM {ds}.events WHERE {ALL_TIME}
             GROUP BY category, name ORDER BY category, events DESC, name"""),
         ("Outcomes per reason (import_stats)", f"""
-            SELECT outcome, IFNULL(reason, '-') AS reason, SUM(count) AS messages FROM {ds}.import_stats
+            SELECT outcome, IFNULL(reason, '-') AS reason, SUM(count) AS messages FROM {ds}.import_stats_dedup
             GROUP BY outcome, reason ORDER BY outcome, messages DESC"""),
         ("Analyst: events per platform", f"""
             SELECT IFNULL(user_data_os, 'SERVER') AS os, IFNULL(user_data_platform, '-') AS platform,

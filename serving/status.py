@@ -274,7 +274,7 @@ def build_summary(request: Request, app: AppConfig, window_minutes: int) -> Stat
                SUM(IF(minute >= @window_start, count, 0)) AS in_window,
                SUM(IF(minute >= @hour_start, count, 0)) AS last_hour,
                SUM(IF(minute >= @day_start, count, 0)) AS last_day
-        FROM {_table(request, "import_stats")}
+        FROM {_table(request, "import_stats_dedup")}
         WHERE app_id = @app_id AND minute >= @since
         GROUP BY platform, outcome, reason""",
         app_id=("STRING", app.app_id), window_start=("TIMESTAMP", window_start),
@@ -288,7 +288,7 @@ def build_summary(request: Request, app: AppConfig, window_minutes: int) -> Stat
     examples: dict[str, list[RejectedExample]] = {}
     for row in _query(request, f"""
             SELECT reason, rejected_at, segment_event, segment_message_id, detail, payload_sha256
-            FROM {_table(request, "rejected_events")}
+            FROM {_table(request, "rejected_events_dedup")}
             WHERE app_id = @app_id AND rejected_at >= @day_start
             QUALIFY ROW_NUMBER() OVER (PARTITION BY reason ORDER BY rejected_at DESC) <= @per_reason""",
             app_id=("STRING", app.app_id), day_start=("TIMESTAMP", day_start),
@@ -350,7 +350,7 @@ def build_liveview(request: Request, app: AppConfig, *, name: str | None, catego
     if outcome in ("all", "rejected") and not category and not platform:
         for row in _query(request, f"""
                 SELECT segment_event, rejected_at, reason, payload_sha256
-                FROM {_table(request, "rejected_events")}
+                FROM {_table(request, "rejected_events_dedup")}
                 WHERE app_id = @app_id AND rejected_at >= @since
                       {"AND STRPOS(LOWER(segment_event), LOWER(@name)) > 0" if name else ""}
                 ORDER BY rejected_at DESC
@@ -535,7 +535,7 @@ def rejected_payload(
     rows = _query(request, f"""
         SELECT rejected_at, reason, detail, stage, segment_message_id, segment_event,
                payload_string, payload_bytes, payload_size, payload_truncated
-        FROM {_table(request, "rejected_events")}
+        FROM {_table(request, "rejected_events_dedup")}
         WHERE app_id = @app_id AND rejected_at = @at AND payload_sha256 = @sha256
         LIMIT 1""", app_id=("STRING", app.app_id), at=("TIMESTAMP", at), sha256=("STRING", payload_sha256))
     if not rows:

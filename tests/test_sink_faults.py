@@ -159,13 +159,6 @@ def test_an_outage_mid_run_is_retried_after_recovery(stack):
     print(f"outage: raw rows={raw} distinct ids={ids} events_dedup={view} proxy={stack.proxy.stats}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Finding: import_stats and rejected_events are written with Beam's random insert ids and read by "
-    "SUM(count) / COUNT(*). When an insertAll reaches BigQuery but its answer is lost, Beam re-sends the "
-    "rows; only BigQuery's best-effort insert-id dedup (none in the emulator) stands between that and a "
-    "double count, so the accounting identity breaks (published < sum of outcomes). Fix: give each "
-    "import_stats / rejected_events row a deterministic row_id (e.g. hash of the stat key + pane, or of "
-    "the Pub/Sub message id + reason) used as insert id, and read through views that dedup on it."))
 def test_a_lost_import_stats_response_does_not_double_count(stack):
     run = uuid.uuid4().hex[:6]
     stack.proxy.drop_responses_next(1, table="import_stats")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -46,6 +47,7 @@ def rejected_row(
     if isinstance(publish_time, datetime):
         publish_time = to_bq_timestamp(publish_time)
     return {
+        "row_id": uuid.uuid4().hex,
         "rejected_at": to_bq_timestamp(now),
         "app_id": app_id,
         "reason": reason.value,

@@ -11,6 +11,7 @@ so every failure, at any stage, is dead-lettered exactly as it arrived.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -252,15 +253,16 @@ class _SumPerBundleFn(beam.DoFn):
         written_at = to_bq_timestamp(datetime.now(UTC))
         for key, count, timestamp, window in self._sums.drain():
             if count:
-                row = {**key._asdict(), "count": count, "written_at": written_at}
+                row = {**key._asdict(), "count": count, "written_at": written_at, "row_id": uuid.uuid4().hex}
                 yield WindowedValue(row, timestamp, [window])
 
 
 class CountOutcomesPerMinute(beam.PTransform):
     """``(StatKey, delta)`` elements -> ``import_stats`` rows (the key holds the minute).
 
-    Rows are increments, one per key and bundle: readers sum ``count`` per key. Bundles are
-    large on Dataflow (and in batch), so this writes far fewer rows than messages.
+    Rows are increments, one per key and bundle: readers sum ``count`` per key, each
+    ``row_id`` once (``import_stats_dedup``). Bundles are large on Dataflow (and in batch), so
+    this writes far fewer rows than messages.
     """
 
     def expand(self, stats):

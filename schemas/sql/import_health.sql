@@ -14,6 +14,6 @@ SELECT
   MAX(`minute`) AS last_minute,
   SUM(IF(`minute` >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR), `count`, 0)) AS last_hour_count,
   SUM(IF(`minute` >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY), `count`, 0)) AS last_day_count
-FROM {dataset}.import_stats
+FROM {dataset}.import_stats_dedup
 WHERE `minute` >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 30 DAY)
 GROUP BY app_id, platform, outcome, reason
