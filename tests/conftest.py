@@ -163,3 +163,16 @@ def fresh_subscription(local_stack) -> tuple[str, str]:
     topic, subscription = f"segment-{suffix}", f"segment-sub-{suffix}"
     _provision_pubsub(STACK_PROJECT, topic, subscription)
     return (f"projects/{STACK_PROJECT}/topics/{topic}", f"projects/{STACK_PROJECT}/subscriptions/{subscription}")
+
+
+def query_rows(client, sql: str) -> list[dict]:
+    """A query's rows as dicts."""
+    return [dict(row.items()) for row in client.query(sql).result()]
+
+
+def rows_by(rows: list[dict], column: str) -> dict:
+    """Rows grouped by one column's value (lists, in query order)."""
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault(row[column], []).append(row)
+    return groups

@@ -22,7 +22,7 @@ from decimal import Decimal
 import pytest
 
 from segment_branch.bad_inputs import DEFAULT_MAX_PAYLOAD_BYTES, LOCAL_PULL_SAFE_DATA, PIPELINE_POISON, bad_input_corpus
-from tests.conftest import MAPPING_NOW, mapping_process
+from tests.conftest import MAPPING_NOW, mapping_process, query_rows, rows_by
 
 FINDINGS: dict[str, str] = {}  # none open: message_id_empty and max_numeric_exact were fixed
 
@@ -103,9 +103,6 @@ def pipeline_run(local_stack, tmp_path_factory):
     return client, dataset, items, accounting
 
 
-def _rows(client, sql):
-    return [dict(row.items()) for row in client.query(sql).result()]
-
 
 @pytest.mark.emulator
 @pytest.mark.e2e
@@ -121,7 +118,7 @@ def test_pipeline_accounts_for_every_bad_input(pipeline_run):
 @pytest.mark.e2e
 def test_pipeline_outcome_per_reason_matches_the_corpus(pipeline_run):
     client, dataset, items, _ = pipeline_run
-    rows = _rows(client, f"SELECT outcome, reason, SUM(count) AS n FROM `{client.project}.{dataset}.import_stats` "
+    rows = query_rows(client, f"SELECT outcome, reason, SUM(count) AS n FROM `{client.project}.{dataset}.import_stats` "
                          "GROUP BY outcome, reason")
     got = {(r["outcome"], r["reason"]): int(r["n"]) for r in rows if r["n"]}
     expected: dict = {}
@@ -135,10 +132,8 @@ def test_pipeline_outcome_per_reason_matches_the_corpus(pipeline_run):
 @pytest.mark.e2e
 def test_pipeline_stores_each_rejected_payload_byte_for_byte(pipeline_run):
     client, dataset, items, _ = pipeline_run
-    rows = _rows(client, f"SELECT * FROM `{client.project}.{dataset}.rejected_events`")
-    by_hash: dict[str, list[dict]] = {}
-    for row in rows:
-        by_hash.setdefault(row["payload_sha256"], []).append(row)
+    rows = query_rows(client, f"SELECT * FROM `{client.project}.{dataset}.rejected_events`")
+    by_hash = rows_by(rows, "payload_sha256")
     rejected = [i for i in items if i.outcome == "rejected"]
     assert len(rows) == len(rejected)
     for item in rejected:
@@ -168,10 +163,8 @@ def test_pipeline_imports_odd_but_valid_events_exactly(pipeline_run):
     client, dataset, items, _ = pipeline_run
     from segment_branch.local_run import ALL_TIME
 
-    rows = _rows(client, f"SELECT * FROM `{client.project}.{dataset}.events` WHERE {ALL_TIME}")
-    by_message = {}
-    for row in rows:
-        by_message.setdefault(row["segment_message_id"], []).append(row)
+    rows = query_rows(client, f"SELECT * FROM `{client.project}.{dataset}.events` WHERE {ALL_TIME}")
+    by_message = rows_by(rows, "segment_message_id")
     for item in (i for i in items if i.outcome == "imported"):
         found = by_message.get(item.message_id, [])
         assert len(found) == 1, (item.label, len(found))

@@ -11,6 +11,7 @@ import pytest
 
 from segment_branch.local_run import ALL_TIME, import_until_accounted, publish
 from segment_branch.samples import SampleMessage
+from tests.conftest import query_rows, rows_by
 
 pytestmark = [pytest.mark.emulator, pytest.mark.e2e]
 
@@ -79,9 +80,6 @@ def imported(request, local_stack, tmp_path_factory):
     return client, dataset, messages, accounting
 
 
-def _rows(client, sql: str) -> list[dict]:
-    return [dict(row.items()) for row in client.query(sql).result()]
-
 
 def test_accounting_identity_holds_from_the_tables(imported):
     _, _, messages, accounting = imported
@@ -91,10 +89,8 @@ def test_accounting_identity_holds_from_the_tables(imported):
 
 def test_each_unique_event_is_imported_exactly_once_with_its_columns(imported):
     client, dataset, _, _ = imported
-    rows = _rows(client, f"SELECT * FROM `{client.project}.{dataset}.events` WHERE {ALL_TIME}")
-    by_message = {}
-    for row in rows:
-        by_message.setdefault(row["segment_message_id"], []).append(row)
+    rows = query_rows(client, f"SELECT * FROM `{client.project}.{dataset}.events` WHERE {ALL_TIME}")
+    by_message = rows_by(rows, "segment_message_id")
     assert {k: len(v) for k, v in by_message.items()} == dict.fromkeys(VALID, 1)
 
     order = by_message["m-order"][0]
@@ -128,10 +124,8 @@ def test_each_unique_event_is_imported_exactly_once_with_its_columns(imported):
 
 def test_rejected_messages_keep_their_exact_raw_payload_reason_and_attributes(imported):
     client, dataset, _, _ = imported
-    rows = _rows(client, f"SELECT * FROM `{client.project}.{dataset}.rejected_events`")
-    by_reason = {}
-    for row in rows:
-        by_reason.setdefault(row["reason"], []).append(row)
+    rows = query_rows(client, f"SELECT * FROM `{client.project}.{dataset}.rejected_events`")
+    by_reason = rows_by(rows, "reason")
     assert sorted((r, len(v)) for r, v in by_reason.items()) == [
         ("malformed_json", 2), ("no_identifier", 1), ("not_an_object", 1), ("unknown_app", 1)]
     for reason, message in REJECTED.items():
@@ -148,7 +142,7 @@ def test_rejected_messages_keep_their_exact_raw_payload_reason_and_attributes(im
 
 def test_skips_and_duplicates_are_counted_per_reason(imported):
     client, dataset, _, _ = imported
-    rows = _rows(client, f"""SELECT outcome, reason, SUM(count) AS n FROM `{client.project}.{dataset}.import_stats`
+    rows = query_rows(client, f"""SELECT outcome, reason, SUM(count) AS n FROM `{client.project}.{dataset}.import_stats`
                              WHERE outcome IN ('skipped', 'duplicate') GROUP BY outcome, reason""")
     assert {(r["outcome"], r["reason"]): r["n"] for r in rows} == {
         ("duplicate", None): 3,
