@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -213,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help="keep the service (status page, APIs) up after the run")
     parser.add_argument("--port", type=int, default=8080, help="service port with --serve")
     args = parser.parse_args(argv)
+    # A plain `kill` must stop the emulators too: exit through the context managers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     started = time.monotonic()
     with localstack.local_stack(PROJECT, args.state_dir):
@@ -234,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"provisioning and publish included); the streaming job took {job_seconds:.1f}s "
               f"({len(messages) / job_seconds:.0f} msg/s on the DirectRunner, job start-up included)")
         if args.serve:
+            print(accounting.summary_line(len(messages)), flush=True)
             serve(args.dataset, args.port)
         else:
             print("Status page and APIs: ./run_local.sh --serve keeps the service up at "
