@@ -9,6 +9,10 @@ from __future__ import annotations
 import enum
 
 
+# Beam counters: ``mapped``, ``imported``, ``duplicate``, ``<outcome>.<reason>``, ...
+METRICS_NAMESPACE = "segment_import"
+
+
 class Outcome(str, enum.Enum):
     IMPORTED = "imported"
     DUPLICATE = "duplicate"

@@ -24,6 +24,8 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Duration
 from apache_beam.utils.windowed_value import WindowedValue
 
+from schemas.reasons import METRICS_NAMESPACE
+
 DUPLICATE = "duplicate"
 COUNTS = "counts"
 
@@ -92,8 +94,8 @@ class _DedupFn(beam.DoFn):
     def __init__(self, window: timedelta, stat_key: StatKeyFn | None) -> None:
         self._window_micros = int(window.total_seconds() * 1_000_000)
         self._stat_key = stat_key
-        self._imported = Metrics.counter("segment_import", "imported")
-        self._duplicates = Metrics.counter("segment_import", "duplicate")
+        self._imported = Metrics.counter(METRICS_NAMESPACE, "imported")
+        self._duplicates = Metrics.counter(METRICS_NAMESPACE, "duplicate")
 
     def start_bundle(self) -> None:
         self._kept = self._repeated = 0

@@ -21,7 +21,7 @@ from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
-from schemas.reasons import Outcome, Reason
+from schemas.reasons import METRICS_NAMESPACE, Outcome, Reason
 from schemas.tables import EVENTS, TABLES
 from transforms.dead_letter import attach_raw, rejected_row, sink_error_row, strip_raw
 from transforms.dedup import COUNTS, BundleCounts, DropDuplicates
@@ -31,8 +31,6 @@ from transforms.timestamps import UTC, minute_of, to_bq_timestamp
 IMPORTED = "imported"
 REJECTED = "rejected"
 STATS = "stats"
-
-METRICS_NAMESPACE = "segment_import"
 
 _LOG = logging.getLogger(__name__)
 
