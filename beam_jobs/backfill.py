@@ -16,12 +16,15 @@ import sys
 from typing import Sequence
 
 import apache_beam as beam
-from apache_beam.coders import BytesCoder
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs.options import ImporterOptions, bq_project, import_settings, runs_on_dataflow
 from beam_jobs.import_graph import import_messages
+from transforms.archives import ReadArchiveChunks
 from transforms.import_transforms import METRICS_NAMESPACE
+
+# 256 shards: ~400k keys per shard at 100M events, and enough groups to spread over workers.
+DEFAULT_DEDUP_SHARDS = 256
 
 
 class BackfillOptions(ImporterOptions):
@@ -31,19 +34,23 @@ class BackfillOptions(ImporterOptions):
                             help="File pattern of Segment JSON lines (*.jsonl, *.jsonl.gz; local or gs://). Repeatable.")
         parser.add_argument("--max_event_age", default="off",
                             help="Reject events older than this (default off: backfills import history).")
+        parser.add_argument("--dedup_shards", type=int, default=DEFAULT_DEDUP_SHARDS,
+                            help="Shards of the event id the dedup groups copies by. A shard's worker holds its "
+                                 "keys (~100 B each) and repeated copies: raise it for archives over ~100M events.")
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """The whole job: read the archives, then map, dedup, write, dead-letter, count."""
     opts = options.view_as(BackfillOptions)
     project = bq_project(options)
-    lines = (
-        [pipeline | f"ReadArchive{i}" >> beam.io.ReadFromText(pattern, coder=BytesCoder())
-         for i, pattern in enumerate(opts.input)]
+    if opts.dedup_shards < 1:
+        raise ValueError("--dedup_shards must be at least 1")
+    chunks = (
+        [pipeline | f"ReadArchive{i}" >> ReadArchiveChunks(pattern) for i, pattern in enumerate(opts.input)]
         | "FlattenArchives" >> beam.Flatten()
     )
-    import_messages(lines, opts, import_settings(opts, max_event_age=opts.max_event_age), project,
-                    streaming=False)
+    import_messages(chunks, opts, import_settings(opts, max_event_age=opts.max_event_age), project,
+                    dedup_shards=opts.dedup_shards)
 
 
 def outcome_counts(result) -> dict[str, int]:

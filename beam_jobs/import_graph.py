@@ -25,8 +25,13 @@ from transforms.timestamps import parse_duration
 
 
 def import_messages(messages: PCollection, opts: ImporterOptions, settings: ImportSettings, project: str, *,
-                    streaming: bool) -> None:
-    """Map, dedup and write ``messages`` (Pub/Sub messages or raw lines) to the three tables."""
+                    dedup_shards: int | None = None) -> None:
+    """Map, dedup and write ``messages`` to the three tables.
+
+    Streaming: Pub/Sub messages. Batch (``dedup_shards`` set): chunks of archive lines, their
+    copies grouped by that many shards of the event id for the dedup.
+    """
+    streaming = dedup_shards is None
     dataset = opts.dataset
     dedup_window = parse_duration(opts.dedup_window)
     if dedup_window is None:
@@ -34,7 +39,7 @@ def import_messages(messages: PCollection, opts: ImporterOptions, settings: Impo
     # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
     client = emulator_client(project)
 
-    mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(settings)
+    mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(settings, dedup_shards=dedup_shards)
     deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(
         dedup_window, streaming=streaming)
     sink_errors = deduped["unique"] | "WriteEvents" >> WriteEventRows(

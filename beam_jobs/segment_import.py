@@ -35,8 +35,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     project = bq_project(options)
     messages = pipeline | "ReadSegmentMessages" >> beam.io.ReadFromPubSub(
         subscription=opts.subscription, with_attributes=True)
-    import_messages(messages, opts, import_settings(opts, max_event_age=opts.max_event_age), project,
-                    streaming=True)
+    import_messages(messages, opts, import_settings(opts, max_event_age=opts.max_event_age), project)
 
 
 def make_options(argv: Sequence[str] | None) -> PipelineOptions:

@@ -142,9 +142,11 @@ def stage_chain(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 
 def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     import apache_beam as beam
-    from apache_beam.coders import BytesCoder
     from apache_beam.metrics import Metrics
     from apache_beam.options.pipeline_options import PipelineOptions
+
+    from beam_jobs.backfill import DEFAULT_DEDUP_SHARDS
+    from transforms.archives import ReadArchiveChunks
 
     from transforms.import_transforms import (
         REJECTED, STATS, CountOutcomesPerMinute, DeduplicateEvents, MapSegmentMessages)
@@ -160,8 +162,8 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
         # The backfill's shape (beam_jobs/backfill.py) with each BigQuery sink a counter.
         options = PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"])
         with beam.Pipeline(options=options) as pipeline:
-            lines = pipeline | "ReadArchive" >> beam.io.ReadFromText(str(path), coder=BytesCoder())
-            mapped = lines | "MapSegmentMessages" >> MapSegmentMessages(settings)
+            chunks = pipeline | "ReadArchive" >> ReadArchiveChunks(str(path))
+            mapped = chunks | "MapSegmentMessages" >> MapSegmentMessages(settings, dedup_shards=DEFAULT_DEDUP_SHARDS)
             deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(DEDUP_WINDOW, streaming=False)
             deduped["unique"] | "CountEventRows" >> counter("events")
             mapped[REJECTED] | "CountRejectedRows" >> counter("rejected_events")

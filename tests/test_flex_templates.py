@@ -44,6 +44,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "max_clock_skew": ("10m", "-5m"),
     "max_payload_bytes": ("2097152", "1MB"),
     "dedup_window": ("15m", "off"),
+    "dedup_shards": ("1024", "0"),
     # The other methods' graphs are checked in test_dataflow_graph.py.
     "bq_write_method": ("STREAMING_INSERTS", "storage_write"),
     "export_date": ("2026-11-19", "2026-13-01"),

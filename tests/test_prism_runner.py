@@ -49,7 +49,9 @@ def test_mapping_and_dedup_decide_every_line_on_prism():
     options = PipelineOptions(["--runner=PrismRunner", f"--prism_location={PRISM}", "--prism_log_level=warn"])
     settings = import_settings(options.view_as(ImporterOptions), max_event_age=None)
     with beam.Pipeline(options=options) as pipeline:
-        mapped = pipeline | beam.Create(LINES) | "Map" >> MapSegmentMessages(settings)
+        # Two chunks of archive lines, the repeat of m-1 in the second: dedup spans chunks.
+        chunks = [LINES[:1], LINES[1:]]
+        mapped = pipeline | beam.Create(chunks) | "Map" >> MapSegmentMessages(settings, dedup_shards=4)
         deduped = mapped.imported | "Dedup" >> DeduplicateEvents(timedelta(minutes=10), streaming=False)
 
         unique = deduped["unique"] | beam.Map(lambda row: (row["segment_message_id"], row["name"]))

@@ -1,7 +1,7 @@
 """The importer's Beam stages, each a small composite transform over the pure domain code.
 
-    messages -> MapSegmentMessages -> imported rows / rejected rows / outcome counts
-    imported rows -> DropDuplicates -> unique rows (+ duplicate counts)
+    messages -> MapSegmentMessages -> imported copies / rejected rows / outcome counts
+    imported copies -> DeduplicateEvents -> unique rows (+ imported and duplicate counts)
     unique rows -> WriteEventRows (BigQuery) -> sink errors (dead letters + count corrections)
     rejected rows -> rejected_events; counts -> CountOutcomesPerMinute -> import_stats
 
@@ -24,7 +24,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from schemas.reasons import METRICS_NAMESPACE, Outcome, Reason
 from schemas.tables import EVENTS, TABLES
 from transforms.dead_letter import attach_raw, rejected_row, sink_error_row, strip_raw
-from transforms.dedup import COUNTS, BundleCounts, DropDuplicates
+from transforms.dedup import COUNTS, BundleCounts, CopyPacker, DropDuplicates
 from transforms.mapping import ImportSettings, MappingOutcome, process_message
 from transforms.timestamps import UTC, minute_of, to_bq_timestamp
 
@@ -64,7 +64,6 @@ def _dedup_stat(row: dict[str, Any], duplicate: bool) -> StatKey:
     return _row_stat_key(row, Outcome.DUPLICATE.value if duplicate else Outcome.IMPORTED.value)
 
 
-@beam.typehints.with_output_types(tuple[str, tuple[int, dict]])
 class _MapMessagesFn(beam.DoFn):
     """Runs :func:`process_message` and routes the outcome to a tagged output.
 
@@ -90,12 +89,13 @@ class _MapMessagesFn(beam.DoFn):
         self._metric_counts = {}
         yield from self._stats.windowed(STATS)
 
-    def process(self, message, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        from_archive = isinstance(message, bytes)
-        if from_archive:  # backfill lines: no attributes, no publish time
-            data, attributes, publish_time = message, None, None
-        else:
-            data, attributes, publish_time = message.data, message.attributes, message.publish_time
+    def _map(self, data: bytes, attributes, publish_time, dedup_micros: int | None, timestamp, window):
+        """One message -> ``(event id, dedup time, row)`` if imported, else its dead-letter row
+        (rejected) or None (skipped); counted either way.
+
+        The dedup time is ``dedup_micros`` (the publish time when streaming) or, when None
+        (backfills), the event time.
+        """
         now = datetime.now(UTC)
         outcome = process_message(data, attributes, publish_time, self._settings, now)
         reason = outcome.reason.value if outcome.reason else None
@@ -105,17 +105,50 @@ class _MapMessagesFn(beam.DoFn):
 
         if outcome.outcome is Outcome.IMPORTED:
             row = attach_raw(outcome.row, data, attributes, publish_time)
-            # Dedup time: the publish time when streaming, the event time in backfills.
-            micros = _micros(outcome.event_time) if from_archive else timestamp.micros
-            yield (row["id"], (micros, row))
-            return
+            micros = _micros(outcome.event_time) if dedup_micros is None else dedup_micros
+            return row["id"], micros, row
         self._stats.add(_stat(minute_of(to_bq_timestamp(now)), outcome), 1, timestamp, window)
         if outcome.outcome is Outcome.REJECTED:
-            yield beam.pvalue.TaggedOutput(REJECTED, rejected_row(
+            return rejected_row(
                 data, attributes, publish_time, outcome.reason, outcome.detail, now,
                 max_stored_bytes=self._settings.max_payload_bytes, app_id=outcome.app_id,
                 message_id=outcome.message_id, event_name=outcome.event_name,
-            ))
+            )
+        return None
+
+
+@beam.typehints.with_output_types(tuple[str, tuple[int, dict]])
+class _MapPubSubMessagesFn(_MapMessagesFn):
+    """Streaming: a Pub/Sub message -> ``(event id, (publish time, row))`` or a dead letter."""
+
+    def process(self, message, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        mapped = self._map(message.data, message.attributes, message.publish_time, timestamp.micros,
+                           timestamp, window)
+        if isinstance(mapped, tuple):
+            event_id, micros, row = mapped
+            yield event_id, (micros, row)
+        elif mapped is not None:
+            yield beam.pvalue.TaggedOutput(REJECTED, mapped)
+
+
+@beam.typehints.with_output_types(tuple[int, bytes])
+class _MapArchiveChunksFn(_MapMessagesFn):
+    """Batch: a chunk of archive lines -> imported copies packed per dedup shard
+    (:class:`CopyPacker`, dedup time = event time) and dead letters."""
+
+    def __init__(self, settings: ImportSettings, shards: int) -> None:
+        super().__init__(settings)
+        self._shards = shards
+
+    def process(self, lines, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        packer = CopyPacker(self._shards)
+        for line in lines:  # archive lines: no attributes, no publish time
+            mapped = self._map(line, None, None, None, timestamp, window)
+            if isinstance(mapped, tuple):
+                packer.add(*mapped)
+            elif mapped is not None:
+                yield beam.pvalue.TaggedOutput(REJECTED, mapped)
+        yield from packer.packs()
 
 
 def _micros(value: datetime) -> int:
@@ -127,20 +160,31 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 class MapSegmentMessages(beam.PTransform):
-    """Pub/Sub messages (or raw lines) -> ``imported`` (event id, (time, row)), ``rejected``
-    dead-letter rows and ``stats`` counts ``(StatKey, n)`` of skipped/rejected messages."""
+    """Messages -> ``imported`` copies for :class:`DeduplicateEvents`, ``rejected`` dead-letter
+    rows and ``stats`` counts ``(StatKey, n)`` of skipped/rejected messages.
 
-    def __init__(self, settings: ImportSettings) -> None:
+    Streaming (``dedup_shards`` None): Pub/Sub messages in; ``imported`` holds
+    ``(event id, (publish time, row))``. Batch: chunks of archive lines in (lists of bytes,
+    :class:`transforms.archives.ReadArchiveChunks`); ``imported`` holds ``(shard, pack)``
+    elements (:class:`CopyPacker`), the copies' dedup time being their event time.
+    """
+
+    def __init__(self, settings: ImportSettings, *, dedup_shards: int | None = None) -> None:
         super().__init__()
         self._settings = settings
+        self._dedup_shards = dedup_shards
 
     def expand(self, messages):
-        return messages | "MapToBranchEvents" >> beam.ParDo(_MapMessagesFn(self._settings)).with_outputs(
-            REJECTED, STATS, main=IMPORTED)
+        if self._dedup_shards is None:
+            fn = _MapPubSubMessagesFn(self._settings)
+        else:
+            fn = _MapArchiveChunksFn(self._settings, self._dedup_shards)
+        return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(REJECTED, STATS, main=IMPORTED)
 
 
 class DeduplicateEvents(beam.PTransform):
-    """Imported rows -> unique rows (main) and ``stats`` counts of imported and duplicate."""
+    """Imported copies (as :class:`MapSegmentMessages` outputs them) -> unique rows (main) and
+    ``stats`` counts of imported and duplicate."""
 
     def __init__(self, window: timedelta, *, streaming: bool) -> None:
         super().__init__()
@@ -148,10 +192,9 @@ class DeduplicateEvents(beam.PTransform):
         self._streaming = streaming
 
     def expand(self, imported):
-        # Rows are JSON-native by construction (schema-validated columns + raw-message text).
         # The dedup step counts what it decides (per bundle), instead of one element per row.
         deduped = imported | "DropRepeatedMessageIds" >> DropDuplicates(
-            self._window, streaming=self._streaming, json_values=True, stat_key=_dedup_stat)
+            self._window, streaming=self._streaming, stat_key=_dedup_stat)
         return {"unique": deduped.unique, STATS: deduped[COUNTS]}
 
 
