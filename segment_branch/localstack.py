@@ -13,6 +13,13 @@ Python API::
     with local_stack("my-project"):
         ...  # PUBSUB_EMULATOR_HOST and BIGQUERY_EMULATOR_HOST point at the servers
 
+A BigQuery emulator that survives a restart (file-backed, fixed REST port), for outage tests::
+
+    bigquery = PersistentBigQueryEmulator("my-project", state_dir)
+    bigquery.start()      # .host stays the same across restarts
+    bigquery.stop()       # clients now get "connection refused", as in an outage
+    bigquery.start()      # same port, same tables and rows
+
 Shell (servers outlive the command; stop them by the pids recorded in the state dir)::
 
     python -m segment_branch.localstack start --project my-project --state-dir /tmp/ls
@@ -51,6 +58,8 @@ PUBSUB_SRC = REPO / "tools" / "pubsub-emulator"
 PUBSUB_BIN = LOCAL / "bin" / "pubsub-emulator"
 BQ_INSTALL = REPO / "scripts" / "install_bqemulator.sh"
 BQ_BIN = LOCAL / "bqemulator-venv" / "bin" / "bqemulator"
+# Starts bqemulator without its per-write table snapshots (see the file's docstring).
+BQ_WITHOUT_TIME_TRAVEL = REPO / "tools" / "bqemulator" / "without_time_travel.py"
 
 PUBSUB_ENV = "PUBSUB_EMULATOR_HOST"
 BIGQUERY_ENV = "BIGQUERY_EMULATOR_HOST"
@@ -119,6 +128,12 @@ class Server:
             except TimeoutError:
                 log.warning("%s (pid %d) ignored %s", self.name, self.pid, sig.name)
 
+    def kill(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """SIGKILL the process (a crash: it gets no chance to clean up); wait until it is gone."""
+        if self.running():
+            os.kill(self.pid, signal.SIGKILL)
+            _wait_for(f"{self.name} (pid {self.pid}) to exit", lambda: not self.running(), timeout)
+
     def __repr__(self) -> str:
         return f"Server({self.name!r}, host={self.host!r}, pid={self.pid})"
 
@@ -134,14 +149,16 @@ def _launch(name: str, argv: list[str], state_dir: Path,
             ready: Callable[[str], str | None], timeout: float = START_TIMEOUT_S) -> Server:
     """Start ``argv`` detached, logging to ``state_dir/<name>.log``; wait until ready.
 
-    ``ready`` gets the log text so far and returns the server's host once it serves.
+    ``ready`` gets this start's log text so far and returns the server's host once it
+    serves. The log is appended to, so a restarted server's log keeps the earlier runs.
     The process gets its own session so that it survives the caller (CLI ``start``) and
     is spared a Ctrl-C sent to the caller's process group.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / f"{name}.log"
     log.info("starting %s; log: %s", name, log_path)
-    with open(log_path, "wb") as log_file:
+    with open(log_path, "ab") as log_file:
+        log_start = log_file.tell()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                                 cwd=state_dir, start_new_session=True)
     server = Server(name, "", proc.pid, _start_time(proc.pid) or 0, log_path, proc)
@@ -149,7 +166,9 @@ def _launch(name: str, argv: list[str], state_dir: Path,
     def check() -> str | None:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with code {proc.returncode}")
-        return ready(log_path.read_text(errors="replace"))
+        with open(log_path, "rb") as log_file:
+            log_file.seek(log_start)
+            return ready(log_file.read().decode(errors="replace"))
 
     try:
         server.host = _wait_for(f"{name} to serve", check, timeout)
@@ -165,6 +184,13 @@ def _accepts_connections(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
         return True
     return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free now (the kernel's pick), for a server that needs a fixed one."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def build_pubsub_emulator() -> Path:
@@ -216,8 +242,17 @@ def install_bigquery_emulator() -> Path:
     return BQ_BIN
 
 
-def start_bigquery_emulator(project: str, state_dir: str | os.PathLike) -> Server:
-    """Install if needed and start an in-memory BigQuery emulator on free ports.
+def start_bigquery_emulator(project: str, state_dir: str | os.PathLike, *,
+                            data_dir: str | os.PathLike | None = None, rest_port: int = 0,
+                            time_travel: bool = True) -> Server:
+    """Install if needed and start a BigQuery emulator; by default in memory, on free ports.
+
+    ``data_dir``: file-backed instead (``--persistent``): datasets, tables and rows survive a
+    stop, and a start with the same ``data_dir`` finds them again. ``rest_port``: serve the
+    REST API on that port (0: a free one); a restart that keeps the host needs a fixed one.
+    bqemulator copies the whole table after every write (for time travel), so its memory and
+    time grow with the square of the rows streamed; ``time_travel=False`` starts it without
+    those copies (tools/bqemulator/without_time_travel.py), for long streaming runs.
 
     ``.host`` is ``http://127.0.0.1:PORT``, the form BIGQUERY_EMULATOR_HOST takes.
     """
@@ -235,11 +270,86 @@ def start_bigquery_emulator(project: str, state_dir: str | os.PathLike) -> Serve
                 return host if resp.status == 200 else None
         return None
 
-    # Ephemeral: every run starts from an empty catalog, so runs cannot leak into each other.
-    argv = [str(binary), "start", "--ephemeral", "--rest-host", "127.0.0.1", "--rest-port", "0",
+    # The launcher runs with the emulator venv's interpreter, next to the bqemulator script.
+    command = [str(binary)] if time_travel else [str(binary.with_name("python")), str(BQ_WITHOUT_TIME_TRAVEL)]
+    # Ephemeral by default: every run starts from an empty catalog, so runs cannot leak into
+    # each other.
+    storage = ["--persistent", "--data-dir", str(Path(data_dir).resolve())] if data_dir else ["--ephemeral"]
+    argv = [*command, "start", *storage, "--rest-host", "127.0.0.1", "--rest-port", str(rest_port),
             "--grpc-host", "127.0.0.1", "--grpc-port", "0", "--project", project,
             "--log-format", "json", "--log-level", "info"]
     return _launch(SERVER_NAMES[BIGQUERY_ENV], argv, Path(state_dir), ready)
+
+
+class PersistentBigQueryEmulator:
+    """A file-backed BigQuery emulator on a fixed REST port that can be stopped and restarted.
+
+    Every ``start`` uses the same data dir and REST port, so ``host`` (and every client
+    built from it, Beam's sink included) stays valid across a restart, and the tables and
+    rows written before the stop are there again. While it is stopped, clients get
+    "connection refused", as in a BigQuery outage. Logs of all runs go to one file in
+    ``state_dir``; the data lives in ``data_dir`` (default ``state_dir/bigquery-data``).
+    Use as a context manager to stop it on exit.
+    """
+
+    def __init__(self, project: str, state_dir: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
+                 rest_port: int | None = None, time_travel: bool = True) -> None:
+        self.project = project
+        self.state_dir = Path(state_dir)
+        self.data_dir = Path(data_dir) if data_dir else self.state_dir / "bigquery-data"
+        # Picked once: the port must stay the same across restarts (another process could
+        # take it while the emulator is down; start then fails and says so in the log).
+        self.rest_port = rest_port or free_port()
+        self.time_travel = time_travel
+        self.server: Server | None = None
+
+    @property
+    def host(self) -> str:
+        """``http://127.0.0.1:PORT``, the same before, during and after a restart."""
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    def running(self) -> bool:
+        """True while the emulator process this object started is alive."""
+        return self.server is not None and self.server.running()
+
+    def start(self) -> Server:
+        """Start the emulator on the data dir and port; return once it answers API calls."""
+        if self.running():
+            raise RuntimeError(f"{self.server} is already running")
+        self.server = start_bigquery_emulator(self.project, self.state_dir, data_dir=self.data_dir,
+                                              rest_port=self.rest_port, time_travel=self.time_travel)
+        return self.server
+
+    def stop(self, *, crash: bool = False) -> None:
+        """Stop the emulator process and wait until it has exited (no-op when not running).
+
+        By default a clean stop (SIGTERM): it finishes in-flight requests and closes its
+        database. ``crash=True`` kills it (SIGKILL): requests in flight get no answer, and
+        the next start recovers the committed writes from DuckDB's write-ahead log.
+        """
+        server, self.server = self.server, None
+        if server is None:
+            return
+        if crash:
+            server.kill()
+        else:
+            server.stop()
+
+    def restart(self, *, crash: bool = False) -> Server:
+        """Stop (see ``stop``) and start again on the same data dir and port."""
+        self.stop(crash=crash)
+        return self.start()
+
+    def __enter__(self) -> PersistentBigQueryEmulator:
+        if not self.running():
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"PersistentBigQueryEmulator({self.project!r}, host={self.host!r}, data_dir={str(self.data_dir)!r})"
 
 
 def _start_missing(project: str, state_dir: Path) -> tuple[dict[str, str], dict[str, Server]]:

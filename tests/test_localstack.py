@@ -20,7 +20,7 @@ import pytest
 from google.api_core.retry import Retry
 from google.cloud import bigquery, pubsub_v1
 
-from segment_branch.localstack import BIGQUERY_ENV, PUBSUB_ENV, REPO, Server, local_stack
+from segment_branch.localstack import BIGQUERY_ENV, PUBSUB_ENV, REPO, Server, local_stack, start_bigquery_emulator
 from transforms.bq_client import EmulatorClient, emulator_client
 
 pytestmark = pytest.mark.emulator
@@ -134,3 +134,23 @@ def test_cli_starts_detached_servers_and_stops_them(tmp_path: Path) -> None:
         subprocess.run([*cli, "stop", "--state-dir", str(tmp_path)], cwd=REPO, env=env, check=True, timeout=60)
     assert not any(s.running() for s in servers)
     assert not list(tmp_path.glob("*.pid"))
+
+
+@pytest.mark.parametrize("time_travel", [True, False])
+def test_bigquery_time_travel_snapshots_can_be_turned_off(tmp_path: Path, time_travel: bool) -> None:
+    # bqemulator copies the whole table after every write, for FOR SYSTEM_TIME AS OF; a long
+    # streaming run (the load test) turns that off, and time travel then reads the live table.
+    server = start_bigquery_emulator(PROJECT, tmp_path, time_travel=time_travel)
+    try:
+        client = EmulatorClient(PROJECT, server.host)
+        client.create_dataset("travel", retry=SHORT_RETRY)
+        table = client.create_table(bigquery.Table(f"{PROJECT}.travel.t", schema=[bigquery.SchemaField("n", "INT64")]))
+        assert client.insert_rows_json(table, [{"n": 1}], retry=SHORT_RETRY) == []
+        [(between,)] = client.query("SELECT CURRENT_TIMESTAMP()", job_retry=None).result(timeout=DEADLINE_S)
+        assert client.insert_rows_json(table, [{"n": 2}], retry=SHORT_RETRY) == []
+        as_of = (f"SELECT COUNT(*) FROM `{PROJECT}.travel.t` "
+                 f"FOR SYSTEM_TIME AS OF TIMESTAMP '{between.isoformat()}'")
+        [(count,)] = client.query(as_of, job_retry=None).result(timeout=DEADLINE_S)
+        assert count == (1 if time_travel else 2)
+    finally:
+        server.stop()

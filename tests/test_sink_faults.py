@@ -12,8 +12,8 @@ tables straight from the emulator.
 * an outage (connections reset for several seconds, like a stopped emulator) mid-run ->
   retried after recovery, nothing lost.
 
-A real stop/restart of the emulator is not used: it runs ``--ephemeral`` (a restart loses the
-tables), and in ``--persistent`` mode streamed rows did not even show up in queries here.
+A real stop/restart of the emulator process (file-backed, same port and data) is in
+test_emulator_restart.py.
 """
 from __future__ import annotations
 
