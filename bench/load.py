@@ -123,7 +123,7 @@ def _run(args, started) -> int:
     t0 = time.monotonic()
     result = segment_import.run([
         "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={dataset}",
-        f"--subscription=projects/{PROJECT}/subscriptions/{subscription}", "--stats_early_firing_seconds=5"])
+        f"--subscription=projects/{PROJECT}/subscriptions/{subscription}"])
     thread = threading.Thread(target=publish_all, name="publisher", daemon=True)
     thread.start()
     deadline = t0 + args.timeout
