@@ -12,11 +12,11 @@ pipeline) and of the two emulators; the last line is machine-readable:
 
     LOAD count=N published_s=.. import_s=.. import_ev_s=.. consistent=true rss_pipeline_mb=.. ...
 
-The BigQuery emulator is started without its time-travel snapshots (``time_travel=False`` in
-segment_branch.localstack): bqemulator 1.4.0 otherwise copies the whole table after every
-streamed insert, so its memory grows with the square of the rows (measured: 2.2 GB RSS after
-5,000 rows streamed 10 at a time, 0.24 GB without the snapshots);
-``--bq-time-travel`` restores that behaviour for comparison.
+The BigQuery emulator is started, as everywhere locally, without its time-travel snapshots
+(segment_branch.localstack): bqemulator 1.4.0 otherwise copies the whole table after every
+streamed insert, so its memory grows with the square of the rows (measured: 2.2 GB RSS
+after 5,000 rows streamed 10 at a time, 0.24 GB without the snapshots); ``--bq-time-travel``
+restores that behaviour for comparison.
 
 Not part of CI. Emulators named by PUBSUB_EMULATOR_HOST / BIGQUERY_EMULATOR_HOST are used as
 is (their RSS is then not reported).

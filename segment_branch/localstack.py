@@ -244,15 +244,16 @@ def install_bigquery_emulator() -> Path:
 
 def start_bigquery_emulator(project: str, state_dir: str | os.PathLike, *,
                             data_dir: str | os.PathLike | None = None, rest_port: int = 0,
-                            time_travel: bool = True) -> Server:
+                            time_travel: bool = False) -> Server:
     """Install if needed and start a BigQuery emulator; by default in memory, on free ports.
 
     ``data_dir``: file-backed instead (``--persistent``): datasets, tables and rows survive a
     stop, and a start with the same ``data_dir`` finds them again. ``rest_port``: serve the
     REST API on that port (0: a free one); a restart that keeps the host needs a fixed one.
     bqemulator copies the whole table after every write (for time travel), so its memory and
-    time grow with the square of the rows streamed; ``time_travel=False`` starts it without
-    those copies (tools/bqemulator/without_time_travel.py), for long streaming runs.
+    time grow with the square of the rows streamed. Nothing here reads time travel, so by
+    default it starts without those copies (tools/bqemulator/without_time_travel.py);
+    ``time_travel=True`` keeps them (``FOR SYSTEM_TIME AS OF`` then sees past versions).
 
     ``.host`` is ``http://127.0.0.1:PORT``, the form BIGQUERY_EMULATOR_HOST takes.
     """
@@ -293,7 +294,7 @@ class PersistentBigQueryEmulator:
     """
 
     def __init__(self, project: str, state_dir: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
-                 rest_port: int | None = None, time_travel: bool = True) -> None:
+                 rest_port: int | None = None, time_travel: bool = False) -> None:
         self.project = project
         self.state_dir = Path(state_dir)
         self.data_dir = Path(data_dir) if data_dir else self.state_dir / "bigquery-data"

@@ -138,8 +138,9 @@ def test_cli_starts_detached_servers_and_stops_them(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("time_travel", [True, False])
 def test_bigquery_time_travel_snapshots_can_be_turned_off(tmp_path: Path, time_travel: bool) -> None:
-    # bqemulator copies the whole table after every write, for FOR SYSTEM_TIME AS OF; a long
-    # streaming run (the load test) turns that off, and time travel then reads the live table.
+    # bqemulator copies the whole table after every write, for FOR SYSTEM_TIME AS OF; the
+    # local stack turns that off (memory grew with rows squared) and time travel then reads
+    # the live table.
     server = start_bigquery_emulator(PROJECT, tmp_path, time_travel=time_travel)
     try:
         client = EmulatorClient(PROJECT, server.host)
