@@ -20,7 +20,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs.options import ImporterOptions, bq_project, import_settings, runs_on_dataflow
 from beam_jobs.import_graph import import_messages
-from transforms.archives import ReadArchiveChunks
+from schemas.reasons import Reason
+from transforms.archives import ARCHIVE_LINES, ReadArchiveChunks
 from transforms.import_transforms import METRICS_NAMESPACE
 
 # 256 shards: ~400k keys per shard at 100M events, and enough groups to spread over workers.
@@ -54,11 +55,31 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
 
 
 def outcome_counts(result) -> dict[str, int]:
-    """The job's Beam counters (imported, duplicate, skipped.*, rejected.*) after it finished."""
+    """The job's Beam counters (archive_lines, mapped, imported, duplicate, skipped.*,
+    rejected.*) after it finished."""
     counts = {}
     for counter in result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]:
         counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + counter.committed
     return counts
+
+
+def summary(counts: dict[str, int]) -> str:
+    """The last line a local backfill prints: every archive line accounted for, or not.
+
+    ``imported`` is counted when a row leaves dedup; a row BigQuery then refuses is counted
+    again as ``rejected.sink_error``, so it is taken out of ``imported`` here.
+    """
+    sink_errors = counts.get(f"rejected.{Reason.SINK_ERROR.value}", 0)
+    outcomes = {
+        "imported": counts.get("imported", 0) - sink_errors,
+        "duplicate": counts.get("duplicate", 0),
+        "skipped": sum(v for k, v in counts.items() if k.startswith("skipped.")),
+        "rejected": sum(v for k, v in counts.items() if k.startswith("rejected.")),
+    }
+    lines = counts.get(ARCHIVE_LINES, 0)
+    consistent = str(lines == sum(outcomes.values())).lower()
+    return " ".join(["BACKFILL", f"lines={lines}", *(f"{k}={v}" for k, v in outcomes.items()),
+                     f"consistent={consistent}"])
 
 
 def run(argv: Sequence[str] | None = None, *, wait: bool = True):
@@ -79,8 +100,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if on_dataflow:
         print("submitted; outcome counters are in the Dataflow job's metrics (namespace segment_import)")
         return
-    for name, value in sorted(outcome_counts(result).items()):
+    counts = outcome_counts(result)
+    for name, value in sorted(counts.items()):
         print(f"{name:<40} {value:>10}")
+    print(summary(counts))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,17 @@ def test_archive_imports_with_the_accounting_identity(bq_client, fresh_dataset, 
     assert accounting.rejected > 0 and accounting.skipped > 0
     # History is old on purpose: nothing is stale in a backfill by default.
     assert "rejected.stale_event" not in counts
+    # The local run's last line accounts for every archive line, as the tables do.
+    assert backfill.summary(counts) == (
+        f"BACKFILL lines={len(messages)} imported={accounting.imported} duplicate={accounting.duplicate} "
+        f"skipped={accounting.skipped} rejected={accounting.rejected} consistent=true")
+
+
+def test_summary_takes_sink_errors_out_of_imported_and_flags_a_gap():
+    counts = {"archive_lines": 10, "mapped": 8, "imported": 7, "duplicate": 1, "skipped.not_imported_event": 1,
+              "rejected.malformed_json": 1, "rejected.sink_error": 2}
+    assert backfill.summary(counts) == "BACKFILL lines=10 imported=5 duplicate=1 skipped=1 rejected=3 consistent=true"
+    assert backfill.summary({**counts, "archive_lines": 11}).endswith("consistent=false")
 
 
 def test_running_the_same_backfill_twice_adds_no_rows_to_the_dedup_view(bq_client, fresh_dataset, archive):

@@ -10,13 +10,20 @@ are reshuffled so that workers share them.
 """
 from __future__ import annotations
 
+import logging
 from typing import Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.metrics import Metrics
+
+from schemas.reasons import METRICS_NAMESPACE
 
 DEFAULT_CHUNK_LINES = 1000
+ARCHIVE_LINES = "archive_lines"
+
+_LOG = logging.getLogger(__name__)
 
 
 def read_line_chunks(handle, chunk_lines: int) -> Iterator[list[bytes]]:
@@ -34,12 +41,21 @@ def read_line_chunks(handle, chunk_lines: int) -> Iterator[list[bytes]]:
 
 
 class _ReadChunksFn(beam.DoFn):
+    """Progress: a log line per file read, and the ``archive_lines`` counter (the number the
+    outcome counters must add up to)."""
+
     def __init__(self, chunk_lines: int) -> None:
         self._chunk_lines = chunk_lines
+        self._lines = Metrics.counter(METRICS_NAMESPACE, ARCHIVE_LINES)
 
     def process(self, readable: fileio.ReadableFile):
+        lines = 0
         with readable.open(compression_type=CompressionTypes.AUTO) as handle:
-            yield from read_line_chunks(handle, self._chunk_lines)
+            for chunk in read_line_chunks(handle, self._chunk_lines):
+                lines += len(chunk)
+                yield chunk
+        self._lines.inc(lines)
+        _LOG.info("read %d lines from %s", lines, readable.metadata.path)
 
 
 class ReadArchiveChunks(beam.PTransform):
