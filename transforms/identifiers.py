@@ -22,12 +22,6 @@ _APP_PLATFORM = {IOS: "IOS_APP", ANDROID: "ANDROID_APP"}
 _BASELINE_DPI = 160
 _MAX_SCALE_FACTOR = 10
 
-_EMPTY: dict = {}
-
-
-def _obj(value: Any) -> dict:
-    return value if type(value) is dict else _EMPTY
-
 
 def _identifier(value: Any) -> str | None:
     """An identifier string, trimmed; numbers are taken as their text (some SDKs send ints)."""
@@ -44,12 +38,14 @@ def _identifier(value: Any) -> str | None:
 
 def detect_platform(context: dict, properties: dict) -> str | None:
     """IOS, ANDROID or WEB, or None for a server-side event with no client context."""
-    device_type = _obj(context.get("device")).get("type")
+    device = context.get("device")
+    device_type = device.get("type") if type(device) is dict else None
     if type(device_type) is str:
         platform = _DEVICE_TYPES.get(device_type.strip().casefold())
         if platform:
             return platform
-    os_name = _obj(context.get("os")).get("name")
+    os_info = context.get("os")
+    os_name = os_info.get("name") if type(os_info) is dict else None
     if type(os_name) is str:
         platform = _OS_NAMES.get(os_name.strip().casefold())
         if platform:
@@ -74,13 +70,28 @@ def web_platform(user_agent: str | None) -> str:
 
 def is_zeroed(advertising_id: str) -> bool:
     """An all-zero advertising id (iOS/Android when the user limits ad tracking)."""
-    return set(advertising_id.replace("-", "")) == {"0"}
+    # Only zeros and dashes, and a zero among them (without building a set of the characters).
+    return not advertising_id.strip("-0") and "0" in advertising_id
+
+
+# Locales repeat across events: each distinct text is parsed once (bounded, like any memo here).
+_LOCALES: dict[str, tuple[str | None, str | None]] = {}
+_MAX_MEMOISED_LOCALES = 10_000
 
 
 def _locale(value: Any) -> tuple[str | None, str | None]:
     """``en-US`` / ``en_US`` -> (``en``, ``US``); anything unrecognisable -> (None, None)."""
     if type(value) is not str:
         return None, None
+    known = _LOCALES.get(value)
+    if known is None:
+        known = _parse_locale(value)
+        if len(_LOCALES) < _MAX_MEMOISED_LOCALES:
+            _LOCALES[value] = known
+    return known
+
+
+def _parse_locale(value: str) -> tuple[str | None, str | None]:
     parts = value.strip().replace("_", "-").split("-")
     language = parts[0].lower()
     if not (2 <= len(language) <= 3 and language.isascii() and language.isalpha()):

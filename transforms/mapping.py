@@ -14,7 +14,7 @@ import json
 import math
 from decimal import Decimal, InvalidOperation
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import orjson
 
@@ -25,7 +25,7 @@ from transforms import event_names
 from transforms.identifiers import USER_COLUMNS, detect_platform, is_identifiable, user_data
 from transforms.properties import PROPERTY_COLUMNS, map_properties
 from transforms.row_schema import EVENTS_VALIDATOR
-from transforms.timestamps import InvalidTimestamp, event_time, parse_timestamp, to_bq_timestamp
+from transforms.timestamps import InvalidTimestamp, bq_timestamp_of, event_time, parse_timestamp, to_bq_timestamp
 from transforms.values import to_text
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
@@ -35,7 +35,6 @@ MAX_MESSAGE_ID_LENGTH = 100
 ORIGIN = "SEGMENT"
 BRANCH_KEY_ATTRIBUTE = "branch_key"
 
-_INTEGRATION_KEYS = ("Branch Metrics", "Branch")
 _EMPTY: dict = {}
 
 # An events row with every column None, in the order rows have always had: process_message
@@ -49,6 +48,22 @@ _ROW_TEMPLATE["origin"] = ORIGIN
 assert _ROW_TEMPLATE.keys() == {field["name"] for field in schema_fields(EVENTS)}, "events columns changed"
 
 
+class _EventName(NamedTuple):
+    """What the mapping derives from a Segment event name, for one app."""
+
+    name: str
+    category: str
+    topic: str
+    not_imported: bool
+    single_product: bool
+    double_tracking: bool
+
+
+# Distinct event names memoised per app: real traffic has a few hundred; past the bound
+# (a flood of unique names) the rest are worked out each time instead.
+_MAX_MEMOISED_NAMES = 10_000
+
+
 @dataclasses.dataclass(frozen=True)
 class _App:
     """An app's config, pre-digested for the hot path."""
@@ -56,6 +71,24 @@ class _App:
     config: AppConfig
     overrides: dict[str, tuple[str, str]]
     native_keys: frozenset[str]
+    _names: dict[str, _EventName] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def event_name(self, segment_name: str) -> _EventName:
+        """The Branch name, category and flags of a (non-blank) Segment event name."""
+        known = self._names.get(segment_name)
+        if known is not None:
+            return known
+        name, category = event_names.resolve_event(segment_name, self.overrides)
+        segment_key = event_names.name_key(segment_name)
+        known = _EventName(
+            name, category, event_names.TOPIC_BY_CATEGORY[category],
+            not_imported=event_names.is_not_imported(segment_name, name),
+            single_product=segment_key in event_names.SINGLE_PRODUCT_EVENTS,
+            double_tracking=segment_key in self.native_keys or event_names.name_key(name) in self.native_keys,
+        )
+        if len(self._names) < _MAX_MEMOISED_NAMES:
+            self._names[segment_name] = known
+        return known
 
 
 class ImportSettings:
@@ -145,7 +178,8 @@ def decode(data: bytes) -> Any:
     except orjson.JSONDecodeError as error:
         return _decode_exact(data, error)
     digits = data.translate(_DIGITS_AS_ZERO)
-    if _LONG_DIGIT_RUN in digits or _LONG_NEGATIVE_RUN in digits:
+    # Both runs hold 19 zeros: one search rules both out in most documents.
+    if _LONG_DIGIT_RUN[1:] in digits and (_LONG_DIGIT_RUN in digits or _LONG_NEGATIVE_RUN in digits):
         return _decode_exact(data, None)
     return doc
 
@@ -188,19 +222,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _rejected(reason: Reason, detail: str, **context: Any) -> MappingOutcome:
-    return MappingOutcome(reason.outcome, reason, detail, **context)
+def _rejected(reason: Reason, detail: str, app_id: str | None = None, message_id: str | None = None,
+              event_name: str | None = None, platform: str | None = None) -> MappingOutcome:
+    return MappingOutcome(reason.outcome, reason, detail, None, app_id, message_id, event_name, platform)
 
 
 def integrations_disabled(integrations: Any) -> bool:
     """Segment's per-destination opt-out: ``Branch Metrics``/``Branch`` false, or ``All`` false."""
-    if type(integrations) is not dict:
+    if type(integrations) is not dict or not integrations:
         return False
-    values = [integrations.get(key) for key in _INTEGRATION_KEYS]
-    if any(value is False for value in values):
+    branch_metrics, branch = integrations.get("Branch Metrics"), integrations.get("Branch")
+    if branch_metrics is False or branch is False:
         return True
-    if integrations.get("All") is False:
-        return not any(value is not None and value is not False for value in values)
+    if integrations.get("All") is False:  # unless Branch is switched back on by name
+        return branch_metrics is None and branch is None
     return False
 
 
@@ -217,56 +252,61 @@ def process_message(
 
     if len(data) > settings.max_payload_bytes:
         return _rejected(
-            Reason.PAYLOAD_TOO_LARGE, f"{len(data)} bytes > limit {settings.max_payload_bytes}", app_id=app_id
+            Reason.PAYLOAD_TOO_LARGE, f"{len(data)} bytes > limit {settings.max_payload_bytes}", app_id
         )
     try:
         doc = decode(data)
     except ValueError as error:
-        return _rejected(Reason.MALFORMED_JSON, str(error), app_id=app_id)
+        return _rejected(Reason.MALFORMED_JSON, str(error), app_id)
     if type(doc) is not dict:
-        return _rejected(Reason.NOT_AN_OBJECT, f"JSON {type(doc).__name__}, expected an object", app_id=app_id)
+        return _rejected(Reason.NOT_AN_OBJECT, f"JSON {type(doc).__name__}, expected an object", app_id)
 
     message_id = doc.get("messageId")
     if message_id is None or message_id == "":
-        return _rejected(Reason.MISSING_MESSAGE_ID, "messageId is missing", app_id=app_id)
+        return _rejected(Reason.MISSING_MESSAGE_ID, "messageId is missing", app_id)
     if type(message_id) is not str or len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.strip():
         shown = message_id[:40] if type(message_id) is str else type(message_id).__name__
-        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {shown!r}", app_id=app_id)
+        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {shown!r}", app_id)
 
     ctx = doc.get("context")
     ctx = ctx if type(ctx) is dict else _EMPTY
     properties = doc.get("properties")
     properties = properties if type(properties) is dict else None
     platform = detect_platform(ctx, properties or _EMPTY)
-    segment_event = doc.get("event")
-    segment_name = segment_event if type(segment_event) is str else None
-    context = {"app_id": app_id, "message_id": message_id, "event_name": segment_name, "platform": platform}
+    segment_name = doc.get("event")
+    if type(segment_name) is not str:
+        segment_name = None
 
     call_type = doc.get("type")
     if call_type != "track" and not (type(call_type) is str and call_type.strip().casefold() == "track"):
         shown = repr(call_type[:40]) if type(call_type) is str else "missing" if call_type is None else type(call_type).__name__
-        return _rejected(Reason.UNSUPPORTED_CALL_TYPE, f"call type {shown}", **context)
+        return _rejected(Reason.UNSUPPORTED_CALL_TYPE, f"call type {shown}", app_id, message_id, segment_name, platform)
     if segment_name is None or not segment_name.strip():
-        return _rejected(Reason.MISSING_EVENT_NAME, "track call without an event name", **context)
+        return _rejected(Reason.MISSING_EVENT_NAME, "track call without an event name", app_id, message_id,
+                         segment_name, platform)
     if app is None:
         key = attributes.get(BRANCH_KEY_ATTRIBUTE) if attributes else None
         detail = "no branch_key attribute and no default app" if key is None else "branch_key matches no app"
-        return _rejected(Reason.UNKNOWN_APP, detail, **context)
+        return _rejected(Reason.UNKNOWN_APP, detail, app_id, message_id, segment_name, platform)
     if integrations_disabled(doc.get("integrations")):
-        return _rejected(Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", **context)
+        return _rejected(Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", app_id, message_id,
+                         segment_name, platform)
 
-    name, category = event_names.resolve_event(segment_name, app.overrides)
-    if event_names.is_not_imported(segment_name, name):
-        return _rejected(Reason.NOT_IMPORTED_EVENT, f"{segment_name.strip()!r} is tracked by Branch itself", **context)
+    event = app.event_name(segment_name)
+    if event.not_imported:
+        return _rejected(Reason.NOT_IMPORTED_EVENT, f"{segment_name.strip()!r} is tracked by Branch itself", app_id,
+                         message_id, segment_name, platform)
 
     try:
         when = event_time(doc, publish_time, now)
     except InvalidTimestamp as error:
-        return _rejected(Reason.INVALID_TIMESTAMP, str(error), **context)
+        return _rejected(Reason.INVALID_TIMESTAMP, str(error), app_id, message_id, segment_name, platform)
     if settings.max_event_age is not None and when < now - settings.max_event_age:
-        return _rejected(Reason.STALE_EVENT, f"event time {to_bq_timestamp(when)} older than {settings.max_event_age}", **context)
+        return _rejected(Reason.STALE_EVENT, f"event time {to_bq_timestamp(when)} older than {settings.max_event_age}",
+                         app_id, message_id, segment_name, platform)
     if settings.max_clock_skew is not None and when > now + settings.max_clock_skew:
-        return _rejected(Reason.FUTURE_EVENT, f"event time {to_bq_timestamp(when)} ahead of now by more than {settings.max_clock_skew}", **context)
+        return _rejected(Reason.FUTURE_EVENT, f"event time {to_bq_timestamp(when)} ahead of now by more than "
+                         f"{settings.max_clock_skew}", app_id, message_id, segment_name, platform)
 
     warnings: list[str] = []
     if properties is None:
@@ -275,21 +315,21 @@ def process_message(
         properties = _EMPTY
     row = _ROW_TEMPLATE.copy()
     user_data(doc, ctx, properties, platform, warnings, row)
-    context["event_name"] = name
     if not is_identifiable(row):
-        return _rejected(Reason.NO_IDENTIFIER, "no userId, device id, advertising id or browser fingerprint", **context)
+        return _rejected(Reason.NO_IDENTIFIER, "no userId, device id, advertising id or browser fingerprint", app_id,
+                         message_id, event.name, platform)
     if platform is not None and platform not in app.config.enabled_platforms:
-        return _rejected(Reason.PLATFORM_NOT_ENABLED, f"platform {platform} is not enabled for {app_id}", **context)
+        return _rejected(Reason.PLATFORM_NOT_ENABLED, f"platform {platform} is not enabled for {app_id}", app_id,
+                         message_id, event.name, platform)
 
-    segment_key = event_names.name_key(segment_name)
-    map_properties(properties, category, segment_key in event_names.SINGLE_PRODUCT_EVENTS, warnings, row)
-    if segment_key in app.native_keys or event_names.name_key(name) in app.native_keys:
+    map_properties(properties, event.category, event.single_product, warnings, row)
+    if event.double_tracking:
         warnings.append("double_tracking")
 
     received = doc.get("receivedAt")
     if received is not None:
         try:
-            row["received_at"] = to_bq_timestamp(parse_timestamp(received, "receivedAt"))
+            row["received_at"] = bq_timestamp_of(received, parse_timestamp(received, "receivedAt"))
         except InvalidTimestamp:
             warnings.append("invalid_value:receivedAt")
     if row["received_at"] is None and publish_time:
@@ -300,15 +340,17 @@ def process_message(
 
     row["id"] = event_id(app_id, message_id)
     row["app_id"] = app_id
-    row["name"] = name
+    row["name"] = event.name
     row["customer_event_alias"] = segment_name
-    row["category"] = category
-    row["topic"] = event_names.TOPIC_BY_CATEGORY[category]
-    row["timestamp"] = to_bq_timestamp(when)
+    row["category"] = event.category
+    row["topic"] = event.topic
+    timestamp = doc.get("timestamp")
+    # The timestamp field decided the event time when present (see event_time): its text.
+    row["timestamp"] = bq_timestamp_of(timestamp, when) if timestamp is not None else to_bq_timestamp(when)
     row["ingested_at"] = to_bq_timestamp(now)
     row["segment_message_id"] = message_id
     row["warnings"] = warnings
     violation = EVENTS_VALIDATOR.validate(row)
     if violation:
-        return _rejected(Reason.SCHEMA_VIOLATION, violation, **context)
-    return MappingOutcome(Outcome.IMPORTED, None, None, row, event_time=when, **context)
+        return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, event.name, platform)
+    return MappingOutcome(Outcome.IMPORTED, None, None, row, app_id, message_id, event.name, platform, when)

@@ -6,21 +6,22 @@ with a warning ``invalid_value:<path>``; nothing here raises on any JSON value.
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
+
+import orjson
 
 from transforms.currencies import ISO_4217
 from transforms.event_names import COMMERCE
 from transforms.values import to_float, to_json_text, to_numeric, to_text
 
-# Properties that are event data: Segment name -> (column, kind).
+# Properties that are event data: Segment name -> (column, conversion: text or money).
 _EVENT_DATA = {
-    "order_id": ("event_data_transaction_id", "text"),
-    "shipping": ("event_data_shipping", "money"),
-    "tax": ("event_data_tax", "money"),
-    "coupon": ("event_data_coupon", "text"),
-    "affiliation": ("event_data_affiliation", "text"),
-    "description": ("event_data_description", "text"),
+    "order_id": ("event_data_transaction_id", to_text),
+    "shipping": ("event_data_shipping", to_numeric),
+    "tax": ("event_data_tax", to_numeric),
+    "coupon": ("event_data_coupon", to_text),
+    "affiliation": ("event_data_affiliation", to_text),
+    "description": ("event_data_description", to_text),
 }
 # Consumed by identifiers.user_data, never custom data.
 _IDENTITY_PROPERTIES = frozenset({"browser_fingerprint_id"})
@@ -35,6 +36,7 @@ _ITEM_TEXT = {
     "url": "canonical_url",
     "image_url": "og_image_url",
 }
+_ITEM_TEXT_FIELDS = tuple(_ITEM_TEXT.items())
 PRODUCT_KEYS = frozenset(_ITEM_TEXT) | {"sku", "price", "quantity", "rating"}
 
 CONTENT_SCHEMA = "COMMERCE_PRODUCT"
@@ -53,11 +55,6 @@ _MAPPED_KEYS_SINGLE_PRODUCT = _MAPPED_KEYS | PRODUCT_KEYS
 _ITEM_TEMPLATE = dict.fromkeys(("content_schema", *_ITEM_TEXT.values(), "sku", "price", "quantity", "rating",
                                 "custom_fields"))
 _ITEM_TEMPLATE["content_schema"] = CONTENT_SCHEMA
-_ITEM_NUMBERS = (
-    ("price", to_numeric),
-    ("quantity", partial(to_float, allow_negative=False)),
-    ("rating", to_float),
-)
 
 
 def _string_map(values: dict[str, Any], path: str, warnings: list[str]) -> str | None:
@@ -65,40 +62,59 @@ def _string_map(values: dict[str, Any], path: str, warnings: list[str]) -> str |
 
     A value too deeply nested to encode is dropped with a warning.
     """
-    if not values:
-        return None
-    encoded = {key: value if type(value) is str else to_json_text(value) for key, value in values.items()}
-    if None in encoded.values():  # rare: drop what could not be encoded, in key order
-        for key, text in encoded.items():
-            if text is None:
+    encoded = {}
+    for key, value in values.items():  # (a loop: cheaper than a comprehension for small maps)
+        if type(value) is not str:
+            value = to_json_text(value)
+            if value is None:
                 warnings.append(f"invalid_value:{path}{key}")
-        encoded = {key: text for key, text in encoded.items() if text is not None}
-    return to_json_text(encoded) if encoded else None
+                continue
+        encoded[key] = value
+    if not encoded:
+        return None
+    try:
+        return orjson.dumps(encoded).decode()  # what to_json_text returns for a string map
+    except orjson.JSONEncodeError:
+        return to_json_text(encoded)
 
 
 def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dict[str, Any]:
     """One Branch content item from a Segment product object."""
+    get = product.get
     item = _ITEM_TEMPLATE.copy()
-    for key, field in _ITEM_TEXT.items():
-        value = product.get(key)
+    for key, field in _ITEM_TEXT_FIELDS:
+        value = get(key)
         if type(value) is str:  # the common case, without to_text's type checks
             item[field] = value
         elif value is not None:
             text = item[field] = to_text(value)
             if text is None:
                 warnings.append(f"invalid_value:{path}.{key}")
-    sku = product.get("sku")
-    item["sku"] = to_text(sku) if sku is not None else item["canonical_identifier"]
-    if item["sku"] is None and sku is not None:
-        warnings.append(f"invalid_value:{path}.sku")
-    for key, convert in _ITEM_NUMBERS:
-        value = product.get(key)
-        if value is not None:
-            number = item[key] = convert(value)
-            if number is None:
-                warnings.append(f"invalid_value:{path}.{key}")
-    item["custom_fields"] = _string_map(
-        {k: v for k, v in product.items() if k not in PRODUCT_KEYS}, f"{path}.", warnings)
+    sku = get("sku")
+    if sku is None:
+        item["sku"] = item["canonical_identifier"]
+    else:
+        text = item["sku"] = sku if type(sku) is str else to_text(sku)
+        if text is None:
+            warnings.append(f"invalid_value:{path}.sku")
+    price = get("price")
+    if price is not None:
+        number = item["price"] = to_numeric(price)
+        if number is None:
+            warnings.append(f"invalid_value:{path}.price")
+    quantity = get("quantity")
+    if quantity is not None:
+        number = item["quantity"] = to_float(quantity, allow_negative=False)
+        if number is None:
+            warnings.append(f"invalid_value:{path}.quantity")
+    rating = get("rating")
+    if rating is not None:
+        number = item["rating"] = to_float(rating)
+        if number is None:
+            warnings.append(f"invalid_value:{path}.rating")
+    if not PRODUCT_KEYS.issuperset(product):  # else no custom fields (nothing to encode)
+        item["custom_fields"] = _string_map(
+            {k: v for k, v in product.items() if k not in PRODUCT_KEYS}, f"{path}.", warnings)
     return item
 
 
@@ -113,9 +129,14 @@ def map_properties(
     """
     if row is None:
         row = dict.fromkeys(PROPERTY_COLUMNS)
+    mapped_keys = _MAPPED_KEYS_SINGLE_PRODUCT if single_product else _MAPPED_KEYS
+    items: list[dict[str, Any]] = []
+    row["content_items"] = items
+    if mapped_keys.isdisjoint(properties):  # custom events: every property is custom data
+        row["custom_data"] = _string_map(properties, "", warnings)
+        return row
     # One pass splits the few mapped properties from custom data (most events have 0-3
     # mapped ones), instead of looking up every rule's key in every event.
-    mapped_keys = _MAPPED_KEYS_SINGLE_PRODUCT if single_product else _MAPPED_KEYS
     mapped: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for key, value in properties.items():
@@ -123,12 +144,9 @@ def map_properties(
             mapped[key] = value
         else:
             custom[key] = value
-    items: list[dict[str, Any]] = []
-    if mapped:
-        unused = _map_event_data(mapped, category, single_product, warnings, row, items)
-        if unused:  # a mapped key that did not apply is custom data, in its place among the others
-            custom = {k: v for k, v in properties.items() if k not in mapped_keys or k in unused}
-    row["content_items"] = items
+    unused = _map_event_data(mapped, category, single_product, warnings, row, items)
+    if unused:  # a mapped key that did not apply is custom data, in its place among the others
+        custom = {k: v for k, v in properties.items() if k not in mapped_keys or k in unused}
     row["custom_data"] = _string_map(custom, "", warnings)
     return row
 
@@ -138,12 +156,13 @@ def _map_event_data(mapped: dict[str, Any], category: str, single_product: bool,
     """Apply the rules to the mapped properties, in the rules' order (the order of the
     warnings); returns the keys that no rule took (they are custom data)."""
     unused = []
-    for key, (column, kind) in _EVENT_DATA.items():
-        value = mapped.get(key)
-        if value is not None:
-            text = row[column] = to_text(value) if kind == "text" else to_numeric(value)
-            if text is None:
-                warnings.append(f"invalid_value:{key}")
+    if not _EVENT_DATA.keys().isdisjoint(mapped):
+        for key, (column, convert) in _EVENT_DATA.items():
+            value = mapped.get(key)
+            if value is not None:
+                text = row[column] = convert(value)
+                if text is None:
+                    warnings.append(f"invalid_value:{key}")
 
     revenue_key = "revenue" if mapped.get("revenue") is not None else "total"
     revenue_value = mapped.get(revenue_key)
@@ -153,12 +172,15 @@ def _map_event_data(mapped: dict[str, Any], category: str, single_product: bool,
         if revenue is None:
             warnings.append(f"invalid_value:{revenue_key}")
     # Only a revenue key with a value is taken: the other one, or a null one, is custom data.
-    unused += [key for key in ("revenue", "total") if key in mapped and (key != revenue_key or revenue_value is None)]
+    for key in ("revenue", "total"):
+        if key in mapped and (key != revenue_key or revenue_value is None):
+            unused.append(key)
 
     currency_value = mapped.get("currency")
     if currency_value is not None:
-        if type(currency_value) is str and currency_value.strip().upper() in ISO_4217:
-            row["event_data_currency"] = currency_value.strip().upper()
+        currency = currency_value.strip().upper() if type(currency_value) is str else None
+        if currency in ISO_4217:
+            row["event_data_currency"] = currency
         else:
             warnings.append("invalid_currency")
     else:

@@ -47,11 +47,30 @@ def event_time(doc: dict, publish_time: datetime | None, now: datetime) -> datet
         raise InvalidTimestamp("receivedAt - (sentAt - originalTimestamp) is out of range") from None
 
 
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+
+
 def to_bq_timestamp(value: datetime) -> str:
     """``2026-11-28T12:00:00.123456Z``: BigQuery's JSON timestamp text, always UTC."""
-    if value.tzinfo is UTC:  # parsed and pipeline times already are: skip two conversions
-        return value.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
+    if value.tzinfo is UTC and type(value) is datetime and value.year >= 1000:
+        # Parsed and pipeline times already are UTC: isoformat()'s text, assembled here in
+        # half its time (it formats the UTC offset only for us to cut it off).
+        two = _TWO_DIGITS
+        return (f"{value.year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:{two[value.minute]}:"
+                f"{two[value.second]}.{value.microsecond:06d}Z")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def bq_timestamp_of(text: str, parsed: datetime) -> str:
+    """``to_bq_timestamp(parsed)``, where ``parsed = parse_timestamp(text, ...)``.
+
+    Segment's own form, ``2026-11-28T12:00:00.123Z``, is already that text but for the
+    microseconds' padding: once ``fromisoformat`` has accepted a text with this punctuation
+    at these places, every other character is an ASCII digit of the field it stands for.
+    """
+    if len(text) == 24 and text[23] == "Z" and text[4:20:3] == "--T::.":
+        return text[:23] + "000Z"
+    return to_bq_timestamp(parsed)
 
 
 def truncate_to_minute(value: datetime) -> datetime:

@@ -82,6 +82,8 @@ def to_numeric(value: Any, *, allow_negative: bool = True) -> str | None:
         text = repr(value)
         if len(text) - text.index(".") <= 10:
             return text
+    elif type(value) is float and value == 0:  # 0.0 and -0.0, as the decimal path below formats them
+        return "0"
     number = to_decimal(value)
     if number is None or number.copy_abs() >= _NUMERIC_LIMIT or (number < 0 and not allow_negative):
         return None

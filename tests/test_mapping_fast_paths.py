@@ -1,0 +1,111 @@
+"""The mapping's fast paths give exactly what the general code they shortcut gives."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import mapping_config_from, mapping_settings_for
+from transforms import event_names
+from transforms.identifiers import _locale, _parse_locale, is_zeroed
+from transforms.mapping import integrations_disabled
+from transforms.timestamps import InvalidTimestamp, bq_timestamp_of, parse_timestamp, to_bq_timestamp
+from transforms.values import to_numeric
+
+UTC = timezone.utc
+
+
+def isoformat_text(value: datetime) -> str:
+    """to_bq_timestamp's definition: isoformat() of the UTC time, microseconds, "Z"."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])))
+def test_bq_timestamp_text_is_the_isoformat_text(value):
+    try:
+        expected = isoformat_text(value)
+    except OverflowError:  # beyond datetime's range once in UTC
+        return
+    assert to_bq_timestamp(value) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-28T12:00:00.123Z", "2026-11-28T12:00:00.000Z", "0999-01-01T00:00:00.001Z", "2026-11-28T12:00:00Z",
+    "2026-11-28T12:00:00.123+00:00", "2026-11-28T12:00:00.123+05:30", "2026-11-28T12:00:00.1234Z",
+    "2026-11-28 12:00:00.123Z", "2026-11-28T12:00:00,123Z", "20261128T120000.123Z", "2026-11-28T12:00:00.123",
+])
+def test_segment_form_timestamp_text_is_the_parsed_timestamp_text(text):
+    assert bq_timestamp_of(text, parse_timestamp(text, "t")) == to_bq_timestamp(parse_timestamp(text, "t"))
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))
+def test_segment_form_text_round_trips(value):
+    text = value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    parsed = parse_timestamp(text, "t")
+    assert bq_timestamp_of(text, parsed) == isoformat_text(parsed)
+
+
+@pytest.mark.parametrize("text", ["2026-13-28T12:00:00.123Z", "2026-11-28T24:00:00.123Z", "2026-11-28T12:00:60.123Z",
+                                  "2026-11-2xT12:00:00.123Z", "2026-11-28T12:00:00.12xZ"])
+def test_segment_form_lookalikes_that_do_not_parse_are_still_invalid(text):
+    with pytest.raises(InvalidTimestamp):
+        parse_timestamp(text, "t")
+
+
+@given(st.text(alphabet="0-a \u0660", max_size=40))
+def test_zeroed_advertising_id_is_only_zeros_and_dashes(advertising_id):
+    assert is_zeroed(advertising_id) == (set(advertising_id.replace("-", "")) == {"0"})
+
+
+@given(st.text(alphabet="abcdefgzABZ_- 12é", max_size=12))
+def test_memoised_locale_is_the_parsed_locale(text):
+    assert _locale(text) == _parse_locale(text) == _locale(text)
+
+
+FLAGS = [None, False, True, {}, "x", 0]
+
+
+@pytest.mark.parametrize("branch_metrics", FLAGS + ["absent"])
+@pytest.mark.parametrize("branch", FLAGS + ["absent"])
+@pytest.mark.parametrize("everything", [None, False, True, "absent"])
+def test_integrations_opt_out_follows_segment_rules(branch_metrics, branch, everything):
+    integrations = {k: v for k, v in (("Branch Metrics", branch_metrics), ("Branch", branch), ("All", everything))
+                    if v != "absent"}
+    values = [integrations.get("Branch Metrics"), integrations.get("Branch")]
+    expected = any(v is False for v in values) or (
+        integrations.get("All") is False and all(v is None or v is False for v in values))
+    assert integrations_disabled(integrations) is expected
+
+
+def test_zero_prices_are_numeric_zero():
+    assert to_numeric(0.0) == to_numeric(-0.0) == to_numeric(0) == "0"
+    assert to_numeric(-0.0, allow_negative=False) == "0"
+
+
+@pytest.mark.parametrize("segment_name", [
+    "Order Completed", " order completed ", "Signed Up", "COMPLETE_TUTORIAL", "Complete Tutorial", "Product Added",
+    "Deep Link Clicked", "Click", "Trip Booked", "  Custom   Thing ", "Straße",
+])
+def test_event_name_facts_are_those_of_the_name_tables(segment_name):
+    config = mapping_config_from("""
+apps:
+  - app_id: app
+    branch_key: key_live_app
+    branch_secret_hash: "{hash}"
+    natively_tracked_events: [PURCHASE, Complete Tutorial, RESERVE]
+    event_map:
+      Trip Booked: {name: RESERVE, category: COMMERCE}
+      Signed Up: COMPLETE_REGISTRATION
+""")
+    app = mapping_settings_for(config).default_app
+    name, category = event_names.resolve_event(segment_name, app.overrides)
+    key = event_names.name_key(segment_name)
+    for _ in range(2):  # worked out, then memoised
+        facts = app.event_name(segment_name)
+        assert (facts.name, facts.category) == (name, category)
+        assert facts.topic == event_names.TOPIC_BY_CATEGORY[category]
+        assert facts.not_imported == event_names.is_not_imported(segment_name, name)
+        assert facts.single_product == (key in event_names.SINGLE_PRODUCT_EVENTS)
+        assert facts.double_tracking == (key in app.native_keys or event_names.name_key(name) in app.native_keys)
