@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.conftest import mapping_config_from, mapping_settings_for
 from transforms import event_names
 from transforms.identifiers import _locale, _parse_locale, is_zeroed
-from transforms.mapping import integrations_disabled
+from transforms.mapping import decode, integrations_disabled
 from transforms.timestamps import InvalidTimestamp, bq_timestamp_of, parse_timestamp, to_bq_timestamp
 from transforms.values import to_numeric
 
@@ -109,3 +109,16 @@ apps:
         assert facts.not_imported == event_names.is_not_imported(segment_name, name)
         assert facts.single_product == (key in event_names.SINGLE_PRODUCT_EVENTS)
         assert facts.double_tracking == (key in app.native_keys or event_names.name_key(name) in app.native_keys)
+
+
+@given(value=st.floats(allow_nan=False, allow_infinity=False), digits=st.integers(15, 19),
+       negative=st.booleans())
+def test_a_number_decodes_the_same_whether_or_not_the_document_takes_the_exact_path(value, digits, negative):
+    # Another property's 20-digit string sends the whole document to the exact decoder: the
+    # number must still come out as the fast path gives it.
+    literal = f"{abs(value):.{digits}g}"
+    literal = ("-" if negative else "") + (literal if "." in literal or "e" in literal else literal + ".0")
+    plain = decode(f'{{"price": {literal}}}'.encode())
+    exact = decode(f'{{"price": {literal}, "id": "12345678901234567890"}}'.encode())
+    assert type(exact["price"]) is type(plain["price"])
+    assert repr(exact["price"]) == repr(plain["price"])

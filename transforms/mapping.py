@@ -201,10 +201,17 @@ def _decode_exact(data: bytes, fast_error: Exception | None) -> Any:
 
 
 def _exact_float(text: str) -> float | Decimal:
-    """Floats as floats, except those a double cannot hold exactly: kept as Decimal."""
+    """Floats as floats (as orjson gives them), except numbers beyond a double's range and
+    long literals a double cannot hold: kept as Decimal.
+
+    Long means what sends a document here: a mantissa of 20 digits and points or more (the
+    search in :func:`decode`). A shorter literal is a float whichever decoder reads it, so a
+    value never depends on what else the document holds.
+    """
     value = float(text)
-    mantissa = text.lower().partition("e")[0]
-    if math.isfinite(value) and sum(c.isdigit() for c in mantissa.lstrip("-0.")) <= _DOUBLE_DIGITS:
+    mantissa = text.lower().partition("e")[0].lstrip("-")
+    if math.isfinite(value) and (len(mantissa) < len(_LONG_DIGIT_RUN)
+                                 or sum(c.isdigit() for c in mantissa.lstrip("0.")) <= _DOUBLE_DIGITS):
         return value
     try:
         return Decimal(text)
