@@ -18,7 +18,7 @@ The BigQuery emulator is started, as everywhere locally, without its time-travel
 streamed insert, so its memory grows with the square of the rows (measured: 2.2 GB RSS
 after 5,000 rows streamed 10 at a time, 0.24 GB without the snapshots); ``--bq-time-travel``
 restores that behaviour for comparison. The DirectRunner's timer scan is narrowed to keys with
-a timer (see ``_scan_only_keys_with_timers``; ``--stock-direct-runner`` to compare), and the
+a timer (see ``bench/direct_runner.py``; ``--stock-direct-runner`` to compare), and the
 job runs with ``--dedup_window=1m`` (``--dedup-window``) so that few keys hold a timer.
 
 Not part of CI. Emulators named by PUBSUB_EMULATOR_HOST / BIGQUERY_EMULATOR_HOST are used as
@@ -36,6 +36,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+
+from bench.direct_runner import scan_only_keys_with_timers
 
 PROJECT = "local-project"
 
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the job's --dedup_window (default 1m: keys with a pending expiry timer ~ rate x "
                              "window, and the DirectRunner scans them all at every step)")
     parser.add_argument("--stock-direct-runner", action="store_true",
-                        help="do not narrow the DirectRunner's timer scan (see _scan_only_keys_with_timers)")
+                        help="do not narrow the DirectRunner's timer scan (see bench/direct_runner.py)")
     parser.add_argument("--bq-time-travel", action="store_true",
                         help="keep bqemulator's per-insert table snapshots (memory grows with rows squared)")
     args = parser.parse_args(argv)
@@ -85,44 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in started.values():
             server.stop()
-
-
-def _scan_only_keys_with_timers() -> None:
-    """Make the DirectRunner look for due timers only among keys that have a timer set.
-
-    Beam 2.77's ``_TransformWatermarks.extract_transform_timers`` asks *every* key the
-    stateful step has ever seen for due timers, at every step of the runner's loop, and
-    keys are never forgotten: with the dedup's state per event id, a run's cost grows with
-    the square of the messages. py-spy on a stock 100k run, ~9k messages in: 71% of the
-    job's time in that scan, ~20 msg/s and falling (est. ~5 h for 100k). A key without a
-    timer has none due, so skipping it gives the same firings (the scan still runs under
-    the runner's lock). Local harness only: Dataflow keeps timers in its own state backend.
-    """
-    from apache_beam.runners.direct import watermark_manager
-
-    transform_watermarks = watermark_manager._TransformWatermarks
-    if getattr(transform_watermarks, "_only_keys_with_timers", False):
-        return
-    stock = transform_watermarks.extract_transform_timers
-
-    class _KeysWithTimers:
-        """``self`` for the stock method, its keyed states narrowed to those with timers."""
-
-        def __init__(self, watermarks) -> None:
-            self._watermarks = watermarks
-
-        def __getattr__(self, name):
-            return getattr(self._watermarks, name)
-
-        @property
-        def _keyed_states(self):
-            return {key: state for key, state in self._watermarks._keyed_states.items() if state.timers}
-
-    def extract_transform_timers(self):
-        return stock(_KeysWithTimers(self))
-
-    transform_watermarks.extract_transform_timers = extract_transform_timers
-    transform_watermarks._only_keys_with_timers = True
 
 
 def _run(args, started) -> int:
@@ -167,7 +131,7 @@ def _run(args, started) -> int:
         published["done_at"] = time.monotonic()
 
     if not args.stock_direct_runner:
-        _scan_only_keys_with_timers()
+        scan_only_keys_with_timers()
     t0 = time.monotonic()
     result = segment_import.run([
         "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={dataset}",
