@@ -8,11 +8,15 @@ stamp="$venv/.installed-setup-sha256"
 python="${PYTHON:-python3}"
 
 want="$(sha256sum "$repo/setup.py" | cut -d' ' -f1)"
-if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-  exit 0
+if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "bootstrap: installing the project into $venv (first run takes a minute or two)" >&2
+  [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip==24.3.1
+  # Cython first: setup.py compiles the mapping modules with it (pinned there).
+  cython_version="$(sed -n 's/^CYTHON_VERSION = "\([^"]*\)".*/\1/p' "$repo/setup.py")"
+  "$venv/bin/python" -m pip install --quiet "Cython==$cython_version"
+  "$venv/bin/python" -m pip install --quiet -e "$repo[dev]"
+  echo "$want" > "$stamp"
 fi
-echo "bootstrap: installing the project into $venv (first run takes a minute or two)" >&2
-[[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip==24.3.1
-"$venv/bin/python" -m pip install --quiet -e "$repo[dev]"
-echo "$want" > "$stamp"
+# The compiled mapping modules sit next to their sources: rebuild any a source change made stale.
+"$venv/bin/python" "$repo/scripts/build_compiled.py"

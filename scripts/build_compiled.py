@@ -1,0 +1,50 @@
+"""Keep the in-place compiled mapping modules in step with their sources (run by bootstrap.sh).
+
+An extension module next to its ``.py`` wins the import, so a stale one would run old code:
+this rebuilds whenever a source is newer than its compiled module (Cython and setuptools
+then rebuild only what changed). With ``SEGMENT_BRANCH_PURE_PYTHON=1`` it removes them, so
+the checkout runs the pure modules.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.machinery
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def compiled_modules() -> list[str]:
+    """setup.py's ``COMPILED_MODULES`` (read, not imported: importing setup.py runs setup())."""
+    for node in ast.parse((REPO / "setup.py").read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["COMPILED_MODULES"]:
+            return ast.literal_eval(node.value)
+    raise SystemExit("setup.py defines no COMPILED_MODULES")
+
+
+def _compiled_paths(source: Path) -> list[Path]:
+    stem = source.with_suffix("")
+    return [Path(f"{stem}{suffix}") for suffix in importlib.machinery.EXTENSION_SUFFIXES
+            if Path(f"{stem}{suffix}").exists()]
+
+
+def main() -> int:
+    sources = [REPO / name for name in compiled_modules()]
+    if os.environ.get("SEGMENT_BRANCH_PURE_PYTHON") == "1":
+        for source in sources:
+            for compiled in _compiled_paths(source):
+                compiled.unlink()
+        return 0
+    stale = [s for s in sources
+             if not _compiled_paths(s) or min(c.stat().st_mtime for c in _compiled_paths(s)) < s.stat().st_mtime]
+    if not stale:
+        return 0
+    print(f"build_compiled: compiling {len(stale)} mapping module(s) with Cython", file=sys.stderr)
+    return subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=REPO).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
