@@ -168,6 +168,13 @@ def test_dockerfile_pins_the_beam_version_the_package_and_the_venv_use():
     assert beam.__version__ == pinned
 
 
+def test_dockerfile_compiles_the_mapping_modules_with_the_pinned_cython():
+    pinned = re.search(r'^CYTHON_VERSION = "([^"]+)"', (REPO / "setup.py").read_text(), flags=re.M).group(1)
+    dockerfile = DOCKERFILE.read_text()
+    assert re.search(rf"^ARG CYTHON_VERSION={re.escape(pinned)}$", dockerfile, flags=re.M)
+    assert re.search(r"^ENV PIP_NO_BUILD_ISOLATION=0$", dockerfile, flags=re.M)
+
+
 @pytest.mark.parametrize("job", sorted(JOBS))
 def test_dockerfile_job_argument_names_a_launchable_job_file(job):
     dockerfile = DOCKERFILE.read_text()
