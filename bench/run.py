@@ -124,6 +124,7 @@ def stage_parse(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 def stage_chain(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     from collections import Counter
 
+    from transforms import mapping
     from transforms.mapping import process_message
 
     lines = _read_lines(corpus)
@@ -137,7 +138,9 @@ def stage_chain(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
             outcome = process_message(line, None, None, settings, now)
             outcomes[outcome.reason.value if outcome.reason else outcome.outcome.value] += 1
 
-    return _rate_result(len(lines), _timed_passes(run, repeat), baseline, outcomes=dict(outcomes))
+    # Compiled by Cython (setup.py COMPILED_MODULES) unless SEGMENT_BRANCH_PURE_PYTHON=1.
+    compiled = not mapping.__file__.endswith(".py")
+    return _rate_result(len(lines), _timed_passes(run, repeat), baseline, compiled=compiled, outcomes=dict(outcomes))
 
 
 def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
@@ -344,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             _report("a parse", parse)
         if "b" in args.stages:
             chain = _run_stage("chain", corpus, now, args.repeat, cpu)
-            _report("b chain", chain, f"outcomes={chain['outcomes']}")
+            _report("b chain", chain, f"compiled={chain['compiled']} outcomes={chain['outcomes']}")
         if "c" in args.stages:
             batch = _run_stage("batch", corpus, now, args.batch_repeat, cpu)
             _report("c beam batch", batch,
