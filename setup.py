@@ -26,6 +26,7 @@ COMPILED_MODULES = [
     "transforms/values.py",
     "transforms/timestamps.py",
     "transforms/row_schema.py",
+    "transforms/events_row_predicate.py",  # generated from the events schema
     "transforms/event_names.py",
     "transforms/currencies.py",
 ]

@@ -89,6 +89,15 @@ def test_compiled_modules_are_not_older_than_their_sources() -> None:
                 assert compiled.stat().st_mtime >= source.stat().st_mtime, f"{compiled.name} is stale"
 
 
+def test_generated_events_predicate_is_current_and_in_use() -> None:
+    from schemas.tables import EVENTS, schema_fields
+    from transforms.row_schema import EVENTS_VALIDATOR, predicate_module_source
+
+    generated = (REPO / "transforms" / "events_row_predicate.py").read_text()
+    assert generated == predicate_module_source(schema_fields(EVENTS)), "run scripts/generate_row_predicate.py"
+    assert EVENTS_VALIDATOR._is_valid.__qualname__ == "predicate.<locals>._valid_0"
+
+
 def test_compiled_and_pure_modules_decide_every_message_identically() -> None:
     child = subprocess.run([sys.executable, __file__, "--pure"], cwd=REPO, capture_output=True, check=True,
                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
