@@ -4,7 +4,7 @@ Installed on every Dataflow worker (``--setup_file``) so workers run the same co
 launcher; the Beam version is pinned to the SDK container the Flex Template uses.
 
 The pure mapping modules (``COMPILED_MODULES``: bytes -> BigQuery row, run on every event)
-are compiled with Cython when it is importable at build time: the same source, ~25% less
+are compiled with Cython when it is importable at build time: the same source, ~25-30% less
 CPU per event (bench/README.md). Without Cython, without a C compiler, or with
 ``SEGMENT_BRANCH_PURE_PYTHON=1`` the package installs as pure Python and behaves the same
 (tests/test_compiled.py holds the two forms to identical results).
