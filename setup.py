@@ -16,7 +16,7 @@ import setuptools
 from setuptools.command.build_ext import build_ext
 
 BEAM_VERSION = "2.77.0"
-CYTHON_VERSION = "3.1.4"  # also pinned in scripts/bootstrap.sh and dataflow/Dockerfile
+CYTHON_VERSION = "3.1.4"  # read by scripts/bootstrap.sh; dataflow/Dockerfile pins the same (tested)
 
 # Pure modules only (no Beam, no DoFns): compiled functions and classes pickle by reference.
 COMPILED_MODULES = [

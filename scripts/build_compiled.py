@@ -38,8 +38,8 @@ def main() -> int:
             for compiled in _compiled_paths(source):
                 compiled.unlink()
         return 0
-    stale = [s for s in sources
-             if not _compiled_paths(s) or min(c.stat().st_mtime for c in _compiled_paths(s)) < s.stat().st_mtime]
+    stale = [source for source in sources
+             if min((c.stat().st_mtime for c in _compiled_paths(source)), default=0) < source.stat().st_mtime]
     if not stale:
         return 0
     print(f"build_compiled: compiling {len(stale)} mapping module(s) with Cython", file=sys.stderr)
