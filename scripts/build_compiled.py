@@ -25,7 +25,8 @@ def compiled_modules() -> list[str]:
     raise SystemExit("setup.py defines no COMPILED_MODULES")
 
 
-def _compiled_paths(source: Path) -> list[Path]:
+def compiled_paths(source: Path) -> list[Path]:
+    """The extension modules built next to a source file (none when it runs pure)."""
     stem = source.with_suffix("")
     return [Path(f"{stem}{suffix}") for suffix in importlib.machinery.EXTENSION_SUFFIXES
             if Path(f"{stem}{suffix}").exists()]
@@ -35,11 +36,11 @@ def main() -> int:
     sources = [REPO / name for name in compiled_modules()]
     if os.environ.get("SEGMENT_BRANCH_PURE_PYTHON") == "1":
         for source in sources:
-            for compiled in _compiled_paths(source):
+            for compiled in compiled_paths(source):
                 compiled.unlink()
         return 0
     stale = [source for source in sources
-             if min((c.stat().st_mtime for c in _compiled_paths(source)), default=0) < source.stat().st_mtime]
+             if min((c.stat().st_mtime for c in compiled_paths(source)), default=0) < source.stat().st_mtime]
     if not stale:
         return 0
     print(f"build_compiled: compiling {len(stale)} mapping module(s) with Cython", file=sys.stderr)

@@ -24,13 +24,17 @@ NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
 CORPUS_EVENTS = 4000
 
 
-def _module_names() -> list[str]:
+def _build_script():
     sys.path.insert(0, str(REPO / "scripts"))
     try:
-        from build_compiled import compiled_modules
+        import build_compiled
     finally:
         sys.path.pop(0)
-    return [name.removesuffix(".py").replace("/", ".") for name in compiled_modules()]
+    return build_compiled
+
+
+def _module_names() -> list[str]:
+    return [name.removesuffix(".py").replace("/", ".") for name in _build_script().compiled_modules()]
 
 
 def _messages() -> list[tuple[bytes, dict[str, str] | None]]:
@@ -81,12 +85,11 @@ def test_mapping_modules_are_compiled() -> None:
 
 
 def test_compiled_modules_are_not_older_than_their_sources() -> None:
-    for name in _module_names():
-        source = REPO / (name.replace(".", "/") + ".py")
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            compiled = source.with_name(source.stem + suffix)
-            if compiled.exists():
-                assert compiled.stat().st_mtime >= source.stat().st_mtime, f"{compiled.name} is stale"
+    build_script = _build_script()
+    for name in build_script.compiled_modules():
+        source = REPO / name
+        for compiled in build_script.compiled_paths(source):
+            assert compiled.stat().st_mtime >= source.stat().st_mtime, f"{compiled.name} is stale"
 
 
 def test_generated_events_predicate_is_current_and_in_use() -> None:
