@@ -19,22 +19,17 @@ from pathlib import Path
 
 import orjson
 
+from tests.build_script import build_compiled_script
+
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
 CORPUS_EVENTS = 4000
 
 
-def _build_script():
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import build_compiled
-    finally:
-        sys.path.pop(0)
-    return build_compiled
-
-
-def _module_names() -> list[str]:
-    return [name.removesuffix(".py").replace("/", ".") for name in _build_script().compiled_modules()]
+def _module_names(suffix: str = "") -> list[str]:
+    """The compiled modules' dotted names (those whose source ends with ``suffix``)."""
+    return [str(Path(name).with_suffix("")).replace("/", ".") for name in build_compiled_script().compiled_modules()
+            if name.endswith(suffix)]
 
 
 def _messages() -> list[tuple[bytes, dict[str, str] | None]]:
@@ -76,8 +71,10 @@ class _SourcesFirst(importlib.abc.MetaPathFinder):
 
 def test_mapping_modules_are_compiled() -> None:
     if os.environ.get("SEGMENT_BRANCH_PURE_PYTHON") == "1":
-        for name in _module_names():
+        for name in _module_names(".py"):
             assert importlib.import_module(name).__file__.endswith(".py"), name
+        for name in _module_names(".pyx"):
+            assert importlib.util.find_spec(name) is None, f"{name} is built: run scripts/build_compiled.py"
         return
     not_compiled = [name for name in _module_names()
                     if not importlib.import_module(name).__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
@@ -85,7 +82,7 @@ def test_mapping_modules_are_compiled() -> None:
 
 
 def test_compiled_modules_are_not_older_than_their_sources() -> None:
-    build_script = _build_script()
+    build_script = build_compiled_script()
     for name in build_script.compiled_modules():
         source = REPO / name
         for compiled in build_script.compiled_paths(source):
@@ -115,9 +112,11 @@ def test_compiled_and_pure_modules_decide_every_message_identically() -> None:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--pure"]:
-    names = set(_module_names())
-    sys.meta_path.insert(0, _SourcesFirst(names))
+    sys.meta_path.insert(0, _SourcesFirst(set(_module_names(".py"))))
+    for c_only in _module_names(".pyx"):  # C-only modules: their importers take their pure forms
+        sys.modules[c_only] = None
     from transforms import mapping
 
     assert mapping.__file__.endswith(".py") and mapping.process_message.__code__.co_filename.endswith(".py")
+    assert mapping.has_long_number is mapping._has_long_number
     sys.stdout.buffer.write(orjson.dumps(_decisions()))

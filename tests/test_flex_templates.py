@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs import backfill, daily_export, segment_import
 from beam_jobs.options import ImporterOptions
+from tests.build_script import build_compiled_script
 
 REPO = Path(__file__).resolve().parent.parent
 METADATA_DIR = REPO / "dataflow" / "metadata"
@@ -173,6 +178,20 @@ def test_dockerfile_compiles_the_mapping_modules_with_the_pinned_cython():
     dockerfile = DOCKERFILE.read_text()
     assert re.search(rf"^ARG CYTHON_VERSION={re.escape(pinned)}$", dockerfile, flags=re.M)
     assert re.search(r"^ENV PIP_NO_BUILD_ISOLATION=0$", dockerfile, flags=re.M)
+    assert "COPY setup.py MANIFEST.in ./" in dockerfile
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
+    assert {"transforms/*.c", "transforms/*.so", "build/"} <= set(ignored), "host builds must not reach the image"
+
+
+def test_the_staged_sdist_holds_every_source_setup_py_compiles(tmp_path):
+    # Workers install the package again from the sdist the launcher stages (--setup_file).
+    subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path)], cwd=REPO, check=True,
+                   capture_output=True, env={**os.environ, "SEGMENT_BRANCH_PURE_PYTHON": "1"})
+    [sdist] = tmp_path.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert set(build_compiled_script().compiled_modules()) <= names
+    assert "MANIFEST.in" in names
 
 
 @pytest.mark.parametrize("job", sorted(JOBS))

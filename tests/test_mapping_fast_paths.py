@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.conftest import mapping_config_from, mapping_settings_for
 from transforms import event_names
 from transforms.identifiers import _locale, _parse_locale, is_zeroed
-from transforms.mapping import decode, integrations_disabled
+from transforms.mapping import _has_long_number, decode, has_long_number, integrations_disabled
 from transforms.timestamps import InvalidTimestamp, bq_timestamp_of, parse_timestamp, to_bq_timestamp
 from transforms.values import to_numeric
 
@@ -122,3 +122,20 @@ def test_a_number_decodes_the_same_whether_or_not_the_document_takes_the_exact_p
     exact = decode(f'{{"price": {literal}, "id": "12345678901234567890"}}'.encode())
     assert type(exact["price"]) is type(plain["price"])
     assert repr(exact["price"]) == repr(plain["price"])
+
+
+_RUN_BYTES = st.sampled_from(b"0123456789.-x:")
+
+
+@given(st.lists(st.one_of(st.binary(max_size=30), st.lists(_RUN_BYTES, max_size=45).map(bytes)), max_size=8).map(b"".join))
+def test_the_long_number_search_answers_as_the_table_and_search_do(data):
+    assert has_long_number(data) is _has_long_number(data)
+    assert has_long_number(bytearray(data)) is _has_long_number(data)
+
+
+@pytest.mark.parametrize("run", [b"1" * 19, b"1" * 20, b"-" + b"1" * 19, b"-" + b"1" * 18, b"1.2" * 7, b"-1" * 10])
+@pytest.mark.parametrize("before,after", [(b"", b""), (b'{"a":', b"}"), (b"x" * 37, b"9"), (b"7", b"-" * 40)])
+def test_the_long_number_search_at_every_offset(run, before, after):
+    for pad in range(40):
+        data = before + b"a" * pad + run + after
+        assert has_long_number(data) is _has_long_number(data), data

@@ -5,7 +5,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.reasons import Reason
 from tests.conftest import MAPPING_ABSENT, MAPPING_NOW, mapping_imported_row, mapping_process, mapping_track_event
@@ -83,6 +86,12 @@ def test_to_int(value, expected):
 ])
 def test_to_json_text_compact(value, expected):
     assert to_json_text(value) == expected
+
+
+@given(st.one_of(st.floats(), st.integers(-(2**63), 2**64 - 1), st.booleans(), st.none(),
+                 st.sampled_from([0.0, -0.0, 1e16, 9999999999999998.0, 1e-4, 1e-5, 5e-324, 1.7976931348623157e308])))
+def test_to_json_text_of_a_scalar_is_the_text_orjson_writes(value):
+    assert to_json_text(value) == orjson.dumps(value).decode()
 
 
 def test_to_decimal_never_raises():

@@ -28,6 +28,19 @@ def to_json_text(value: Any) -> str | None:
     in the CLI and on a worker. Numbers orjson cannot hold arrive as Decimal (see
     ``mapping.decode``) and are written back digit for digit.
     """
+    # Numbers, booleans and null (most custom data besides strings) without orjson's call:
+    # the text orjson writes (tests/test_values_timestamps.py holds them to it).
+    kind = type(value)
+    if kind is int:
+        return str(value)  # past 64 bits orjson refuses and json.dumps below writes str() too
+    if kind is float:
+        text = repr(value)  # orjson's text for every finite float repr writes without exponent
+        if "e" not in text and "n" not in text:  # not 1e+16, 1e-05, inf, nan
+            return text
+    elif kind is bool:
+        return "true" if value else "false"
+    elif value is None:
+        return "null"
     try:
         return orjson.dumps(value, default=_decimal_fragment).decode()
     except orjson.JSONEncodeError as error:
