@@ -1,15 +1,16 @@
 """Keep the in-place compiled mapping modules in step with their sources (run by bootstrap.sh).
 
 An extension module next to its ``.py`` wins the import, so a stale one would run old code:
-this rebuilds whenever a source is newer than its compiled module (Cython and setuptools
-then rebuild only what changed). With ``SEGMENT_BRANCH_PURE_PYTHON=1`` it removes them, so
-the checkout runs the pure modules.
+this rebuilds whenever a source (or its ``.pxd`` declarations) is newer than its compiled
+module (Cython and setuptools then rebuild only what changed). With
+``SEGMENT_BRANCH_PURE_PYTHON=1`` it removes them, so the checkout runs the pure modules.
 """
 from __future__ import annotations
 
 import ast
 import importlib.machinery
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,18 @@ def compiled_paths(source: Path) -> list[Path]:
             if Path(f"{stem}{suffix}").exists()]
 
 
+def newest_input(source: Path) -> float:
+    """The last change to what a module compiles from: its source, its ``.pxd`` declarations
+    and the ``.pxd`` files those cimport (``from transforms.values cimport ...``)."""
+    inputs = [source]
+    declarations = source.with_suffix(".pxd")
+    if declarations.exists():
+        inputs.append(declarations)
+        for name in re.findall(r"^from transforms\.(\w+) cimport", declarations.read_text(), flags=re.M):
+            inputs.append(source.parent / f"{name}.pxd")
+    return max(path.stat().st_mtime for path in inputs)
+
+
 def main() -> int:
     sources = [REPO / name for name in compiled_modules()]
     if os.environ.get("SEGMENT_BRANCH_PURE_PYTHON") == "1":
@@ -40,7 +53,7 @@ def main() -> int:
                 compiled.unlink()
         return 0
     stale = [source for source in sources
-             if min((c.stat().st_mtime for c in compiled_paths(source)), default=0) < source.stat().st_mtime]
+             if min((c.stat().st_mtime for c in compiled_paths(source)), default=0) < newest_input(source)]
     if not stale:
         return 0
     print(f"build_compiled: compiling {len(stale)} mapping module(s) with Cython", file=sys.stderr)

@@ -191,6 +191,7 @@ def test_the_staged_sdist_holds_every_source_setup_py_compiles(tmp_path):
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert set(build_compiled_script().compiled_modules()) <= names
+    assert {str(path.relative_to(REPO)) for path in (REPO / "transforms").glob("*.pxd")} <= names
     assert "MANIFEST.in" in names
 
 

@@ -144,9 +144,10 @@ def user_data(doc: dict, context: dict, properties: dict, platform: str | None, 
 
     device = context.get("device")
     if type(device) is dict:
-        advertising_id = _identifier(device.get("advertisingId"))
-        device_id = _identifier(device.get("id"))
-        ad_tracking = device.get("adTrackingEnabled")
+        device_info: dict = device  # (typed: compiled, its lookups are direct dict reads)
+        advertising_id = _identifier(device_info.get("advertisingId"))
+        device_id = _identifier(device_info.get("id"))
+        ad_tracking = device_info.get("adTrackingEnabled")
         if ad_tracking is False:
             row["user_data_limit_ad_tracking"] = True
         elif ad_tracking is True:
@@ -159,8 +160,8 @@ def user_data(doc: dict, context: dict, properties: dict, platform: str | None, 
             row["user_data_idfa"], row["user_data_idfv"] = advertising_id, device_id
         elif platform == ANDROID:
             row["user_data_aaid"], row["user_data_android_id"] = advertising_id, device_id
-        row["user_data_model"] = _identifier(device.get("model"))
-        row["user_data_brand"] = _identifier(device.get("manufacturer"))
+        row["user_data_model"] = _identifier(device_info.get("model"))
+        row["user_data_brand"] = _identifier(device_info.get("manufacturer"))
 
     user_agent = row["user_data_user_agent"] = _identifier(context.get("userAgent"))
     row["user_data_browser_fingerprint_id"] = _identifier(properties.get("browser_fingerprint_id"))
@@ -175,17 +176,21 @@ def user_data(doc: dict, context: dict, properties: dict, platform: str | None, 
             row["user_data_platform"], row["user_data_environment"] = _APP_PLATFORM[platform], "FULL_APP"
 
     row["user_data_ip"] = _identifier(context.get("ip"))
+    info: dict
     os_info = context.get("os")
     if type(os_info) is dict:
-        row["user_data_os_version"] = _identifier(os_info.get("version"))
+        info = os_info
+        row["user_data_os_version"] = _identifier(info.get("version"))
     app = context.get("app")
     if type(app) is dict:
-        row["user_data_app_version"] = _identifier(app.get("version"))
+        info = app
+        row["user_data_app_version"] = _identifier(info.get("version"))
     screen = context.get("screen")
     if type(screen) is dict:
-        row["user_data_screen_width"] = to_int(screen.get("width"))
-        row["user_data_screen_height"] = to_int(screen.get("height"))
-        row["user_data_screen_dpi"] = _screen_dpi(screen.get("density"))
+        info = screen
+        row["user_data_screen_width"] = to_int(info.get("width"))
+        row["user_data_screen_height"] = to_int(info.get("height"))
+        row["user_data_screen_dpi"] = _screen_dpi(info.get("density"))
     return row
 
 

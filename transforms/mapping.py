@@ -274,11 +274,13 @@ def process_message(
             Reason.PAYLOAD_TOO_LARGE, f"{len(data)} bytes > limit {settings.max_payload_bytes}", app_id
         )
     try:
-        doc = decode(data)
+        decoded = decode(data)
     except ValueError as error:
         return _rejected(Reason.MALFORMED_JSON, str(error), app_id)
-    if type(doc) is not dict:
-        return _rejected(Reason.NOT_AN_OBJECT, f"JSON {type(doc).__name__}, expected an object", app_id)
+    if type(decoded) is not dict:
+        return _rejected(Reason.NOT_AN_OBJECT, f"JSON {type(decoded).__name__}, expected an object", app_id)
+    # Locals annotated dict are typed when compiled: their reads are direct dict lookups.
+    doc: dict = decoded
 
     message_id = doc.get("messageId")
     if message_id is None or message_id == "":
@@ -287,8 +289,8 @@ def process_message(
         shown = message_id[:40] if type(message_id) is str else type(message_id).__name__
         return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {shown!r}", app_id)
 
-    ctx = doc.get("context")
-    ctx = ctx if type(ctx) is dict else _EMPTY
+    context = doc.get("context")
+    ctx: dict = context if type(context) is dict else _EMPTY
     properties = doc.get("properties")
     properties = properties if type(properties) is dict else None
     platform = detect_platform(ctx, properties or _EMPTY)
@@ -311,8 +313,8 @@ def process_message(
         return _rejected(Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", app_id, message_id,
                          segment_name, platform)
 
-    event = app.event_name(segment_name)
-    if event.not_imported:
+    name, category, topic, not_imported, single_product, double_tracking = app.event_name(segment_name)
+    if not_imported:
         return _rejected(Reason.NOT_IMPORTED_EVENT, f"{segment_name.strip()!r} is tracked by Branch itself", app_id,
                          message_id, segment_name, platform)
 
@@ -332,17 +334,17 @@ def process_message(
         if doc.get("properties") is not None:
             warnings.append("invalid_value:properties")
         properties = _EMPTY
-    row = _ROW_TEMPLATE.copy()
+    row: dict = _ROW_TEMPLATE.copy()
     user_data(doc, ctx, properties, platform, warnings, row)
     if not is_identifiable(row):
         return _rejected(Reason.NO_IDENTIFIER, "no userId, device id, advertising id or browser fingerprint", app_id,
-                         message_id, event.name, platform)
+                         message_id, name, platform)
     if platform is not None and platform not in app.config.enabled_platforms:
         return _rejected(Reason.PLATFORM_NOT_ENABLED, f"platform {platform} is not enabled for {app_id}", app_id,
-                         message_id, event.name, platform)
+                         message_id, name, platform)
 
-    map_properties(properties, event.category, event.single_product, warnings, row)
-    if event.double_tracking:
+    map_properties(properties, category, single_product, warnings, row)
+    if double_tracking:
         warnings.append("double_tracking")
 
     received = doc.get("receivedAt")
@@ -359,10 +361,10 @@ def process_message(
 
     row["id"] = event_id(app_id, message_id)
     row["app_id"] = app_id
-    row["name"] = event.name
+    row["name"] = name
     row["customer_event_alias"] = segment_name
-    row["category"] = event.category
-    row["topic"] = event.topic
+    row["category"] = category
+    row["topic"] = topic
     timestamp = doc.get("timestamp")
     # The timestamp field decided the event time when present (see event_time): its text.
     row["timestamp"] = bq_timestamp_of(timestamp, when) if timestamp is not None else to_bq_timestamp(when)
@@ -371,5 +373,5 @@ def process_message(
     row["warnings"] = warnings
     violation = EVENTS_VALIDATOR.validate(row)
     if violation:
-        return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, event.name, platform)
-    return MappingOutcome(Outcome.IMPORTED, None, None, row, app_id, message_id, event.name, platform, when)
+        return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, name, platform)
+    return MappingOutcome(Outcome.IMPORTED, None, None, row, app_id, message_id, name, platform, when)

@@ -80,34 +80,33 @@ def _string_map(values: dict[str, Any], path: str, warnings: list[str]) -> str |
 
 def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dict[str, Any]:
     """One Branch content item from a Segment product object."""
-    get = product.get
-    item = _ITEM_TEMPLATE.copy()
+    item: dict = _ITEM_TEMPLATE.copy()  # (typed when compiled, as the annotated dict parameters)
     for key, field in _ITEM_TEXT_FIELDS:
-        value = get(key)
+        value = product.get(key)
         if type(value) is str:  # the common case, without to_text's type checks
             item[field] = value
         elif value is not None:
             text = item[field] = to_text(value)
             if text is None:
                 warnings.append(f"invalid_value:{path}.{key}")
-    sku = get("sku")
+    sku = product.get("sku")
     if sku is None:
         item["sku"] = item["canonical_identifier"]
     else:
         text = item["sku"] = sku if type(sku) is str else to_text(sku)
         if text is None:
             warnings.append(f"invalid_value:{path}.sku")
-    price = get("price")
+    price = product.get("price")
     if price is not None:
         number = item["price"] = to_numeric(price)
         if number is None:
             warnings.append(f"invalid_value:{path}.price")
-    quantity = get("quantity")
+    quantity = product.get("quantity")
     if quantity is not None:
         number = item["quantity"] = to_float(quantity, allow_negative=False)
         if number is None:
             warnings.append(f"invalid_value:{path}.quantity")
-    rating = get("rating")
+    rating = product.get("rating")
     if rating is not None:
         number = item["rating"] = to_float(rating)
         if number is None:

@@ -28,18 +28,16 @@ def to_json_text(value: Any) -> str | None:
     in the CLI and on a worker. Numbers orjson cannot hold arrive as Decimal (see
     ``mapping.decode``) and are written back digit for digit.
     """
-    # Numbers, booleans and null (most custom data besides strings) without orjson's call:
-    # the text orjson writes (tests/test_values_timestamps.py holds them to it).
+    # Scalars (most custom data besides strings) the short way: the text orjson writes
+    # (tests/test_values_timestamps.py holds them to it).
     kind = type(value)
     if kind is int:
         return str(value)  # past 64 bits orjson refuses and json.dumps below writes str() too
     if kind is float:
-        text = repr(value)  # orjson's text for every finite float repr writes without exponent
-        if "e" not in text and "n" not in text:  # not 1e+16, 1e-05, inf, nan
-            return text
-    elif kind is bool:
+        return orjson.dumps(value).decode()  # (without the default hook: a float never needs it)
+    if kind is bool:
         return "true" if value else "false"
-    elif value is None:
+    if value is None:
         return "null"
     try:
         return orjson.dumps(value, default=_decimal_fragment).decode()
@@ -91,8 +89,9 @@ def to_numeric(value: Any, *, allow_negative: bool = True) -> str | None:
         return str(value) if allow_negative or value >= 0 else None
     if type(value) is float and 1e-4 <= abs(value) < 1e16 and (allow_negative or value > 0):
         # Prices: in this range repr() has no exponent and is exactly what the decimal path
-        # below formats, unless it has more than 9 decimals (then rounded below).
-        text = repr(value)
+        # below formats, unless it has more than 9 decimals (then rounded below). orjson
+        # writes the same shortest digits as repr() here, in half its time (tested).
+        text = orjson.dumps(value).decode()
         if len(text) - text.index(".") <= 10:
             return text
     elif type(value) is float and value == 0:  # 0.0 and -0.0, as the decimal path below formats them

@@ -1,0 +1,2 @@
+# Cython declarations for properties.py (compiled with it; the .py stays the source).
+from transforms.values cimport to_float, to_json_text, to_numeric, to_text
