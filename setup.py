@@ -29,7 +29,7 @@ COMPILED_MODULES = [
     "transforms/events_row_predicate.py",  # generated from the events schema
     "transforms/event_names.py",
     "transforms/currencies.py",
-    "transforms/long_numbers.pyx",  # C only: mapping falls back to its pure form without it
+    "transforms/speedups.pyx",  # C only: its users fall back to their pure forms without it
 ]
 
 

@@ -119,4 +119,7 @@ if __name__ == "__main__" and sys.argv[1:] == ["--pure"]:
 
     assert mapping.__file__.endswith(".py") and mapping.process_message.__code__.co_filename.endswith(".py")
     assert mapping.has_long_number is mapping._has_long_number
+    from transforms import timestamps
+
+    assert timestamps.to_bq_timestamp is timestamps._to_bq_timestamp
     sys.stdout.buffer.write(orjson.dumps(_decisions()))

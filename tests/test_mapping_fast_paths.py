@@ -1,6 +1,7 @@
 """The mapping's fast paths give exactly what the general code they shortcut gives."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,8 +11,8 @@ from hypothesis import strategies as st
 from tests.conftest import mapping_config_from, mapping_settings_for
 from transforms import event_names
 from transforms.identifiers import _locale, _parse_locale, is_zeroed
-from transforms.mapping import _has_long_number, decode, has_long_number, integrations_disabled
-from transforms.timestamps import InvalidTimestamp, bq_timestamp_of, parse_timestamp, to_bq_timestamp
+from transforms.mapping import _has_long_number, decode, event_id, has_long_number, integrations_disabled
+from transforms.timestamps import InvalidTimestamp, _to_bq_timestamp, bq_timestamp_of, parse_timestamp, to_bq_timestamp
 from transforms.values import to_numeric
 
 UTC = timezone.utc
@@ -139,3 +140,15 @@ def test_the_long_number_search_at_every_offset(run, before, after):
     for pad in range(40):
         data = before + b"a" * pad + run + after
         assert has_long_number(data) is _has_long_number(data), data
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3)), timezone(timedelta(0))])))
+def test_the_c_timestamp_text_is_the_pure_one(value):
+    assert to_bq_timestamp(value) == _to_bq_timestamp(value)
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=40), st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=100))
+def test_event_id_is_blake2b_128_of_the_app_and_message_id(app_id, message_id):
+    for _ in range(2):  # the app's hash state is made, then reused
+        assert event_id(app_id, message_id) == hashlib.blake2b(
+            f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()

@@ -150,15 +150,29 @@ class MappingOutcome:
 
 
 def event_id(app_id: str, message_id: str) -> str:
-    """Deterministic event id: the same Segment message always gets the same id."""
-    return hashlib.blake2b(f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()
+    """Deterministic event id: the same Segment message always gets the same id.
+
+    BLAKE2b-128 of ``app_id``, U+001F and ``message_id``: a copy of the app's hash state
+    after the prefix, fed the message id (a third faster than hashing the joined text).
+    """
+    prefix = _ID_PREFIXES.get(app_id)
+    if prefix is None:
+        prefix = hashlib.blake2b(f"{app_id}\x1f".encode(), digest_size=16)
+        if len(_ID_PREFIXES) < _MAX_MEMOISED_NAMES:
+            _ID_PREFIXES[app_id] = prefix
+    digest = prefix.copy()
+    digest.update(message_id.encode())
+    return digest.hexdigest()
+
+
+_ID_PREFIXES: dict[str, Any] = {}  # app id -> hash state after the prefix (apps are few)
 
 
 # Numbers orjson would round: 20 digits in a row (or "-" and 19), an integer outside its
 # exact range [-2**63, 2**64 - 1]; or 20 digits and points, a decimal longer than a double
 # holds (NUMERIC keeps 38 digits). Searched in the data with digits and "." mapped to "0"
 # ("-" kept, everything else "x"): a regex's test, ~10x faster (Segment payloads are full of
-# digits); compiled, transforms/long_numbers.pyx searches the bytes in place, ~3x faster
+# digits); compiled, transforms/speedups.pyx searches the bytes in place, ~3x faster
 # again. A false alarm (a long digit string) only costs the exact decoder's time.
 _LONG_DIGIT_RUN = b"0" * 20
 _LONG_NEGATIVE_RUN = b"-" + b"0" * 19
@@ -176,7 +190,7 @@ def _has_long_number(data: bytes) -> bool:
 
 
 try:  # the same search as a C loop, built with the compiled modules (setup.py)
-    from transforms.long_numbers import has_long_number
+    from transforms.speedups import has_long_number
 except ImportError:  # a pure Python install
     has_long_number = _has_long_number
 

@@ -50,7 +50,7 @@ def event_time(doc: dict, publish_time: datetime | None, now: datetime) -> datet
 _TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
 
 
-def to_bq_timestamp(value: datetime) -> str:
+def _to_bq_timestamp(value: datetime) -> str:
     """``2026-11-28T12:00:00.123456Z``: BigQuery's JSON timestamp text, always UTC."""
     if value.tzinfo is UTC and type(value) is datetime and value.year >= 1000:
         # Parsed and pipeline times already are UTC: isoformat()'s text, assembled here in
@@ -59,6 +59,12 @@ def to_bq_timestamp(value: datetime) -> str:
         return (f"{value.year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:{two[value.minute]}:"
                 f"{two[value.second]}.{value.microsecond:06d}Z")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+try:  # the same text formatted in C, built with the compiled modules (setup.py)
+    from transforms.speedups import to_bq_timestamp
+except ImportError:  # a pure Python install
+    to_bq_timestamp = _to_bq_timestamp
 
 
 def bq_timestamp_of(text: str, parsed: datetime) -> str:
