@@ -12,7 +12,10 @@ from tests.conftest import mapping_config_from, mapping_settings_for
 from transforms import event_names
 from transforms.identifiers import _locale, _parse_locale, is_zeroed
 from transforms.mapping import _has_long_number, decode, event_id, has_long_number, integrations_disabled
-from transforms.timestamps import InvalidTimestamp, _to_bq_timestamp, bq_timestamp_of, parse_timestamp, to_bq_timestamp
+from transforms import timestamps
+from transforms.timestamps import (
+    InvalidTimestamp, _bq_timestamp_of, _to_bq_timestamp, bq_timestamp_of, parse_timestamp, to_bq_timestamp,
+)
 from transforms.values import to_numeric
 
 UTC = timezone.utc
@@ -152,3 +155,28 @@ def test_event_id_is_blake2b_128_of_the_app_and_message_id(app_id, message_id):
     for _ in range(2):  # the app's hash state is made, then reused
         assert event_id(app_id, message_id) == hashlib.blake2b(
             f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()
+
+
+_SEGMENT_FORM_TEXT = st.tuples(
+    st.integers(0, 9999), st.integers(0, 19), st.integers(0, 39), st.integers(0, 29), st.integers(0, 69),
+    st.integers(0, 69), st.integers(0, 999),
+).map(lambda t: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % t)
+_LOOKALIKES = st.text(st.sampled_from("0123456789-T:.Z+ \u0663"), min_size=22, max_size=26)
+
+
+@given(st.one_of(_SEGMENT_FORM_TEXT, _LOOKALIKES))
+def test_the_c_segment_form_reader_gives_what_fromisoformat_gives(text):
+    if timestamps.segment_timestamp is None:  # a pure install reads every form with fromisoformat
+        return
+    fast = timestamps.segment_timestamp(text)
+    try:
+        expected = datetime.fromisoformat(text)
+    except ValueError:
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == expected and fast.tzinfo is expected.tzinfo is UTC
+    else:  # only texts of other forms go the general way
+        assert not (len(text) == 24 and text.isascii() and text.endswith("Z") and text[4:20:3] == "--T::.")
+    parsed = parse_timestamp(text, "timestamp")
+    assert bq_timestamp_of(text, parsed) == _bq_timestamp_of(text, parsed)

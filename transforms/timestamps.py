@@ -15,6 +15,10 @@ def parse_timestamp(value: Any, field: str) -> datetime:
     """An aware UTC datetime from ISO-8601 text with any offset (no offset means UTC)."""
     if type(value) is not str:
         raise InvalidTimestamp(f"{field} is not a string")
+    if segment_timestamp is not None:  # compiled: Segment's own form is read in C
+        parsed = segment_timestamp(value)
+        if parsed is not None:
+            return parsed
     try:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:
@@ -61,13 +65,9 @@ def _to_bq_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-try:  # the same text formatted in C, built with the compiled modules (setup.py)
-    from transforms.speedups import to_bq_timestamp
-except ImportError:  # a pure Python install
-    to_bq_timestamp = _to_bq_timestamp
 
 
-def bq_timestamp_of(text: str, parsed: datetime) -> str:
+def _bq_timestamp_of(text: str, parsed: datetime) -> str:
     """``to_bq_timestamp(parsed)``, where ``parsed = parse_timestamp(text, ...)``.
 
     Segment's own form, ``2026-11-28T12:00:00.123Z``, is already that text but for the
@@ -77,6 +77,12 @@ def bq_timestamp_of(text: str, parsed: datetime) -> str:
     if len(text) == 24 and text[23] == "Z" and text[4:20:3] == "--T::.":
         return text[:23] + "000Z"
     return to_bq_timestamp(parsed)
+
+
+try:  # C forms, built with the compiled modules (setup.py; transforms/speedups.pyx)
+    from transforms.speedups import bq_timestamp_of, segment_timestamp, to_bq_timestamp
+except ImportError:  # a pure Python install
+    bq_timestamp_of, segment_timestamp, to_bq_timestamp = _bq_timestamp_of, None, _to_bq_timestamp
 
 
 def truncate_to_minute(value: datetime) -> datetime:
