@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 from decimal import Decimal, InvalidOperation
 from datetime import datetime, timedelta
 from typing import Any, Mapping, NamedTuple
@@ -37,15 +38,16 @@ BRANCH_KEY_ATTRIBUTE = "branch_key"
 
 _EMPTY: dict = {}
 
-# An events row with every column None, in the order rows have always had: process_message
-# fills a copy (one C-level copy; then only the columns with a value are written). The list
-# columns (content_items, warnings) are always set to fresh lists, never shared from here.
-_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys((
-    "id", "app_id", "name", "customer_event_alias", "category", "topic", "origin", "timestamp", "received_at",
-    "ingested_at", "segment_message_id", "segment_anonymous_id", *USER_COLUMNS, *PROPERTY_COLUMNS, "warnings",
-))
+# An events row with every column None, in the schema's order: process_message fills a copy
+# (one C-level copy; then only the columns with a value are written), and the row validator
+# reads it in that order (compiled, in one pass). The list columns (content_items,
+# warnings) are always set to fresh lists, never shared from here. Names interned: the
+# same objects as the mapping's and the validator's column names.
+_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(sys.intern(field["name"]) for field in schema_fields(EVENTS))
 _ROW_TEMPLATE["origin"] = ORIGIN
-assert _ROW_TEMPLATE.keys() == {field["name"] for field in schema_fields(EVENTS)}, "events columns changed"
+assert _ROW_TEMPLATE.keys() == {"id", "app_id", "name", "customer_event_alias", "category", "topic", "origin", "timestamp",
+                                "received_at", "ingested_at", "segment_message_id", "segment_anonymous_id",
+                                *USER_COLUMNS, *PROPERTY_COLUMNS, "warnings"}, "events columns changed"
 
 
 class _EventName(NamedTuple):

@@ -6,9 +6,12 @@ with a warning ``invalid_value:<path>``; nothing here raises on any JSON value.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import orjson
+
+from schemas.tables import EVENTS, schema_fields
 
 from transforms.currencies import ISO_4217
 from transforms.event_names import COMMERCE
@@ -51,10 +54,14 @@ PROPERTY_COLUMNS = (
 # Properties with a rule below (never custom data as such); every other key is, as it is.
 _MAPPED_KEYS = frozenset(_EVENT_DATA) | _IDENTITY_PROPERTIES | {"revenue", "total", "currency", "query", "products"}
 _MAPPED_KEYS_SINGLE_PRODUCT = _MAPPED_KEYS | PRODUCT_KEYS
-# A content item with every field None, in column order (content_item fills a copy).
-_ITEM_TEMPLATE = dict.fromkeys(("content_schema", *_ITEM_TEXT.values(), "sku", "price", "quantity", "rating",
-                                "custom_fields"))
+# A content item with every field None, in the schema's order (content_item fills a copy;
+# the row validator reads it in that order), names interned as in mapping._ROW_TEMPLATE.
+_ITEM_TEMPLATE = dict.fromkeys(
+    sys.intern(field["name"]) for column in schema_fields(EVENTS) if column["name"] == "content_items"
+    for field in column["fields"])
 _ITEM_TEMPLATE["content_schema"] = CONTENT_SCHEMA
+assert _ITEM_TEMPLATE.keys() == {"content_schema", *_ITEM_TEXT.values(), "sku", "price", "quantity", "rating",
+                                 "custom_fields"}, "content item fields changed"
 
 
 def _string_map(values: dict[str, Any], path: str, warnings: list[str]) -> str | None:

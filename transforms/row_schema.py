@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from typing import Any, Callable
 
 from schemas.tables import EVENTS, schema_fields
@@ -65,7 +66,8 @@ class RowValidator:
     at import time, the way ``dataclasses`` and ``namedtuple`` generate their methods:
     straight-line code that reads each column once by a constant key and tests its type
     inline, with no per-column dict lookup, tuple unpacking or call (see
-    :func:`_emit_record`; ``.source`` holds the generated code).
+    :func:`_emit_record`; ``.source`` holds the generated code). Compiled, the same tests
+    run as a C loop over the row (``speedups.RowPredicate``, see :func:`_compile_predicate`).
 
     A row the predicate refuses (or cannot decide: a column missing or an extra one) goes
     through the interpretive walk below, which finds the first misfit (required columns
@@ -82,10 +84,10 @@ class RowValidator:
             self._columns[field["name"]] = (field["type"], check, mode == "REPEATED")
             if mode == "REQUIRED":
                 self._required.append(field["name"])
-        self.source, self._is_valid = _compile_predicate(fields)
+        self.source, self.fits = _compile_predicate(fields)  # fits(row): validate(row) is None, if True
 
     def validate(self, row: Any, path: str = "") -> str | None:
-        if type(row) is dict and self._is_valid(row):
+        if type(row) is dict and self.fits(row):
             return None
         return self._first_misfit(row, path)
 
@@ -157,10 +159,14 @@ def _compile_predicate(fields: list[dict[str, Any]]) -> tuple[str, Callable[[dic
     would find no misfit. Rows with exactly the schema's columns are decided; any other key
     set gives False (the interpretive walk then decides, and names the misfit).
 
-    The events table's predicate (every imported row) also exists as a generated module,
-    ``transforms/events_row_predicate.py``, which setup.py compiles with the other mapping
-    modules; it is used whenever its source is this source (else the ``exec`` form is)."""
+    Compiled, the predicate is ``speedups.RowPredicate``: the same tests in one C pass over
+    the row, for rows whose columns are in the schema's order (the mapping's rows are; any
+    other row it refuses, for the walk to decide). Pure, the events table's predicate
+    (every imported row) is a generated module, ``transforms/events_row_predicate.py``,
+    used whenever its source is this source (else the ``exec`` form is)."""
     source, entry = _predicate_source(fields)
+    if RowPredicate is not None:  # compiled: the same tests as a C loop over the row
+        return source, RowPredicate(_predicate_columns(fields), _is_numeric)
     from transforms import events_row_predicate
 
     if events_row_predicate.SOURCE_SHA256 == hashlib.sha256(source.encode()).hexdigest():
@@ -168,6 +174,21 @@ def _compile_predicate(fields: list[dict[str, Any]]) -> tuple[str, Callable[[dic
     namespace: dict[str, Any] = {"_isfinite": math.isfinite, "_is_numeric": _is_numeric}
     exec(compile(source, "<row_schema predicate>", "exec"), namespace)
     return source, namespace[entry]
+
+
+def _predicate_columns(fields: list[dict[str, Any]]) -> tuple:
+    """The schema as ``speedups.RowPredicate`` takes it: (name, type, mode, nested) per column,
+    names interned (the row and content item templates' keys are the same objects)."""
+    return tuple(
+        (sys.intern(field["name"]), field["type"], field.get("mode", "NULLABLE"),
+         _predicate_columns(field["fields"]) if field["type"] in ("RECORD", "STRUCT") else None)
+        for field in fields)
+
+
+try:  # the predicate as a C loop, built with the compiled modules (setup.py)
+    from transforms.speedups import RowPredicate
+except ImportError:  # a pure Python install: the generated predicate
+    RowPredicate = None
 
 
 def _predicate_source(fields: list[dict[str, Any]]) -> tuple[str, str]:

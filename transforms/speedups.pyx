@@ -156,3 +156,148 @@ def bq_timestamp_of(text, parsed) -> str:
     if type(text) is str and len(text) == 24 and text[23] == "Z" and text[4:20:3] == "--T::.":
         return text[:23] + "000Z"  # (non-ASCII digits, should fromisoformat ever take them)
     return to_bq_timestamp(parsed)
+
+
+# ---------------------------------------------------------------------------- row predicate
+
+from cpython.object cimport PyObject
+
+
+cdef extern from "Python.h":
+    bint PyDict_Next(object d, Py_ssize_t* pos, PyObject** key, PyObject** value)
+    long long PyLong_AsLongLongAndOverflow(object value, int* overflow) except? -1
+
+from libc.math cimport isfinite
+
+cdef enum Kind:
+    K_STRING, K_INT64, K_FLOAT64, K_BOOL, K_NUMERIC, K_RECORD
+
+cdef dict _KINDS = {
+    "STRING": K_STRING, "JSON": K_STRING, "BYTES": K_STRING, "TIMESTAMP": K_STRING, "DATE": K_STRING,
+    "INT64": K_INT64, "INTEGER": K_INT64, "FLOAT64": K_FLOAT64, "FLOAT": K_FLOAT64, "BOOL": K_BOOL,
+    "BOOLEAN": K_BOOL, "NUMERIC": K_NUMERIC, "RECORD": K_RECORD, "STRUCT": K_RECORD,
+}
+cdef enum Mode:
+    M_NULLABLE, M_REQUIRED, M_REPEATED
+
+
+cdef inline bint _is_int64(object value) except -1:
+    cdef int overflow = 0
+    if type(value) is not int:
+        return False
+    PyLong_AsLongLongAndOverflow(value, &overflow)
+    return overflow == 0
+
+
+cdef int _ascii_numeric(object value) noexcept:
+    """``row_schema._is_numeric`` of an ASCII str (1 or 0); -1 for any other str (for the
+    Python test: ``str.isdigit`` takes more digits than ASCII's)."""
+    cdef const unsigned char* p
+    cdef Py_ssize_t n, i = 0, whole_start, whole, fraction
+    if not PyUnicode_IS_ASCII(value):
+        return -1
+    p = PyUnicode_1BYTE_DATA(value)
+    n = PyUnicode_GET_LENGTH(value)
+    while i < n and p[i] == c'-':  # value.lstrip("-")
+        i += 1
+    whole_start = i
+    while i < n and c'0' <= p[i] <= c'9':
+        i += 1
+    whole = i - whole_start
+    if whole == 0 or whole > 29:
+        return 0
+    if i == n:
+        return 1
+    if p[i] != c'.':
+        return 0
+    i += 1
+    fraction = n - i
+    if fraction > 9:
+        return 0
+    while i < n:
+        if not (c'0' <= p[i] <= c'9'):
+            return 0
+        i += 1
+    return 1
+
+
+cdef class RowPredicate:
+    """``row_schema``'s predicate over a schema's fields, as a C loop over the row.
+
+    True only if the row has exactly the schema's columns in the schema's order (the order
+    of the mapping's row and content item templates) and every value fits its column, by
+    the same tests as the generated predicate (``row_schema._INLINE_CHECKS``): one pass of
+    ``PyDict_Next`` instead of a dict lookup per column. Any other row gives False, and
+    ``RowValidator``'s interpretive walk then decides.
+    """
+
+    cdef tuple _names
+    cdef int[:] _kinds_view
+    cdef int[:] _modes_view
+    cdef object _kinds_buffer, _modes_buffer
+    cdef tuple _nested
+    cdef object _is_numeric
+    cdef Py_ssize_t _count
+
+    def __init__(self, columns, is_numeric):
+        """``columns``: (name, BigQuery type, mode, nested columns or None) per column, in
+        order; ``is_numeric``: the NUMERIC text test."""
+        import array
+
+        self._names = tuple(column[0] for column in columns)
+        self._kinds_buffer = array.array("i", [_KINDS[column[1]] for column in columns])
+        self._modes_buffer = array.array("i", [
+            M_REQUIRED if column[2] == "REQUIRED" else M_REPEATED if column[2] == "REPEATED" else M_NULLABLE
+            for column in columns])
+        self._kinds_view = self._kinds_buffer
+        self._modes_view = self._modes_buffer
+        self._nested = tuple(None if column[3] is None else RowPredicate(column[3], is_numeric)
+                             for column in columns)
+        self._is_numeric = is_numeric
+        self._count = len(columns)
+
+    def __call__(self, row) -> bool:
+        return self.fits(row)
+
+    cdef bint _element_fits(self, Py_ssize_t index, object value) except -1:
+        cdef int kind = self._kinds_view[index]
+        if kind == K_STRING:
+            return type(value) is str
+        if kind == K_INT64:
+            return _is_int64(value)
+        if kind == K_FLOAT64:
+            return (type(value) is float and isfinite(<double>value)) or _is_int64(value)
+        if kind == K_BOOL:
+            return type(value) is bool
+        if kind == K_NUMERIC:
+            if type(value) is not str:
+                return False
+            numeric = _ascii_numeric(value)
+            return numeric == 1 if numeric >= 0 else bool(self._is_numeric(value))
+        return type(value) is dict and (<RowPredicate>self._nested[index]).fits(value)
+
+    cdef bint fits(self, object row) except -1:
+        cdef Py_ssize_t position = 0, index = 0
+        cdef PyObject* key
+        cdef PyObject* value
+        cdef int mode
+        if type(row) is not dict or len(<dict>row) != self._count:
+            return False
+        while PyDict_Next(row, &position, &key, &value):
+            name = self._names[index]
+            if <object>key is not name and not (<object>key == name):
+                return False
+            mode = self._modes_view[index]
+            if <object>value is None:
+                if mode == M_REQUIRED:
+                    return False
+            elif mode == M_REPEATED:
+                if type(<object>value) is not list:
+                    return False
+                for element in <list><object>value:
+                    if element is None or not self._element_fits(index, element):
+                        return False
+            elif not self._element_fits(index, <object>value):
+                return False
+            index += 1
+        return True
