@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from datetime import datetime, timedelta
 from typing import Any, Mapping, NamedTuple
 
-import orjson
+from orjson import JSONDecodeError, loads
 
 from schemas.config import AppConfig, ImporterConfig
 from schemas.reasons import Outcome, Reason
@@ -204,8 +204,8 @@ def decode(data: bytes) -> Any:
     rounds integers beyond 64 bits, so those documents get the exact standard library.
     """
     try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
+        doc = loads(data)
+    except JSONDecodeError as error:
         return _decode_exact(data, error)
     if has_long_number(data):
         return _decode_exact(data, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import orjson
+from orjson import JSONEncodeError, dumps
 
 from schemas.tables import EVENTS, schema_fields
 
@@ -64,24 +64,29 @@ assert _ITEM_TEMPLATE.keys() == {"content_schema", *_ITEM_TEXT.values(), "sku", 
                                  "custom_fields"}, "content item fields changed"
 
 
-def _string_map(values: dict[str, Any], path: str, warnings: list[str]) -> str | None:
+def _string_map(values: dict[str, Any], path: str, warnings: list[str], leave_out: frozenset[str] = frozenset()
+                ) -> str | None:
     """A string -> string map as JSON text (non-string values JSON-encoded), None if empty.
 
-    A value too deeply nested to encode is dropped with a warning.
+    The keys in ``leave_out`` are not part of it. A value too deeply nested to encode is
+    dropped with a warning naming its place (``path``: the object's, "" for the properties).
     """
-    encoded = {}
+    encoded: dict = {}
     for key, value in values.items():  # (a loop: cheaper than a comprehension for small maps)
+        if key in leave_out:
+            continue
         if type(value) is not str:
             value = to_json_text(value)
             if value is None:
-                warnings.append(f"invalid_value:{path}{key}")
+                warnings.append(f"invalid_value:{path}.{key}" if path else f"invalid_value:{key}")
                 continue
         encoded[key] = value
     if not encoded:
         return None
     try:
-        return orjson.dumps(encoded).decode()  # what to_json_text returns for a string map
-    except orjson.JSONEncodeError:
+        text: bytes = dumps(encoded)  # what to_json_text returns for a string map
+        return text.decode()
+    except JSONEncodeError:
         return to_json_text(encoded)
 
 
@@ -118,9 +123,7 @@ def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dic
         number = item["rating"] = to_float(rating)
         if number is None:
             warnings.append(f"invalid_value:{path}.rating")
-    if not PRODUCT_KEYS.issuperset(product):  # else no custom fields (nothing to encode)
-        item["custom_fields"] = _string_map(
-            {k: v for k, v in product.items() if k not in PRODUCT_KEYS}, f"{path}.", warnings)
+    item["custom_fields"] = _string_map(product, path, warnings, PRODUCT_KEYS)
     return item
 
 
@@ -141,26 +144,17 @@ def map_properties(
     if mapped_keys.isdisjoint(properties):  # custom events: every property is custom data
         row["custom_data"] = _string_map(properties, "", warnings)
         return row
-    # One pass splits the few mapped properties from custom data (most events have 0-3
-    # mapped ones), instead of looking up every rule's key in every event.
-    mapped: dict[str, Any] = {}
-    custom: dict[str, Any] = {}
-    for key, value in properties.items():
-        if key in mapped_keys:
-            mapped[key] = value
-        else:
-            custom[key] = value
-    unused = _map_event_data(mapped, category, single_product, warnings, row, items)
-    if unused:  # a mapped key that did not apply is custom data, in its place among the others
-        custom = {k: v for k, v in properties.items() if k not in mapped_keys or k in unused}
-    row["custom_data"] = _string_map(custom, "", warnings)
+    unused = _map_event_data(properties, category, single_product, warnings, row, items)
+    # Custom data: every other property, and a mapped one no rule took, in its place.
+    row["custom_data"] = _string_map(properties, "", warnings, mapped_keys.difference(unused) if unused else mapped_keys)
     return row
 
 
 def _map_event_data(mapped: dict[str, Any], category: str, single_product: bool, warnings: list[str],
                     row: dict[str, Any], items: list[dict[str, Any]]) -> list[str]:
-    """Apply the rules to the mapped properties, in the rules' order (the order of the
-    warnings); returns the keys that no rule took (they are custom data)."""
+    """Apply the rules to the properties (``mapped``: it reads only the mapped keys), in the
+    rules' order (the order of the warnings); returns the mapped keys present that no rule
+    took (they are custom data)."""
     unused = []
     if not _EVENT_DATA.keys().isdisjoint(mapped):
         for key, (column, convert) in _EVENT_DATA.items():

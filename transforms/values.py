@@ -11,7 +11,7 @@ import math
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
-import orjson
+from orjson import Fragment, JSONEncodeError, dumps
 
 # BigQuery NUMERIC: 38 digits, 9 after the decimal point.
 _NUMERIC_LIMIT = Decimal("1e29")
@@ -34,14 +34,16 @@ def to_json_text(value: Any) -> str | None:
     if kind is int:
         return str(value)  # past 64 bits orjson refuses and json.dumps below writes str() too
     if kind is float:
-        return orjson.dumps(value).decode()  # (without the default hook: a float never needs it)
+        encoded: bytes = dumps(value)  # (without the default hook: a float never needs it)
+        return encoded.decode()
     if kind is bool:
         return "true" if value else "false"
     if value is None:
         return "null"
     try:
-        return orjson.dumps(value, default=_decimal_fragment).decode()
-    except orjson.JSONEncodeError as error:
+        encoded = dumps(value, default=_decimal_fragment)
+        return encoded.decode()
+    except JSONEncodeError as error:
         if "ecursion" in str(error):
             return None
     # A Python int beyond 64 bits (never from mapping.decode, which makes those Decimal).
@@ -50,7 +52,7 @@ def to_json_text(value: Any) -> str | None:
 
 def _decimal_fragment(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return orjson.Fragment(str(value).encode())
+        return Fragment(str(value).encode())
     raise TypeError
 
 
@@ -91,7 +93,8 @@ def to_numeric(value: Any, *, allow_negative: bool = True) -> str | None:
         # Prices: in this range repr() has no exponent and is exactly what the decimal path
         # below formats, unless it has more than 9 decimals (then rounded below). orjson
         # writes the same shortest digits as repr() here, in half its time (tested).
-        text = orjson.dumps(value).decode()
+        encoded: bytes = dumps(value)  # (typed when compiled: a direct UTF-8 decode)
+        text = encoded.decode()
         if len(text) - text.index(".") <= 10:
             return text
     elif type(value) is float and value == 0:  # 0.0 and -0.0, as the decimal path below formats them
