@@ -25,29 +25,33 @@ _MAX_SCALE_FACTOR = 10
 
 def _identifier(value: Any) -> str | None:
     """An identifier string, trimmed; numbers are taken as their text (some SDKs send ints)."""
+    text: str  # (typed when compiled: its methods are called directly)
     if type(value) is str:  # the common cases, without the generic conversion's type checks
-        return value.strip() or None
-    if value is None:
+        text = value
+    elif value is None:
         return None
-    text = to_text(value)
-    if text is None:
-        return None
-    text = text.strip()
-    return text or None
+    else:
+        text = to_text(value)
+        if text is None:
+            return None
+    return text.strip() or None
 
 
 def detect_platform(context: dict, properties: dict) -> str | None:
     """IOS, ANDROID or WEB, or None for a server-side event with no client context."""
+    name: str  # (typed when compiled: its methods are called directly)
     device = context.get("device")
     device_type = device.get("type") if type(device) is dict else None
     if type(device_type) is str:
-        platform = _DEVICE_TYPES.get(device_type.strip().casefold())
+        name = device_type
+        platform = _DEVICE_TYPES.get(name.strip().casefold())
         if platform:
             return platform
     os_info = context.get("os")
     os_name = os_info.get("name") if type(os_info) is dict else None
     if type(os_name) is str:
-        platform = _OS_NAMES.get(os_name.strip().casefold())
+        name = os_name
+        platform = _OS_NAMES.get(name.strip().casefold())
         if platform:
             return platform
     if (
@@ -163,8 +167,13 @@ def user_data(doc: dict, context: dict, properties: dict, platform: str | None, 
         row["user_data_model"] = _identifier(device_info.get("model"))
         row["user_data_brand"] = _identifier(device_info.get("manufacturer"))
 
-    user_agent = row["user_data_user_agent"] = _identifier(context.get("userAgent"))
-    row["user_data_browser_fingerprint_id"] = _identifier(properties.get("browser_fingerprint_id"))
+    # (Columns that are often absent are written only with a value: the row holds None.)
+    user_agent = _identifier(context.get("userAgent"))
+    if user_agent is not None:
+        row["user_data_user_agent"] = user_agent
+    fingerprint = _identifier(properties.get("browser_fingerprint_id"))
+    if fingerprint is not None:
+        row["user_data_browser_fingerprint_id"] = fingerprint
     locale = context.get("locale")
     if locale is not None:
         row["user_data_language"], row["user_data_country"] = _locale(locale)
