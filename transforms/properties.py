@@ -64,7 +64,7 @@ assert _ITEM_TEMPLATE.keys() == {"content_schema", *_ITEM_TEXT.values(), "sku", 
                                  "custom_fields"}, "content item fields changed"
 
 
-def _string_map(values: dict[str, Any], path: str, warnings: list[str], leave_out: frozenset[str] = frozenset()
+def _string_map(values: dict[str, Any], path: str, warnings: list[str], leave_out: frozenset = frozenset()
                 ) -> str | None:
     """A string -> string map as JSON text (non-string values JSON-encoded), None if empty.
 
