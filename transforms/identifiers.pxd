@@ -1,7 +1,10 @@
-# Cython declarations for identifiers.py (compiled with it; the .py stays the source): the
-# helpers the hot path calls are C functions, called directly instead of through Python.
+# Cython declarations for identifiers.py (compiled with it; the .py stays the source): its
+# functions are C functions too, which this module and those that cimport them (mapping)
+# call directly instead of through Python.
 cpdef _identifier(value)
 cpdef detect_platform(dict context, dict properties)
 cpdef bint is_zeroed(str advertising_id)
 cpdef tuple _locale(value)
 cpdef _screen_dpi(density)
+cpdef dict user_data(dict doc, dict context, dict properties, str platform, list warnings, dict row=*)
+cpdef bint is_identifiable(dict user)

@@ -1,0 +1,6 @@
+# Cython declarations for mapping.py (compiled with it; the .py stays the source): the
+# functions of the other compiled modules it calls on every message, called directly.
+from transforms.identifiers cimport detect_platform, is_identifiable, user_data
+from transforms.properties cimport map_properties
+from transforms.timestamps cimport event_time, parse_timestamp
+from transforms.values cimport to_text
