@@ -4,3 +4,5 @@ from transforms.identifiers cimport detect_platform, is_identifiable, user_data
 from transforms.properties cimport map_properties
 from transforms.timestamps cimport event_time, parse_timestamp
 from transforms.values cimport to_text
+
+cdef dict _ROW_TEMPLATE  # (a C-level dict: copied once per message)
