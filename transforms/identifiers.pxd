@@ -8,3 +8,5 @@ cpdef tuple _locale(value)
 cpdef _screen_dpi(density)
 cpdef dict user_data(dict doc, dict context, dict properties, str platform, list warnings, dict row=*)
 cpdef bint is_identifiable(dict user)
+
+from transforms.values cimport to_int, to_text

@@ -43,6 +43,11 @@ def detect_platform(context: dict, properties: dict) -> str | None:
     device = context.get("device")
     device_type = device.get("type") if type(device) is dict else None
     if type(device_type) is str:
+        # The SDKs' own spelling ("ios", "android") is a key as it is: trimmed and case-folded
+        # only when it is not.
+        platform = _DEVICE_TYPES.get(device_type)
+        if platform:
+            return platform
         name = device_type
         platform = _DEVICE_TYPES.get(name.strip().casefold())
         if platform:
