@@ -39,7 +39,9 @@ def import_messages(messages: PCollection, opts: ImporterOptions, settings: Impo
     # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
     client = emulator_client(project)
 
-    mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(settings, dedup_shards=dedup_shards)
+    # Only the streaming-insert sink refuses single rows, whose dead letters need the raw message.
+    mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(
+        settings, dedup_shards=dedup_shards, keep_raw=opts.bq_write_method == "STREAMING_INSERTS")
     deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(
         dedup_window, streaming=streaming)
     sink_errors = deduped["unique"] | "WriteEvents" >> WriteEventRows(

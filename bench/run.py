@@ -35,6 +35,7 @@ from typing import Any, Callable
 RESULT_PREFIX = "RESULT "
 DEDUP_WINDOW = timedelta(minutes=10)
 METRICS_NAMESPACE = "bench"
+BATCH_SINK_VARIABLE = "BENCH_BATCH_SINK"  # the write method stage (c) models (its rows' shape)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -98,8 +99,17 @@ def _rate_result(count: int, times: list[float], baseline_mib: float, **extra: A
     rates = sorted(count / t for t in times)
     return {
         "events": count, "ev_s": max(rates), "ev_s_median": statistics.median(rates), "passes": len(rates),
-        "peak_rss_mib": _peak_rss_mib(), "rss_delta_mib": _peak_rss_mib() - baseline_mib, **extra,
+        "rates": rates, "peak_rss_mib": _peak_rss_mib(), "rss_delta_mib": _peak_rss_mib() - baseline_mib, **extra,
     }
+
+
+def _merged(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One stage's result over several rounds: best and median of every pass, largest RSS."""
+    rates = sorted(rate for result in results for rate in result["rates"])
+    return {**results[-1], "ev_s": max(rates), "ev_s_median": statistics.median(rates), "passes": len(rates),
+            "rates": rates, "rounds": len(results),
+            "peak_rss_mib": max(result["peak_rss_mib"] for result in results),
+            "rss_delta_mib": max(result["rss_delta_mib"] for result in results)}
 
 
 # --------------------------------------------------------------------------- stages (run in a child)
@@ -156,6 +166,7 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 
     count = sum(1 for _ in corpus.open("rb"))
     settings = _settings()
+    sink = os.environ.get(BATCH_SINK_VARIABLE, "FILE_LOADS")
 
     def counter(name: str) -> beam.PTransform:
         tally = Metrics.counter(METRICS_NAMESPACE, name)
@@ -166,7 +177,10 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
         options = PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"])
         with beam.Pipeline(options=options) as pipeline:
             chunks = pipeline | "ReadArchive" >> ReadArchiveChunks(str(path))
-            mapped = chunks | "MapSegmentMessages" >> MapSegmentMessages(settings, dedup_shards=DEFAULT_DEDUP_SHARDS)
+            # As the backfill with that write method: rows carry their raw message only for
+            # STREAMING_INSERTS (its per-row dead letters); FILE_LOADS has none.
+            mapped = chunks | "MapSegmentMessages" >> MapSegmentMessages(
+                settings, dedup_shards=DEFAULT_DEDUP_SHARDS, keep_raw=sink == "STREAMING_INSERTS")
             deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(DEDUP_WINDOW, streaming=False)
             deduped["unique"] | "CountEventRows" >> counter("events")
             mapped[REJECTED] | "CountRejectedRows" >> counter("rejected_events")
@@ -191,7 +205,7 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
         rows.update(run(corpus))
 
     times = _timed_passes(full, repeat)
-    result = _rate_result(count, times, baseline, rows=rows, startup_s=startup)
+    result = _rate_result(count, times, baseline, rows=rows, startup_s=startup, sink=sink)
     result["ev_s_excl_startup"] = count / max(min(times) - startup, 1e-9)
     return result
 
@@ -314,8 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200_000, help="corpus size for (a)-(c)")
     parser.add_argument("--e2e-events", type=int, default=5_000, help="messages published for (d)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=3, help="timed passes of (a) and (b): best and median")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of (a) and (b), alternating (2 passes each): best and median")
     parser.add_argument("--batch-repeat", type=int, default=1, help="timed runs of (c)")
+    parser.add_argument("--batch-sink", choices=("FILE_LOADS", "STREAMING_INSERTS"), default="FILE_LOADS",
+                        help="the backfill write method (c) models: STREAMING_INSERTS rows carry their raw message")
     parser.add_argument("--cpu", type=int, default=None, help="core to pin each stage to (default: the last)")
     parser.add_argument("--quick", action="store_true", help="small run: 20k events, 2k end to end, 1 pass")
     parser.add_argument("--no-e2e", action="store_true", help="skip (d) (no emulators); reports e2e_ev_s=0")
@@ -342,17 +359,29 @@ def main(argv: list[str] | None = None) -> int:
 
         skipped = {"ev_s": 0.0}
         parse = chain = batch = skipped
-        if "a" in args.stages:
-            parse = _run_stage("parse", corpus, now, args.repeat, cpu)
+        # (a) and (b) alternate, round by round (two timed passes of each per round): on a
+        # shared host whose speed drifts by 10-20% within minutes, their ratio then compares
+        # passes that ran under the same conditions.
+        rounds: dict[str, list[dict[str, Any]]] = {"parse": [], "chain": []}
+        for _ in range(args.repeat):
+            for letter, stage in (("a", "parse"), ("b", "chain")):
+                if letter in args.stages:
+                    rounds[stage].append(_run_stage(stage, corpus, now, 2, cpu))
+        if rounds["parse"]:
+            parse = _merged(rounds["parse"])
             _report("a parse", parse)
-        if "b" in args.stages:
-            chain = _run_stage("chain", corpus, now, args.repeat, cpu)
+        if rounds["chain"]:
+            chain = _merged(rounds["chain"])
             _report("b chain", chain, f"compiled={chain['compiled']} outcomes={chain['outcomes']}")
+        if rounds["parse"] and rounds["chain"]:
+            ratios = [c["ev_s"] / p["ev_s"] for p, c in zip(rounds["parse"], rounds["chain"])]
+            print(f"chain/parse by round: {', '.join(f'{r:.3f}' for r in ratios)}", flush=True)
         if "c" in args.stages:
-            batch = _run_stage("batch", corpus, now, args.batch_repeat, cpu)
+            batch = _run_stage("batch", corpus, now, args.batch_repeat, cpu,
+                               env={**os.environ, BATCH_SINK_VARIABLE: args.batch_sink})
             _report("c beam batch", batch,
                     f"incl. start-up {batch['startup_s']:.1f}s (excl.: {batch['ev_s_excl_startup']:,.0f} ev/s) "
-                    f"rows={batch['rows']}")
+                    f"rows={batch['rows']} sink={batch['sink']}")
 
         e2e_rate = 0.0
         if "d" in args.stages and not args.no_e2e:

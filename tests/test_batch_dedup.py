@@ -107,3 +107,27 @@ def test_shard_dedup_decides_every_key_as_the_batch_rule_does(shards):
         assert_that(result[DUPLICATE], equal_to(duplicates), label="Duplicates")
         counts = result[COUNTS] | beam.CombinePerKey(sum)
         assert_that(counts, equal_to([(False, len(kept)), (True, len(duplicates))]), label="Counts")
+
+
+@pytest.mark.parametrize("keep_raw", [True, False])
+def test_imported_rows_carry_the_raw_message_only_for_a_sink_with_per_row_dead_letters(keep_raw):
+    from datetime import datetime, timezone
+
+    import orjson
+
+    from schemas.config import load_config
+    from segment_branch.samples import generate_sample
+    from transforms.dead_letter import RAW_FIELDS
+    from transforms.dedup import _unpack
+    from transforms.import_transforms import IMPORTED, MapSegmentMessages
+    from transforms.mapping import ImportSettings
+
+    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    lines = [m.data for m in generate_sample(40, seed=3, now=now) if m.kind == "valid"][:5]
+    settings = ImportSettings(load_config(None), max_event_age=None)
+    with _pipeline() as pipeline:
+        mapped = (pipeline | beam.Create([lines])
+                  | MapSegmentMessages(settings, dedup_shards=4, keep_raw=keep_raw))
+        rows = mapped[IMPORTED] | beam.FlatMap(lambda packed: [orjson.loads(v) for v in _unpack(packed[1])[2]])
+        assert_that(rows | beam.Map(lambda row: sorted(set(RAW_FIELDS) & set(row))),
+                    equal_to([sorted(RAW_FIELDS) if keep_raw else []] * len(lines)))

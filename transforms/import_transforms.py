@@ -72,8 +72,9 @@ class _MapMessagesFn(beam.DoFn):
     message's outcome, and outcomes repeat (same minute, app, reason) within a bundle.
     """
 
-    def __init__(self, settings: ImportSettings) -> None:
+    def __init__(self, settings: ImportSettings, keep_raw: bool = True) -> None:
         self._settings = settings
+        self._keep_raw = keep_raw
         self._counters: dict[str, Any] = {}
 
     def start_bundle(self) -> None:
@@ -104,7 +105,7 @@ class _MapMessagesFn(beam.DoFn):
         self._metric_counts[metric] = self._metric_counts.get(metric, 0) + 1
 
         if outcome.outcome is Outcome.IMPORTED:
-            row = attach_raw(outcome.row, data, attributes, publish_time)
+            row = attach_raw(outcome.row, data, attributes, publish_time) if self._keep_raw else outcome.row
             micros = _micros(outcome.event_time) if dedup_micros is None else dedup_micros
             return row["id"], micros, row
         self._stats.add(_stat(minute_of(to_bq_timestamp(now)), outcome), 1, timestamp, window)
@@ -136,8 +137,8 @@ class _MapArchiveChunksFn(_MapMessagesFn):
     """Batch: a chunk of archive lines -> imported copies packed per dedup shard
     (:class:`CopyPacker`, dedup time = event time) and dead letters."""
 
-    def __init__(self, settings: ImportSettings, shards: int) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ImportSettings, shards: int, keep_raw: bool) -> None:
+        super().__init__(settings, keep_raw)
         self._shards = shards
 
     def process(self, lines, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
@@ -167,18 +168,23 @@ class MapSegmentMessages(beam.PTransform):
     ``(event id, (publish time, row))``. Batch: chunks of archive lines in (lists of bytes,
     :class:`transforms.archives.ReadArchiveChunks`); ``imported`` holds ``(shard, pack)``
     elements (:class:`CopyPacker`), the copies' dedup time being their event time.
+
+    Imported rows carry their raw message (``attach_raw``) for the dead letter of a row the
+    streaming-insert sink refuses; ``keep_raw=False`` leaves it out, for a sink that has no
+    per-row refusals (a load job is all or nothing): less to encode, pack and shuffle.
     """
 
-    def __init__(self, settings: ImportSettings, *, dedup_shards: int | None = None) -> None:
+    def __init__(self, settings: ImportSettings, *, dedup_shards: int | None = None, keep_raw: bool = True) -> None:
         super().__init__()
         self._settings = settings
         self._dedup_shards = dedup_shards
+        self._keep_raw = keep_raw
 
     def expand(self, messages):
         if self._dedup_shards is None:
-            fn = _MapPubSubMessagesFn(self._settings)
+            fn = _MapPubSubMessagesFn(self._settings, self._keep_raw)
         else:
-            fn = _MapArchiveChunksFn(self._settings, self._dedup_shards)
+            fn = _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)
         return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(REJECTED, STATS, main=IMPORTED)
 
 
