@@ -337,7 +337,8 @@ def process_message(
         return _rejected(Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", app_id, message_id,
                          segment_name, platform)
 
-    name, category, topic, not_imported, single_product, double_tracking = app.event_name(segment_name)
+    name, category, topic, not_imported, single_product, double_tracking = (
+        app._names.get(segment_name) or app.event_name(segment_name))  # (the memo read here first)
     if not_imported:
         return _rejected(Reason.NOT_IMPORTED_EVENT, f"{segment_name.strip()!r} is tracked by Branch itself", app_id,
                          message_id, segment_name, platform)

@@ -216,5 +216,5 @@ def _map_event_data(mapped: dict[str, Any], category: str, single_product: bool,
             if flat:
                 items.append(content_item(flat, "properties", warnings))
     if products is not None and single_product:  # the product list wins over flat product keys
-        unused.extend(k for k in mapped if k in PRODUCT_KEYS)
+        unused.extend([k for k in mapped if k in PRODUCT_KEYS])
     return unused
