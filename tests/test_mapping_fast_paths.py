@@ -169,14 +169,37 @@ def test_the_c_segment_form_reader_gives_what_fromisoformat_gives(text):
     if timestamps.segment_timestamp is None:  # a pure install reads every form with fromisoformat
         return
     fast = timestamps.segment_timestamp(text)
+    fast_text = timestamps.segment_text(text)
     try:
         expected = datetime.fromisoformat(text)
     except ValueError:
-        assert fast is None
+        assert fast is None and fast_text is None
+        with pytest.raises(InvalidTimestamp):
+            timestamps.bq_timestamp_text(text, "receivedAt")
         return
+    assert (fast is None) is (fast_text is None)
+    assert timestamps.bq_timestamp_text(text, "receivedAt") == _bq_timestamp_of(text, expected)
     if fast is not None:
         assert fast == expected and fast.tzinfo is expected.tzinfo is UTC
     else:  # only texts of other forms go the general way
         assert not (len(text) == 24 and text.isascii() and text.endswith("Z") and text[4:20:3] == "--T::.")
     parsed = parse_timestamp(text, "timestamp")
     assert bq_timestamp_of(text, parsed) == _bq_timestamp_of(text, parsed)
+
+
+@pytest.mark.parametrize("text", [
+    "1900-02-29T00:00:00.000Z", "2000-02-29T00:00:00.000Z", "2024-02-29T23:59:59.999Z", "2023-02-29T00:00:00.000Z",
+    "2026-04-31T00:00:00.000Z", "2026-12-31T00:00:00.000Z", "0001-01-01T00:00:00.000Z", "0000-01-01T00:00:00.000Z",
+    "2026-11-28T24:00:00.000Z", "2026-11-28T12:60:00.000Z", "2026-11-28T12:00:60.000Z", "2026-00-10T00:00:00.000Z",
+])
+def test_segment_form_calendar_edges_are_decided_as_fromisoformat_decides(text):
+    try:
+        expected = _bq_timestamp_of(text, datetime.fromisoformat(text))
+    except ValueError:
+        with pytest.raises(InvalidTimestamp):
+            timestamps.bq_timestamp_text(text, "receivedAt")
+        assert timestamps.segment_timestamp is None or timestamps.segment_timestamp(text) is None
+    else:
+        assert timestamps.bq_timestamp_text(text, "receivedAt") == expected
+        if timestamps.segment_text is not None:
+            assert timestamps.segment_text(text) == expected

@@ -2,7 +2,7 @@
 # functions of the other compiled modules it calls on every message, called directly.
 from transforms.identifiers cimport detect_platform, is_identifiable, user_data
 from transforms.properties cimport map_properties
-from transforms.timestamps cimport event_time, parse_timestamp
+from transforms.timestamps cimport bq_timestamp_text, event_time
 from transforms.values cimport to_text
 
 cdef dict _ROW_TEMPLATE  # (a C-level dict: copied once per message)

@@ -26,7 +26,7 @@ from transforms import event_names
 from transforms.identifiers import USER_COLUMNS, detect_platform, is_identifiable, user_data
 from transforms.properties import PROPERTY_COLUMNS, map_properties
 from transforms.row_schema import EVENTS_VALIDATOR
-from transforms.timestamps import InvalidTimestamp, bq_timestamp_of, event_time, parse_timestamp, to_bq_timestamp
+from transforms.timestamps import InvalidTimestamp, bq_timestamp_of, bq_timestamp_text, event_time, to_bq_timestamp
 from transforms.values import to_text
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
@@ -375,7 +375,7 @@ def process_message(
     received = doc.get("receivedAt")
     if received is not None:
         try:
-            row["received_at"] = bq_timestamp_of(received, parse_timestamp(received, "receivedAt"))
+            row["received_at"] = bq_timestamp_text(received, "receivedAt")
         except InvalidTimestamp:
             warnings.append("invalid_value:receivedAt")
     if row["received_at"] is None and publish_time:

@@ -2,3 +2,4 @@
 # points for the modules that cimport them (mapping).
 cpdef parse_timestamp(value, str field)
 cpdef event_time(dict doc, publish_time, now)
+cpdef str bq_timestamp_text(value, str field)

@@ -80,9 +80,20 @@ def _bq_timestamp_of(text: str, parsed: datetime) -> str:
 
 
 try:  # C forms, built with the compiled modules (setup.py; transforms/speedups.pyx)
-    from transforms.speedups import bq_timestamp_of, segment_timestamp, to_bq_timestamp
+    from transforms.speedups import bq_timestamp_of, segment_text, segment_timestamp, to_bq_timestamp
 except ImportError:  # a pure Python install
-    bq_timestamp_of, segment_timestamp, to_bq_timestamp = _bq_timestamp_of, None, _to_bq_timestamp
+    bq_timestamp_of, segment_text, segment_timestamp, to_bq_timestamp = _bq_timestamp_of, None, None, _to_bq_timestamp
+
+
+def bq_timestamp_text(value: Any, field: str) -> str:
+    """BigQuery's text of a timestamp field that is only carried, not compared (receivedAt):
+    ``bq_timestamp_of(value, parse_timestamp(value, field))``, so it raises InvalidTimestamp
+    as that does. Compiled, Segment's form is checked and rewritten without a datetime."""
+    if segment_text is not None:
+        text = segment_text(value)
+        if text is not None:
+            return text
+    return bq_timestamp_of(value, parse_timestamp(value, field))
 
 
 def truncate_to_minute(value: datetime) -> datetime:
