@@ -10,3 +10,6 @@ cpdef dict user_data(dict doc, dict context, dict properties, str platform, list
 cpdef bint is_identifiable(dict user)
 
 from transforms.values cimport to_int, to_text
+
+# Module dicts read per message, as C-level dicts (their lookups are direct).
+cdef dict _DEVICE_TYPES, _OS_NAMES, _APP_PLATFORM, _LOCALES

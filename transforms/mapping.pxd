@@ -6,3 +6,4 @@ from transforms.timestamps cimport bq_timestamp_text, event_time
 from transforms.values cimport to_text
 
 cdef dict _ROW_TEMPLATE  # (a C-level dict: copied once per message)
+cdef dict _ID_PREFIXES  # (a C-level dict: read once per message)

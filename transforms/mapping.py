@@ -274,10 +274,11 @@ def integrations_disabled(integrations: Any) -> bool:
     """Segment's per-destination opt-out: ``Branch Metrics``/``Branch`` false, or ``All`` false."""
     if type(integrations) is not dict or not integrations:
         return False
-    branch_metrics, branch = integrations.get("Branch Metrics"), integrations.get("Branch")
+    switches: dict = integrations  # (typed: direct dict reads when compiled)
+    branch_metrics, branch = switches.get("Branch Metrics"), switches.get("Branch")
     if branch_metrics is False or branch is False:
         return True
-    if integrations.get("All") is False:  # unless Branch is switched back on by name
+    if switches.get("All") is False:  # unless Branch is switched back on by name
         return branch_metrics is None and branch is None
     return False
 
@@ -306,21 +307,23 @@ def process_message(
     # Locals annotated dict are typed when compiled: their reads are direct dict lookups.
     doc: dict = decoded
 
-    message_id = doc.get("messageId")
-    if message_id is None or message_id == "":
+    sent_id = doc.get("messageId")
+    if sent_id is None or sent_id == "":
         return _rejected(Reason.MISSING_MESSAGE_ID, "messageId is missing", app_id)
-    if type(message_id) is not str or len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.strip():
-        shown = message_id[:40] if type(message_id) is str else type(message_id).__name__
-        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {shown!r}", app_id)
+    if type(sent_id) is not str:
+        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {type(sent_id).__name__!r}",
+                         app_id)
+    message_id: str = sent_id  # (typed str locals: their methods are called directly when compiled)
+    if len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.strip():
+        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {message_id[:40]!r}", app_id)
 
     context = doc.get("context")
     ctx: dict = context if type(context) is dict else _EMPTY
     properties = doc.get("properties")
     properties = properties if type(properties) is dict else None
     platform = detect_platform(ctx, properties or _EMPTY)
-    segment_name = doc.get("event")
-    if type(segment_name) is not str:
-        segment_name = None
+    event = doc.get("event")
+    segment_name: str = event if type(event) is str else None
 
     call_type = doc.get("type")
     if call_type != "track" and not (type(call_type) is str and call_type.strip().casefold() == "track"):
