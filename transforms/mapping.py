@@ -38,6 +38,7 @@ BRANCH_KEY_ATTRIBUTE = "branch_key"
 
 _EMPTY: dict = {}
 _EVENTS_ROW_FITS = EVENTS_VALIDATOR.fits
+_IMPORTED = Outcome.IMPORTED  # (a module constant: an enum member read from its class costs more)
 
 # An events row with every column None, in the schema's order: process_message fills a copy
 # (one C-level copy; then only the columns with a value are written), and the row validator
@@ -340,8 +341,9 @@ def process_message(
         return _rejected(Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", app_id, message_id,
                          segment_name, platform)
 
+    names: dict = app._names  # (the memo, read here first: a method call only for a new name)
     name, category, topic, not_imported, single_product, double_tracking = (
-        app._names.get(segment_name) or app.event_name(segment_name))  # (the memo read here first)
+        names.get(segment_name) or app.event_name(segment_name))
     if not_imported:
         return _rejected(Reason.NOT_IMPORTED_EVENT, f"{segment_name.strip()!r} is tracked by Branch itself", app_id,
                          message_id, segment_name, platform)
@@ -403,4 +405,4 @@ def process_message(
         violation = EVENTS_VALIDATOR.validate(row)
         if violation:
             return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, name, platform)
-    return MappingOutcome(Outcome.IMPORTED, None, None, row, app_id, message_id, name, platform, when)
+    return MappingOutcome(_IMPORTED, None, None, row, app_id, message_id, name, platform, when)

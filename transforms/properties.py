@@ -178,7 +178,10 @@ def _map_event_data(mapped: dict[str, Any], category: str, single_product: bool,
 
     currency_value = mapped.get("currency")
     if currency_value is not None:
-        currency = currency_value.strip().upper() if type(currency_value) is str else None
+        currency = None
+        if type(currency_value) is str:
+            code: str = currency_value  # (typed: its methods are called directly when compiled)
+            currency = code.strip().upper()
         if currency in ISO_4217:
             row["event_data_currency"] = currency
         else:
