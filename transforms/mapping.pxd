@@ -7,3 +7,7 @@ from transforms.values cimport to_text
 
 cdef dict _ROW_TEMPLATE  # (a C-level dict: copied once per message)
 cdef dict _ID_PREFIXES  # (a C-level dict: read once per message)
+
+cpdef str event_id(str app_id, str message_id)
+cpdef decode(bytes data)
+cpdef bint integrations_disabled(integrations)
