@@ -34,19 +34,32 @@ COMPILED_MODULES = [
 
 
 class OptionalBuildExt(build_ext):
-    """Compile when possible; a failed compile (no C compiler) leaves the pure modules."""
+    """Compile when possible; a failed compile (no C compiler) leaves the pure modules.
+
+    All or none: the compiled modules call each other's C functions (their ``.pxd``
+    cimports), so one that failed to build would break the import of those built, and the
+    built ones are removed too.
+    """
 
     def run(self) -> None:
+        self._failed = []
         try:
             super().run()
         except Exception as error:  # noqa: BLE001 - any build failure means "stay pure Python"
-            print(f"WARNING: compiled mapping modules not built ({error}); using pure Python", file=sys.stderr)
+            self._failed.append(f"{error}")
+        if self._failed:
+            for ext in self.extensions:
+                built = self.get_ext_fullpath(ext.name)
+                if os.path.exists(built):
+                    os.remove(built)
+            print(f"WARNING: compiled mapping modules not built ({'; '.join(self._failed)}); using pure Python",
+                  file=sys.stderr)
 
     def build_extension(self, ext) -> None:
         try:
             super().build_extension(ext)
         except Exception as error:  # noqa: BLE001
-            print(f"WARNING: {ext.name} not compiled ({error}); using pure Python", file=sys.stderr)
+            self._failed.append(f"{ext.name}: {error}")
 
 
 def compiled_extensions() -> list:
