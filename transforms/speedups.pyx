@@ -66,13 +66,9 @@ cdef bint _search(const unsigned char* p, Py_ssize_t n) noexcept nogil:
 
 def has_long_number(data) -> bool:
     """True if ``data`` (bytes-like) holds 20 of ``[0-9.]`` in a row, or ``-`` and 19."""
-    cdef const unsigned char[:] view
-    if type(data) is bytes:
-        return _search(<const unsigned char*><bytes>data, len(<bytes>data))
-    view = data
-    if view.shape[0] == 0:
-        return False
-    return _search(&view[0], view.shape[0])
+    if type(data) is not bytes:  # (another buffer, a copy: messages arrive as bytes)
+        data = bytes(data)
+    return _search(<const unsigned char*><bytes>data, len(<bytes>data))
 
 
 cdef inline void _digits(char* out, int value, int width) noexcept nogil:
@@ -309,6 +305,8 @@ cdef class RowPredicate:
         if type(row) is not dict or len(<dict>row) != self._count:
             return False
         while PyDict_Next(row, &position, &key, &value):
+            if index >= self._count:  # (the row grew meanwhile: the indexes below stay in bounds)
+                return False
             name = self._names[index]
             if <object>key is not name and not (<object>key == name):
                 return False
