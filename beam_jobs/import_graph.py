@@ -19,6 +19,7 @@ from transforms.import_transforms import (
     MapSegmentMessages,
     WriteEventRows,
     WriteTableRows,
+    rows_carry_raw_message,
 )
 from transforms.mapping import ImportSettings
 from transforms.timestamps import parse_duration
@@ -39,9 +40,8 @@ def import_messages(messages: PCollection, opts: ImporterOptions, settings: Impo
     # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
     client = emulator_client(project)
 
-    # Only the streaming-insert sink refuses single rows, whose dead letters need the raw message.
     mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(
-        settings, dedup_shards=dedup_shards, keep_raw=opts.bq_write_method == "STREAMING_INSERTS")
+        settings, dedup_shards=dedup_shards, keep_raw=rows_carry_raw_message(opts.bq_write_method))
     deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(
         dedup_window, streaming=streaming)
     sink_errors = deduped["unique"] | "WriteEvents" >> WriteEventRows(

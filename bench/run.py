@@ -164,7 +164,7 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     from transforms.archives import ReadArchiveChunks
 
     from transforms.import_transforms import (
-        REJECTED, STATS, CountOutcomesPerMinute, DeduplicateEvents, MapSegmentMessages)
+        REJECTED, STATS, CountOutcomesPerMinute, DeduplicateEvents, MapSegmentMessages, rows_carry_raw_message)
 
     count = sum(1 for _ in corpus.open("rb"))
     settings = _settings()
@@ -179,10 +179,9 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
         options = PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"])
         with beam.Pipeline(options=options) as pipeline:
             chunks = pipeline | "ReadArchive" >> ReadArchiveChunks(str(path))
-            # As the backfill with that write method: rows carry their raw message only for
-            # STREAMING_INSERTS (its per-row dead letters); FILE_LOADS has none.
+            # Rows shaped as the backfill shapes them for that write method.
             mapped = chunks | "MapSegmentMessages" >> MapSegmentMessages(
-                settings, dedup_shards=DEFAULT_DEDUP_SHARDS, keep_raw=sink == "STREAMING_INSERTS")
+                settings, dedup_shards=DEFAULT_DEDUP_SHARDS, keep_raw=rows_carry_raw_message(sink))
             deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(DEDUP_WINDOW, streaming=False)
             deduped["unique"] | "CountEventRows" >> counter("events")
             mapped[REJECTED] | "CountRejectedRows" >> counter("rejected_events")

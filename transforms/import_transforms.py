@@ -160,6 +160,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def rows_carry_raw_message(write_method: str) -> bool:
+    """Whether imported rows need their raw message (``MapSegmentMessages(keep_raw=...)``):
+    only the streaming-insert sink refuses single rows, whose dead letters hold it."""
+    return write_method == "STREAMING_INSERTS"
+
+
 class MapSegmentMessages(beam.PTransform):
     """Messages -> ``imported`` copies for :class:`DeduplicateEvents`, ``rejected`` dead-letter
     rows and ``stats`` counts ``(StatKey, n)`` of skipped/rejected messages.

@@ -69,7 +69,8 @@ class RowValidator:
     :func:`_emit_record`; ``.source`` holds the generated code). Compiled, the same tests
     run as a C loop over the row (``speedups.RowPredicate``, see :func:`_compile_predicate`).
 
-    A row the predicate refuses (or cannot decide: a column missing or an extra one) goes
+    A row the predicate refuses (or cannot decide: a column missing or an extra one, or,
+    compiled, the columns in another order than the schema's) goes
     through the interpretive walk below, which finds the first misfit (required columns
     first, then in row order) and formats its message. The messages therefore come from one
     place only; the predicate merely proves there is none.

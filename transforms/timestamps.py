@@ -65,8 +65,6 @@ def _to_bq_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-
-
 def _bq_timestamp_of(text: str, parsed: datetime) -> str:
     """``to_bq_timestamp(parsed)``, where ``parsed = parse_timestamp(text, ...)``.
 
