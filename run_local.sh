@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 scripts/bootstrap.sh
-exec .venv/bin/python -m segment_branch.local_run "$@"
+exec .venv/bin/python -m tools.local_run "$@"

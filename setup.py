@@ -3,11 +3,11 @@
 Installed on every Dataflow worker (``--setup_file``) so workers run the same code as the
 launcher; the Beam version is pinned to the SDK container the Flex Template uses.
 
-The pure mapping modules (``COMPILED_MODULES``: bytes -> BigQuery row, run on every event)
-are compiled with Cython when it is importable at build time: the same source, ~25-30% less
-CPU per event (bench/README.md). Without Cython, without a C compiler, or with
-``SEGMENT_BRANCH_PURE_PYTHON=1`` the package installs as pure Python and behaves the same
-(tests/test_compiled.py holds the two forms to identical results).
+The domain modules that run on every event (``COMPILED_MODULES``) are compiled with Cython
+when it is importable at build time: the same source, a third less CPU per event. Without
+Cython, without a C compiler, or with ``SEGMENT_BRANCH_PURE_PYTHON=1`` the package installs
+as pure Python and behaves the same. Development checkouts are never compiled in place
+(scripts/build_compiled.py builds beside them): see docs/compiled.md.
 """
 import os
 import sys
@@ -18,18 +18,17 @@ from setuptools.command.build_ext import build_ext
 BEAM_VERSION = "2.77.0"
 CYTHON_VERSION = "3.1.4"  # read by scripts/bootstrap.sh; dataflow/Dockerfile pins the same (tested)
 
-# Pure modules only (no Beam, no DoFns): compiled functions and classes pickle by reference.
+# Domain modules only (no Beam, no DoFns): compiled functions and classes pickle by reference.
 COMPILED_MODULES = [
-    "transforms/mapping.py",
-    "transforms/properties.py",
-    "transforms/identifiers.py",
-    "transforms/values.py",
-    "transforms/timestamps.py",
-    "transforms/row_schema.py",
-    "transforms/events_row_predicate.py",  # generated from the events schema
-    "transforms/event_names.py",
-    "transforms/currencies.py",
-    "transforms/speedups.pyx",  # C only: its users fall back to their pure forms without it
+    "domain/mapping.py",
+    "domain/properties.py",
+    "domain/identifiers.py",
+    "domain/values.py",
+    "domain/timestamps.py",
+    "domain/row_schema.py",
+    "domain/event_names.py",
+    "domain/currencies.py",
+    "domain/_fast.pyx",  # C forms of hot helpers; domain/_slow.py is its pure twin
 ]
 
 
@@ -69,7 +68,8 @@ def compiled_extensions() -> list:
         from Cython.Build import cythonize
     except ImportError:
         return []
-    return cythonize(COMPILED_MODULES, language_level=3, quiet=True)
+    # The generated C goes to build/, never beside the sources.
+    return cythonize(COMPILED_MODULES, language_level=3, quiet=True, build_dir="build/cython")
 
 
 setuptools.setup(
@@ -77,8 +77,8 @@ setuptools.setup(
     version="0.1.0",
     description="Imports Segment track events from Pub/Sub into Branch-compatible BigQuery tables.",
     python_requires=">=3.10",
-    packages=setuptools.find_packages(include=["beam_jobs*", "transforms*", "schemas*", "serving*", "segment_branch*"]),
-    package_data={"schemas": ["*.json", "*.yaml", "bigquery/*.json", "sql/*.sql"], "serving": ["templates/*", "static/*"]},
+    packages=setuptools.find_packages(include=["schemas*", "domain*", "adapters*", "transforms*", "beam_jobs*", "serving*"]),
+    package_data={"schemas": ["bigquery/*.json", "sql/*.sql"], "domain": ["*.yaml"], "serving": ["templates/*", "static/*"]},
     install_requires=[
         f"apache-beam[gcp]=={BEAM_VERSION}",
         "orjson==3.13.0",
@@ -107,7 +107,7 @@ setuptools.setup(
             "playwright==1.65.2",
         ],
     },
-    entry_points={"console_scripts": ["segment-branch=segment_branch.cli:main"]},
+    entry_points={"console_scripts": ["segment-branch=beam_jobs.cli:main"]},
     ext_modules=compiled_extensions(),
     cmdclass={"build_ext": OptionalBuildExt},
 )

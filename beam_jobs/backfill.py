@@ -22,7 +22,7 @@ from beam_jobs.options import ImporterOptions, bq_project, import_settings, runs
 from beam_jobs.import_graph import import_messages
 from schemas.reasons import Reason
 from transforms.archives import ARCHIVE_LINES, ReadArchiveChunks
-from transforms.import_transforms import METRICS_NAMESPACE
+from schemas.reasons import METRICS_NAMESPACE
 
 # 256 shards: ~400k keys per shard at 100M events, and enough groups to spread over workers.
 DEFAULT_DEDUP_SHARDS = 256

@@ -1,61 +1,53 @@
-"""The import graph both jobs share: messages -> map -> dedup -> BigQuery tables.
+"""The import graph both jobs share: RouteSegmentMessages, then a BigQuery sink per table.
 
-A function, not a composite, so the steps keep their top-level names: Dataflow matches
-transforms by name on ``--update``, and these names must never change.
+    messages -> RouteSegmentMessages -> events ---------> WriteEvents -> refused rows
+                                     |- rejected_events -+-> WriteRejectedEvents
+                                     '- import_stats ----+-> WriteImportStats
+
+The step names are pinned by tests/pipeline/test_dataflow_graph.py: Dataflow matches steps
+by name on ``--update`` (dataflow/README.md).
 """
 from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
+from adapters.bigquery import emulator_client
 from beam_jobs.options import ImporterOptions
-from schemas.tables import IMPORT_STATS, REJECTED_EVENTS
-from transforms.bq_client import emulator_client
-from transforms.import_transforms import (
-    REJECTED,
-    STATS,
-    CountOutcomesPerMinute,
-    DeduplicateEvents,
-    MapSegmentMessages,
-    WriteEventRows,
-    WriteTableRows,
-    rows_carry_raw_message,
-)
-from transforms.mapping import ImportSettings
-from transforms.timestamps import parse_duration
+from domain.mapping import ImportSettings
+from domain.timestamps import parse_duration
+from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
+from transforms.routing import RouteSegmentMessages
+from transforms.sinks import WriteEventRows, WriteTableRows, rows_carry_raw_message
 
 
 def import_messages(messages: PCollection, opts: ImporterOptions, settings: ImportSettings, project: str, *,
                     dedup_shards: int | None = None) -> None:
-    """Map, dedup and write ``messages`` to the three tables.
+    """Route ``messages`` and write each table.
 
     Streaming: Pub/Sub messages. Batch (``dedup_shards`` set): chunks of archive lines, their
     copies grouped by that many shards of the event id for the dedup.
     """
-    streaming = dedup_shards is None
-    dataset = opts.dataset
     dedup_window = parse_duration(opts.dedup_window)
     if dedup_window is None:
         raise ValueError("--dedup_window must be a positive duration (e.g. 10m)")
     # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
     client = emulator_client(project)
 
-    mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(
-        settings, dedup_shards=dedup_shards, keep_raw=rows_carry_raw_message(opts.bq_write_method))
-    deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(
-        dedup_window, streaming=streaming)
-    sink_errors = deduped["unique"] | "WriteEvents" >> WriteEventRows(
-        project, dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client)
+    routed = messages | "RouteSegmentMessages" >> RouteSegmentMessages(
+        settings, dedup_window, dedup_shards=dedup_shards, keep_raw=rows_carry_raw_message(opts.bq_write_method))
+    refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(
+        project, opts.dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes,
+        test_client=client)
     (
-        (mapped[REJECTED], sink_errors[REJECTED])
+        (routed[REJECTED_EVENTS], refused[REJECTED_EVENTS])
         | "FlattenDeadLetters" >> beam.Flatten()
         | "WriteRejectedEvents" >> WriteTableRows(
-            project, dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
+            project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
     )
     (
-        (mapped[STATS], deduped[STATS], sink_errors[STATS])
-        | "FlattenOutcomes" >> beam.Flatten()
-        | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
+        (routed[IMPORT_STATS], refused[IMPORT_STATS])
+        | "FlattenImportStats" >> beam.Flatten()
         | "WriteImportStats" >> WriteTableRows(
-            project, dataset, IMPORT_STATS, method="STREAMING_INSERTS", test_client=client)
+            project, opts.dataset, IMPORT_STATS, method="STREAMING_INSERTS", test_client=client)
     )

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from schemas.config import load_config
-from transforms.mapping import DEFAULT_MAX_PAYLOAD_BYTES, ImportSettings
-from transforms.timestamps import parse_duration
+from adapters.storage import load_app_config
+from domain.mapping import DEFAULT_MAX_PAYLOAD_BYTES, ImportSettings
+from domain.timestamps import parse_duration
 
 # STORAGE_WRITE_API is not offered: Beam 2.77's Python path to it (cross-language) cannot
 # convert JSON columns (custom_data, content_items.custom_fields). See dataflow/README.md.
@@ -45,7 +45,7 @@ def bq_project(options: PipelineOptions) -> str:
 def import_settings(options: ImporterOptions, *, max_event_age: str | None) -> ImportSettings:
     """Load the app config at launch: workers get the parsed config inside the pickled DoFn."""
     return ImportSettings(
-        load_config(options.app_config),
+        load_app_config(options.app_config),
         default_app_id=options.default_app_id,
         max_payload_bytes=options.max_payload_bytes,
         max_event_age=parse_duration(max_event_age),

@@ -23,7 +23,7 @@ pipeline) and of the two emulators; the last line is machine-readable:
     LOAD count=N published_s=.. import_s=.. import_ev_s=.. consistent=true rss_pipeline_mb=.. ...
 
 The BigQuery emulator is started, as everywhere locally, without its time-travel snapshots
-(segment_branch.localstack): bqemulator 1.4.0 otherwise copies the whole table after every
+(tools.localstack): bqemulator 1.4.0 otherwise copies the whole table after every
 streamed insert, so its memory grows with the square of the rows (measured: 2.2 GB RSS
 after 5,000 rows streamed 10 at a time, 0.24 GB without the snapshots); ``--bq-time-travel``
 restores that behaviour for comparison. The DirectRunner's timer scan is narrowed to keys with
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep bqemulator's per-insert table snapshots (memory grows with rows squared)")
     args = parser.parse_args(argv)
 
-    from segment_branch import localstack
+    from tools import localstack
 
     started = {}
     state = Path(tempfile.mkdtemp(prefix="load-test-"))
@@ -106,10 +106,11 @@ def _run(args, started) -> int:
     from google.cloud import pubsub_v1
 
     from beam_jobs import segment_import
-    from segment_branch.local_run import read_accounting
-    from segment_branch.provision import provision_pubsub, provision_tables
-    from segment_branch.samples import generate_corpus
-    from transforms.bq_client import make_client
+    from tools.local_run import read_accounting
+    from adapters.provision import provision_tables
+    from tools.localstack import provision_pubsub
+    from tools.samples import generate_corpus
+    from adapters.bigquery import make_client
 
     suffix = uuid.uuid4().hex[:8]
     dataset, topic, subscription = f"load_{suffix}", f"load-{suffix}", f"load-sub-{suffix}"

@@ -2,7 +2,7 @@
 
     bench/run.sh [--events 200000] [--e2e-events 5000] [--repeat 3] [--quick] [--no-e2e]
 
-One seeded corpus (``segment_branch.samples.generate_corpus``: ~1.1 KB average, ~2% bad
+One seeded corpus (``tools.samples.generate_corpus``: ~1.1 KB average, ~2% bad
 records), four stages, each in its own subprocess pinned to one core so that its peak RSS
 is its own:
 
@@ -79,8 +79,8 @@ def _read_lines(corpus: Path) -> list[bytes]:
 
 
 def _settings():
-    from schemas.config import load_config
-    from transforms.mapping import ImportSettings
+    from domain.config import load_config
+    from domain.mapping import ImportSettings
 
     # The backfill's settings: bundled app config, default limits, stale-event check off.
     return ImportSettings(load_config(None), max_event_age=None)
@@ -135,7 +135,7 @@ def stage_chain(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     from collections import Counter
 
     from transforms import mapping
-    from transforms.mapping import process_message
+    from domain.mapping import process_message
 
     lines = _read_lines(corpus)
     settings = _settings()
@@ -146,8 +146,7 @@ def stage_chain(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
         for line in lines:
             process_message(line, None, None, settings, now)
 
-    # Compiled by Cython (setup.py COMPILED_MODULES) unless SEGMENT_BRANCH_PURE_PYTHON=1.
-    compiled = not mapping.__file__.endswith(".py")
+    compiled = COMPILED  # (the stage runs against the compiled build: see _run_stage)
     times = _timed_passes(run, repeat)
     # The outcomes (the same in every pass), counted in one more pass, not timed.
     outcomes.update(process_message(line, None, None, settings, now).reason for line in lines)
@@ -162,35 +161,27 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 
     from beam_jobs.backfill import DEFAULT_DEDUP_SHARDS
     from transforms.archives import ReadArchiveChunks
-
-    from transforms.import_transforms import (
-        REJECTED, STATS, CountOutcomesPerMinute, DeduplicateEvents, MapSegmentMessages, rows_carry_raw_message)
+    from transforms.routing import RouteSegmentMessages
+    from transforms.sinks import rows_carry_raw_message
 
     count = sum(1 for _ in corpus.open("rb"))
     settings = _settings()
     sink = os.environ.get(BATCH_SINK_VARIABLE, "FILE_LOADS")
 
-    def counter(name: str) -> beam.PTransform:
-        tally = Metrics.counter(METRICS_NAMESPACE, name)
-        return beam.Map(lambda _: tally.inc())
-
     def run(path: Path) -> dict[str, int]:
-        # The backfill's shape (beam_jobs/backfill.py) with each BigQuery sink a counter.
+        # The backfill's graph (the same composite) with each table's sink a counter; its rows
+        # are shaped as the backfill shapes them for that write method.
         options = PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"])
         with beam.Pipeline(options=options) as pipeline:
-            chunks = pipeline | "ReadArchive" >> ReadArchiveChunks(str(path))
-            # Rows shaped as the backfill shapes them for that write method.
-            mapped = chunks | "MapSegmentMessages" >> MapSegmentMessages(
-                settings, dedup_shards=DEFAULT_DEDUP_SHARDS, keep_raw=rows_carry_raw_message(sink))
-            deduped = mapped.imported | "DeduplicateEvents" >> DeduplicateEvents(DEDUP_WINDOW, streaming=False)
-            deduped["unique"] | "CountEventRows" >> counter("events")
-            mapped[REJECTED] | "CountRejectedRows" >> counter("rejected_events")
-            (
-                (mapped[STATS], deduped[STATS])
-                | "FlattenOutcomes" >> beam.Flatten()
-                | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
-                | "CountStatsRows" >> counter("import_stats")
+            routed = (
+                pipeline
+                | "ReadArchive" >> ReadArchiveChunks(str(path))
+                | "RouteSegmentMessages" >> RouteSegmentMessages(
+                    settings, DEDUP_WINDOW, dedup_shards=DEFAULT_DEDUP_SHARDS, keep_raw=rows_carry_raw_message(sink))
             )
+            for table, rows in routed.items():
+                tally = Metrics.counter(METRICS_NAMESPACE, table)
+                rows | f"Count[{table}]" >> beam.Map(lambda _, tally=tally: tally.inc())
         query = pipeline.result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
         return {c.key.metric.name: c.committed for c in query["counters"]}
 
@@ -214,10 +205,10 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     from beam_jobs import segment_import
     from bench.direct_runner import scan_only_keys_with_timers
-    from segment_branch.local_run import PROJECT, publish, read_accounting, reset_dataset, wait_until_accounted
-    from segment_branch.provision import provision_pubsub
-    from segment_branch.samples import SampleMessage
-    from transforms.bq_client import make_client
+    from tools.local_run import PROJECT, publish, read_accounting, reset_dataset, wait_until_accounted
+    from tools.localstack import provision_pubsub
+    from tools.samples import SampleMessage
+    from adapters.bigquery import make_client
 
     messages = [SampleMessage(line, {}, "corpus") for line in _read_lines(corpus)]
     dataset, suffix = "bench_e2e", int(time.time())
@@ -286,7 +277,7 @@ def _child_main(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- orchestration
 
 def _write_corpus(path: Path, count: int, seed: int, now: datetime) -> None:
-    from segment_branch.samples import generate_corpus, write_lines
+    from tools.samples import generate_corpus, write_lines
 
     with path.open("wb") as out:
         write_lines((("corpus", data) for data in generate_corpus(count, seed, now)), out)
@@ -388,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         if "d" in args.stages and not args.no_e2e:
             e2e_corpus = Path(tmp) / "e2e.jsonl"
             _write_corpus(e2e_corpus, args.e2e_events, args.seed + 1, datetime.now(timezone.utc))
-            from segment_branch import localstack
-            from segment_branch.local_run import PROJECT
+            from tools import localstack
+            from tools.local_run import PROJECT
 
             # Emulators run unpinned (they are the test harness, not the job); the job's
             # process is pinned like the other stages and inherits their addresses.

@@ -40,6 +40,7 @@ class Reason(str, enum.Enum):
     NO_IDENTIFIER = "no_identifier"
     SCHEMA_VIOLATION = "schema_violation"
     SINK_ERROR = "sink_error"
+    INTERNAL_ERROR = "internal_error"
 
     @property
     def outcome(self) -> Outcome:
@@ -80,6 +81,7 @@ _STAGES = {
     Reason.PLATFORM_NOT_ENABLED: "identify",
     Reason.SCHEMA_VIOLATION: "schema",
     Reason.SINK_ERROR: "sink",
+    Reason.INTERNAL_ERROR: "internal",
 }
 
 _DESCRIPTIONS = {
@@ -100,4 +102,5 @@ _DESCRIPTIONS = {
     Reason.NO_IDENTIFIER: "The event cannot be tied to a user (no device id, advertising id, fingerprint or userId).",
     Reason.SCHEMA_VIOLATION: "The mapped row does not fit the events table schema.",
     Reason.SINK_ERROR: "BigQuery refused the row permanently.",
+    Reason.INTERNAL_ERROR: "An unexpected error while processing the message (a bug): kept with the error for replay.",
 }

@@ -1,7 +1,8 @@
-"""BigQuery tables of the importer: schemas (from ``schemas/bigquery/*.json``) and layout.
+"""BigQuery tables and views of the importer: every name, schema and layout.
 
-The JSON files are the one source of each schema: the pipeline validates rows against them,
-provisioning creates tables from them, and the docs list them.
+The JSON files (``schemas/bigquery/*.json``) are the one source of each table's schema: the
+pipeline validates rows against them, provisioning creates tables from them, and the docs
+list them. Each view is one file, ``schemas/sql/<view>.sql``.
 """
 from __future__ import annotations
 
@@ -12,10 +13,24 @@ from pathlib import Path
 from typing import Any
 
 _SCHEMA_DIR = Path(__file__).with_name("bigquery")
+SQL_DIR = Path(__file__).with_name("sql")
 
+# Tables.
 EVENTS = "events"
 REJECTED_EVENTS = "rejected_events"
 IMPORT_STATS = "import_stats"
+
+# Views (one per file in SQL_DIR; tests/unit/test_schemas.py checks the two lists agree).
+EVENTS_DEDUP = "events_dedup"  # one row per event id: what every reader of events goes through
+REJECTED_EVENTS_DEDUP = "rejected_events_dedup"
+IMPORT_STATS_DEDUP = "import_stats_dedup"
+DAILY_EVENT_COUNTS = "daily_event_counts"
+DAILY_REVENUE = "daily_revenue"
+DAILY_UNIQUE_USERS = "daily_unique_users"
+CONTENT_ITEM_BREAKDOWN = "content_item_breakdown"
+IMPORT_HEALTH = "import_health"
+VIEWS = (EVENTS_DEDUP, REJECTED_EVENTS_DEDUP, IMPORT_STATS_DEDUP, DAILY_EVENT_COUNTS, DAILY_REVENUE,
+         DAILY_UNIQUE_USERS, CONTENT_ITEM_BREAKDOWN, IMPORT_HEALTH)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,3 +74,8 @@ def _load(name: str) -> str:
 def schema_fields(name: str) -> list[dict[str, Any]]:
     """A fresh copy of a table's fields in BigQuery's JSON schema format."""
     return json.loads(_load(name))
+
+
+def view_sql(name: str) -> str:
+    """A view's query text; ``{dataset}`` stands for the dataset's full name."""
+    return (SQL_DIR / f"{name}.sql").read_text()

@@ -12,11 +12,10 @@ if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]
   echo "bootstrap: installing the project into $venv (first run takes a minute or two)" >&2
   [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip==24.3.1
-  # Cython first: setup.py compiles the mapping modules with it (pinned there).
+  # Cython: scripts/build_compiled.py compiles the domain modules with it (pinned in setup.py).
   cython_version="$(sed -n 's/^CYTHON_VERSION = "\([^"]*\)".*/\1/p' "$repo/setup.py")"
   "$venv/bin/python" -m pip install --quiet "Cython==$cython_version"
-  "$venv/bin/python" -m pip install --quiet -e "$repo[dev]"
+  # The checkout runs pure Python: never compiled in place (docs/compiled.md).
+  SEGMENT_BRANCH_PURE_PYTHON=1 "$venv/bin/python" -m pip install --quiet -e "$repo[dev]"
   echo "$want" > "$stamp"
 fi
-# The compiled mapping modules sit next to their sources: rebuild any a source change made stale.
-"$venv/bin/python" "$repo/scripts/build_compiled.py"

@@ -1,21 +1,29 @@
-"""Keep the in-place compiled mapping modules in step with their sources (run by bootstrap.sh).
+"""Build the compiled ``domain`` package beside the checkout, keyed to its sources; print where.
 
-An extension module next to its ``.py`` wins the import, so a stale one would run old code:
-this rebuilds whenever a source (or its ``.pxd`` declarations) is newer than its compiled
-module (Cython and setuptools then rebuild only what changed). With
-``SEGMENT_BRANCH_PURE_PYTHON=1`` it removes them, so the checkout runs the pure modules.
+    .venv/bin/python scripts/build_compiled.py        # prints .local/compiled/<key>
+
+The checkout itself is never compiled in place: an extension module next to its ``.py``
+wins the import, so an edited source could have no effect. This builds the package, with
+setup.py's ``COMPILED_MODULES`` compiled, into ``.local/compiled/<key>/domain``, where
+``<key>`` hashes setup.py and every file of ``domain/``: an edited source has a new key, so
+a stale build is never used. An existing build is reused at no cost. ``scripts/with_compiled.sh``
+runs a command with that build first on the path (see docs/compiled.md).
 """
 from __future__ import annotations
 
 import ast
-import importlib.machinery
+import hashlib
 import os
-import re
+import shutil
 import subprocess
 import sys
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "domain"
+BUILDS = REPO / ".local" / "compiled"
+COMPLETE = ".complete"
 
 
 def compiled_modules() -> list[str]:
@@ -26,38 +34,48 @@ def compiled_modules() -> list[str]:
     raise SystemExit("setup.py defines no COMPILED_MODULES")
 
 
-def compiled_paths(source: Path) -> list[Path]:
-    """The extension modules built next to a source file (none when it runs pure)."""
-    stem = source.with_suffix("")
-    return [Path(f"{stem}{suffix}") for suffix in importlib.machinery.EXTENSION_SUFFIXES
-            if Path(f"{stem}{suffix}").exists()]
+def _sources() -> list[Path]:
+    return sorted(path for path in PACKAGE.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+                  and not path.name.endswith((".c", *EXTENSION_SUFFIXES)))
 
 
-def newest_input(source: Path) -> float:
-    """The last change to what a module compiles from: its source, its ``.pxd`` declarations
-    and the ``.pxd`` files those cimport (``from transforms.values cimport ...``)."""
-    inputs = [source]
-    declarations = source.with_suffix(".pxd")
-    if declarations.exists():
-        inputs.append(declarations)
-        for name in re.findall(r"^from transforms\.(\w+) cimport", declarations.read_text(), flags=re.M):
-            inputs.append(source.parent / f"{name}.pxd")
-    return max(path.stat().st_mtime for path in inputs)
+def source_key() -> str:
+    digest = hashlib.sha256()
+    for path in [REPO / "setup.py", *_sources()]:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build(target: Path) -> None:
+    staging = target.with_name(f"{target.name}.staging-{os.getpid()}")
+    env = {k: v for k, v in os.environ.items() if k != "SEGMENT_BRANCH_PURE_PYTHON"}
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(staging),
+                    "--build-temp", str(REPO / "build" / "temp-compiled")], cwd=REPO, env=env, check=True)
+    for source in _sources():
+        copy = staging / source.relative_to(REPO)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, copy)
+    missing = [name for name in compiled_modules()
+               if not any((staging / name).with_suffix(suffix).exists() for suffix in EXTENSION_SUFFIXES)]
+    if missing:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise SystemExit(f"build_compiled: not compiled: {', '.join(missing)} (is Cython installed, and a C compiler?)")
+    (staging / COMPLETE).touch()
+    staging.rename(target)
 
 
 def main() -> int:
-    sources = [REPO / name for name in compiled_modules()]
-    if os.environ.get("SEGMENT_BRANCH_PURE_PYTHON") == "1":
-        for source in sources:
-            for compiled in compiled_paths(source):
-                compiled.unlink()
-        return 0
-    stale = [source for source in sources
-             if min((c.stat().st_mtime for c in compiled_paths(source)), default=0) < newest_input(source)]
-    if not stale:
-        return 0
-    print(f"build_compiled: compiling {len(stale)} mapping module(s) with Cython", file=sys.stderr)
-    return subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=REPO).returncode
+    target = BUILDS / source_key()
+    if not (target / COMPLETE).exists():
+        print(f"build_compiled: compiling the domain modules into {target.relative_to(REPO)}", file=sys.stderr)
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        build(target)
+        for other in BUILDS.iterdir():  # builds of older sources are never used again
+            if other != target:
+                shutil.rmtree(other, ignore_errors=True)
+    print(target)
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import export, query_api, status
 from serving.settings import ServingSettings
-from transforms.bq_client import make_client
+from adapters.bigquery import make_client
 
 MAX_BODY_BYTES = 64 * 1024
 

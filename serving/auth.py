@@ -1,7 +1,8 @@
 """Authenticating an app by Branch key + secret (the secret is stored only hashed)."""
 from __future__ import annotations
 
-from schemas.config import AppConfig, ImporterConfig, hash_secret, verify_secret
+from domain.config import AppConfig, ImporterConfig
+from domain.credentials import hash_secret, verify_secret
 
 # Checked when the key is unknown, so a wrong key costs as much time as a wrong secret.
 _DUMMY_HASH = hash_secret("not-a-secret", salt=b"timing-equaliser")

@@ -34,8 +34,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from beam_jobs import daily_export
+from domain.export_files import MANIFEST, MAX_ROWS_PER_FILE
+from transforms.exports import read_manifest
 from serving.query_api import authenticated_app, validation_message
-from serving.query_sql import DATA_SOURCES
+from domain.event_names import TOPICS
 from serving.settings import ServingSettings
 
 router = APIRouter()
@@ -48,7 +50,7 @@ class ExportSettings:
     export_dir: Path
     signing_key: bytes
     url_ttl: timedelta = DEFAULT_URL_TTL
-    max_rows_per_file: int = daily_export.MAX_ROWS_PER_FILE
+    max_rows_per_file: int = MAX_ROWS_PER_FILE
 
     @classmethod
     def from_env(cls) -> "ExportSettings":
@@ -105,9 +107,9 @@ class ExportService:
             lock = self._locks.setdefault((app_id, day), threading.Lock())
         with lock:
             final = self.day_dir(app_id, day)
-            if not (final / daily_export.MANIFEST).exists():
+            if not (final / MANIFEST).exists():
                 self._run(app_id, day, final)
-            return daily_export.read_manifest(str(final))["files"]
+            return read_manifest(str(final))["files"]
 
     def _run(self, app_id: str, day: date, final: Path) -> None:
         # Write beside the final directory and rename it into place: a crash never leaves
@@ -143,7 +145,7 @@ def create_export(request: Request, body: dict[str, Any] = Body(...)) -> dict[st
     service: ExportService = request.app.state.export
     files = service.files(app.app_id, parsed.export_date)
     urls: dict[str, list[str]] = {}
-    for topic in DATA_SOURCES:
+    for topic in TOPICS:
         urls[topic] = []
         for relative in files.get(topic, []):
             path = f"{parsed.export_date.isoformat()}/{relative}"

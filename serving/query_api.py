@@ -14,11 +14,11 @@ from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
 from pydantic import ValidationError
 
-from schemas.config import AppConfig
+from domain.config import AppConfig
+from schemas.tables import EVENTS_DEDUP
 from serving.auth import authenticate
 from serving.query_sql import (
     DEFAULT_LIMIT,
-    EVENTS_DEDUP,
     MAX_LIMIT,
     AnalyticsRequest,
     build_analytics_query,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from google.cloud import bigquery
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from transforms.event_names import TOPIC_BY_CATEGORY
+from domain.event_names import TOPICS
 
 MAX_RANGE = timedelta(days=7)
 DEFAULT_LIMIT = 100
@@ -23,9 +23,7 @@ MAX_LIMIT = 1000
 MAX_FILTER_VALUES = 100
 MAX_VALUE_LENGTH = 256
 
-# The analyst view every serving read goes through (one row per event id).
-EVENTS_DEDUP = "events_dedup"
-DATA_SOURCES = tuple(TOPIC_BY_CATEGORY.values())
+DATA_SOURCES = TOPICS
 
 # API dimension name -> events column. Every one is a STRING column, so filter values are
 # STRING parameters. The API uses Branch's export names, which our columns share; the map

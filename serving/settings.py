@@ -5,7 +5,8 @@ import dataclasses
 import os
 from functools import cached_property
 
-from schemas.config import ImporterConfig, load_config
+from adapters.storage import load_app_config
+from domain.config import ImporterConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,4 +25,4 @@ class ServingSettings:
 
     @cached_property
     def config(self) -> ImporterConfig:
-        return load_config(self.app_config_path)
+        return load_app_config(self.app_config_path)

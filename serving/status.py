@@ -38,11 +38,11 @@ from fastapi.security import APIKeyCookie, APIKeyHeader
 from google.cloud import bigquery
 from pydantic import BaseModel
 
-from schemas.config import AppConfig, ImporterConfig, Platform
+from domain.config import AppConfig, ImporterConfig, Platform
 from schemas.reasons import Outcome
 from serving.auth import authenticate
 from serving.settings import ServingSettings
-from transforms.event_names import CATEGORIES
+from domain.event_names import CATEGORIES
 
 router = APIRouter(tags=["status"])
 

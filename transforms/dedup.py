@@ -7,16 +7,18 @@ key's state is cleared by an event-time timer once the watermark passes ``window
 its kept copy: the state holds only the keys seen within the horizon.
 
 Streaming uses a stateful DoFn (one state cell and one timer per key). Batch groups copies
-by shard of the key, sorts each key's copies and applies the same rule, so a replayed
-backfill decides identically.
-(Beam's ``DeduplicatePerKey`` drops repeats silently; we must count them as outcomes.)
+by shard of the key and decides each key's copies at once, so a replayed backfill decides
+identically.
+The rule itself is ``domain.dedup`` (Beam's ``DeduplicatePerKey`` drops repeats silently;
+we must count them as outcomes).
 """
 from __future__ import annotations
 
 import pickle
 import zlib
 from datetime import timedelta
-from typing import Any, Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
 
 import apache_beam as beam
 import orjson
@@ -25,70 +27,14 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
-from apache_beam.utils.windowed_value import WindowedValue
 
+from domain.dedup import is_repeat, split_copies
 from schemas.reasons import METRICS_NAMESPACE
-
-DUPLICATE = "duplicate"
-COUNTS = "counts"
+from transforms.counting import BundleCounts
+from transforms.tags import COUNTS, DUPLICATE
 
 # ``stat_key(value, duplicate)``: the group a kept (False) or repeated (True) copy counts in.
 StatKeyFn = Callable[[Any, bool], Hashable]
-
-
-class BundleCounts:
-    """Deltas per key, summed within a bundle, output at its end: ``(key, sum)`` per key.
-
-    Beam's cost is per element (each one passes the runner's output and window machinery of
-    every step it crosses), so a per-message count element costs far more than the count.
-    A DoFn adds its deltas here and outputs the sums from ``finish_bundle``: each sum keeps
-    its elements' window and the latest timestamp among them (as the per-message elements
-    would have had at the downstream sum).
-    """
-
-    def __init__(self) -> None:
-        self._sums: dict[tuple[Hashable, Any], list] = {}
-
-    def add(self, key: Hashable, delta: int, timestamp: Any, window: Any) -> None:
-        entry = self._sums.get((key, window))
-        if entry is None:
-            self._sums[(key, window)] = [delta, timestamp]
-        else:
-            entry[0] += delta
-            if timestamp > entry[1]:
-                entry[1] = timestamp
-
-    def drain(self) -> Iterator[tuple[Hashable, int, Any, Any]]:
-        """``(key, sum, latest timestamp, window)`` of each key counted; then starts over."""
-        sums, self._sums = self._sums, {}
-        for (key, window), (count, timestamp) in sums.items():
-            yield key, count, timestamp, window
-
-    def windowed(self, tag: str | None = None) -> Iterator[Any]:
-        """:meth:`drain` as ``finish_bundle`` outputs ``(key, sum)`` (to ``tag`` if given)."""
-        for key, count, timestamp, window in self.drain():
-            value = WindowedValue((key, count), timestamp, [window])
-            yield value if tag is None else beam.pvalue.TaggedOutput(tag, value)
-
-
-def split_copies(copies: Iterable[tuple[int, Any]], window_micros: int) -> tuple[list[Any], list[Any]]:
-    """Batch rule: ``(time_micros, value)`` copies of one key -> (kept, duplicates).
-
-    Sorted by time (ties by the value's repr, for determinism), a copy is kept when it is
-    ``window`` or more after the last kept copy.
-    """
-    copies = list(copies)
-    if len(copies) == 1:  # the common case: no sort, so no repr of a whole row (~14 us)
-        return [copies[0][1]], []
-    kept, duplicates = [], []
-    last_kept = None
-    for micros, value in sorted(copies, key=lambda c: (c[0], repr(c[1]))):
-        if last_kept is not None and micros - last_kept < window_micros:
-            duplicates.append(value)
-        else:
-            kept.append(value)
-            last_kept = micros
-    return kept, duplicates
 
 
 class _DedupFn(beam.DoFn):
@@ -125,8 +71,7 @@ class _DedupStreamingFn(_DedupFn):
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam,
                 kept_at=beam.DoFn.StateParam(KEPT_AT), expiry=beam.DoFn.TimerParam(EXPIRY)):
         _, (micros, value) = element
-        previous = kept_at.read()
-        if previous is not None and abs(micros - previous) < self._window_micros:
+        if is_repeat(micros, kept_at.read(), self._window_micros):
             self._repeated += 1
             self._count(value, True, timestamp, window)
             yield beam.pvalue.TaggedOutput(DUPLICATE, value)

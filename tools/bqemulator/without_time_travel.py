@@ -13,7 +13,7 @@ snapshots off; ``CREATE SNAPSHOT TABLE`` (kind USER) and the ``TableDataChanged`
 that materialized views follow still work. Queries with ``FOR SYSTEM_TIME AS OF`` then
 read the live table.
 
-segment_branch.localstack starts the emulator this way when asked for
+tools.localstack starts the emulator this way when asked for
 ``time_travel=False``; the emulator version is pinned in scripts/bqemulator-requirements.txt,
 and this file fails loudly if the patched method is not where 1.4.0 has it.
 """

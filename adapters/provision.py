@@ -1,0 +1,64 @@
+"""Create the importer's BigQuery dataset, tables and views (``segment-branch provision``).
+
+Idempotent: existing resources are left as they are. Tables come from ``schemas/``;
+views from ``schemas/sql/*.sql`` (``{dataset}`` is replaced by the dataset's full name).
+"""
+from __future__ import annotations
+
+import graphlib
+
+from google.api_core import exceptions
+from google.cloud import bigquery
+
+from schemas.tables import TABLES, VIEWS, view_sql
+
+
+
+def _schema(fields: list[dict]) -> list[bigquery.SchemaField]:
+    return [bigquery.SchemaField.from_api_repr(field) for field in fields]
+
+
+def provision_tables(client: bigquery.Client, dataset: str, *, partition_expiration_days: int | None = None,
+                     location: str | None = None) -> list[str]:
+    """Create the dataset, tables and views that do not exist yet; return what was created."""
+    created = []
+    dataset_ref = bigquery.Dataset(f"{client.project}.{dataset}")
+    if location:
+        dataset_ref.location = location
+    try:
+        client.get_dataset(dataset_ref)
+    except exceptions.NotFound:
+        client.create_dataset(dataset_ref)
+        created.append(dataset)
+    for spec in TABLES.values():
+        table = bigquery.Table(f"{client.project}.{dataset}.{spec.name}", schema=_schema(spec.fields))
+        table.description = spec.description
+        table.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY,
+            field=spec.partition_field,
+            expiration_ms=partition_expiration_days * 86_400_000 if partition_expiration_days else None,
+        )
+        table.require_partition_filter = spec.require_partition_filter
+        table.clustering_fields = list(spec.clustering)
+        try:
+            client.get_table(table.reference)
+        except exceptions.NotFound:
+            client.create_table(table)
+            created.append(spec.name)
+    for name in views_in_dependency_order():
+        view = bigquery.Table(f"{client.project}.{dataset}.{name}")
+        view.view_query = view_sql(name).replace("{dataset}", f"`{client.project}.{dataset}`")
+        try:
+            client.get_table(view.reference)
+        except exceptions.NotFound:
+            client.create_table(view)
+            created.append(name)
+    return created
+
+
+def views_in_dependency_order() -> list[str]:
+    """The views, each after the views it reads (BigQuery refuses a view of a missing table)."""
+    texts = {name: view_sql(name) for name in sorted(VIEWS)}
+    graph = {name: {other for other in texts if other != name and f"{{dataset}}.{other}" in text}
+             for name, text in texts.items()}
+    return list(graphlib.TopologicalSorter(graph).static_order())

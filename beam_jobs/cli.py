@@ -1,0 +1,122 @@
+"""``segment-branch``: the importer's command line.
+
+``map``         what would happen to these events? Segment messages (one message's data per
+                line) on stdin -> one JSON outcome line per input, in order.
+``hash-secret`` a Branch secret on stdin -> the hash to put in the app config.
+``provision``   create the BigQuery dataset, tables and views (idempotent).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import getpass
+import sys
+from datetime import datetime, timedelta
+from typing import BinaryIO, Sequence
+
+import orjson
+
+from adapters.storage import load_app_config
+from domain.credentials import hash_secret
+from domain.mapping import (
+    BRANCH_KEY_ATTRIBUTE,
+    DEFAULT_MAX_CLOCK_SKEW,
+    DEFAULT_MAX_EVENT_AGE,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    ImportSettings,
+    process_message,
+)
+from domain.timestamps import UTC, parse_duration, parse_timestamp
+
+
+def _now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        return parse_timestamp(text, "--now")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _duration(text: str) -> timedelta | None:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def map_lines(lines: BinaryIO, out: BinaryIO, settings: ImportSettings, now: datetime,
+              attributes: dict[str, str], explain: bool) -> collections.Counter:
+    """Map each input line; write one JSON line per input; return outcome/reason counts."""
+    counts: collections.Counter = collections.Counter()
+    for line in lines:
+        data = line[:-1] if line.endswith(b"\n") else line
+        if data.endswith(b"\r"):
+            data = data[:-1]
+        result = process_message(data, attributes, None, settings, now)
+        counts[(result.outcome.value, result.reason.value if result.reason else None)] += 1
+        out.write(orjson.dumps(result.to_json(explain=explain)) + b"\n")
+    return counts
+
+
+def _print_breakdown(counts: collections.Counter) -> None:
+    total = sum(counts.values())
+    print(f"{total} messages", file=sys.stderr)
+    for (outcome, reason), count in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1])):
+        print(f"  {outcome:<9} {reason or '':<24} {count:>7}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="segment-branch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    map_cmd = commands.add_parser("map", help="map Segment messages (JSON lines on stdin) to outcomes")
+    map_cmd.add_argument("--now", type=_now, default=None, help="ISO-8601 'now' for the stale/future checks")
+    map_cmd.add_argument("--app-config", default=None, help="app config file (default: the bundled local config)")
+    map_cmd.add_argument("--branch-key", default=None, help="branch_key attribute for every message")
+    map_cmd.add_argument("--max-event-age", type=_duration, default=DEFAULT_MAX_EVENT_AGE, help="e.g. 24h, or off")
+    map_cmd.add_argument("--max-clock-skew", type=_duration, default=DEFAULT_MAX_CLOCK_SKEW, help="e.g. 10m")
+    map_cmd.add_argument("--max-payload-bytes", type=int, default=DEFAULT_MAX_PAYLOAD_BYTES)
+    map_cmd.add_argument("--explain", action="store_true", help="add each outcome's detail")
+    map_cmd.add_argument("--summary", action="store_true", help="print an outcome/reason breakdown to stderr")
+
+    commands.add_parser("hash-secret", help="hash a Branch secret read from stdin (or a prompt)")
+
+    provision = commands.add_parser("provision", help="create the BigQuery dataset, tables and views (idempotent)")
+    provision.add_argument("--project", required=True)
+    provision.add_argument("--dataset", default="segment_branch")
+    provision.add_argument("--location", default=None)
+    provision.add_argument("--partition-expiration-days", type=int, default=None)
+
+    args = parser.parse_args(argv)
+    if args.command == "hash-secret":
+        secret = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("Branch secret: ")
+        if not secret:
+            parser.error("empty secret")
+        print(hash_secret(secret))
+        return 0
+    if args.command == "provision":
+        from adapters.bigquery import make_client
+        from adapters.provision import provision_tables
+
+        created = provision_tables(make_client(args.project), args.dataset, location=args.location,
+                                   partition_expiration_days=args.partition_expiration_days)
+        print(f"created: {', '.join(created) or 'nothing (all present)'}")
+        return 0
+
+    settings = ImportSettings(
+        load_app_config(args.app_config),
+        max_payload_bytes=args.max_payload_bytes,
+        max_event_age=args.max_event_age,
+        max_clock_skew=args.max_clock_skew,
+    )
+    attributes = {BRANCH_KEY_ATTRIBUTE: args.branch_key} if args.branch_key else {}
+    counts = map_lines(sys.stdin.buffer, sys.stdout.buffer, settings, args.now or _now(None), attributes, args.explain)
+    if args.summary:
+        _print_breakdown(counts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""App configuration: which Branch apps the importer serves and how (YAML or JSON file).
+
+A file holds ``apps`` (one entry per Branch app) and optionally ``default_app_id``, the app
+for messages without a ``branch_key`` attribute (Segment's Pub/Sub destination sets none).
+Branch secrets are stored only as salted PBKDF2 hashes; ``segment-branch hash-secret``
+makes one.
+"""
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain import event_names
+from domain.credentials import HASH_PATTERN
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_app_config.yaml")
+
+
+class Platform(str, enum.Enum):
+    IOS = "IOS"
+    ANDROID = "ANDROID"
+    WEB = "WEB"
+
+
+class EventOverride(BaseModel):
+    """A per-app event-name override: the Branch name, and its category (derived if omitted)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    category: str | None = None
+
+    @model_validator(mode="after")
+    def _category(self) -> "EventOverride":
+        standard = event_names.standard_event(self.name)
+        if self.category is None:
+            object.__setattr__(self, "category", standard[1] if standard else event_names.CUSTOM)
+        elif self.category not in event_names.CATEGORIES:
+            raise ValueError(f"category must be one of {event_names.CATEGORIES}")
+        if standard:
+            object.__setattr__(self, "name", standard[0])
+        return self
+
+
+class AppConfig(BaseModel):
+    """One Branch app: identity, credentials (hashed) and import choices."""
+
+    # Errors never echo input values: a secret pasted into the file must not reach a log.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    app_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    branch_key: str = Field(min_length=1, max_length=128)
+    branch_secret_hash: str = Field(pattern=HASH_PATTERN)
+    enabled_platforms: frozenset[Platform] = frozenset(Platform)
+    natively_tracked_events: tuple[str, ...] = ()
+    event_map: dict[str, EventOverride] = Field(default_factory=dict)
+
+    @field_validator("event_map", mode="before")
+    @classmethod
+    def _short_overrides(cls, value: Any) -> Any:
+        # ``"Signed Up": "COMPLETE_REGISTRATION"`` is shorthand for ``{"name": ...}``.
+        if isinstance(value, dict):
+            return {k: ({"name": v} if isinstance(v, str) else v) for k, v in value.items()}
+        return value
+
+    def override_lookup(self) -> dict[str, tuple[str, str]]:
+        """Overrides keyed by Segment name key, as :func:`event_names.resolve_event` wants them."""
+        return {event_names.name_key(k): (v.name, v.category) for k, v in self.event_map.items()}
+
+    def native_event_keys(self) -> frozenset[str]:
+        """Keys of natively tracked events, in both Branch name forms when standard."""
+        keys = set()
+        for name in self.natively_tracked_events:
+            keys.add(event_names.name_key(name))
+            standard = event_names.standard_event(name)
+            if standard:
+                keys.add(event_names.name_key(standard[0]))
+        return frozenset(keys)
+
+
+class ImporterConfig(BaseModel):
+    """The whole app configuration file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    apps: tuple[AppConfig, ...] = Field(min_length=1)
+    default_app_id: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> "ImporterConfig":
+        for attr in ("app_id", "branch_key"):
+            values = [getattr(app, attr) for app in self.apps]
+            if len(values) != len(set(values)):
+                raise ValueError(f"duplicate {attr} in apps")
+        if self.default_app_id is not None and self.default_app_id not in {a.app_id for a in self.apps}:
+            raise ValueError(f"default_app_id {self.default_app_id!r} is not one of the apps")
+        return self
+
+    def app_by_id(self, app_id: str) -> AppConfig | None:
+        return next((a for a in self.apps if a.app_id == app_id), None)
+
+    def app_by_key(self, branch_key: str) -> AppConfig | None:
+        return next((a for a in self.apps if a.branch_key == branch_key), None)
+
+
+def parse_config(text: str | bytes) -> ImporterConfig:
+    """Parse a YAML or JSON configuration (JSON is YAML, but orjson is stricter and faster)."""
+    try:
+        raw = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raw = yaml.safe_load(text)
+    if isinstance(raw, dict) and "apps" not in raw and "app_id" in raw:
+        raw = {"apps": [raw], "default_app_id": raw["app_id"]}
+    return ImporterConfig.model_validate(raw)
+
+
+def load_config(path: str | os.PathLike | None = None) -> ImporterConfig:
+    """Load a local app configuration file; the bundled local default when ``path`` is None.
+
+    (``adapters.storage.load_app_config`` also reads ``gs://`` paths.)
+    """
+    return parse_config(Path(path if path is not None else DEFAULT_CONFIG_PATH).read_bytes())

@@ -1,0 +1,417 @@
+"""The importer's domain core: one Segment message in, exactly one outcome out.
+
+:func:`process_message` runs the checks in SPEC order (size, decode, object, messageId,
+call type, event name, app, integrations, not-imported name, timestamp, identifiers,
+platform, row schema); the first that fails decides the outcome. It never raises: any
+input gets ``imported`` (with its ``events`` row), ``skipped`` or ``rejected`` (with a
+reason code and a human-readable detail). Duplicates are decided later, across messages.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+import traceback
+from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from typing import Any, Mapping, NamedTuple
+
+from orjson import JSONDecodeError, loads
+
+from domain.config import AppConfig, ImporterConfig
+from schemas.reasons import Outcome, Reason
+from schemas.tables import EVENTS, schema_fields
+from domain import event_names
+from domain.identifiers import USER_COLUMNS, detect_platform, is_identifiable, user_data
+from domain.properties import PROPERTY_COLUMNS, map_properties
+from domain.row_schema import EVENTS_VALIDATOR
+from domain.speedups import has_long_number
+from domain.timestamps import InvalidTimestamp, bq_timestamp_of, bq_timestamp_text, event_time, to_bq_timestamp
+from domain.values import to_text
+
+DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
+DEFAULT_MAX_EVENT_AGE = timedelta(hours=24)
+DEFAULT_MAX_CLOCK_SKEW = timedelta(minutes=10)
+MAX_MESSAGE_ID_LENGTH = 100
+MAX_ERROR_TEXT = 500  # characters of an internal error's message kept in its dead letter
+ORIGIN = "SEGMENT"
+BRANCH_KEY_ATTRIBUTE = "branch_key"
+
+_EMPTY: dict = {}
+_EVENTS_ROW_FITS = EVENTS_VALIDATOR.fits
+_IMPORTED = Outcome.IMPORTED  # (a module constant: an enum member read from its class costs more)
+
+# An events row with every column None, in the schema's order: process_message fills a copy
+# (one C-level copy; then only the columns with a value are written), and the row validator
+# reads it in that order (compiled, in one pass). The list columns (content_items,
+# warnings) are always set to fresh lists, never shared from here. Names interned: the
+# same objects as the mapping's and the validator's column names.
+_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(sys.intern(field["name"]) for field in schema_fields(EVENTS))
+_ROW_TEMPLATE["origin"] = ORIGIN
+assert _ROW_TEMPLATE.keys() == {"id", "app_id", "name", "customer_event_alias", "category", "topic", "origin", "timestamp",
+                                "received_at", "ingested_at", "segment_message_id", "segment_anonymous_id",
+                                *USER_COLUMNS, *PROPERTY_COLUMNS, "warnings"}, "events columns changed"
+
+
+class _EventName(NamedTuple):
+    """What the mapping derives from a Segment event name, for one app."""
+
+    name: str
+    category: str
+    topic: str
+    not_imported: bool
+    single_product: bool
+    double_tracking: bool
+
+
+# Distinct event names memoised per app: real traffic has a few hundred; past the bound
+# (a flood of unique names) the rest are worked out each time instead.
+_MAX_MEMOISED_NAMES = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class _App:
+    """An app's config, pre-digested for the hot path."""
+
+    config: AppConfig
+    overrides: dict[str, tuple[str, str]]
+    native_keys: frozenset[str]
+    _names: dict[str, _EventName] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    # The config's values read per message, as plain attributes (a pydantic model's cost more).
+    app_id: str = dataclasses.field(init=False)
+    enabled_platforms: frozenset = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "app_id", self.config.app_id)  # (frozen: set once, here)
+        object.__setattr__(self, "enabled_platforms", self.config.enabled_platforms)
+
+    def event_name(self, segment_name: str) -> _EventName:
+        """The Branch name, category and flags of a (non-blank) Segment event name."""
+        known = self._names.get(segment_name)
+        if known is not None:
+            return known
+        name, category = event_names.resolve_event(segment_name, self.overrides)
+        segment_key = event_names.name_key(segment_name)
+        known = _EventName(
+            name, category, event_names.TOPIC_BY_CATEGORY[category],
+            not_imported=event_names.is_not_imported(segment_name, name),
+            single_product=segment_key in event_names.SINGLE_PRODUCT_EVENTS,
+            double_tracking=segment_key in self.native_keys or event_names.name_key(name) in self.native_keys,
+        )
+        if len(self._names) < _MAX_MEMOISED_NAMES:
+            self._names[segment_name] = known
+        return known
+
+
+class ImportSettings:
+    """Everything :func:`process_message` needs besides the message: apps and limits."""
+
+    def __init__(
+        self,
+        config: ImporterConfig,
+        *,
+        default_app_id: str | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_event_age: timedelta | None = DEFAULT_MAX_EVENT_AGE,
+        max_clock_skew: timedelta | None = DEFAULT_MAX_CLOCK_SKEW,
+    ) -> None:
+        self.config = config
+        self.max_payload_bytes = max_payload_bytes
+        self.max_event_age = max_event_age
+        self.max_clock_skew = max_clock_skew
+        self._apps_by_key = {
+            app.branch_key: _App(app, app.override_lookup(), app.native_event_keys()) for app in config.apps
+        }
+        default_id = default_app_id or config.default_app_id
+        if default_id is None and len(config.apps) == 1:
+            default_id = config.apps[0].app_id
+        self.default_app = next((a for a in self._apps_by_key.values() if a.config.app_id == default_id), None)
+        if default_id is not None and self.default_app is None:
+            raise ValueError(f"default app {default_id!r} is not in the app config")
+
+    def app_for(self, attributes: Mapping[str, str] | None) -> _App | None:
+        key = attributes.get(BRANCH_KEY_ATTRIBUTE) if attributes else None
+        if key is None:
+            return self.default_app
+        return self._apps_by_key.get(key)
+
+
+@dataclasses.dataclass(slots=True)
+class MappingOutcome:
+    """The fate of one message, with what the pipeline needs to route, dedup and count it."""
+
+    outcome: Outcome
+    reason: Reason | None = None
+    detail: str | None = None
+    row: dict[str, Any] | None = None
+    app_id: str | None = None
+    message_id: str | None = None
+    event_name: str | None = None
+    platform: str | None = None
+    event_time: datetime | None = None
+
+    def to_json(self, *, explain: bool = False) -> dict[str, Any]:
+        result = {
+            "outcome": self.outcome.value,
+            "reason": self.reason.value if self.reason else None,
+            "row": self.row,
+        }
+        if explain:
+            result["detail"] = self.detail
+        return result
+
+
+def event_id(app_id: str, message_id: str) -> str:
+    """Deterministic event id: the same Segment message always gets the same id.
+
+    BLAKE2b-128 of ``app_id``, U+001F and ``message_id``: a copy of the app's hash state
+    after the prefix, fed the message id (a third faster than hashing the joined text).
+    """
+    prefix = _ID_PREFIXES.get(app_id)
+    if prefix is None:
+        prefix = hashlib.blake2b(f"{app_id}\x1f".encode(), digest_size=16)
+        if len(_ID_PREFIXES) < _MAX_MEMOISED_NAMES:
+            _ID_PREFIXES[app_id] = prefix
+    digest = prefix.copy()
+    digest.update(message_id.encode())
+    return digest.hexdigest()
+
+
+_ID_PREFIXES: dict[str, Any] = {}  # app id -> hash state after the prefix (apps are few)
+
+
+# Numbers orjson would round: an integer outside its exact range [-2**63, 2**64 - 1], or a
+# decimal longer than a double holds (NUMERIC keeps 38 digits). ``has_long_number`` finds
+# the runs of digits that may be one (a false alarm only costs the exact decoder's time).
+_LONG_LITERAL = 20  # digits and points: has_long_number's run
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+_DOUBLE_DIGITS = 15  # significant digits a double always round-trips
+
+
+def decode(data: bytes) -> Any:
+    """Parse message data as JSON; raises ValueError with a readable detail.
+
+    orjson is the fast path. It refuses some valid JSON (numbers beyond double range) and
+    rounds integers beyond 64 bits, so those documents get the exact standard library.
+    """
+    try:
+        doc = loads(data)
+    except JSONDecodeError as error:
+        return _decode_exact(data, error)
+    if has_long_number(data):
+        return _decode_exact(data, None)
+    return doc
+
+
+def _decode_exact(data: bytes, fast_error: Exception | None) -> Any:
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"invalid UTF-8 at byte {error.start}") from None
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_exact_float, parse_int=_exact_int)
+        # Lone surrogate escapes (\ud800) parse but can never be stored as UTF-8.
+        json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except (ValueError, UnicodeEncodeError) as error:
+        raise ValueError(f"invalid JSON: {fast_error or error}") from None
+    return doc
+
+
+def _exact_float(text: str) -> float | Decimal:
+    """Floats as floats (as orjson gives them), except numbers beyond a double's range and
+    long literals a double cannot hold: kept as Decimal.
+
+    Long means what sends a document here: a mantissa of 20 digits and points or more (the
+    search in :func:`decode`). A shorter literal is a float whichever decoder reads it, so a
+    value never depends on what else the document holds.
+    """
+    value = float(text)
+    mantissa = text.lower().partition("e")[0].lstrip("-")
+    if math.isfinite(value) and (len(mantissa) < _LONG_LITERAL
+                                 or sum(c.isdigit() for c in mantissa.lstrip("0.")) <= _DOUBLE_DIGITS):
+        return value
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # beyond even Decimal's exponent range: not a number we can keep
+        raise ValueError(f"number out of range: {text[:40]}") from None
+
+
+def _exact_int(text: str) -> int | Decimal:
+    """Integers as ints within orjson's range (so they encode back), else exact Decimals."""
+    value = int(text)
+    return value if _INT64_MIN <= value <= _UINT64_MAX else Decimal(text)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _rejected(reason: Reason, detail: str, app_id: str | None = None, message_id: str | None = None,
+              event_name: str | None = None, platform: str | None = None) -> MappingOutcome:
+    return MappingOutcome(reason.outcome, reason, detail, None, app_id, message_id, event_name, platform)
+
+
+def integrations_disabled(integrations: Any) -> bool:
+    """Segment's per-destination opt-out: ``Branch Metrics``/``Branch`` false, or ``All`` false."""
+    if type(integrations) is not dict or not integrations:
+        return False
+    switches: dict = integrations  # (typed: direct dict reads when compiled)
+    branch_metrics, branch = switches.get("Branch Metrics"), switches.get("Branch")
+    if branch_metrics is False or branch is False:
+        return True
+    if switches.get("All") is False:  # unless Branch is switched back on by name
+        return branch_metrics is None and branch is None
+    return False
+
+
+def process_message(
+    data: bytes,
+    attributes: Mapping[str, str] | None,
+    publish_time: datetime | None,
+    settings: ImportSettings,
+    now: datetime,
+) -> MappingOutcome:
+    """Decide the outcome of one Segment message (see the module docstring).
+
+    Failsafe (SPEC section 10): an unexpected exception, which can only be a bug, becomes the
+    outcome ``internal_error`` with the error's text, so that the pipeline dead-letters the
+    message (raw payload kept, for a replay after the fix) instead of retrying it forever.
+    """
+    try:
+        return _decide(data, attributes, publish_time, settings, now)
+    except Exception as error:  # noqa: BLE001 - any bug, by design
+        return MappingOutcome(Reason.INTERNAL_ERROR.outcome, Reason.INTERNAL_ERROR, error_text(error))
+
+
+def error_text(error: BaseException) -> str:
+    """An exception as one bounded line: its type, message and where it was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT] + where
+
+
+def _decide(
+    data: bytes,
+    attributes: Mapping[str, str] | None,
+    publish_time: datetime | None,
+    settings: ImportSettings,
+    now: datetime,
+) -> MappingOutcome:
+    app = settings.app_for(attributes)
+    app_id = app.app_id if app else None
+
+    if len(data) > settings.max_payload_bytes:
+        return _rejected(
+            Reason.PAYLOAD_TOO_LARGE, f"{len(data)} bytes > limit {settings.max_payload_bytes}", app_id
+        )
+    try:
+        decoded = decode(data)
+    except ValueError as error:
+        return _rejected(Reason.MALFORMED_JSON, str(error), app_id)
+    if type(decoded) is not dict:
+        return _rejected(Reason.NOT_AN_OBJECT, f"JSON {type(decoded).__name__}, expected an object", app_id)
+    # Locals annotated dict are typed when compiled: their reads are direct dict lookups.
+    doc: dict = decoded
+
+    sent_id = doc.get("messageId")
+    if sent_id is None or sent_id == "":
+        return _rejected(Reason.MISSING_MESSAGE_ID, "messageId is missing", app_id)
+    if type(sent_id) is not str:
+        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {type(sent_id).__name__!r}",
+                         app_id)
+    message_id: str = sent_id  # (typed str locals: their methods are called directly when compiled)
+    if len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.strip():
+        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {message_id[:40]!r}", app_id)
+
+    context = doc.get("context")
+    ctx: dict = context if type(context) is dict else _EMPTY
+    properties = doc.get("properties")
+    properties = properties if type(properties) is dict else None
+    platform = detect_platform(ctx, properties or _EMPTY)
+    event = doc.get("event")
+    segment_name: str = event if type(event) is str else None
+
+    call_type = doc.get("type")
+    if call_type != "track" and not (type(call_type) is str and call_type.strip().casefold() == "track"):
+        shown = repr(call_type[:40]) if type(call_type) is str else "missing" if call_type is None else type(call_type).__name__
+        return _rejected(Reason.UNSUPPORTED_CALL_TYPE, f"call type {shown}", app_id, message_id, segment_name, platform)
+    if segment_name is None or not segment_name.strip():
+        return _rejected(Reason.MISSING_EVENT_NAME, "track call without an event name", app_id, message_id,
+                         segment_name, platform)
+    if app is None:
+        key = attributes.get(BRANCH_KEY_ATTRIBUTE) if attributes else None
+        detail = "no branch_key attribute and no default app" if key is None else "branch_key matches no app"
+        return _rejected(Reason.UNKNOWN_APP, detail, app_id, message_id, segment_name, platform)
+    if integrations_disabled(doc.get("integrations")):
+        return _rejected(Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", app_id, message_id,
+                         segment_name, platform)
+
+    names: dict = app._names  # (the memo, read here first: a method call only for a new name)
+    name, category, topic, not_imported, single_product, double_tracking = (
+        names.get(segment_name) or app.event_name(segment_name))
+    if not_imported:
+        return _rejected(Reason.NOT_IMPORTED_EVENT, f"{segment_name.strip()!r} is tracked by Branch itself", app_id,
+                         message_id, segment_name, platform)
+
+    try:
+        when = event_time(doc, publish_time, now)
+    except InvalidTimestamp as error:
+        return _rejected(Reason.INVALID_TIMESTAMP, str(error), app_id, message_id, segment_name, platform)
+    if settings.max_event_age is not None and when < now - settings.max_event_age:
+        return _rejected(Reason.STALE_EVENT, f"event time {to_bq_timestamp(when)} older than {settings.max_event_age}",
+                         app_id, message_id, segment_name, platform)
+    if settings.max_clock_skew is not None and when > now + settings.max_clock_skew:
+        return _rejected(Reason.FUTURE_EVENT, f"event time {to_bq_timestamp(when)} ahead of now by more than "
+                         f"{settings.max_clock_skew}", app_id, message_id, segment_name, platform)
+
+    warnings: list[str] = []
+    if properties is None:
+        if doc.get("properties") is not None:
+            warnings.append("invalid_value:properties")
+        properties = _EMPTY
+    row: dict = _ROW_TEMPLATE.copy()
+    user_data(doc, ctx, properties, platform, warnings, row)
+    if not is_identifiable(row):
+        return _rejected(Reason.NO_IDENTIFIER, "no userId, device id, advertising id or browser fingerprint", app_id,
+                         message_id, name, platform)
+    if platform is not None and platform not in app.enabled_platforms:
+        return _rejected(Reason.PLATFORM_NOT_ENABLED, f"platform {platform} is not enabled for {app_id}", app_id,
+                         message_id, name, platform)
+
+    map_properties(properties, category, single_product, warnings, row)
+    if double_tracking:
+        warnings.append("double_tracking")
+
+    received = doc.get("receivedAt")
+    if received is not None:
+        try:
+            row["received_at"] = bq_timestamp_text(received, "receivedAt")
+        except InvalidTimestamp:
+            warnings.append("invalid_value:receivedAt")
+    if row["received_at"] is None and publish_time:
+        row["received_at"] = to_bq_timestamp(publish_time)
+    anonymous_id = doc.get("anonymousId")
+    if anonymous_id is not None:
+        row["segment_anonymous_id"] = to_text(anonymous_id) or None
+
+    row["id"] = event_id(app_id, message_id)
+    row["app_id"] = app_id
+    row["name"] = name
+    row["customer_event_alias"] = segment_name
+    row["category"] = category
+    row["topic"] = topic
+    timestamp = doc.get("timestamp")
+    # The timestamp field decided the event time when present (see event_time): its text.
+    row["timestamp"] = bq_timestamp_of(timestamp, when) if timestamp is not None else to_bq_timestamp(when)
+    row["ingested_at"] = to_bq_timestamp(now)
+    row["segment_message_id"] = message_id
+    row["warnings"] = warnings
+    if not _EVENTS_ROW_FITS(row):  # (the validator's predicate, called directly: the walk names a misfit)
+        violation = EVENTS_VALIDATOR.validate(row)
+        if violation:
+            return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, name, platform)
+    return MappingOutcome(_IMPORTED, None, None, row, app_id, message_id, name, platform, when)

@@ -1,0 +1,135 @@
+"""The status page in a real browser: Debian's headless Chromium driven by Playwright.
+
+The service runs in a uvicorn thread against the BigQuery emulator after a backfill of a
+generated sample for local-app without any Android message, so the iOS and Web dots must
+be green and the Android dot grey. Chromium comes from ``scripts/install_browser.sh``
+(Playwright's own browser download cannot work here); a missing one fails the test.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import uvicorn
+
+from serving import status
+from serving.app import create_app
+from serving.settings import ServingSettings
+from tests.support.serving import LOCAL_APP_CREDENTIALS, PROJECT, XSS, import_sample
+from tests.support import REPO
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = REPO / "artifacts" / "status_page.png"
+GREEN, GREY = "rgb(31, 170, 89)", "rgb(168, 173, 183)"
+TIMEOUT_MS = 15_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url(local_stack, tmp_path_factory) -> Iterator[str]:
+    """The service, on a free loopback port, serving a sample with no Android messages."""
+    dataset, _ = import_sample(tmp_path_factory.mktemp("status_browser"),
+                               keep=lambda m, outcome, platform: platform != "ANDROID")
+    server = uvicorn.Server(uvicorn.Config(create_app(ServingSettings(project=PROJECT, dataset=dataset)),
+                                           host="127.0.0.1", port=_free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(status, "LIVEVIEW_REFRESH_SECONDS", 1)  # See a self-refresh without a long wait.
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            threading.Event().wait(0.05)
+        yield f"http://127.0.0.1:{server.config.port}"
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh (Debian chromium + chromium-driver)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _liveview_loaded_after(page, since: str) -> None:
+    page.wait_for_function("since => (document.getElementById('status').dataset.liveviewLoaded || '0') > since",
+                           arg=since, timeout=TIMEOUT_MS)
+
+
+def test_status_page_login_dots_liveview_filters_and_chart(base_url, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{base_url}/status")
+    expect(page).to_have_url(f"{base_url}/status/login")
+    page.fill("#branch_key", LOCAL_APP_CREDENTIALS["branch_key"])
+    page.fill("#branch_secret", LOCAL_APP_CREDENTIALS["branch_secret"])
+    page.click("#login-form button[type=submit]")
+    expect(page).to_have_url(f"{base_url}/status")
+    assert LOCAL_APP_CREDENTIALS["branch_secret"] not in page.url
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == status.SESSION_COOKIE]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert LOCAL_APP_CREDENTIALS["branch_secret"] not in cookie["value"]
+
+    # Dots: the data attribute says which, the computed colour says it is shown so.
+    for platform, dot, colour in (("IOS", "green", GREEN), ("WEB", "green", GREEN), ("ANDROID", "grey", GREY)):
+        item = page.locator(f'#platforms li[data-platform="{platform}"]')
+        expect(item).to_have_attribute("data-dot", dot)
+        assert item.locator(".dot").evaluate("e => getComputedStyle(e).backgroundColor") == colour
+
+    # Liveview fills itself, then refreshes itself.
+    _liveview_loaded_after(page, "0")
+    rows = page.locator("#liveview-rows tr")
+    assert {"IOS", "WEB"} <= set(rows.evaluate_all("rs => rs.map(r => r.dataset.platform)"))
+    first_load = page.evaluate("document.getElementById('status').dataset.liveviewLoaded")
+    _liveview_loaded_after(page, first_load)
+
+    # Filter by platform: only Web rows, the URL keeps the filter, hostile names stay text.
+    page.select_option("#filter-platform", "WEB")
+    page.wait_for_function("""() => {
+        const rows = [...document.querySelectorAll('#liveview-rows tr')];
+        return rows.length > 0 && rows.every(r => r.dataset.platform === 'WEB');
+    }""", timeout=TIMEOUT_MS)
+    assert "platform=WEB" in page.url
+    expect(page.locator("#liveview-rows td.name", has_text=XSS)).to_have_count(1)
+    assert page.evaluate("window.__xss") is None
+
+    # Filter by name too: every row's name contains it.
+    name = next(n for n in rows.locator("td.name").all_inner_texts() if n != XSS)
+    page.fill("#filter-name", name)
+    page.press("#filter-name", "Enter")
+    page.wait_for_function("""name => {
+        const names = [...document.querySelectorAll('#liveview-rows td.name')].map(td => td.textContent);
+        return names.length > 0 && names.every(n => n.toLowerCase().includes(name.toLowerCase()));
+    }""", arg=name, timeout=TIMEOUT_MS)
+    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.platform)")) == {"WEB"}
+
+    expect(page.locator("#chart rect.bar").first).to_be_attached()
+    assert page.locator("#chart-legend li").all_inner_texts() == ["COMMERCE", "CONTENT", "USER_LIFECYCLE", "CUSTOM"]
+    expect(page.locator("#reasons a").first).to_be_visible()
+
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    page.click("#reasons a >> nth=0")
+    expect(page.locator("#payload")).not_to_be_empty()
+    page.close()

@@ -1,0 +1,153 @@
+"""The jobs' graphs build and serialize for DataflowRunner, without credentials or a network.
+
+``--dry_run=True`` (Beam's TestOptions) only skips the GCS soft-delete probe that option
+validation makes for ``--temp_location``; without it the probe retries credentials for
+minutes. Nothing here runs a job.
+
+The top-level transform names are the ones dataflow/README.md tells operators never to
+rename: Dataflow matches transforms by name on ``--update``, so a rename silently drops
+state (the dedup step) or fails the update. Renaming one fails this test first.
+"""
+from __future__ import annotations
+
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.portability.api import beam_runner_api_pb2
+
+from beam_jobs import backfill, daily_export, segment_import
+from beam_jobs.options import WRITE_METHODS
+from adapters.bigquery import EMULATOR_ENV, EmulatorClient
+from tests.support import REPO
+
+README = REPO / "dataflow" / "README.md"
+
+DATAFLOW_FLAGS = ["--dry_run=True", "--runner=DataflowRunner", "--project=my-proj", "--region=us-central1",
+                  "--temp_location=gs://bucket/tmp"]
+
+IMPORT_STEPS = ["RouteSegmentMessages", "WriteEvents", "FlattenDeadLetters", "WriteRejectedEvents",
+                "FlattenImportStats", "WriteImportStats"]
+STREAMING_STEPS = ["ReadSegmentMessages", *IMPORT_STEPS]
+BACKFILL_STEPS = ["ReadArchive0", "FlattenArchives", *IMPORT_STEPS]
+# The only step with state: its full name must survive an update or the dedup state is lost.
+DEDUP_STATE_STEP = "RouteSegmentMessages/DeduplicateEvents/FirstCopyPerKey/ParDo(_DedupStreamingFn)"
+
+
+@pytest.fixture(autouse=True)
+def _no_emulator_no_credentials(monkeypatch):
+    monkeypatch.delenv(EMULATOR_ENV, raising=False)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+
+
+@pytest.fixture
+def archive(tmp_path) -> str:
+    # A local file: ReadFromText matches its pattern while the graph is built.
+    path = tmp_path / "segment.jsonl"
+    path.write_text("{}\n")
+    return str(path)
+
+
+def _streaming(*extra: str) -> beam.Pipeline:
+    options = PipelineOptions([*DATAFLOW_FLAGS, "--streaming", "--subscription=projects/my-proj/subscriptions/segment",
+                               *extra])
+    pipeline = beam.Pipeline(options=options)
+    segment_import.build_pipeline(pipeline, options)
+    return pipeline
+
+
+def _backfill(archive: str, *extra: str) -> beam.Pipeline:
+    options = PipelineOptions([*DATAFLOW_FLAGS, f"--input={archive}", *extra])
+    pipeline = beam.Pipeline(options=options)
+    backfill.build_pipeline(pipeline, options)
+    return pipeline
+
+
+def _top_level_names(proto: beam_runner_api_pb2.Pipeline) -> list[str]:
+    (root,) = proto.root_transform_ids
+    return [proto.components.transforms[t].unique_name for t in proto.components.transforms[root].subtransforms]
+
+
+def _stateful_steps(proto: beam_runner_api_pb2.Pipeline) -> set[str]:
+    steps = set()
+    for transform in proto.components.transforms.values():
+        if transform.spec.urn == "beam:transform:pardo:v1":
+            payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
+            if payload.state_specs or payload.timer_family_specs:
+                steps.add(transform.unique_name)
+    return steps
+
+
+def _bigquery_test_clients(pipeline: beam.Pipeline) -> list[object]:
+    """The ``test_client`` of every BigQuery sink in the graph (ours, Beam's, and their DoFns)."""
+    clients = []
+
+    class Visitor(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, node):
+            self.enter_composite_transform(node)
+
+        def enter_composite_transform(self, node):
+            transform = node.transform
+            for owner in (transform, getattr(transform, "fn", None)):
+                for attr in ("_test_client", "test_client"):
+                    if hasattr(owner, attr):
+                        clients.append(getattr(owner, attr))
+
+    pipeline.visit(Visitor())
+    return clients
+
+
+def test_streaming_graph_serializes_for_dataflow_with_the_stable_step_names():
+    proto = _streaming().to_runner_api()
+    assert _top_level_names(proto) == STREAMING_STEPS
+    assert _stateful_steps(proto) == {DEDUP_STATE_STEP}
+
+
+def test_backfill_graph_serializes_for_dataflow_with_the_stable_step_names(archive):
+    proto = _backfill(archive).to_runner_api()
+    assert _top_level_names(proto) == BACKFILL_STEPS
+    assert _stateful_steps(proto) == set()  # batch dedup groups instead of keeping state
+
+
+def test_daily_export_graph_serializes_for_dataflow():
+    options = PipelineOptions([*DATAFLOW_FLAGS, "--app_id=local-app", "--export_date=2026-11-19",
+                               "--output=gs://bucket/exports/local-app/2026-11-19"])
+    pipeline = beam.Pipeline(options=options)
+    daily_export.build_pipeline(pipeline, options)
+    names = _top_level_names(pipeline.to_runner_api())
+    assert names[-3:] == ["AllEntries", "Collect", "WriteManifest"]
+
+
+def test_the_dataflow_readme_lists_every_stable_step_name():
+    text = README.read_text()
+    for name in {*STREAMING_STEPS, *BACKFILL_STEPS, DEDUP_STATE_STEP}:
+        assert f"`{name}`" in text, name
+
+
+def test_no_emulator_client_reaches_the_sinks_without_bigquery_emulator_host(archive):
+    for pipeline in (_streaming(), _backfill(archive)):
+        clients = _bigquery_test_clients(pipeline)
+        assert len(clients) >= 3  # events, rejected_events, import_stats
+        assert clients == [None] * len(clients)
+
+
+def test_the_emulator_client_is_injected_when_bigquery_emulator_host_is_set(monkeypatch):
+    # The control for the test above: the check does see an injected client.
+    monkeypatch.setenv(EMULATOR_ENV, "http://localhost:9050")
+    clients = _bigquery_test_clients(_streaming())
+    assert clients and all(isinstance(c, EmulatorClient) for c in clients)
+
+
+@pytest.mark.parametrize("job,method", [
+    ("segment_import", "STREAMING_INSERTS"),
+    ("backfill", "STREAMING_INSERTS"),
+    ("backfill", "FILE_LOADS"),
+])
+def test_each_documented_write_method_builds_for_dataflow(job, method, archive):
+    pipeline = _streaming if job == "segment_import" else (lambda *extra: _backfill(archive, *extra))
+    names = _top_level_names(pipeline(f"--bq_write_method={method}").to_runner_api())
+    assert "WriteEvents" in names
+
+
+def test_write_method_choices_are_the_ones_this_test_covers():
+    assert set(WRITE_METHODS) == {"STREAMING_INSERTS", "FILE_LOADS"}

@@ -1,0 +1,193 @@
+"""The Flex Template metadata (dataflow/metadata/<job>.json) matches each job's real options.
+
+Every option a job defines is a documented parameter, no parameter is stale, isOptional is
+false exactly for the options the job cannot build without, defaults are in the help text,
+and each parameter's regexes accept its default and a realistic value and reject a bad one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_jobs import backfill, daily_export, segment_import
+from beam_jobs.options import ImporterOptions
+from tests.support import REPO, build_compiled_script
+
+METADATA_DIR = REPO / "dataflow" / "metadata"
+DOCKERFILE = REPO / "dataflow" / "Dockerfile"
+
+# Job -> (module, the options classes whose flags it reads, ImporterOptions flags it reads
+# when it does not subclass ImporterOptions).
+JOBS: dict[str, tuple[Any, tuple[type[PipelineOptions], ...], tuple[str, ...] | None]] = {
+    "segment_import": (segment_import, (segment_import.SegmentImportOptions, ImporterOptions), None),
+    "backfill": (backfill, (backfill.BackfillOptions, ImporterOptions), None),
+    "daily_export": (daily_export, (daily_export.DailyExportOptions,), ("dataset", "bq_project")),
+}
+
+# A realistic value (launching on Dataflow) and an obviously bad one, per option name.
+EXAMPLES: dict[str, tuple[str, str]] = {
+    "subscription": ("projects/my-proj/subscriptions/segment-events", "segment-events"),
+    "input": ("gs://my-bucket/segment/2026/11/*.jsonl.gz", "/tmp/segment.jsonl"),
+    "dataset": ("segment_branch_prod", "my-dataset"),
+    "bq_project": ("my-proj-123", "My Project"),
+    "app_config": ("gs://my-bucket/config/apps.yaml", "apps.txt"),
+    "default_app_id": ("local-app", "app id"),
+    "app_id": ("local-app", "app id"),
+    "max_event_age": ("24h", "one day"),
+    "max_clock_skew": ("10m", "-5m"),
+    "max_payload_bytes": ("2097152", "1MB"),
+    "dedup_window": ("15m", "off"),
+    "dedup_shards": ("1024", "0"),
+    # The other methods' graphs are checked in test_dataflow_graph.py.
+    "bq_write_method": ("STREAMING_INSERTS", "storage_write"),
+    "export_date": ("2026-11-19", "2026-13-01"),
+    "output": ("gs://my-bucket/exports/local-app/2026-11-19", "exports/local-app"),
+    "max_rows_per_file": ("200000", "-1"),
+}
+
+
+# Values that would make building the graph touch Cloud Storage: local stand-ins.
+def _build_overrides(tmp_path: Path) -> dict[str, str]:
+    archive = tmp_path / "segment.jsonl"
+    archive.write_text("{}\n")
+    return {
+        "input": str(archive),
+        "app_config": str(REPO / "domain" / "default_app_config.yaml"),
+        "output": str(tmp_path / "export"),
+    }
+
+
+def _metadata(job: str) -> dict[str, Any]:
+    return json.loads((METADATA_DIR / f"{job}.json").read_text())
+
+
+def _params(job: str) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in _metadata(job)["parameters"]}
+
+
+def _actions(job: str) -> dict[str, argparse.Action]:
+    """The job's options as argparse actions, from its real options classes."""
+    _, classes, importer_subset = JOBS[job]
+    parser = argparse.ArgumentParser(add_help=False)
+    for cls in classes:
+        cls._add_argparse_args(parser)
+    actions = {a.dest: a for a in parser._actions}
+    if importer_subset is not None:
+        importer = argparse.ArgumentParser(add_help=False)
+        ImporterOptions._add_argparse_args(importer)
+        actions.update({a.dest: a for a in importer._actions if a.dest in importer_subset})
+    return actions
+
+
+def _build(job: str, values: dict[str, str], tmp_path: Path) -> None:
+    """Build (not run) the job's graph from parameter values, as the launcher would."""
+    overrides = _build_overrides(tmp_path)
+    argv = ["--project=my-proj"] + [f"--{k}={overrides.get(k, v)}" for k, v in values.items()]
+    options = PipelineOptions(argv)
+    JOBS[job][0].build_pipeline(beam.Pipeline(options=options), options)
+
+
+def _required_values(job: str) -> dict[str, str]:
+    return {name: EXAMPLES[name][0] for name, p in _params(job).items() if not p["isOptional"]}
+
+
+def _matches(param: dict[str, Any], value: str) -> bool:
+    return all(re.fullmatch(regex, value) for regex in param["regexes"])
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_every_option_of_the_job_is_a_parameter_and_no_parameter_is_stale(job):
+    assert set(_params(job)) == set(_actions(job))
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_parameters_carry_the_fields_dataflow_shows(job):
+    meta = _metadata(job)
+    assert meta["name"] and meta["description"]
+    assert meta["streaming"] is (job == "segment_import")
+    for param in meta["parameters"]:
+        assert set(param) == {"name", "label", "helpText", "isOptional", "regexes"}, param["name"]
+        assert param["label"] and param["helpText"] and param["regexes"], param["name"]
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_required_parameters_are_exactly_those_the_job_cannot_build_without(job, tmp_path):
+    required = _required_values(job)
+    _build(job, required, tmp_path)  # every optional parameter really is optional
+    for name, action in _actions(job).items():
+        if action.required:
+            assert name in required, f"{name} is required by the parser but isOptional in metadata"
+    for name in required:
+        with pytest.raises((SystemExit, ValueError)):
+            _build(job, {k: v for k, v in required.items() if k != name}, tmp_path)
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_defaults_are_documented_in_the_help_text(job):
+    for name, action in _actions(job).items():
+        param = _params(job)[name]
+        if param["isOptional"]:
+            expected = "Default:" if action.default is None else f"Default: {action.default}."
+            assert expected in param["helpText"], name
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_regexes_accept_the_default_and_a_realistic_value_and_reject_a_bad_one(job):
+    for name, action in _actions(job).items():
+        param = _params(job)[name]
+        for regex in param["regexes"]:
+            re.compile(regex)
+        good, bad = EXAMPLES[name]
+        if action.default is not None:
+            assert _matches(param, str(action.default)), f"{name}: default {action.default!r}"
+        assert _matches(param, good), f"{name}: {good!r}"
+        assert not _matches(param, bad), f"{name}: {bad!r}"
+        if action.choices:
+            assert [c for c in action.choices if _matches(param, c)] == list(action.choices), name
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_each_realistic_value_is_accepted_by_the_job_itself(job, tmp_path):
+    required = _required_values(job)
+    for name in _params(job):
+        _build(job, {**required, name: EXAMPLES[name][0]}, tmp_path)
+
+
+def test_dockerfile_pins_the_beam_version_the_package_and_the_venv_use():
+    pinned = re.search(r'^BEAM_VERSION = "([^"]+)"', (REPO / "setup.py").read_text(), flags=re.M).group(1)
+    dockerfile = DOCKERFILE.read_text()
+    assert re.search(rf"^ARG BEAM_VERSION={re.escape(pinned)}$", dockerfile, flags=re.M)
+    assert "apache/beam_python3.11_sdk:${BEAM_VERSION}" in dockerfile
+    assert beam.__version__ == pinned
+
+
+def test_dockerfile_compiles_the_mapping_modules_with_the_pinned_cython():
+    pinned = re.search(r'^CYTHON_VERSION = "([^"]+)"', (REPO / "setup.py").read_text(), flags=re.M).group(1)
+    dockerfile = DOCKERFILE.read_text()
+    assert re.search(rf"^ARG CYTHON_VERSION={re.escape(pinned)}$", dockerfile, flags=re.M)
+    assert re.search(r"^ENV PIP_NO_BUILD_ISOLATION=0$", dockerfile, flags=re.M)
+    assert "COPY setup.py MANIFEST.in ./" in dockerfile
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
+    assert {"domain/*.c", "domain/*.so", "build/"} <= set(ignored), "host builds must not reach the image"
+
+
+def test_the_staged_sdist_holds_every_source_setup_py_compiles(sdist_files):
+    # Workers install the package again from the sdist the launcher stages (--setup_file).
+    assert set(build_compiled_script().compiled_modules()) <= sdist_files
+    assert {str(path.relative_to(REPO)) for path in (REPO / "domain").glob("*.pxd")} <= sdist_files
+    assert "MANIFEST.in" in sdist_files
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_dockerfile_job_argument_names_a_launchable_job_file(job):
+    dockerfile = DOCKERFILE.read_text()
+    assert re.search(r"^ENV FLEX_TEMPLATE_PYTHON_PY_FILE=\$\{WORKDIR\}/beam_jobs/\$\{JOB\}\.py$", dockerfile, flags=re.M)
+    source = (REPO / "beam_jobs" / f"{job}.py").read_text()
+    assert 'if __name__ == "__main__":' in source

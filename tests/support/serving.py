@@ -1,0 +1,95 @@
+"""Helpers of the serving tests: datasets holding imported samples, and reference SQL."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import orjson
+from google.cloud import bigquery
+
+from adapters.bigquery import make_client
+from adapters.provision import provision_tables
+from beam_jobs import backfill
+from domain.config import load_config
+from domain.mapping import ImportSettings, process_message
+from tools.samples import SampleMessage, generate_sample
+
+PROJECT = "local-project"
+SAMPLE_NOW = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # events straddle 19/20 Nov, stale ones go back 9 days
+APP, APP_KEY, APP_SECRET = "local-app", "key_live_local_default", "secret_live_local_default"
+WEB_APP, WEB_KEY, WEB_SECRET = "local-web-app", "key_live_local_web", "secret_live_local_web"
+START, END = "2026-11-14", "2026-11-21"
+
+
+def load_sample_events(directory: Path) -> str:
+    """A new provisioned dataset holding both default apps' imported samples; returns its name.
+
+    Shared by the serving tests (views, Query API, export). The backfill reads no Pub/Sub
+    attributes, so each app's file is imported with that app as the default app.
+    """
+    dataset = f"serving_{uuid.uuid4().hex[:10]}"
+    provision_tables(make_client(PROJECT), dataset)
+    for app_id, seed, runs in ((APP, 11, 2), (WEB_APP, 12, 1)):
+        path = directory / f"{app_id}.jsonl"
+        path.write_bytes(b"".join(m.data + b"\n" for m in generate_sample(500, seed, SAMPLE_NOW)))
+        for _ in range(runs):
+            backfill.run(["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}",
+                          f"--input={path}", "--max_event_age=off", f"--default_app_id={app_id}"])
+    return dataset
+
+
+def sql_rows(sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Run reference SQL with scalar parameters (type inferred from the Python value)."""
+    types = {str: "STRING", datetime: "TIMESTAMP", int: "INT64"}
+    config = bigquery.QueryJobConfig(query_parameters=[
+        bigquery.ScalarQueryParameter(name, types[type(value)], value) for name, value in params.items()])
+    return [dict(row) for row in make_client(PROJECT).query(sql, job_config=config).result()]
+
+
+LOCAL_APP_CREDENTIALS = {"branch_key": "key_live_local_default", "branch_secret": "secret_live_local_default"}
+WEB_APP_CREDENTIALS = {"branch_key": "key_live_local_web", "branch_secret": "secret_live_local_web"}
+XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 1">'
+
+Keep = Callable[[SampleMessage, str, str | None], bool]
+_BACKFILL_SETTINGS = ImportSettings(load_config(), max_event_age=None)
+
+
+def classify(message: SampleMessage, now: datetime) -> tuple[str, str | None]:
+    """(outcome, platform) that the backfill's mapping gives a message (dedup aside).
+
+    A JSON-lines archive carries no attributes, so every message goes to the default app.
+    """
+    result = process_message(message.data, None, None, _BACKFILL_SETTINGS, now)
+    return result.outcome.value, result.platform
+
+
+def hostile_web_event(messages: Iterable[SampleMessage], now: datetime) -> bytes:
+    """A valid Web track event whose name is markup: imported, shown in Liveview as text."""
+    original = next(m for m in messages if classify(m, now) == ("imported", "WEB"))
+    event = orjson.loads(original.data)
+    event.update(event=XSS, messageId="status-test-hostile-web")
+    return orjson.dumps(event)
+
+
+def import_sample(tmp_path: Path, keep: Keep, count: int = 400, seed: int = 8) -> tuple[str, list[bytes]]:
+    """A new dataset holding a generated sample (the messages ``keep`` accepts) plus two hostile ones.
+
+    The hostile ones: a Web event named with markup (imported) and the same name without
+    identifiers (rejected, so its payload is stored). Returns (dataset, lines imported).
+    """
+    now = datetime.now(timezone.utc)
+    messages = generate_sample(count, seed, now)
+    lines = [m.data for m in messages if keep(m, *classify(m, now))]
+    lines.append(hostile_web_event(messages, now))
+    lines.append(orjson.dumps({"type": "track", "event": XSS, "messageId": "status-test-hostile-rejected",
+                               "timestamp": now.isoformat()}))
+    assert not any(b"\n" in line for line in lines)
+    path = tmp_path / "sample.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    dataset = f"status_{uuid.uuid4().hex[:10]}"
+    provision_tables(make_client(PROJECT), dataset)
+    backfill.run(["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}", f"--input={path}",
+                  "--max_event_age=off"])
+    return dataset, lines

@@ -1,0 +1,144 @@
+"""``segment-branch map``: one JSON outcome line per input line, in order."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.support.mapping import MAPPING_ABSENT, MAPPING_WEB_KEY, mapping_track_event
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = "2026-11-28T12:00:00Z"
+
+
+def run_map(lines: list[bytes] | bytes, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    stdin = lines if isinstance(lines, bytes) else b"".join(line + b"\n" for line in lines)
+    proc = subprocess.run(
+        [sys.executable, "-m", "beam_jobs.cli", "map", *args],
+        input=stdin, capture_output=True, cwd=ROOT, timeout=60,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr.decode()
+    return proc
+
+
+def outputs(proc) -> list[dict]:
+    text = proc.stdout.decode()
+    assert text.endswith("\n") or text == ""
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def ev(**fields) -> bytes:
+    return orjson.dumps(mapping_track_event(**fields))
+
+
+def test_map_one_line_per_input_in_order_with_outcome_reason_row():
+    lines = [
+        ev(messageId="m1"),
+        b"",  # blank line
+        b"this is not json",
+        ev(messageId="m2", type="identify"),
+        b"   ",
+        b'{"truncated": ',
+        ev(messageId="m3", event="Application Opened"),
+        b"[1, 2, 3]",
+        ev(messageId="m4", userId=MAPPING_ABSENT),
+        b"\xff\xfe garbage bytes",
+        ev(messageId="m5", event="Signed Up"),
+    ]
+    results = outputs(run_map(lines, "--now", NOW))
+    assert len(results) == len(lines)
+    for result in results:
+        assert set(result) == {"outcome", "reason", "row"}
+    got = [(r["outcome"], r["reason"]) for r in results]
+    assert got == [
+        ("imported", None),
+        ("rejected", "malformed_json"),
+        ("rejected", "malformed_json"),
+        ("skipped", "unsupported_call_type"),
+        ("rejected", "malformed_json"),
+        ("rejected", "malformed_json"),
+        ("skipped", "not_imported_event"),
+        ("rejected", "not_an_object"),
+        ("rejected", "no_identifier"),
+        ("rejected", "malformed_json"),
+        ("imported", None),
+    ]
+    assert results[0]["row"]["segment_message_id"] == "m1"
+    assert results[10]["row"]["name"] == "COMPLETE_REGISTRATION"
+    assert all(r["row"] is None for r in results if r["outcome"] != "imported")
+
+
+def test_map_crlf_and_missing_final_newline():
+    data = ev(messageId="a") + b"\r\n" + ev(messageId="b")
+    results = outputs(run_map(data, "--now", NOW))
+    assert [r["row"]["segment_message_id"] for r in results] == ["a", "b"]
+
+
+def test_map_empty_input_gives_no_output():
+    assert run_map(b"", "--now", NOW).stdout == b""
+
+
+def test_map_now_option_decides_stale_and_future():
+    line = ev(timestamp="2026-11-28T11:59:00Z")
+    assert outputs(run_map([line], "--now", NOW))[0]["outcome"] == "imported"
+    assert outputs(run_map([line], "--now", "2026-11-30T00:00:00Z"))[0]["reason"] == "stale_event"
+    assert outputs(run_map([line], "--now", "2026-11-28T11:00:00+00:00"))[0]["reason"] == "future_event"
+    row = outputs(run_map([line], "--now", "2026-11-28T17:30:00+05:30"))[0]["row"]
+    assert row["ingested_at"] == "2026-11-28T12:00:00.000000Z"
+
+
+def test_map_bad_now_is_a_usage_error():
+    proc = run_map([ev()], "--now", "yesterday", check=False)
+    assert proc.returncode != 0 and proc.stdout == b""
+
+
+def test_map_app_config_file(tmp_path):
+    config = tmp_path / "apps.yaml"
+    config.write_text(
+        "default_app_id: shop\n"
+        "apps:\n"
+        "  - app_id: shop\n"
+        "    branch_key: key_shop\n"
+        "    branch_secret_hash: pbkdf2_sha256$20000$c2FsdA$aGFzaA\n"
+        "    enabled_platforms: [ANDROID]\n"
+        "    event_map: {Level Complete: ACHIEVE_LEVEL}\n"
+    )
+    lines = [
+        ev(messageId="x1", event="Level Complete"),
+        ev(messageId="x2", event="Signed Up"),  # the bundled config's override does not apply
+        ev(messageId="x3", context={"device": {"type": "ios", "id": "idfv"}}),
+    ]
+    results = outputs(run_map(lines, "--now", NOW, "--app-config", str(config)))
+    assert results[0]["row"]["app_id"] == "shop"
+    assert results[0]["row"]["name"] == "ACHIEVE_LEVEL"
+    assert (results[1]["row"]["name"], results[1]["row"]["category"]) == ("Signed Up", "CUSTOM")
+    assert (results[2]["outcome"], results[2]["reason"]) == ("skipped", "platform_not_enabled")
+
+
+def test_map_branch_key_option_selects_app():
+    lines = [ev(context={"device": {"type": "ios", "id": "idfv"}}), ev(messageId="w", context={"userAgent": "Mozilla/5.0"})]
+    results = outputs(run_map(lines, "--now", NOW, "--branch-key", MAPPING_WEB_KEY))
+    assert results[0]["reason"] == "platform_not_enabled"
+    assert results[1]["row"]["app_id"] == "local-web-app"
+    results = outputs(run_map(lines[:1], "--now", NOW, "--branch-key", "key_nope"))
+    assert results[0]["reason"] == "unknown_app"
+
+
+def test_map_max_payload_bytes_option():
+    results = outputs(run_map([ev()], "--now", NOW, "--max-payload-bytes", "10"))
+    assert results[0]["reason"] == "payload_too_large"
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).with_name("segment-branch")
+    if not script.exists():
+        pytest.fail(f"console script missing: {script}")
+    proc = subprocess.run([str(script), "map", "--now", NOW], input=ev() + b"\n", capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    [line] = proc.stdout.decode().splitlines()
+    assert json.loads(line)["outcome"] == "imported"

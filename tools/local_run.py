@@ -1,0 +1,251 @@
+"""The main job, locally: emulators -> publish sample -> streaming import -> summary.
+
+``run_local.sh`` calls this. Each step reuses the product's code: provisioning from
+``schemas/``, the streaming job from ``beam_jobs.segment_import`` (DirectRunner), and
+the summary read back from the BigQuery tables, never from in-process counters.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Sequence
+
+import orjson
+from google.cloud import bigquery
+from tqdm import tqdm
+
+from tools import localstack
+from adapters.provision import provision_tables
+from tools.localstack import provision_pubsub
+from tools.samples import SampleMessage, generate_sample
+from adapters.bigquery import make_client
+
+PROJECT = "local-project"
+# The bundled local config's credentials (public on purpose: domain/default_app_config.yaml).
+LOCAL_APP, LOCAL_KEY, LOCAL_SECRET = "local-app", "key_live_local_default", "secret_live_local_default"
+# Wide enough for any sample's event times; the partition filter production requires.
+ALL_TIME = "timestamp >= TIMESTAMP '1970-01-01' AND timestamp < TIMESTAMP '2200-01-01'"
+
+
+@dataclasses.dataclass(frozen=True)
+class Accounting:
+    """Outcome totals read back from BigQuery."""
+
+    imported: int
+    duplicate: int
+    skipped: int
+    rejected: int
+    stats: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return self.imported + self.duplicate + self.skipped + self.rejected
+
+    def consistent(self, published: int) -> bool:
+        """All messages accounted for, tables and per-minute stats agreeing."""
+        return (
+            self.total == published
+            and sum(self.stats.values()) == published
+            and self.stats.get("imported", 0) == self.imported
+            and self.stats.get("rejected", 0) == self.rejected
+        )
+
+    def summary_line(self, published: int) -> str:
+        return (f"SUMMARY published={published} imported={self.imported} duplicate={self.duplicate} "
+                f"skipped={self.skipped} rejected={self.rejected}")
+
+
+def publish(project: str, topic: str, messages: Sequence[SampleMessage], *, progress: bool = True) -> None:
+    """Publish with the real Pub/Sub client, waiting for every server ack."""
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    topic_path = publisher.topic_path(project, topic)
+    futures = [publisher.publish(topic_path, m.data, **m.attributes) for m in messages]
+    for future in tqdm(futures, desc="publish", unit="msg", disable=not progress, file=sys.stdout):
+        future.result(timeout=60)
+
+
+def read_accounting(client: bigquery.Client, dataset: str) -> Accounting:
+    """imported from ``events`` (distinct ids), rejected from ``rejected_events``, duplicate
+    and skipped from ``import_stats`` (summed increments), each written row counted once."""
+    ds = f"`{client.project}.{dataset}`"
+    imported = _scalar(client, f"SELECT COUNT(DISTINCT id) FROM {ds}.events WHERE {ALL_TIME}")
+    rejected = _scalar(client, f"SELECT COUNT(*) FROM {ds}.rejected_events_dedup")
+    stats = {row.outcome: int(row.n) for row in client.query(
+        f"SELECT outcome, SUM(count) AS n FROM {ds}.import_stats_dedup GROUP BY outcome").result()}
+    return Accounting(imported, stats.get("duplicate", 0), stats.get("skipped", 0), rejected, stats)
+
+
+def _scalar(client: bigquery.Client, sql: str) -> int:
+    return int(next(iter(client.query(sql).result()))[0] or 0)
+
+
+def wait_until_accounted(client: bigquery.Client, dataset: str, published: int, *, timeout: float,
+                         progress: bool = True) -> Accounting:
+    """Poll the tables until every published message has its outcome (or the deadline passes)."""
+    deadline = time.monotonic() + timeout
+    with tqdm(total=published, desc="import", unit="msg", disable=not progress, file=sys.stdout) as bar:
+        while True:
+            accounting = read_accounting(client, dataset)
+            bar.update(min(accounting.total, published) - bar.n)
+            if accounting.consistent(published) or time.monotonic() > deadline:
+                return accounting
+            time.sleep(0.5)  # poll interval, not a wait for an outcome: the loop checks the condition
+
+
+def import_until_accounted(project: str, dataset: str, subscription: str, published: int, *,
+                           timeout: float, progress: bool = False) -> Accounting:
+    """Run the streaming job (DirectRunner) on ``subscription`` until every one of the
+    ``published`` messages is accounted for in the tables (or the deadline passes); stop it."""
+    from beam_jobs import segment_import
+
+    result = segment_import.run([
+        "--runner=BundleBasedDirectRunner", f"--project={project}", f"--dataset={dataset}",
+        f"--subscription=projects/{project}/subscriptions/{subscription}",
+    ])
+    try:
+        return wait_until_accounted(make_client(project), dataset, published, timeout=timeout, progress=progress)
+    finally:
+        result.cancel()
+
+
+def reset_dataset(client: bigquery.Client, dataset: str) -> None:
+    """Local runs start from empty tables (only ever against the emulator)."""
+    client.delete_dataset(f"{client.project}.{dataset}", delete_contents=True, not_found_ok=True)
+    provision_tables(client, dataset)
+
+
+def print_report(client: bigquery.Client, dataset: str) -> None:
+    """Readable breakdowns and a few analyst queries over the imported data."""
+    ds = f"`{client.project}.{dataset}`"
+    sections: Iterable[tuple[str, str]] = (
+        ("Imported events per Branch event", f"""
+            SELECT category, name, COUNT(DISTINCT id) AS events FROM {ds}.events WHERE {ALL_TIME}
+            GROUP BY category, name ORDER BY category, events DESC, name"""),
+        ("Outcomes per reason (import_stats)", f"""
+            SELECT outcome, IFNULL(reason, '-') AS reason, SUM(count) AS messages FROM {ds}.import_stats_dedup
+            GROUP BY outcome, reason ORDER BY outcome, messages DESC"""),
+        ("Analyst: events per platform", f"""
+            SELECT IFNULL(user_data_os, 'SERVER') AS os, IFNULL(user_data_platform, '-') AS platform,
+                   COUNT(DISTINCT id) AS events FROM {ds}.events WHERE {ALL_TIME}
+            GROUP BY os, platform ORDER BY events DESC"""),
+        ("Analyst: revenue per currency (PURCHASE)", f"""
+            SELECT event_data_currency AS currency, COUNT(*) AS orders, SUM(event_data_revenue) AS revenue
+            FROM {ds}.events WHERE {ALL_TIME} AND name = 'PURCHASE'
+            GROUP BY currency ORDER BY revenue DESC"""),
+        ("Analyst: top products added to cart", f"""
+            SELECT item.product_name AS product, SUM(IFNULL(item.quantity, 1)) AS quantity
+            FROM {ds}.events, UNNEST(content_items) AS item
+            WHERE {ALL_TIME} AND name = 'ADD_TO_CART'
+            GROUP BY product ORDER BY quantity DESC, product LIMIT 5"""),
+    )
+    for title, sql in sections:
+        rows = list(client.query(sql).result())
+        print(f"\n{title}")
+        if not rows:
+            print("  (none)")
+            continue
+        names = list(rows[0].keys())
+        widths = [max(len(n), *(len(_cell(r[n])) for r in rows)) for n in names]
+        print("  " + "  ".join(n.ljust(w) for n, w in zip(names, widths)))
+        for row in rows:
+            print("  " + "  ".join(_cell(row[n]).ljust(w) for n, w in zip(names, widths)))
+
+
+def show_serving(dataset: str, export_dir: str) -> None:
+    """One Query API call (in-process, the real FastAPI app) and one daily export (the Beam job)."""
+    from fastapi.testclient import TestClient
+
+    from beam_jobs import daily_export
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+
+    today = datetime.now(timezone.utc).date()
+    tomorrow = today + timedelta(days=1)
+    api = TestClient(create_app(ServingSettings(PROJECT, dataset)))
+    body = {"branch_key": LOCAL_KEY, "branch_secret": LOCAL_SECRET, "start_date": today.isoformat(),
+            "end_date": tomorrow.isoformat(), "data_source": "eo_commerce_event",
+            "aggregation": "revenue", "dimensions": ["name", "event_data_currency"],
+            "ordered_by": "revenue", "ordered": "descending"}
+    response = api.post("/v1/query/analytics?limit=5", json=body)
+    shown = {k: ("***" if k == "branch_secret" else v) for k, v in body.items()}
+    print(f"\nQuery API: POST /v1/query/analytics?limit=5 {orjson.dumps(shown).decode()}")
+    print(f"  -> HTTP {response.status_code} {orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode()}")
+
+    # The export API serves finished (past) days; today's export so far comes from the job itself.
+    output = f"{export_dir}/{LOCAL_APP}/{today.isoformat()}"
+    manifest = daily_export.run(["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}",
+                                 f"--app_id={LOCAL_APP}", f"--export_date={today.isoformat()}", f"--output={output}"])
+    print(f"\nDaily Export of {LOCAL_APP} for {today} (beam_jobs.daily_export) -> {output}")
+    for topic, count in sorted(manifest["row_counts"].items()):
+        print(f"  {topic:<26} {count:>5} rows in {len(manifest['files'][topic])} file(s)")
+
+
+def serve(dataset: str, port: int) -> None:
+    """Keep the service up (Ctrl-C stops it and the emulators)."""
+    import uvicorn
+
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+
+    print(f"\nStatus page: http://127.0.0.1:{port}/status  (log in with {LOCAL_KEY} / {LOCAL_SECRET})")
+    print(f"Query API:   http://127.0.0.1:{port}/docs   Ctrl-C stops the service and the emulators.")
+    uvicorn.run(create_app(ServingSettings(PROJECT, dataset)), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _cell(value) -> str:
+    if hasattr(value, "normalize"):  # Decimal: drop NUMERIC's trailing zeros
+        return f"{value.normalize():f}"
+    return "-" if value is None else str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=1200, help="sample messages to publish")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--dataset", default="segment_branch")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for every outcome")
+    parser.add_argument("--state-dir", default=None, help="where emulator logs go (default: a temp dir)")
+    parser.add_argument("--export-dir", default="out/exports", help="where the daily export files go")
+    parser.add_argument("--serve", action="store_true", help="keep the service (status page, APIs) up after the run")
+    parser.add_argument("--port", type=int, default=8080, help="service port with --serve")
+    args = parser.parse_args(argv)
+    # A plain `kill` must stop the emulators too: exit through the context managers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+    started = time.monotonic()
+    with localstack.local_stack(PROJECT, args.state_dir):
+        client = make_client(PROJECT)
+        reset_dataset(client, args.dataset)
+        topic, subscription = "segment-events", f"segment-import-{int(time.time())}"
+        provision_pubsub(PROJECT, topic, subscription)
+        messages = generate_sample(args.count, seed=args.seed, now=datetime.now(timezone.utc))
+        publish(PROJECT, topic, messages)
+
+        job_started = time.monotonic()
+        accounting = import_until_accounted(PROJECT, args.dataset, subscription, len(messages),
+                                            timeout=args.timeout, progress=True)
+        job_seconds = time.monotonic() - job_started
+        import_seconds = time.monotonic() - started
+        print_report(client, args.dataset)
+        show_serving(args.dataset, args.export_dir)
+        print(f"\n{len(messages)} messages accounted for {import_seconds:.1f}s after start (emulators, "
+              f"provisioning and publish included); the streaming job took {job_seconds:.1f}s "
+              f"({len(messages) / job_seconds:.0f} msg/s on the DirectRunner, job start-up included)")
+        if args.serve:
+            print(accounting.summary_line(len(messages)), flush=True)
+            serve(args.dataset, args.port)
+        else:
+            print("Status page and APIs: ./run_local.sh --serve keeps the service up at "
+                  f"http://127.0.0.1:{args.port}/status")
+        print(accounting.summary_line(len(messages)))
+    return 0 if accounting.consistent(len(messages)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""MapSegmentMessages: each message's outcome by the domain's ``process_message``, routed.
+
+    messages -> imported copies (main, for dedup) / rejected rows (REJECTED) / counts (COUNTS)
+
+Streaming takes Pub/Sub messages; the backfill takes chunks of archive lines and packs its
+copies per dedup shard. Failsafe: ``process_message`` never raises (a bug becomes the
+outcome ``internal_error``), and every rejected message is dead-lettered with its raw payload.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from domain.dead_letters import attach_raw, rejected_row
+from domain.import_stats import StatKey, minute_of
+from domain.mapping import ImportSettings, MappingOutcome, process_message
+from domain.timestamps import to_bq_timestamp
+from schemas.reasons import METRICS_NAMESPACE, Outcome
+from transforms.counting import BundleCounts
+from transforms.dedup import CopyPacker
+from transforms.tags import COUNTS, REJECTED
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _stat(minute: str, outcome: MappingOutcome) -> StatKey:
+    reason = outcome.reason.value if outcome.reason else None
+    return StatKey(minute, outcome.app_id, outcome.platform, outcome.outcome.value, reason, outcome.event_name)
+
+
+class _MapMessagesFn(beam.DoFn):
+    """Runs :func:`process_message` and routes the outcome to a tagged output.
+
+    Metrics and the counts are summed per bundle and output in ``finish_bundle``: a Beam
+    counter increment and an output element each cost more than mapping a small message,
+    and outcomes repeat (same minute, app, reason) within a bundle.
+    """
+
+    def __init__(self, settings: ImportSettings, keep_raw: bool = True) -> None:
+        self._settings = settings
+        self._keep_raw = keep_raw
+        self._counters: dict[str, Any] = {}
+
+    def start_bundle(self) -> None:
+        self._metric_counts: dict[str, int] = {}
+        self._counts = BundleCounts()
+
+    def finish_bundle(self):
+        for name, count in self._metric_counts.items():
+            counter = self._counters.get(name)
+            if counter is None:
+                counter = self._counters[name] = Metrics.counter(METRICS_NAMESPACE, name)
+            counter.inc(count)
+        self._metric_counts = {}
+        yield from self._counts.windowed(COUNTS)
+
+    def _map(self, data: bytes, attributes, publish_time, dedup_micros: int | None, timestamp, window):
+        """One message -> ``(event id, dedup time, row)`` if imported, else its dead-letter row
+        (rejected) or None (skipped); counted either way.
+
+        The dedup time is ``dedup_micros`` (the publish time when streaming) or, when None
+        (backfills), the event time.
+        """
+        now = datetime.now(timezone.utc)
+        outcome = process_message(data, attributes, publish_time, self._settings, now)
+        reason = outcome.reason.value if outcome.reason else None
+        # Imported here means "mapped": dedup decides imported or duplicate.
+        metric = "mapped" if reason is None else f"{outcome.outcome.value}.{reason}"
+        self._metric_counts[metric] = self._metric_counts.get(metric, 0) + 1
+
+        if outcome.outcome is Outcome.IMPORTED:
+            row = attach_raw(outcome.row, data, attributes, publish_time) if self._keep_raw else outcome.row
+            micros = (outcome.event_time - _EPOCH) // _MICROSECOND if dedup_micros is None else dedup_micros
+            return row["id"], micros, row
+        self._counts.add(_stat(minute_of(to_bq_timestamp(now)), outcome), 1, timestamp, window)
+        if outcome.outcome is Outcome.REJECTED:
+            return rejected_row(
+                data, attributes, publish_time, outcome.reason, outcome.detail, now,
+                max_stored_bytes=self._settings.max_payload_bytes, app_id=outcome.app_id,
+                message_id=outcome.message_id, event_name=outcome.event_name,
+            )
+        return None
+
+
+@beam.typehints.with_output_types(tuple[str, tuple[int, dict]])
+class _MapPubSubMessagesFn(_MapMessagesFn):
+    """Streaming: a Pub/Sub message -> ``(event id, (publish time, row))`` or a dead letter."""
+
+    def process(self, message, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        mapped = self._map(message.data, message.attributes, message.publish_time, timestamp.micros,
+                           timestamp, window)
+        if isinstance(mapped, tuple):
+            event_id, micros, row = mapped
+            yield event_id, (micros, row)
+        elif mapped is not None:
+            yield beam.pvalue.TaggedOutput(REJECTED, mapped)
+
+
+@beam.typehints.with_output_types(tuple[int, bytes])
+class _MapArchiveChunksFn(_MapMessagesFn):
+    """Batch: a chunk of archive lines -> imported copies packed per dedup shard
+    (:class:`CopyPacker`, dedup time = event time) and dead letters."""
+
+    def __init__(self, settings: ImportSettings, shards: int, keep_raw: bool) -> None:
+        super().__init__(settings, keep_raw)
+        self._shards = shards
+
+    def process(self, lines, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        packer = CopyPacker(self._shards)
+        for line in lines:  # archive lines: no attributes, no publish time
+            mapped = self._map(line, None, None, None, timestamp, window)
+            if isinstance(mapped, tuple):
+                packer.add(*mapped)
+            elif mapped is not None:
+                yield beam.pvalue.TaggedOutput(REJECTED, mapped)
+        yield from packer.packs()
+
+
+class MapSegmentMessages(beam.PTransform):
+    """Messages -> imported copies (main) for :class:`transforms.dedup.DropDuplicates`,
+    ``REJECTED`` dead-letter rows and ``COUNTS`` of skipped and rejected messages.
+
+    Streaming (``dedup_shards`` None): Pub/Sub messages in; the main output holds
+    ``(event id, (publish time, row))``. Batch: chunks of archive lines in (lists of bytes,
+    :class:`transforms.archives.ReadArchiveChunks`); the main output holds ``(shard, pack)``
+    elements (:class:`CopyPacker`), the copies' dedup time being their event time.
+
+    Imported rows carry their raw message (``attach_raw``) for the dead letter of a row the
+    streaming-insert sink refuses; ``keep_raw=False`` leaves it out, for a sink that has no
+    per-row refusals (a load job is all or nothing): less to encode, pack and shuffle.
+    """
+
+    def __init__(self, settings: ImportSettings, *, dedup_shards: int | None = None, keep_raw: bool = True) -> None:
+        super().__init__()
+        self._settings = settings
+        self._dedup_shards = dedup_shards
+        self._keep_raw = keep_raw
+
+    def expand(self, messages):
+        if self._dedup_shards is None:
+            fn = _MapPubSubMessagesFn(self._settings, self._keep_raw)
+        else:
+            fn = _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)
+        return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(REJECTED, COUNTS, main="imported")

@@ -1,0 +1,60 @@
+"""RouteSegmentMessages: the whole import without I/O, messages -> the rows of each table.
+
+    messages -> MapSegmentMessages -> imported copies -> DeduplicateEvents -> events rows
+                     |  rejected rows ----------------------------------------> rejected_events rows
+                     '- counts ------- + dedup's imported/duplicate counts ---> import_stats rows
+
+The streaming job, the backfill, the benchmark and the tests all run this one composite;
+sinks are attached at the edge (``beam_jobs/import_graph.py``).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import apache_beam as beam
+
+from domain.import_stats import StatKey, row_key
+from domain.mapping import ImportSettings
+from schemas.reasons import Outcome
+from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
+from transforms.counting import CountOutcomesPerMinute
+from transforms.dedup import DropDuplicates
+from transforms.map_messages import MapSegmentMessages
+from transforms.tags import COUNTS, REJECTED
+
+
+def _dedup_stat(row: dict[str, Any], duplicate: bool) -> StatKey:
+    """The group a kept (imported) or repeated (duplicate) events row counts in."""
+    return row_key(row, Outcome.DUPLICATE if duplicate else Outcome.IMPORTED)
+
+
+class RouteSegmentMessages(beam.PTransform):
+    """Messages -> ``{"events": rows, "rejected_events": rows, "import_stats": rows}``.
+
+    Streaming (``dedup_shards`` None): Pub/Sub messages, deduplicated by a stateful step on
+    their publish time. Batch: chunks of archive lines, whose copies are grouped by
+    ``dedup_shards`` shards of the event id and deduplicated on their event time.
+    ``keep_raw``: imported rows carry their raw message, for a sink that refuses single rows
+    (see :func:`transforms.sinks.rows_carry_raw_message`).
+    """
+
+    def __init__(self, settings: ImportSettings, dedup_window: timedelta, *, dedup_shards: int | None = None,
+                 keep_raw: bool = True) -> None:
+        super().__init__()
+        self._settings = settings
+        self._dedup_window = dedup_window
+        self._dedup_shards = dedup_shards
+        self._keep_raw = keep_raw
+
+    def expand(self, messages):
+        mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(
+            self._settings, dedup_shards=self._dedup_shards, keep_raw=self._keep_raw)
+        deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
+            self._dedup_window, streaming=self._dedup_shards is None, stat_key=_dedup_stat)
+        import_stats = (
+            (mapped[COUNTS], deduped[COUNTS])
+            | "FlattenOutcomes" >> beam.Flatten()
+            | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
+        )
+        return {EVENTS: deduped.unique, REJECTED_EVENTS: mapped[REJECTED], IMPORT_STATS: import_stats}

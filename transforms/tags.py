@@ -1,0 +1,10 @@
+"""The tag vocabulary of the import graph: every tagged output of every step is one of these.
+
+A step's main output is what flows on (mapped copies to dedup, unique rows to the sink);
+a tag holds what leaves the flow.
+"""
+from schemas.reasons import Outcome
+
+REJECTED = Outcome.REJECTED.value  # rejected_events rows: dead letters, raw payload kept
+DUPLICATE = Outcome.DUPLICATE.value  # copies dedup dropped as repeats
+COUNTS = "counts"  # (StatKey, delta) outcome counts, summed into import_stats rows
