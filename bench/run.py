@@ -134,8 +134,8 @@ def stage_parse(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 def stage_chain(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     from collections import Counter
 
-    from transforms import mapping
     from domain.mapping import process_message
+    from domain.speedups import COMPILED
 
     lines = _read_lines(corpus)
     settings = _settings()

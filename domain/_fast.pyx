@@ -1,24 +1,16 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""C forms of hot helpers of the mapping, built with the compiled modules (setup.py).
+"""The hot helpers of the mapping in C: the twin of ``_slow.py`` (same API, same answers).
 
-Each module that uses one keeps its pure Python form and takes this one only when it is
-built (a pure install has none); tests/test_mapping_fast_paths.py and
-tests/test_row_predicate.py hold each pair to the same answers.
+``domain.speedups`` picks this module when it is built (setup.py compiles it with the
+domain modules, all or none); tests/unit/test_speedups.py holds both forms to each helper's
+definition. What each saves: docs/compiled.md.
 
-- :func:`has_long_number`, for ``mapping.decode``: whether a document may hold a number
-  orjson would round, i.e. a run of 20 characters of ``[0-9.]``, or ``-`` and 19. The pure
-  form maps the bytes through a table and searches the copy (~1.5 us per 1 KB document);
-  this one reads the bytes in place and, as string searches do, skips: it looks at the last
-  byte of each 19-byte window and walks back only over run characters, so a byte outside
-  any run moves the window on by up to 19 (~0.35 us).
-- :func:`to_bq_timestamp`, for ``timestamps``: BigQuery's timestamp text of a datetime. The
-  pure form builds it from seven attribute reads and an f-string (~0.4 us); this one reads
-  the fields of a UTC datetime in C and writes their digits into a buffer.
-- :func:`segment_timestamp`, :func:`segment_text` and :func:`bq_timestamp_of`, for
-  ``timestamps``: Segment's own form, ``2026-11-28T12:00:00.123Z`` (every event carries two
-  or three), read and rewritten in C; any other text goes the pure way
-  (``datetime.fromisoformat``).
-- :class:`RowPredicate`, for ``row_schema``: the row predicate as one pass over the row.
+- :func:`has_long_number`: a skip search over the bytes in place for a run that may be a
+  number orjson would round.
+- :func:`to_bq_timestamp`: BigQuery's timestamp text, the digits written into a buffer.
+- :func:`segment_timestamp`, :func:`segment_text`, :func:`bq_timestamp_of`: Segment's own
+  form, ``2026-11-28T12:00:00.123Z``, read and rewritten in C.
+- :class:`RowPredicate`: whether a row fits its table, in one pass over the row.
 """
 from cpython.datetime cimport (
     datetime, datetime_day, datetime_hour, datetime_microsecond, datetime_minute, datetime_month,
@@ -173,7 +165,7 @@ def segment_text(text):
 
 def bq_timestamp_of(text, parsed) -> str:
     """``to_bq_timestamp(parsed)``, where ``parsed`` is the time ``text`` gave: Segment's form
-    is that text but for the microseconds' padding (see ``timestamps._bq_timestamp_of``)."""
+    is that text but for the microseconds' padding (see ``_slow.bq_timestamp_of``)."""
     if _is_segment_form(text):
         return _bq_text_of_segment_form(text)
     if type(text) is str and len(text) == 24 and text[23] == "Z" and text[4:20:3] == "--T::.":
@@ -213,7 +205,7 @@ cdef inline bint _is_int64(object value) except -1:
 
 
 cdef int _ascii_numeric(object value) noexcept:
-    """``row_schema._is_numeric`` of an ASCII str (1 or 0); -1 for any other str (for the
+    """``column_types.is_numeric`` of an ASCII str (1 or 0); -1 for any other str (for the
     Python test: ``str.isdigit`` takes more digits than ASCII's)."""
     cdef const unsigned char* p
     cdef Py_ssize_t n, i = 0, whole_start, whole, fraction
@@ -245,13 +237,12 @@ cdef int _ascii_numeric(object value) noexcept:
 
 
 cdef class RowPredicate:
-    """``row_schema``'s predicate over a schema's fields, as a C loop over the row.
+    """Whether a row fits a schema, in one ``PyDict_Next`` pass over the row.
 
     True only if the row has exactly the schema's columns in the schema's order (the order
     of the mapping's row and content item templates) and every value fits its column, by
-    the same tests as the generated predicate (``row_schema._INLINE_CHECKS``): one pass of
-    ``PyDict_Next`` instead of a dict lookup per column. Any other row gives False, and
-    ``RowValidator``'s interpretive walk then decides.
+    the tests of ``column_types``. Any other row gives False, and ``RowValidator``'s walk
+    then decides.
     """
 
     cdef tuple _names

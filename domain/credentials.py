@@ -16,16 +16,21 @@ _HASH_ITERATIONS = 20_000
 
 
 
+def b64encode(raw: bytes) -> str:
+    """URL-safe base64 without padding (hashes, signatures, session tokens)."""
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def b64decode(text: str) -> bytes:
+    """The inverse of :func:`b64encode`; raises ValueError on anything else."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def hash_secret(secret: str, *, salt: bytes | None = None, iterations: int = _HASH_ITERATIONS) -> str:
     """``pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>`` of a Branch secret."""
     salt = salt if salt is not None else os.urandom(16)
     digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, iterations)
-    b64 = lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")  # noqa: E731
-    return f"{HASH_SCHEME}${iterations}${b64(salt)}${b64(digest)}"
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return f"{HASH_SCHEME}${iterations}${b64encode(salt)}${b64encode(digest)}"
 
 
 def verify_secret(secret: str, stored_hash: str) -> bool:
@@ -40,8 +45,8 @@ def verify_secret(secret: str, stored_hash: str) -> bool:
         scheme, iterations, salt, digest = stored_hash.split("$")
         if scheme != HASH_SCHEME:
             return False
-        expected = _b64decode(digest)
-        actual = hashlib.pbkdf2_hmac("sha256", secret.encode(), _b64decode(salt), int(iterations))
+        expected = b64decode(digest)
+        actual = hashlib.pbkdf2_hmac("sha256", secret.encode(), b64decode(salt), int(iterations))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)

@@ -1,6 +1,4 @@
-# Cython declarations for identifiers.py (compiled with it; the .py stays the source): its
-# functions are C functions too, which this module and those that cimport them (mapping)
-# call directly instead of through Python.
+# Declarations for the compiled form of identifiers.py (docs/compiled.md).
 cpdef _identifier(value)
 cpdef detect_platform(dict context, dict properties)
 cpdef bint is_zeroed(str advertising_id)
@@ -11,5 +9,5 @@ cpdef bint is_identifiable(dict user)
 
 from domain.values cimport to_int, to_text
 
-# Module dicts read per message, as C-level dicts (their lookups are direct).
+# Module tables read per message.
 cdef dict _DEVICE_TYPES, _OS_NAMES, _APP_PLATFORM, _LOCALES

@@ -25,7 +25,7 @@ _MAX_SCALE_FACTOR = 10
 
 def _identifier(value: Any) -> str | None:
     """An identifier string, trimmed; numbers are taken as their text (some SDKs send ints)."""
-    text: str  # (typed when compiled: its methods are called directly)
+    text: str  # (typed for the compiled form: docs/compiled.md)
     if type(value) is str:  # the common cases, without the generic conversion's type checks
         text = value
     elif value is None:
@@ -39,7 +39,7 @@ def _identifier(value: Any) -> str | None:
 
 def detect_platform(context: dict, properties: dict) -> str | None:
     """IOS, ANDROID or WEB, or None for a server-side event with no client context."""
-    name: str  # (typed when compiled: its methods are called directly)
+    name: str  # (typed for the compiled form)
     device = context.get("device")
     device_type = device.get("type") if type(device) is dict else None
     if type(device_type) is str:
@@ -153,7 +153,7 @@ def user_data(doc: dict, context: dict, properties: dict, platform: str | None, 
 
     device = context.get("device")
     if type(device) is dict:
-        device_info: dict = device  # (typed: compiled, its lookups are direct dict reads)
+        device_info: dict = device  # (typed for the compiled form)
         advertising_id = _identifier(device_info.get("advertisingId"))
         device_id = _identifier(device_info.get("id"))
         ad_tracking = device_info.get("adTrackingEnabled")

@@ -92,7 +92,7 @@ def _string_map(values: dict[str, Any], path: str, warnings: list[str], leave_ou
 
 def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dict[str, Any]:
     """One Branch content item from a Segment product object."""
-    item: dict = _ITEM_TEMPLATE.copy()  # (typed when compiled, as the annotated dict parameters)
+    item: dict = _ITEM_TEMPLATE.copy()  # (typed for the compiled form)
     for key, field in _ITEM_TEXT_FIELDS:
         value = product.get(key)
         if type(value) is str:  # the common case, without to_text's type checks
@@ -180,7 +180,7 @@ def _map_event_data(mapped: dict[str, Any], category: str, single_product: bool,
     if currency_value is not None:
         currency = None
         if type(currency_value) is str:
-            code: str = currency_value  # (typed: its methods are called directly when compiled)
+            code: str = currency_value  # (typed for the compiled form)
             currency = code.strip().upper()
         if currency in ISO_4217:
             row["event_data_currency"] = currency

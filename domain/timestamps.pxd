@@ -1,5 +1,4 @@
-# Cython declarations for timestamps.py (compiled with it; the .py stays the source): C entry
-# points for the modules that cimport them (mapping).
+# Declarations for the compiled form of timestamps.py (docs/compiled.md).
 cpdef parse_timestamp(value, str field)
 cpdef event_time(dict doc, publish_time, now)
 cpdef str bq_timestamp_text(value, str field)

@@ -1,5 +1,4 @@
-# Cython declarations for values.py (compiled with it; the .py stays the source): C entry
-# points, so that the compiled modules that cimport them call them directly.
+# Declarations for the compiled form of values.py (docs/compiled.md).
 cpdef to_json_text(value)
 cpdef to_text(value)
 cpdef to_numeric(value, bint allow_negative=*)

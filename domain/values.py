@@ -90,12 +90,12 @@ def to_numeric(value: Any, *, allow_negative: bool = True) -> str | None:
     if type(value) is int and -_INT64_MAX <= value <= _INT64_MAX:
         return str(value) if allow_negative or value >= 0 else None
     if type(value) is float:
-        number: float = value  # (typed when compiled: a C double, compared in C)
+        number: float = value  # (typed for the compiled form: a C double)
         if 1e-4 <= abs(number) < 1e16 and (allow_negative or number > 0):
             # Prices: in this range repr() has no exponent and is exactly what the decimal
             # path below formats, unless it has more than 9 decimals (then rounded below).
             # orjson writes the same shortest digits as repr() here, in half its time (tested).
-            encoded: bytes = dumps(value)  # (typed when compiled: a direct UTF-8 decode)
+            encoded: bytes = dumps(value)  # (typed for the compiled form)
             text: str = encoded.decode()
             if len(text) - text.index(".") <= 10:
                 return text

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The dedicated fuzz run (not part of ./run_tests.sh's budget; CI runs the same targets with
-# 200 examples each). Hypothesis drives four targets in tests/test_fuzz_targets.py:
+# 200 examples each). Hypothesis drives four targets in tests/unit/test_fuzz_targets.py:
 #   bytes    process_message on arbitrary bytes
 #   json     process_message on arbitrary JSON documents
 #   segment  process_message on Segment-shaped events with adversarial field types
 #   query    the Query API request model (serving/query_sql.py) on arbitrary request dicts
-# Pass criterion: zero unhandled errors, i.e. every test passes; the count of inputs each
+# Pass criterion: zero unhandled errors and no internal_error outcome (a bug the failsafe
+# caught), i.e. every test passes; the count of inputs each
 # target really ran is printed (FUZZ total=N).
 #
 #   scripts/fuzz.sh                      # 25,000 examples per target = 100,000 inputs
@@ -20,7 +21,7 @@ counts="$(mktemp)"
 trap 'rm -f "$counts"' EXIT
 started=$(date +%s)
 status=0
-FUZZ_COUNT_FILE="$counts" .venv/bin/python -m pytest tests/test_fuzz_targets.py -q -p no:cacheprovider \
+FUZZ_COUNT_FILE="$counts" .venv/bin/python -m pytest tests/unit/test_fuzz_targets.py -q -p no:cacheprovider \
     -o addopts="-ra" --timeout=0 || status=$?
 awk '{t+=$2; n[$1]+=$2} END {for (k in n) printf "  %-24s %d\n", k, n[k]; printf "FUZZ total=%d\n", t}' "$counts"
 echo "hypothesis run took $(( $(date +%s) - started ))s; pytest exit status $status"
@@ -32,7 +33,7 @@ if [[ -n "${ATHERIS_RUNS:-}" ]]; then
     fi
     crashes="${FUZZ_CRASH_DIR:-$(mktemp -d)}"   # crash-* inputs land here, not in the repo
     echo "atheris: $ATHERIS_RUNS runs; crashes go to $crashes/"
-    PYTHONPATH="$target:." .venv/bin/python tests/atheris_mapping.py -atheris_runs="$ATHERIS_RUNS" -max_len=2048 \
+    PYTHONPATH="$target:." .venv/bin/python tools/atheris_mapping.py -atheris_runs="$ATHERIS_RUNS" -max_len=2048 \
         -artifact_prefix="$crashes/" \
         || status=$?
 fi

@@ -15,14 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import export, query_api, status
+from serving.auth import SESSION_KEY_ENV
+from serving.errors import error_response, validation_message
+from serving.queries import QueryRunner
 from serving.settings import ServingSettings
+from serving.signing import Signer
 from adapters.bigquery import make_client
 
 MAX_BODY_BYTES = 64 * 1024
-
-
-def error_response(code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=code)
 
 
 class BodySizeLimit:
@@ -72,7 +72,8 @@ def create_app(settings: ServingSettings | None = None, *,
     settings = settings or ServingSettings.from_env()
     app = FastAPI(title="Segment -> Branch serving", docs_url="/docs", redoc_url=None)
     app.state.settings = settings
-    app.state.bq_client = make_client(settings.project)
+    app.state.queries = QueryRunner(make_client(settings.project))
+    app.state.session_signer = Signer.from_env(SESSION_KEY_ENV)
     app.state.export = export.ExportService(settings, export_settings or export.ExportSettings.from_env())
 
     @app.exception_handler(StarletteHTTPException)
@@ -81,7 +82,7 @@ def create_app(settings: ServingSettings | None = None, *,
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, query_api.validation_message(exc.errors()))
+        return error_response(400, validation_message(exc.errors()))
 
     app.include_router(query_api.router)
     app.include_router(export.router)

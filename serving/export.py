@@ -6,8 +6,8 @@ each a list of download URLs. The first request for an app and day runs the expo
 ``<export dir>/<app_id>/<day>``; later requests reuse its files (the job's manifest marks
 a finished export). Only past UTC days can be exported: today's data is still arriving.
 
-Links are ``/v3/export/files/<app_id>/<day>/<topic>/<file>?expires=<unix s>&signature=<hex>``
-with ``signature = HMAC-SHA256(key, app_id \\n path \\n expires)``. The link is the
+Links are ``/v3/export/files/<app_id>/<day>/<topic>/<file>?expires=<unix s>&signature=<signature>``
+with ``signature`` the HMAC-SHA256 of the app, path and expiry. The link is the
 credential (like a cloud-storage signed URL): no Branch secret needed to download, but
 a changed path, app or expiry, or an expired link, is refused with 403. The signing key
 comes from ``SEGMENT_BRANCH_EXPORT_SIGNING_KEY``, else is random per process (links then
@@ -16,10 +16,7 @@ die with a restart, which is safe).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import os
-import secrets
 import shutil
 import tempfile
 import threading
@@ -36,7 +33,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from beam_jobs import daily_export
 from domain.export_files import MANIFEST, MAX_ROWS_PER_FILE
 from transforms.exports import read_manifest
-from serving.query_api import authenticated_app, validation_message
+from serving.auth import require_app
+from serving.errors import validation_message
+from serving.signing import Signer
 from domain.event_names import TOPICS
 from serving.settings import ServingSettings
 
@@ -45,40 +44,37 @@ router = APIRouter()
 DEFAULT_URL_TTL = timedelta(hours=1)
 
 
+SIGNING_KEY_ENV = "SEGMENT_BRANCH_EXPORT_SIGNING_KEY"
+
+
 @dataclasses.dataclass(frozen=True)
 class ExportSettings:
     export_dir: Path
-    signing_key: bytes
+    signer: Signer
     url_ttl: timedelta = DEFAULT_URL_TTL
     max_rows_per_file: int = MAX_ROWS_PER_FILE
 
     @classmethod
-    def from_env(cls) -> "ExportSettings":
+    def from_env(cls) -> ExportSettings:
         directory = os.environ.get("SEGMENT_BRANCH_EXPORT_DIR") or tempfile.mkdtemp(prefix="segment-branch-exports-")
-        key = os.environ.get("SEGMENT_BRANCH_EXPORT_SIGNING_KEY")
-        return cls(Path(directory), key.encode() if key else secrets.token_bytes(32))
+        return cls(Path(directory), Signer.from_env(SIGNING_KEY_ENV))
 
 
 class UrlSigner:
-    """HMAC signatures binding an app, a file path and an expiry time."""
+    """Signatures binding an app, a file path and an expiry time (``serving.signing``)."""
 
-    def __init__(self, key: bytes, clock: Callable[[], float] = time.time) -> None:
-        self._key, self._clock = key, clock
-
-    def signature(self, app_id: str, path: str, expires: int) -> str:
-        message = f"{app_id}\n{path}\n{expires}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+    def __init__(self, signer: Signer, clock: Callable[[], float] = time.time) -> None:
+        self._signer, self._clock = signer, clock
 
     def sign(self, app_id: str, path: str, ttl: timedelta) -> tuple[int, str]:
         expires = int(self._clock() + ttl.total_seconds())
-        return expires, self.signature(app_id, path, expires)
+        return expires, self._signer.sign(app_id, path, str(expires))
 
     def verify(self, app_id: str, path: str, expires: str, signature: str) -> bool:
         """Constant-time check; anything malformed is simply not a valid link."""
         if not (expires.isascii() and expires.isdigit()):  # "²".isdigit() is True; int() refuses it
             return False
-        expected = self.signature(app_id, path, int(expires))
-        return hmac.compare_digest(expected.encode(), signature.encode()) and self._clock() < int(expires)
+        return self._signer.verify(signature, app_id, path, expires) and self._clock() < int(expires)
 
 
 class ExportRequest(BaseModel):
@@ -94,7 +90,7 @@ class ExportService:
 
     def __init__(self, settings: ServingSettings, export: ExportSettings) -> None:
         self.settings, self.export = settings, export
-        self.signer = UrlSigner(export.signing_key)
+        self.signer = UrlSigner(export.signer)
         self._locks: dict[tuple[str, date], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -135,7 +131,7 @@ class ExportService:
 
 @router.post("/v3/export")
 def create_export(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, list[str]]:
-    app = authenticated_app(request, body)
+    app = require_app(request, body.get("branch_key"), body.get("branch_secret"))
     try:
         parsed = ExportRequest.model_validate(body)
     except ValidationError as exc:

@@ -8,7 +8,6 @@ allow-list fails validation (HTTP 400) before any SQL exists.
 """
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from google.cloud import bigquery
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.event_names import TOPICS
+from serving.queries import Query
 
 MAX_RANGE = timedelta(days=7)
 DEFAULT_LIMIT = 100
@@ -121,18 +121,12 @@ class AnalyticsRequest(BaseModel):
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-@dataclasses.dataclass(frozen=True)
-class AnalyticsQuery:
-    """SQL text plus its parameters; rows have the dimension names, the aggregation,
-    ``day`` (granularity day), ``_position`` (NULL on an empty page) and ``_total``."""
-
-    sql: str
-    parameters: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter]
-
-
 def build_analytics_query(request: AnalyticsRequest, *, app_id: str, view: str,
-                          limit: int = DEFAULT_LIMIT, after: int = 0) -> AnalyticsQuery:
+                          limit: int = DEFAULT_LIMIT, after: int = 0) -> Query:
     """Translate a validated request for ``app_id`` into one query over ``view``.
+
+    Its rows have the dimension names, the aggregation, ``day`` (granularity day),
+    ``_position`` (NULL on an empty page) and ``_total``.
 
     ``view`` is the operator-configured ``project.dataset.events_dedup`` (never request
     data). One statement returns the page and the total number of result rows, so paging
@@ -191,7 +185,7 @@ SELECT ranked.*, total._total
 FROM (SELECT COUNT(*) AS _total FROM result) AS total
 LEFT JOIN ranked ON ranked._position > @page_after AND ranked._position <= @page_after + @page_limit
 ORDER BY ranked._position"""
-    return AnalyticsQuery(sql, params)
+    return Query(sql, params)
 
 
 def result_rows(request: AnalyticsRequest, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:

@@ -17,6 +17,7 @@ from serving.app import create_app
 from serving.export import ExportService, ExportSettings, UrlSigner
 from serving.query_sql import DATA_SOURCES
 from serving.settings import ServingSettings
+from serving.signing import Signer
 from tests.support.serving import (APP, APP_KEY, APP_SECRET, PROJECT, WEB_APP, WEB_KEY, WEB_SECRET,
                                   load_sample_events, sql_rows)
 
@@ -86,7 +87,7 @@ def test_segment_anonymous_id_travels_in_custom_data(dataset, tmp_path):
 
 @pytest.fixture(scope="module")
 def service(dataset, tmp_path_factory) -> TestClient:
-    settings = ExportSettings(tmp_path_factory.mktemp("exports"), b"test-signing-key", max_rows_per_file=ROWS_PER_FILE)
+    settings = ExportSettings(tmp_path_factory.mktemp("exports"), Signer(b"test-signing-key"), max_rows_per_file=ROWS_PER_FILE)
     return TestClient(create_app(ServingSettings(PROJECT, dataset), export_settings=settings))
 
 
@@ -133,16 +134,16 @@ def test_export_rejects_bad_credentials_and_days_not_yet_over(service):
 
 def test_signed_links_expire():
     now = [1_000_000.0]
-    signer = UrlSigner(b"key", clock=lambda: now[0])
+    signer = UrlSigner(Signer(b"key"), clock=lambda: now[0])
     expires, signature = signer.sign("app", "2026-11-19/t/f.csv.gz", timedelta(minutes=5))
     assert signer.verify("app", "2026-11-19/t/f.csv.gz", str(expires), signature)
     now[0] += 301
     assert not signer.verify("app", "2026-11-19/t/f.csv.gz", str(expires), signature)
-    assert not UrlSigner(b"other-key", clock=lambda: 0).verify("app", "2026-11-19/t/f.csv.gz", str(expires), signature)
+    assert not UrlSigner(Signer(b"other-key"), clock=lambda: 0).verify("app", "2026-11-19/t/f.csv.gz", str(expires), signature)
 
 
 def test_export_dir_escape_is_refused(tmp_path):
-    settings = ExportSettings(tmp_path, b"k")
+    settings = ExportSettings(tmp_path, Signer(b"k"))
     (tmp_path / "secret.txt").write_text("not an export")
     service = ExportService(ServingSettings(PROJECT, "unused"), settings)
     assert service.file_path("app", "../secret.txt") is None

@@ -16,7 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.config import load_config
-from serving import status
+from serving import auth, status, status_data
+from serving.signing import Signer
 from serving.app import create_app
 from serving.settings import ServingSettings
 from adapters.bigquery import make_client
@@ -50,27 +51,29 @@ def test_json_endpoints_require_credentials_or_a_valid_session(client):
     for path in ("/v1/status/summary", "/v1/status/liveview", "/v1/status/chart"):
         assert client.get(path).status_code == 401
         assert client.get(path, headers={**LOCAL_APP_CREDENTIALS, "branch_secret": "wrong"}).status_code == 401
-        forged = status.make_session(load_config().app_by_id("local-app"))[:-2] + "xx"
-        assert client.get(path, cookies={status.SESSION_COOKIE: forged}).status_code == 401
+        forged = auth.make_session(load_config().app_by_id("local-app"), client.app.state.session_signer)[:-2] + "xx"
+        assert client.get(path, cookies={auth.SESSION_COOKIE: forged}).status_code == 401
         assert client.get(path, headers=LOCAL_APP_CREDENTIALS).status_code == 200
 
 
 def test_expired_or_rotated_sessions_are_refused():
     config = load_config()
     app = config.app_by_id("local-app")
-    token = status.make_session(app, now=1_000_000)
-    assert status.read_session(token, config, now=1_000_001) == app
-    assert status.read_session(token, config, now=1_000_000 + status.SESSION_TTL.total_seconds() + 1) is None
+    signer = Signer(b"session-key")
+    token = auth.make_session(app, signer, now=1_000_000)
+    assert auth.read_session(token, config, signer, now=1_000_001) == app
+    assert auth.read_session(token, config, Signer(b"another-key"), now=1_000_001) is None
+    assert auth.read_session(token, config, signer, now=1_000_000 + auth.SESSION_TTL.total_seconds() + 1) is None
     new_secret = app.model_copy(update={"branch_secret_hash": "pbkdf2_sha256$1$a$b"})
     rotated = config.model_copy(update={"apps": (new_secret,)})
-    assert status.read_session(token, rotated, now=1_000_001) is None
+    assert auth.read_session(token, rotated, signer, now=1_000_001) is None
 
 
 def test_login_form_sets_a_signed_httponly_strict_cookie_without_the_secret(client):
     response = TestClient(client.app).post("/status/login", data=LOCAL_APP_CREDENTIALS, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/status"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(status.SESSION_COOKIE + "=")
+    assert cookie.startswith(auth.SESSION_COOKIE + "=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert LOCAL_APP_CREDENTIALS["branch_secret"] not in cookie and LOCAL_APP_CREDENTIALS["branch_secret"] not in response.headers["location"]
 
@@ -116,7 +119,7 @@ def test_outcome_counts_add_up_to_every_message_imported(client, imported):
 def test_top_reasons_link_rejected_examples_to_their_escaped_payload(client, imported):
     summary = client.get("/v1/status/summary", headers=LOCAL_APP_CREDENTIALS).json()
     counts = [r["last_day"] for r in summary["top_reasons"]]
-    assert counts == sorted(counts, reverse=True) and len(counts) == status.TOP_REASONS
+    assert counts == sorted(counts, reverse=True) and len(counts) == status_data.TOP_REASONS
     for reason in summary["top_reasons"]:
         assert bool(reason["examples"]) == (reason["outcome"] == "rejected"), reason
     by_hash = {hashlib.sha256(line).hexdigest(): line for line in imported[1]}

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 import uvicorn
 
-from serving import status
+from serving import auth, status
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.support.serving import LOCAL_APP_CREDENTIALS, PROJECT, XSS, import_sample
@@ -86,7 +86,7 @@ def test_status_page_login_dots_liveview_filters_and_chart(base_url, browser):
     page.click("#login-form button[type=submit]")
     expect(page).to_have_url(f"{base_url}/status")
     assert LOCAL_APP_CREDENTIALS["branch_secret"] not in page.url
-    (cookie,) = [c for c in page.context.cookies() if c["name"] == status.SESSION_COOKIE]
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == auth.SESSION_COOKIE]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert LOCAL_APP_CREDENTIALS["branch_secret"] not in cookie["value"]
 

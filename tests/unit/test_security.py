@@ -101,12 +101,13 @@ def api(monkeypatch, tmp_path):
 
     from serving.app import create_app
     from serving.export import ExportSettings
+    from serving.signing import Signer
     from serving.settings import ServingSettings
 
     # No BigQuery is reached by the requests below: auth and size checks come first.
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")
     app = create_app(ServingSettings("local-project", "nowhere"),
-                     export_settings=ExportSettings(tmp_path, b"k" * 32))
+                     export_settings=ExportSettings(tmp_path, Signer(b"k" * 32)))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -179,20 +180,21 @@ def test_api_error_for_a_bad_body_does_not_echo_the_secret(api):
 
 def test_export_links_cannot_be_forged_stretched_or_reused_for_another_app():
     from serving.export import UrlSigner
+    from serving.signing import Signer
 
     now = [1_000_000.0]
-    signer = UrlSigner(b"k" * 32, clock=lambda: now[0])
+    signer = UrlSigner(Signer(b"k" * 32), clock=lambda: now[0])
     expires, signature = signer.sign("local-app", "2026-11-01/eo_commerce_event-0.csv.gz", timedelta(hours=1))
     path = "2026-11-01/eo_commerce_event-0.csv.gz"
     assert signer.verify("local-app", path, str(expires), signature)
     assert not signer.verify("local-web-app", path, str(expires), signature)  # another app
     assert not signer.verify("local-app", "2026-11-02/eo_commerce_event-0.csv.gz", str(expires), signature)
     assert not signer.verify("local-app", path, str(expires + 3600), signature)  # stretched
-    assert not signer.verify("local-app", path, str(expires), signature[:-1] + "0")
+    assert not signer.verify("local-app", path, str(expires), signature[:-1] + ("A" if signature[-1] != "A" else "B"))
     assert not signer.verify("local-app", path, "", "")
     now[0] = expires + 1
     assert not signer.verify("local-app", path, str(expires), signature)  # expired
-    assert not UrlSigner(b"other" * 8, clock=lambda: 0).verify("local-app", path, str(expires), signature)
+    assert not UrlSigner(Signer(b"other" * 8), clock=lambda: 0).verify("local-app", path, str(expires), signature)
 
 
 def test_a_forged_expiry_with_unicode_digits_is_a_403_not_a_500(api):

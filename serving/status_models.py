@@ -1,0 +1,84 @@
+"""The status endpoints' response shapes (``/v1/status/*``; the page renders the same)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from domain.config import Platform
+
+Dot = Literal["green", "amber", "grey"]
+
+
+class OutcomeCounts(BaseModel):
+    imported: int = 0
+    duplicate: int = 0
+    skipped: int = 0
+    rejected: int = 0
+
+
+class PlatformStatus(BaseModel):
+    platform: Platform
+    dot: Dot
+    window_counts: OutcomeCounts
+    last_event_at: datetime | None
+
+
+class RejectedExample(BaseModel):
+    rejected_at: datetime
+    segment_event: str | None
+    segment_message_id: str | None
+    detail: str | None
+    payload_url: str
+
+
+class ReasonCount(BaseModel):
+    outcome: Literal["skipped", "rejected"]
+    reason: str
+    last_day: int
+    examples: list[RejectedExample]
+
+
+class StatusSummary(BaseModel):
+    app_id: str
+    generated_at: datetime
+    window_minutes: int
+    platforms: list[PlatformStatus]
+    last_event_at: datetime | None
+    last_hour: OutcomeCounts
+    last_day: OutcomeCounts
+    top_reasons: list[ReasonCount]
+
+
+class LiveviewRow(BaseModel):
+    outcome: Literal["imported", "rejected"]
+    name: str | None
+    category: str | None
+    timestamp: datetime | None
+    processed_at: datetime
+    platform: str | None
+    identifiers: list[str]
+    warnings: list[str]
+    reason: str | None
+    payload_url: str | None
+
+
+class Liveview(BaseModel):
+    app_id: str
+    generated_at: datetime
+    rows: list[LiveviewRow]
+
+
+class ChartPoint(BaseModel):
+    minute: datetime
+    category: str
+    count: int
+
+
+class Chart(BaseModel):
+    app_id: str
+    start: datetime
+    end: datetime
+    categories: list[str]
+    points: list[ChartPoint]
