@@ -9,6 +9,7 @@ Cython, without a C compiler, or with ``SEGMENT_BRANCH_PURE_PYTHON=1`` the packa
 as pure Python and behaves the same. Development checkouts are never compiled in place
 (scripts/build_compiled.py builds beside them): see docs/compiled.md.
 """
+
 import os
 import sys
 
@@ -51,8 +52,10 @@ class OptionalBuildExt(build_ext):
                 built = self.get_ext_fullpath(ext.name)
                 if os.path.exists(built):
                     os.remove(built)
-            print(f"WARNING: compiled mapping modules not built ({'; '.join(self._failed)}); using pure Python",
-                  file=sys.stderr)
+            print(
+                f"WARNING: compiled mapping modules not built ({'; '.join(self._failed)}); using pure Python",
+                file=sys.stderr,
+            )
 
     def build_extension(self, ext) -> None:
         try:
@@ -77,8 +80,14 @@ setuptools.setup(
     version="0.1.0",
     description="Imports Segment track events from Pub/Sub into Branch-compatible BigQuery tables.",
     python_requires=">=3.10",
-    packages=setuptools.find_packages(include=["schemas*", "domain*", "adapters*", "transforms*", "beam_jobs*", "serving*"]),
-    package_data={"schemas": ["bigquery/*.json", "sql/*.sql"], "domain": ["*.yaml"], "serving": ["templates/*", "static/*"]},
+    packages=setuptools.find_packages(
+        include=["schemas*", "domain*", "adapters*", "transforms*", "beam_jobs*", "serving*"]
+    ),
+    package_data={
+        "schemas": ["bigquery/*.json", "sql/*.sql"],
+        "domain": ["*.yaml"],
+        "serving": ["templates/*", "static/*"],
+    },
     install_requires=[
         f"apache-beam[gcp]=={BEAM_VERSION}",
         "orjson==3.13.0",
@@ -103,6 +112,10 @@ setuptools.setup(
             "pytest-timeout==2.4.0",
             "tqdm==4.70.1",
             "pyinstrument==5.1.3",
+            # Guard rails run by ./run_tests.sh (ruff.toml, mypy.ini).
+            "ruff==0.17.6",
+            "mypy==2.4.1",
+            "types-PyYAML==6.0.12.20261122",
             # Drives Debian's Chromium in the browser tests (its own browser download is not used).
             "playwright==1.65.2",
         ],

@@ -5,6 +5,7 @@ builds its own clients and ignores it. Beam accepts one through ``test_client=``
 that client travels inside the pickled transform, so it must survive pickling: a live
 ``Client`` holds an HTTP session and credentials, which do not.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ class EmulatorClient(bigquery.Client):
     def __init__(self, project: str, endpoint: str) -> None:
         # The endpoint is explicit, not read from the env var, so an unpickled copy talks
         # to the same server whatever the unpickling process's environment says.
-        super().__init__(project=project, credentials=AnonymousCredentials(),
-                         client_options=ClientOptions(api_endpoint=endpoint))
+        super().__init__(
+            project=project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=endpoint)
+        )
         self.endpoint = endpoint
 
     def __reduce__(self):

@@ -3,6 +3,7 @@
 Idempotent: existing resources are left as they are. Tables come from ``schemas/``;
 views from ``schemas/sql/*.sql`` (``{dataset}`` is replaced by the dataset's full name).
 """
+
 from __future__ import annotations
 
 import graphlib
@@ -13,20 +14,20 @@ from google.cloud import bigquery
 from schemas.tables import TABLES, VIEWS, view_sql
 
 
-
 def _schema(fields: list[dict]) -> list[bigquery.SchemaField]:
     return [bigquery.SchemaField.from_api_repr(field) for field in fields]
 
 
-def provision_tables(client: bigquery.Client, dataset: str, *, partition_expiration_days: int | None = None,
-                     location: str | None = None) -> list[str]:
+def provision_tables(
+    client: bigquery.Client, dataset: str, *, partition_expiration_days: int | None = None, location: str | None = None
+) -> list[str]:
     """Create the dataset, tables and views that do not exist yet; return what was created."""
     created = []
     dataset_ref = bigquery.Dataset(f"{client.project}.{dataset}")
     if location:
         dataset_ref.location = location
     try:
-        client.get_dataset(dataset_ref)
+        client.get_dataset(dataset_ref.reference)
     except exceptions.NotFound:
         client.create_dataset(dataset_ref)
         created.append(dataset)
@@ -59,6 +60,8 @@ def provision_tables(client: bigquery.Client, dataset: str, *, partition_expirat
 def views_in_dependency_order() -> list[str]:
     """The views, each after the views it reads (BigQuery refuses a view of a missing table)."""
     texts = {name: view_sql(name) for name in sorted(VIEWS)}
-    graph = {name: {other for other in texts if other != name and f"{{dataset}}.{other}" in text}
-             for name, text in texts.items()}
+    graph = {
+        name: {other for other in texts if other != name and f"{{dataset}}.{other}" in text}
+        for name, text in texts.items()
+    }
     return list(graphlib.TopologicalSorter(graph).static_order())

@@ -1,4 +1,5 @@
 """Files the jobs and the service read at start-up, local or on Cloud Storage (``gs://``)."""
+
 from __future__ import annotations
 
 from domain.config import ImporterConfig, load_config, parse_config

@@ -9,20 +9,20 @@ sorted copies, so replaying a backfill decides every message identically. Event 
 deterministic, so a backfill run twice adds no rows to the deduplicating views
 (``events_dedup``); ``import_stats`` counts each run's processing.
 """
+
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_jobs.options import ImporterOptions, bq_project, import_settings, runs_on_dataflow
 from beam_jobs.import_graph import import_messages
-from schemas.reasons import Reason
+from beam_jobs.options import ImporterOptions, bq_project, import_settings, runs_on_dataflow
+from schemas.reasons import METRICS_NAMESPACE, Reason
 from transforms.archives import ARCHIVE_LINES, ReadArchiveChunks
-from schemas.reasons import METRICS_NAMESPACE
 
 # 256 shards: ~400k keys per shard at 100M events, and enough groups to spread over workers.
 DEFAULT_DEDUP_SHARDS = 256
@@ -31,13 +31,24 @@ DEFAULT_DEDUP_SHARDS = 256
 class BackfillOptions(ImporterOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--input", required=True, action="append",
-                            help="File pattern of Segment JSON lines (*.jsonl, *.jsonl.gz; local or gs://). Repeatable.")
-        parser.add_argument("--max_event_age", default="off",
-                            help="Reject events older than this (default off: backfills import history).")
-        parser.add_argument("--dedup_shards", type=int, default=DEFAULT_DEDUP_SHARDS,
-                            help="Shards of the event id the dedup groups copies by. A shard's worker holds its "
-                                 "keys (~100 B each) and repeated copies: raise it for archives over ~100M events.")
+        parser.add_argument(
+            "--input",
+            required=True,
+            action="append",
+            help="File pattern of Segment JSON lines (*.jsonl, *.jsonl.gz; local or gs://). Repeatable.",
+        )
+        parser.add_argument(
+            "--max_event_age",
+            default="off",
+            help="Reject events older than this (default off: backfills import history).",
+        )
+        parser.add_argument(
+            "--dedup_shards",
+            type=int,
+            default=DEFAULT_DEDUP_SHARDS,
+            help="Shards of the event id the dedup groups copies by. A shard's worker holds its "
+            "keys (~100 B each) and repeated copies: raise it for archives over ~100M events.",
+        )
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
@@ -46,18 +57,18 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     project = bq_project(options)
     if opts.dedup_shards < 1:
         raise ValueError("--dedup_shards must be at least 1")
-    chunks = (
-        [pipeline | f"ReadArchive{i}" >> ReadArchiveChunks(pattern) for i, pattern in enumerate(opts.input)]
-        | "FlattenArchives" >> beam.Flatten()
+    chunks = [
+        pipeline | f"ReadArchive{i}" >> ReadArchiveChunks(pattern) for i, pattern in enumerate(opts.input)
+    ] | "FlattenArchives" >> beam.Flatten()
+    import_messages(
+        chunks, opts, import_settings(opts, max_event_age=opts.max_event_age), project, dedup_shards=opts.dedup_shards
     )
-    import_messages(chunks, opts, import_settings(opts, max_event_age=opts.max_event_age), project,
-                    dedup_shards=opts.dedup_shards)
 
 
 def outcome_counts(result) -> dict[str, int]:
     """The job's Beam counters (archive_lines, mapped, imported, duplicate, skipped.*,
     rejected.*) after it finished."""
-    counts = {}
+    counts: dict[str, int] = {}
     for counter in result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]:
         counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + counter.committed
     return counts
@@ -78,8 +89,9 @@ def summary(counts: dict[str, int]) -> str:
     }
     lines = counts.get(ARCHIVE_LINES, 0)
     consistent = str(lines == sum(outcomes.values())).lower()
-    return " ".join(["BACKFILL", f"lines={lines}", *(f"{k}={v}" for k, v in outcomes.items()),
-                     f"consistent={consistent}"])
+    return " ".join(
+        ["BACKFILL", f"lines={lines}", *(f"{k}={v}" for k, v in outcomes.items()), f"consistent={consistent}"]
+    )
 
 
 def run(argv: Sequence[str] | None = None, *, wait: bool = True):

@@ -5,14 +5,16 @@
 ``hash-secret`` a Branch secret on stdin -> the hash to put in the app config.
 ``provision``   create the BigQuery dataset, tables and views (idempotent).
 """
+
 from __future__ import annotations
 
 import argparse
 import collections
 import getpass
 import sys
-from datetime import datetime, timedelta
-from typing import BinaryIO, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 import orjson
 
@@ -26,7 +28,7 @@ from domain.mapping import (
     ImportSettings,
     process_message,
 )
-from domain.timestamps import UTC, parse_duration, parse_timestamp
+from domain.timestamps import parse_duration, parse_timestamp
 
 
 def _now(text: str | None) -> datetime:
@@ -45,8 +47,9 @@ def _duration(text: str) -> timedelta | None:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def map_lines(lines: BinaryIO, out: BinaryIO, settings: ImportSettings, now: datetime,
-              attributes: dict[str, str], explain: bool) -> collections.Counter:
+def map_lines(
+    lines: BinaryIO, out: BinaryIO, settings: ImportSettings, now: datetime, attributes: dict[str, str], explain: bool
+) -> collections.Counter:
     """Map each input line; write one JSON line per input; return outcome/reason counts."""
     counts: collections.Counter = collections.Counter()
     for line in lines:
@@ -67,8 +70,9 @@ def _print_breakdown(counts: collections.Counter) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="segment-branch", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="segment-branch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     map_cmd = commands.add_parser("map", help="map Segment messages (JSON lines on stdin) to outcomes")
@@ -100,8 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adapters.bigquery import make_client
         from adapters.provision import provision_tables
 
-        created = provision_tables(make_client(args.project), args.dataset, location=args.location,
-                                   partition_expiration_days=args.partition_expiration_days)
+        created = provision_tables(
+            make_client(args.project),
+            args.dataset,
+            location=args.location,
+            partition_expiration_days=args.partition_expiration_days,
+        )
         print(f"created: {', '.join(created) or 'nothing (all present)'}")
         return 0
 

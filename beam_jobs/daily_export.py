@@ -10,13 +10,15 @@ events) and then ``<output>/manifest.json`` listing the files and row counts per
 manifest is written last, so its presence means the export is complete. The stages are in
 ``transforms/exports.py``; the columns and the CSV form in ``domain/export_files.py``.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, Sequence
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -38,8 +40,9 @@ class DailyExportOptions(PipelineOptions):
         parser.add_argument("--app_id", help="The app whose events are exported (required).")
         parser.add_argument("--export_date", type=date.fromisoformat, help="UTC day, YYYY-MM-DD (required).")
         parser.add_argument("--output", help="Directory (local or gs://) for the files and manifest (required).")
-        parser.add_argument("--max_rows_per_file", type=int, default=MAX_ROWS_PER_FILE,
-                            help="Start a new file after this many rows.")
+        parser.add_argument(
+            "--max_rows_per_file", type=int, default=MAX_ROWS_PER_FILE, help="Start a new file after this many rows."
+        )
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
@@ -51,8 +54,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     output = opts.output.rstrip("/")
     read = QueryTopicDay(project, f"{project}.{dataset}.{EVENTS_DEDUP}", opts.app_id, opts.export_date)
     (
-        [pipeline | f"Export[{topic}]" >> ExportTopic(topic, read, output, opts.max_rows_per_file)
-         for topic in TOPICS]
+        [pipeline | f"Export[{topic}]" >> ExportTopic(topic, read, output, opts.max_rows_per_file) for topic in TOPICS]
         | "AllEntries" >> beam.Flatten()
         | "Collect" >> beam.combiners.ToList()
         | "WriteManifest" >> beam.Map(write_manifest, output, opts.app_id, opts.export_date)

@@ -7,6 +7,7 @@
 The step names are pinned by tests/pipeline/test_dataflow_graph.py: Dataflow matches steps
 by name on ``--update`` (dataflow/README.md).
 """
+
 from __future__ import annotations
 
 import apache_beam as beam
@@ -21,8 +22,14 @@ from transforms.routing import RouteSegmentMessages
 from transforms.sinks import WriteEventRows, WriteTableRows, rows_carry_raw_message
 
 
-def import_messages(messages: PCollection, opts: ImporterOptions, settings: ImportSettings, project: str, *,
-                    dedup_shards: int | None = None) -> None:
+def import_messages(
+    messages: PCollection,
+    opts: ImporterOptions,
+    settings: ImportSettings,
+    project: str,
+    *,
+    dedup_shards: int | None = None,
+) -> None:
     """Route ``messages`` and write each table.
 
     Streaming: Pub/Sub messages. Batch (``dedup_shards`` set): chunks of archive lines, their
@@ -35,19 +42,20 @@ def import_messages(messages: PCollection, opts: ImporterOptions, settings: Impo
     client = emulator_client(project)
 
     routed = messages | "RouteSegmentMessages" >> RouteSegmentMessages(
-        settings, dedup_window, dedup_shards=dedup_shards, keep_raw=rows_carry_raw_message(opts.bq_write_method))
+        settings, dedup_window, dedup_shards=dedup_shards, keep_raw=rows_carry_raw_message(opts.bq_write_method)
+    )
     refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(
-        project, opts.dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes,
-        test_client=client)
+        project, opts.dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client
+    )
     (
         (routed[REJECTED_EVENTS], refused[REJECTED_EVENTS])
         | "FlattenDeadLetters" >> beam.Flatten()
-        | "WriteRejectedEvents" >> WriteTableRows(
-            project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
+        | "WriteRejectedEvents"
+        >> WriteTableRows(project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
     )
     (
         (routed[IMPORT_STATS], refused[IMPORT_STATS])
         | "FlattenImportStats" >> beam.Flatten()
-        | "WriteImportStats" >> WriteTableRows(
-            project, opts.dataset, IMPORT_STATS, method="STREAMING_INSERTS", test_client=client)
+        | "WriteImportStats"
+        >> WriteTableRows(project, opts.dataset, IMPORT_STATS, method="STREAMING_INSERTS", test_client=client)
     )

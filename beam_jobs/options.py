@@ -1,4 +1,5 @@
 """Pipeline options shared by the importer's jobs (Dataflow template parameters too)."""
+
 from __future__ import annotations
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
@@ -17,22 +18,42 @@ class ImporterOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--dataset", default="segment_branch",
-                            help="BigQuery dataset holding events, rejected_events and import_stats.")
-        parser.add_argument("--bq_project", default=None,
-                            help="Project of the BigQuery dataset (default: --project).")
-        parser.add_argument("--app_config", default=None,
-                            help="App config file (YAML/JSON, local or gs://). Default: the bundled local config.")
-        parser.add_argument("--default_app_id", default=None,
-                            help="App for messages without a branch_key attribute (default: the config's).")
-        parser.add_argument("--max_clock_skew", default="10m",
-                            help="Reject events further in the future than this (e.g. 10m; off).")
-        parser.add_argument("--max_payload_bytes", type=int, default=DEFAULT_MAX_PAYLOAD_BYTES,
-                            help="Reject message data larger than this many bytes.")
-        parser.add_argument("--dedup_window", default="10m",
-                            help="Drop a repeated (app, messageId) seen within this duration (e.g. 600, 10m).")
-        parser.add_argument("--bq_write_method", default="STREAMING_INSERTS", choices=WRITE_METHODS,
-                            help="How events reach BigQuery (see README: trade-offs).")
+        parser.add_argument(
+            "--dataset",
+            default="segment_branch",
+            help="BigQuery dataset holding events, rejected_events and import_stats.",
+        )
+        parser.add_argument("--bq_project", default=None, help="Project of the BigQuery dataset (default: --project).")
+        parser.add_argument(
+            "--app_config",
+            default=None,
+            help="App config file (YAML/JSON, local or gs://). Default: the bundled local config.",
+        )
+        parser.add_argument(
+            "--default_app_id",
+            default=None,
+            help="App for messages without a branch_key attribute (default: the config's).",
+        )
+        parser.add_argument(
+            "--max_clock_skew", default="10m", help="Reject events further in the future than this (e.g. 10m; off)."
+        )
+        parser.add_argument(
+            "--max_payload_bytes",
+            type=int,
+            default=DEFAULT_MAX_PAYLOAD_BYTES,
+            help="Reject message data larger than this many bytes.",
+        )
+        parser.add_argument(
+            "--dedup_window",
+            default="10m",
+            help="Drop a repeated (app, messageId) seen within this duration (e.g. 600, 10m).",
+        )
+        parser.add_argument(
+            "--bq_write_method",
+            default="STREAMING_INSERTS",
+            choices=WRITE_METHODS,
+            help="How events reach BigQuery (see README: trade-offs).",
+        )
 
 
 def bq_project(options: PipelineOptions) -> str:

@@ -7,26 +7,33 @@ Every message ends as exactly one of imported / duplicate / skipped / rejected: 
 rows go to ``events``, rejected messages (with their raw payload) to ``rejected_events``,
 and per-minute counts of all four to ``import_stats``.
 """
+
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
-from beam_jobs.options import ImporterOptions, bq_project, import_settings
 from beam_jobs.import_graph import import_messages
+from beam_jobs.options import ImporterOptions, bq_project, import_settings
 
 
 class SegmentImportOptions(ImporterOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--subscription", required=True,
-                            help="Pub/Sub subscription with Segment events: projects/P/subscriptions/S.")
-        parser.add_argument("--max_event_age", default="24h",
-                            help="Reject events older than this (Branch's real-time rule; 'off' disables).")
+        parser.add_argument(
+            "--subscription",
+            required=True,
+            help="Pub/Sub subscription with Segment events: projects/P/subscriptions/S.",
+        )
+        parser.add_argument(
+            "--max_event_age",
+            default="24h",
+            help="Reject events older than this (Branch's real-time rule; 'off' disables).",
+        )
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
@@ -34,7 +41,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     opts = options.view_as(SegmentImportOptions)
     project = bq_project(options)
     messages = pipeline | "ReadSegmentMessages" >> beam.io.ReadFromPubSub(
-        subscription=opts.subscription, with_attributes=True)
+        subscription=opts.subscription, with_attributes=True
+    )
     import_messages(messages, opts, import_settings(opts, max_event_age=opts.max_event_age), project)
 
 

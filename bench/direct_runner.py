@@ -1,4 +1,5 @@
 """A local-harness fix for Beam's DirectRunner (bench and load test only; the jobs never use it)."""
+
 from __future__ import annotations
 
 import threading

@@ -33,6 +33,7 @@ job runs with ``--dedup_window=1m`` (``--dedup-window``) so that few keys hold a
 Not part of CI. Emulators named by PUBSUB_EMULATOR_HOST / BIGQUERY_EMULATOR_HOST are used as
 is (their RSS is then not reported).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.direct_runner import scan_only_keys_with_timers
@@ -68,21 +69,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--timeout", type=float, default=6000, help="seconds to wait for every outcome")
     parser.add_argument("--chunk", type=int, default=500, help="messages published per batch of futures")
-    parser.add_argument("--rate", type=float, default=45,
-                        help="publish rate, msg/s (0 = as fast as possible). pstest's pull cost grows with the "
-                             "backlog (100k unacked messages: ~20 msg/s), so a paced publish measures the "
-                             "pipeline rather than the emulator")
-    parser.add_argument("--max-backlog", type=int, default=300,
-                        help="publish at most this many messages ahead of the outcomes in BigQuery: pstest "
-                             "pulls from its backlog in random order and deletes messages left undelivered "
-                             "for 10 minutes (a hard-coded retention)")
-    parser.add_argument("--dedup-window", default="1m",
-                        help="the job's --dedup_window (default 1m: keys with a pending expiry timer ~ rate x "
-                             "window, and the DirectRunner scans them all at every step)")
-    parser.add_argument("--stock-direct-runner", action="store_true",
-                        help="do not narrow the DirectRunner's timer scan (see bench/direct_runner.py)")
-    parser.add_argument("--bq-time-travel", action="store_true",
-                        help="keep bqemulator's per-insert table snapshots (memory grows with rows squared)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=45,
+        help="publish rate, msg/s (0 = as fast as possible). pstest's pull cost grows with the "
+        "backlog (100k unacked messages: ~20 msg/s), so a paced publish measures the "
+        "pipeline rather than the emulator",
+    )
+    parser.add_argument(
+        "--max-backlog",
+        type=int,
+        default=300,
+        help="publish at most this many messages ahead of the outcomes in BigQuery: pstest "
+        "pulls from its backlog in random order and deletes messages left undelivered "
+        "for 10 minutes (a hard-coded retention)",
+    )
+    parser.add_argument(
+        "--dedup-window",
+        default="1m",
+        help="the job's --dedup_window (default 1m: keys with a pending expiry timer ~ rate x "
+        "window, and the DirectRunner scans them all at every step)",
+    )
+    parser.add_argument(
+        "--stock-direct-runner",
+        action="store_true",
+        help="do not narrow the DirectRunner's timer scan (see bench/direct_runner.py)",
+    )
+    parser.add_argument(
+        "--bq-time-travel",
+        action="store_true",
+        help="keep bqemulator's per-insert table snapshots (memory grows with rows squared)",
+    )
     args = parser.parse_args(argv)
 
     from tools import localstack
@@ -105,12 +123,12 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, started) -> int:
     from google.cloud import pubsub_v1
 
+    from adapters.bigquery import make_client
+    from adapters.provision import provision_tables
     from beam_jobs import segment_import
     from tools.local_run import read_accounting
-    from adapters.provision import provision_tables
     from tools.localstack import provision_pubsub
     from tools.samples import generate_corpus
-    from adapters.bigquery import make_client
 
     suffix = uuid.uuid4().hex[:8]
     dataset, topic, subscription = f"load_{suffix}", f"load-{suffix}", f"load-sub-{suffix}"
@@ -129,11 +147,12 @@ def _run(args, started) -> int:
         try:
             pending = []
             began = time.monotonic()
-            for index, data in enumerate(generate_corpus(args.count, args.seed, now=datetime.now(timezone.utc))):
+            for index, data in enumerate(generate_corpus(args.count, args.seed, now=datetime.now(UTC))):
                 if index % args.chunk == 0:
                     with progress:
-                        progress.wait_for(lambda: outcomes["stop"]
-                                          or published["n"] - outcomes["accounted"] < args.max_backlog)
+                        progress.wait_for(
+                            lambda: outcomes["stop"] or published["n"] - outcomes["accounted"] < args.max_backlog
+                        )
                 if args.rate and index % 50 == 0:
                     ahead = began + index / args.rate - time.monotonic()
                     if ahead > 0:
@@ -154,9 +173,15 @@ def _run(args, started) -> int:
     if not args.stock_direct_runner:
         scan_only_keys_with_timers()
     t0 = time.monotonic()
-    result = segment_import.run([
-        "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={dataset}",
-        f"--subscription=projects/{PROJECT}/subscriptions/{subscription}", f"--dedup_window={args.dedup_window}"])
+    result = segment_import.run(
+        [
+            "--runner=BundleBasedDirectRunner",
+            f"--project={PROJECT}",
+            f"--dataset={dataset}",
+            f"--subscription=projects/{PROJECT}/subscriptions/{subscription}",
+            f"--dedup_window={args.dedup_window}",
+        ]
+    )
     thread = threading.Thread(target=publish_all, name="publisher", daemon=True)
     thread.start()
     deadline = t0 + args.timeout
@@ -188,17 +213,31 @@ def _run(args, started) -> int:
     # What was really published (all of --count unless the publisher failed or the deadline hit).
     print(accounting.summary_line(published["n"]) if accounting else "no accounting")
     if not consistent and not published["error"] and time.monotonic() > deadline:
-        print(f"timed out after {args.timeout:.0f}s (--timeout): {published['n']} of {args.count} published, "
-              f"{accounting.total if accounting else 0} accounted")
+        print(
+            f"timed out after {args.timeout:.0f}s (--timeout): {published['n']} of {args.count} published, "
+            f"{accounting.total if accounting else 0} accounted"
+        )
     if published["error"]:
         print(f"publish failed: {published['error']!r}")
     rate = (accounting.total if accounting else 0) / elapsed
-    print(f"published {published['n']} in {publish_s:.1f}s ({published['n'] / publish_s:.0f} msg/s); "
-          f"accounted {accounting.total if accounting else 0} in {elapsed:.1f}s ({rate:.0f} msg/s end to end)")
-    print("LOAD " + " ".join([
-        f"count={args.count}", f"published_s={publish_s:.1f}", f"import_s={elapsed:.1f}", f"import_ev_s={rate:.0f}",
-        f"rate={args.rate:g}", f"consistent={str(consistent).lower()}",
-        *(f"rss_{k}_mb={v:.0f}" for k, v in rss.items() if v is not None)]))
+    print(
+        f"published {published['n']} in {publish_s:.1f}s ({published['n'] / publish_s:.0f} msg/s); "
+        f"accounted {accounting.total if accounting else 0} in {elapsed:.1f}s ({rate:.0f} msg/s end to end)"
+    )
+    print(
+        "LOAD "
+        + " ".join(
+            [
+                f"count={args.count}",
+                f"published_s={publish_s:.1f}",
+                f"import_s={elapsed:.1f}",
+                f"import_ev_s={rate:.0f}",
+                f"rate={args.rate:g}",
+                f"consistent={str(consistent).lower()}",
+                *(f"rss_{k}_mb={v:.0f}" for k, v in rss.items() if v is not None),
+            ]
+        )
+    )
     return 0 if consistent else 1
 
 

@@ -16,9 +16,11 @@ is its own:
 The last line is machine-readable:
 ``BENCH parse_ev_s=A chain_ev_s=B beam_batch_ev_s=C e2e_ev_s=D chain_vs_parse=B/A``.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -28,9 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 RESULT_PREFIX = "RESULT "
 DEDUP_WINDOW = timedelta(minutes=10)
@@ -39,6 +42,7 @@ BATCH_SINK_VARIABLE = "BENCH_BATCH_SINK"  # the write method stage (c) models (i
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _rss_mib() -> float:
     """Current resident set size of this process (Linux)."""
@@ -98,21 +102,34 @@ def _timed_passes(run: Callable[[], Any], repeat: int) -> list[float]:
 def _rate_result(count: int, times: list[float], baseline_mib: float, **extra: Any) -> dict[str, Any]:
     rates = sorted(count / t for t in times)
     return {
-        "events": count, "ev_s": max(rates), "ev_s_median": statistics.median(rates), "passes": len(rates),
-        "rates": rates, "peak_rss_mib": _peak_rss_mib(), "rss_delta_mib": _peak_rss_mib() - baseline_mib, **extra,
+        "events": count,
+        "ev_s": max(rates),
+        "ev_s_median": statistics.median(rates),
+        "passes": len(rates),
+        "rates": rates,
+        "peak_rss_mib": _peak_rss_mib(),
+        "rss_delta_mib": _peak_rss_mib() - baseline_mib,
+        **extra,
     }
 
 
 def _merged(results: list[dict[str, Any]]) -> dict[str, Any]:
     """One stage's result over several rounds: best and median of every pass, largest RSS."""
     rates = sorted(rate for result in results for rate in result["rates"])
-    return {**results[-1], "ev_s": max(rates), "ev_s_median": statistics.median(rates), "passes": len(rates),
-            "rates": rates, "rounds": len(results),
-            "peak_rss_mib": max(result["peak_rss_mib"] for result in results),
-            "rss_delta_mib": max(result["rss_delta_mib"] for result in results)}
+    return {
+        **results[-1],
+        "ev_s": max(rates),
+        "ev_s_median": statistics.median(rates),
+        "passes": len(rates),
+        "rates": rates,
+        "rounds": len(results),
+        "peak_rss_mib": max(result["peak_rss_mib"] for result in results),
+        "rss_delta_mib": max(result["rss_delta_mib"] for result in results),
+    }
 
 
 # --------------------------------------------------------------------------- stages (run in a child)
+
 
 def stage_parse(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     import orjson
@@ -123,10 +140,8 @@ def stage_parse(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 
     def run() -> None:
         for line in lines:
-            try:
+            with contextlib.suppress(error):
                 loads(line)
-            except error:
-                pass
 
     return _rate_result(len(lines), _timed_passes(run, repeat), baseline)
 
@@ -176,8 +191,10 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
             routed = (
                 pipeline
                 | "ReadArchive" >> ReadArchiveChunks(str(path))
-                | "RouteSegmentMessages" >> RouteSegmentMessages(
-                    settings, DEDUP_WINDOW, dedup_shards=DEFAULT_DEDUP_SHARDS, keep_raw=rows_carry_raw_message(sink))
+                | "RouteSegmentMessages"
+                >> RouteSegmentMessages(
+                    settings, DEDUP_WINDOW, dedup_shards=DEFAULT_DEDUP_SHARDS, keep_raw=rows_carry_raw_message(sink)
+                )
             )
             for table, rows in routed.items():
                 tally = Metrics.counter(METRICS_NAMESPACE, table)
@@ -203,12 +220,12 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 
 
 def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
+    from adapters.bigquery import make_client
     from beam_jobs import segment_import
     from bench.direct_runner import scan_only_keys_with_timers
     from tools.local_run import PROJECT, publish, read_accounting, reset_dataset, wait_until_accounted
     from tools.localstack import provision_pubsub
     from tools.samples import SampleMessage
-    from adapters.bigquery import make_client
 
     messages = [SampleMessage(line, {}, "corpus") for line in _read_lines(corpus)]
     dataset, suffix = "bench_e2e", int(time.time())
@@ -223,10 +240,15 @@ def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     scan_only_keys_with_timers()
     baseline = _reset_peak_rss()
     started = time.perf_counter()
-    result = segment_import.run([
-        "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={dataset}",
-        f"--subscription=projects/{PROJECT}/subscriptions/{subscription}", "--dedup_window=1m",
-    ])
+    result = segment_import.run(
+        [
+            "--runner=BundleBasedDirectRunner",
+            f"--project={PROJECT}",
+            f"--dataset={dataset}",
+            f"--subscription=projects/{PROJECT}/subscriptions/{subscription}",
+            "--dedup_window=1m",
+        ]
+    )
     try:
         # Start-up ends when the first outcome lands in BigQuery; the rate after it is the
         # steady state of the runner + emulators.
@@ -255,10 +277,16 @@ def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     consistent = accounting.consistent(len(messages))
     steady = (len(messages) - first_total) / (done - first_at) if first_at and done > first_at else 0.0
     return {
-        "events": len(messages), "ev_s": steady, "ev_s_with_startup": len(messages) / (done - started),
-        "startup_s": (first_at or done) - started, "first_total": first_total, "elapsed_s": done - started,
-        "consistent": consistent, "summary": accounting.summary_line(len(messages)),
-        "peak_rss_mib": _peak_rss_mib(), "rss_delta_mib": _peak_rss_mib() - baseline,
+        "events": len(messages),
+        "ev_s": steady,
+        "ev_s_with_startup": len(messages) / (done - started),
+        "startup_s": (first_at or done) - started,
+        "first_total": first_total,
+        "elapsed_s": done - started,
+        "consistent": consistent,
+        "summary": accounting.summary_line(len(messages)),
+        "peak_rss_mib": _peak_rss_mib(),
+        "rss_delta_mib": _peak_rss_mib() - baseline,
     }
 
 
@@ -276,6 +304,7 @@ def _child_main(args: argparse.Namespace) -> None:
 
 # --------------------------------------------------------------------------- orchestration
 
+
 def _write_corpus(path: Path, count: int, seed: int, now: datetime) -> None:
     from tools.samples import generate_corpus, write_lines
 
@@ -283,18 +312,29 @@ def _write_corpus(path: Path, count: int, seed: int, now: datetime) -> None:
         write_lines((("corpus", data) for data in generate_corpus(count, seed, now)), out)
 
 
-def _run_stage(stage: str, corpus: Path, now: datetime, repeat: int, cpu: int | None,
-               env: dict[str, str] | None = None) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "bench.run", "--stage", stage, "--corpus", str(corpus),
-            "--now", now.isoformat(), "--repeat", str(repeat)]
+def _run_stage(
+    stage: str, corpus: Path, now: datetime, repeat: int, cpu: int | None, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.run",
+        "--stage",
+        stage,
+        "--corpus",
+        str(corpus),
+        "--now",
+        now.isoformat(),
+        "--repeat",
+        str(repeat),
+    ]
     if cpu is not None:
         argv += ["--cpu", str(cpu)]
     print(f"[{stage}] running on {corpus.stat().st_size / 2**20:.0f} MiB ...", flush=True)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, env=env,
-                          cwd=Path(__file__).resolve().parent.parent)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parent.parent)
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
     sys.stdout.write(proc.stdout)
     raise SystemExit(f"stage {stage} failed (exit {proc.returncode})")
 
@@ -307,24 +347,32 @@ def _default_cpu() -> int | None:
 
 
 def _report(name: str, result: dict[str, Any], note: str = "") -> None:
-    line = (f"({name}) {result['ev_s']:>10,.0f} ev/s"
-            + (f"  median {result['ev_s_median']:,.0f} over {result['passes']}" if "ev_s_median" in result else "")
-            + f"  events={result['events']:,}  peak_rss={result['peak_rss_mib']:.0f} MiB"
-            + f" (+{result['rss_delta_mib']:.1f} MiB in stage)")
+    line = (
+        f"({name}) {result['ev_s']:>10,.0f} ev/s"
+        + (f"  median {result['ev_s_median']:,.0f} over {result['passes']}" if "ev_s_median" in result else "")
+        + f"  events={result['events']:,}  peak_rss={result['peak_rss_mib']:.0f} MiB"
+        + f" (+{result['rss_delta_mib']:.1f} MiB in stage)"
+    )
     print(line + (f"  {note}" if note else ""), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/run.sh", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=200_000, help="corpus size for (a)-(c)")
     parser.add_argument("--e2e-events", type=int, default=5_000, help="messages published for (d)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="rounds of (a) and (b), alternating (2 passes each): best and median")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of (a) and (b), alternating (2 passes each): best and median"
+    )
     parser.add_argument("--batch-repeat", type=int, default=1, help="timed runs of (c)")
-    parser.add_argument("--batch-sink", choices=("FILE_LOADS", "STREAMING_INSERTS"), default="FILE_LOADS",
-                        help="the backfill write method (c) models: STREAMING_INSERTS rows carry their raw message")
+    parser.add_argument(
+        "--batch-sink",
+        choices=("FILE_LOADS", "STREAMING_INSERTS"),
+        default="FILE_LOADS",
+        help="the backfill write method (c) models: STREAMING_INSERTS rows carry their raw message",
+    )
     parser.add_argument("--cpu", type=int, default=None, help="core to pin each stage to (default: the last)")
     parser.add_argument("--quick", action="store_true", help="small run: 20k events, 2k end to end, 1 pass")
     parser.add_argument("--no-e2e", action="store_true", help="skip (d) (no emulators); reports e2e_ev_s=0")
@@ -339,15 +387,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.events, args.e2e_events, args.repeat = 20_000, 2_000, 1
     cpu = args.cpu if args.cpu is not None else _default_cpu()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     with tempfile.TemporaryDirectory(prefix="segment-bench-") as tmp:
         corpus = Path(tmp) / "corpus.jsonl"
         started = time.perf_counter()
         _write_corpus(corpus, args.events, args.seed, now)
-        print(f"corpus: {args.events:,} events, {corpus.stat().st_size / args.events:,.0f} B average, "
-              f"seed {args.seed}, generated in {time.perf_counter() - started:.1f}s; stages pinned to cpu {cpu}",
-              flush=True)
+        print(
+            f"corpus: {args.events:,} events, {corpus.stat().st_size / args.events:,.0f} B average, "
+            f"seed {args.seed}, generated in {time.perf_counter() - started:.1f}s; stages pinned to cpu {cpu}",
+            flush=True,
+        )
 
         skipped = {"ev_s": 0.0}
         parse = chain = batch = skipped
@@ -366,19 +416,23 @@ def main(argv: list[str] | None = None) -> int:
             chain = _merged(rounds["chain"])
             _report("b chain", chain, f"compiled={chain['compiled']} outcomes={chain['outcomes']}")
         if rounds["parse"] and rounds["chain"]:
-            ratios = [c["ev_s"] / p["ev_s"] for p, c in zip(rounds["parse"], rounds["chain"])]
+            ratios = [c["ev_s"] / p["ev_s"] for p, c in zip(rounds["parse"], rounds["chain"], strict=True)]
             print(f"chain/parse by round: {', '.join(f'{r:.3f}' for r in ratios)}", flush=True)
         if "c" in args.stages:
-            batch = _run_stage("batch", corpus, now, args.batch_repeat, cpu,
-                               env={**os.environ, BATCH_SINK_VARIABLE: args.batch_sink})
-            _report("c beam batch", batch,
-                    f"incl. start-up {batch['startup_s']:.1f}s (excl.: {batch['ev_s_excl_startup']:,.0f} ev/s) "
-                    f"rows={batch['rows']} sink={batch['sink']}")
+            batch = _run_stage(
+                "batch", corpus, now, args.batch_repeat, cpu, env={**os.environ, BATCH_SINK_VARIABLE: args.batch_sink}
+            )
+            _report(
+                "c beam batch",
+                batch,
+                f"incl. start-up {batch['startup_s']:.1f}s (excl.: {batch['ev_s_excl_startup']:,.0f} ev/s) "
+                f"rows={batch['rows']} sink={batch['sink']}",
+            )
 
         e2e_rate = 0.0
         if "d" in args.stages and not args.no_e2e:
             e2e_corpus = Path(tmp) / "e2e.jsonl"
-            _write_corpus(e2e_corpus, args.e2e_events, args.seed + 1, datetime.now(timezone.utc))
+            _write_corpus(e2e_corpus, args.e2e_events, args.seed + 1, datetime.now(UTC))
             from tools import localstack
             from tools.local_run import PROJECT
 
@@ -386,15 +440,21 @@ def main(argv: list[str] | None = None) -> int:
             # process is pinned like the other stages and inherits their addresses.
             with localstack.local_stack(PROJECT, Path(tmp) / "stack"):
                 e2e = _run_stage("e2e", e2e_corpus, now, 1, cpu, env=dict(os.environ))
-            _report("d e2e", e2e,
-                    f"steady state after {e2e['startup_s']:.1f}s start-up ({e2e['first_total']} done by then); "
-                    f"{e2e['ev_s_with_startup']:,.0f} ev/s incl. start-up; consistent={e2e['consistent']}; "
-                    f"{e2e['summary']}")
+            _report(
+                "d e2e",
+                e2e,
+                f"steady state after {e2e['startup_s']:.1f}s start-up ({e2e['first_total']} done by then); "
+                f"{e2e['ev_s_with_startup']:,.0f} ev/s incl. start-up; consistent={e2e['consistent']}; "
+                f"{e2e['summary']}",
+            )
             e2e_rate = e2e["ev_s"]
 
     ratio = chain["ev_s"] / parse["ev_s"] if parse["ev_s"] else 0.0
-    print(f"BENCH parse_ev_s={parse['ev_s']:.0f} chain_ev_s={chain['ev_s']:.0f} "
-          f"beam_batch_ev_s={batch['ev_s']:.0f} e2e_ev_s={e2e_rate:.0f} chain_vs_parse={ratio:.3f}", flush=True)
+    print(
+        f"BENCH parse_ev_s={parse['ev_s']:.0f} chain_ev_s={chain['ev_s']:.0f} "
+        f"beam_batch_ev_s={batch['ev_s']:.0f} e2e_ev_s={e2e_rate:.0f} chain_vs_parse={ratio:.3f}",
+        flush=True,
+    )
     return 0
 
 

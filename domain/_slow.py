@@ -4,23 +4,23 @@
 a development checkout: see docs/compiled.md). tests/unit/test_speedups.py holds the two to
 the same answers wherever both exist.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.column_types import RECORD_TYPES, TYPE_CHECKS
-
-UTC = timezone.utc
 
 # Numbers orjson would round: 20 characters of [0-9.] in a row, or "-" and 19 (see
 # mapping.decode). Searched with digits and "." mapped to "0", "-" kept, all else "x".
 _LONG_DIGIT_RUN = b"0" * 20
 _LONG_NEGATIVE_RUN = b"-" + b"0" * 19
 _DIGITS_AS_ZERO = bytes(
-    0x30 if 0x30 <= byte <= 0x39 or byte == 0x2E else byte if byte == 0x2D else 0x78 for byte in range(256))
+    0x30 if 0x30 <= byte <= 0x39 or byte == 0x2E else byte if byte == 0x2D else 0x78 for byte in range(256)
+)
 
 
 def has_long_number(data: bytes) -> bool:
@@ -37,8 +37,10 @@ def to_bq_timestamp(value: datetime) -> str:
     """``2026-11-28T12:00:00.123456Z``: BigQuery's JSON timestamp text, always UTC."""
     if value.tzinfo is UTC and type(value) is datetime and value.year >= 1000:
         two = _TWO_DIGITS
-        return (f"{value.year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:{two[value.minute]}:"
-                f"{two[value.second]}.{value.microsecond:06d}Z")
+        return (
+            f"{value.year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:{two[value.minute]}:"
+            f"{two[value.second]}.{value.microsecond:06d}Z"
+        )
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
@@ -101,7 +103,7 @@ class RowPredicate:
     def __call__(self, row: Any) -> bool:
         if type(row) is not dict or len(row) != len(self._names):
             return False
-        for (key, value), name, check, mode in zip(row.items(), self._names, self._checks, self._modes):
+        for (key, value), name, check, mode in zip(row.items(), self._names, self._checks, self._modes, strict=True):
             if key != name:
                 return False
             if value is None:

@@ -3,10 +3,12 @@
 One source of the type checks: ``row_schema``'s walk and the pure row predicate use these;
 the compiled predicate (``_fast.pyx``) has C forms of them, held to these by tests.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _INT64 = 2**63
 

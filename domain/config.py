@@ -5,6 +5,7 @@ for messages without a ``branch_key`` attribute (Segment's Pub/Sub destination s
 Branch secrets are stored only as salted PBKDF2 hashes; ``segment-branch hash-secret``
 makes one.
 """
+
 from __future__ import annotations
 
 import enum
@@ -37,7 +38,7 @@ class EventOverride(BaseModel):
     category: str | None = None
 
     @model_validator(mode="after")
-    def _category(self) -> "EventOverride":
+    def _category(self) -> EventOverride:
         standard = event_names.standard_event(self.name)
         if self.category is None:
             object.__setattr__(self, "category", standard[1] if standard else event_names.CUSTOM)
@@ -71,7 +72,7 @@ class AppConfig(BaseModel):
 
     def override_lookup(self) -> dict[str, tuple[str, str]]:
         """Overrides keyed by Segment name key, as :func:`event_names.resolve_event` wants them."""
-        return {event_names.name_key(k): (v.name, v.category) for k, v in self.event_map.items()}
+        return {event_names.name_key(k): (v.name, v.category or event_names.CUSTOM) for k, v in self.event_map.items()}
 
     def native_event_keys(self) -> frozenset[str]:
         """Keys of natively tracked events, in both Branch name forms when standard."""
@@ -93,7 +94,7 @@ class ImporterConfig(BaseModel):
     default_app_id: str | None = None
 
     @model_validator(mode="after")
-    def _unique(self) -> "ImporterConfig":
+    def _unique(self) -> ImporterConfig:
         for attr in ("app_id", "branch_key"):
             values = [getattr(app, attr) for app in self.apps]
             if len(values) != len(set(values)):

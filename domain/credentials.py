@@ -2,6 +2,7 @@
 
 ``segment-branch hash-secret`` makes the hash an app config holds (``branch_secret_hash``).
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,7 +14,6 @@ HASH_SCHEME = "pbkdf2_sha256"
 # What a stored hash looks like (the app config refuses anything else, e.g. a pasted secret).
 HASH_PATTERN = r"^pbkdf2_sha256\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$"
 _HASH_ITERATIONS = 20_000
-
 
 
 def b64encode(raw: bytes) -> str:

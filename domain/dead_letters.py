@@ -3,16 +3,18 @@
 Imported rows carry the raw message too (in ``_dead_letter_*`` fields BigQuery ignores, see
 :func:`attach_raw`) so that a row BigQuery refuses can still be dead-lettered byte for byte.
 """
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from schemas.reasons import Reason
 from domain.timestamps import to_bq_timestamp
+from schemas.reasons import Reason
 
 RAW_PAYLOAD = "_dead_letter_payload"
 RAW_ATTRIBUTES = "_dead_letter_attributes"
@@ -66,8 +68,9 @@ def rejected_row(
     }
 
 
-def attach_raw(row: dict[str, Any], data: bytes, attributes: Mapping[str, str] | None,
-               publish_time: datetime | None) -> dict[str, Any]:
+def attach_raw(
+    row: dict[str, Any], data: bytes, attributes: Mapping[str, str] | None, publish_time: datetime | None
+) -> dict[str, Any]:
     """Carry the raw message with an events row (the sink is told to ignore unknown fields)."""
     row[RAW_PAYLOAD] = base64.b64encode(data).decode("ascii")
     row[RAW_ATTRIBUTES] = attribute_records(attributes)
@@ -80,9 +83,17 @@ def sink_error_row(row: dict[str, Any], errors: Any, now: datetime, *, max_store
     data = base64.b64decode(row.get(RAW_PAYLOAD) or "")
     attributes = {a["key"]: a["value"] for a in row.get(RAW_ATTRIBUTES) or ()}
     return rejected_row(
-        data, attributes, row.get(RAW_PUBLISH_TIME), Reason.SINK_ERROR, _error_text(errors), now,
-        max_stored_bytes=max_stored_bytes, app_id=row.get("app_id"), message_id=row.get("segment_message_id"),
-        event_name=row.get("customer_event_alias"), event_id=row.get("id"),
+        data,
+        attributes,
+        row.get(RAW_PUBLISH_TIME),
+        Reason.SINK_ERROR,
+        _error_text(errors),
+        now,
+        max_stored_bytes=max_stored_bytes,
+        app_id=row.get("app_id"),
+        message_id=row.get("segment_message_id"),
+        event_name=row.get("customer_event_alias"),
+        event_id=row.get("id"),
     )
 
 
@@ -93,8 +104,11 @@ def strip_raw(row: dict[str, Any]) -> dict[str, Any]:
 def _error_text(errors: Any) -> str:
     """BigQuery's per-row errors, compact and bounded (they never contain row values' secrets)."""
     if isinstance(errors, list):
-        parts = [f"{e.get('reason', '')}: {e.get('location', '')} {e.get('message', '')}".strip()
-                 for e in errors if isinstance(e, dict)]
+        parts = [
+            f"{e.get('reason', '')}: {e.get('location', '')} {e.get('message', '')}".strip()
+            for e in errors
+            if isinstance(e, dict)
+        ]
         text = "; ".join(parts) or str(errors)
     else:
         text = str(errors)

@@ -5,9 +5,10 @@ ecommerce table, which wins over Branch standard names (API or display form); an
 is a CUSTOM event named as sent. The not-imported list is matched on both the Segment name
 and the resolved Branch name.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 COMMERCE = "COMMERCE"
 CONTENT = "CONTENT"
@@ -26,17 +27,46 @@ TOPIC_BY_CATEGORY = {
 TOPICS = tuple(TOPIC_BY_CATEGORY.values())
 
 STANDARD_EVENTS: dict[str, str] = {
-    **dict.fromkeys((
-        "ADD_TO_CART", "ADD_TO_WISHLIST", "VIEW_CART", "INITIATE_PURCHASE", "ADD_PAYMENT_INFO",
-        "PURCHASE", "SPEND_CREDITS", "RESERVE", "CLICK_AD", "VIEW_AD",
-    ), COMMERCE),
-    **dict.fromkeys((
-        "SEARCH", "VIEW_ITEM", "VIEW_ITEMS", "RATE", "SHARE", "INITIATE_STREAM", "COMPLETE_STREAM",
-    ), CONTENT),
-    **dict.fromkeys((
-        "COMPLETE_REGISTRATION", "COMPLETE_TUTORIAL", "ACHIEVE_LEVEL", "UNLOCK_ACHIEVEMENT",
-        "INVITE", "LOGIN", "START_TRIAL", "SUBSCRIBE",
-    ), USER_LIFECYCLE),
+    **dict.fromkeys(
+        (
+            "ADD_TO_CART",
+            "ADD_TO_WISHLIST",
+            "VIEW_CART",
+            "INITIATE_PURCHASE",
+            "ADD_PAYMENT_INFO",
+            "PURCHASE",
+            "SPEND_CREDITS",
+            "RESERVE",
+            "CLICK_AD",
+            "VIEW_AD",
+        ),
+        COMMERCE,
+    ),
+    **dict.fromkeys(
+        (
+            "SEARCH",
+            "VIEW_ITEM",
+            "VIEW_ITEMS",
+            "RATE",
+            "SHARE",
+            "INITIATE_STREAM",
+            "COMPLETE_STREAM",
+        ),
+        CONTENT,
+    ),
+    **dict.fromkeys(
+        (
+            "COMPLETE_REGISTRATION",
+            "COMPLETE_TUTORIAL",
+            "ACHIEVE_LEVEL",
+            "UNLOCK_ACHIEVEMENT",
+            "INVITE",
+            "LOGIN",
+            "START_TRIAL",
+            "SUBSCRIBE",
+        ),
+        USER_LIFECYCLE,
+    ),
 }
 
 SEGMENT_EVENTS: dict[str, str] = {
@@ -55,20 +85,36 @@ SEGMENT_EVENTS: dict[str, str] = {
 
 # Segment events about one product: their flat properties describe one content item.
 SINGLE_PRODUCT_EVENTS = frozenset(
-    name.casefold() for name in
-    ("Product Added", "Product Added to Wishlist", "Product Viewed", "Product Shared", "Product Reviewed")
+    name.casefold()
+    for name in ("Product Added", "Product Added to Wishlist", "Product Viewed", "Product Shared", "Product Reviewed")
 )
 
 # Events Branch tracks itself (the seed's "Imported: No" rows and Branch auto-tracked events).
 NOT_IMPORTED_SEGMENT_NAMES = (
-    "Deep Link Clicked", "Install Attributed", "Deep Link Opened",
-    "Application Installed", "Application Opened", "Application Updated",
-    "Application Backgrounded", "Application Crashed", "Application Uninstalled",
-    "Push Notification Received", "Push Notification Tapped", "Push Notification Bounced",
+    "Deep Link Clicked",
+    "Install Attributed",
+    "Deep Link Opened",
+    "Application Installed",
+    "Application Opened",
+    "Application Updated",
+    "Application Backgrounded",
+    "Application Crashed",
+    "Application Uninstalled",
+    "Push Notification Received",
+    "Push Notification Tapped",
+    "Push Notification Bounced",
 )
 NOT_IMPORTED_BRANCH_NAMES = (
-    "Click", "Install", "Reinstall", "Open", "SMS Sent", "Pageview", "Web Session Start",
-    "Branch CTA View", "Impression", "Web to App Auto Redirect",
+    "Click",
+    "Install",
+    "Reinstall",
+    "Open",
+    "SMS Sent",
+    "Pageview",
+    "Web Session Start",
+    "Branch CTA View",
+    "Impression",
+    "Web to App Auto Redirect",
 )
 
 

@@ -1,10 +1,11 @@
 """Daily Export files: Branch's export columns and one events row as one CSV line (pure)."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,9 +21,15 @@ MANIFEST = "manifest.json"
 # anonymous id travels inside custom_data as the seed asks.
 _SCHEMA_COLUMNS = [field["name"] for field in schema_fields(EVENTS)]
 EXPORT_COLUMNS: tuple[str, ...] = (
-    "id", "name", "timestamp", "timestamp_iso", "origin", "customer_event_alias",
+    "id",
+    "name",
+    "timestamp",
+    "timestamp_iso",
+    "origin",
+    "customer_event_alias",
     *(c for c in _SCHEMA_COLUMNS if c.startswith(("user_data_", "event_data_"))),
-    "content_items", "custom_data",
+    "content_items",
+    "custom_data",
 )
 PLAIN_COLUMNS = [c for c in EXPORT_COLUMNS if c not in ("timestamp", "timestamp_iso", "content_items", "custom_data")]
 
@@ -46,14 +53,13 @@ def csv_line(row: dict[str, Any]) -> str:
     values = {
         **{c: _cell(row[c]) for c in PLAIN_COLUMNS},
         "timestamp": str(int(moment.timestamp() * 1000)),
-        "timestamp_iso": moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp_iso": moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "content_items": row["content_items"] or "[]",
         "custom_data": json.dumps(custom_data, separators=(",", ":"), ensure_ascii=False) if custom_data else "",
     }
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow([values[c] for c in EXPORT_COLUMNS])
     return out.getvalue()
-
 
 
 def manifest(entries: list[tuple[str, str, Any]], output: str, app_id: str, day: str) -> dict[str, Any]:
@@ -63,8 +69,10 @@ def manifest(entries: list[tuple[str, str, Any]], output: str, app_id: str, day:
     return {
         "app_id": app_id,
         "export_date": day,
-        "generated_at": datetime.now(timezone.utc).isoformat(),
-        "files": {t: sorted(p.removeprefix(prefix) for kind, topic, p in entries if kind == "file" and topic == t)
-                  for t in TOPICS},
+        "generated_at": datetime.now(UTC).isoformat(),
+        "files": {
+            t: sorted(p.removeprefix(prefix) for kind, topic, p in entries if kind == "file" and topic == t)
+            for t in TOPICS
+        },
         "row_counts": {t: sum(n for kind, topic, n in entries if kind == "rows" and topic == t) for t in TOPICS},
     }

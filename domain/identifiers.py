@@ -4,6 +4,7 @@ Only events that can be tied to a user are imported: an app event (iOS/Android) 
 advertising id or device id, a web event with a Branch browser fingerprint, or any event
 with a Segment ``userId`` (Branch's developer identity).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,9 +32,10 @@ def _identifier(value: Any) -> str | None:
     elif value is None:
         return None
     else:
-        text = to_text(value)
-        if text is None:
+        converted = to_text(value)
+        if converted is None:
             return None
+        text = converted
     return text.strip() or None
 
 
@@ -126,17 +128,38 @@ def _screen_dpi(density: Any) -> int | None:
 
 # The columns user_data sets, in the order of the events row.
 USER_COLUMNS = (
-    "user_data_os", "user_data_platform", "user_data_environment", "user_data_developer_identity",
-    "user_data_idfa", "user_data_idfv", "user_data_aaid", "user_data_android_id",
-    "user_data_limit_ad_tracking", "user_data_browser_fingerprint_id", "user_data_user_agent", "user_data_ip",
-    "user_data_os_version", "user_data_model", "user_data_brand", "user_data_app_version",
-    "user_data_language", "user_data_country", "user_data_screen_width", "user_data_screen_height",
+    "user_data_os",
+    "user_data_platform",
+    "user_data_environment",
+    "user_data_developer_identity",
+    "user_data_idfa",
+    "user_data_idfv",
+    "user_data_aaid",
+    "user_data_android_id",
+    "user_data_limit_ad_tracking",
+    "user_data_browser_fingerprint_id",
+    "user_data_user_agent",
+    "user_data_ip",
+    "user_data_os_version",
+    "user_data_model",
+    "user_data_brand",
+    "user_data_app_version",
+    "user_data_language",
+    "user_data_country",
+    "user_data_screen_width",
+    "user_data_screen_height",
     "user_data_screen_dpi",
 )
 
 
-def user_data(doc: dict, context: dict, properties: dict, platform: str | None, warnings: list[str],
-              row: dict[str, Any] | None = None) -> dict[str, Any]:
+def user_data(
+    doc: dict,
+    context: dict,
+    properties: dict,
+    platform: str | None,
+    warnings: list[str],
+    row: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The ``user_data_*`` columns of one event; appends warnings for dropped values.
 
     They are set in ``row`` (default: a new dict), which must hold every column as None

@@ -1,5 +1,6 @@
 """``import_stats`` rows: how many messages had which outcome, per minute, app, platform,
 reason and event name. Rows are increments (readers sum ``count``)."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,8 +27,14 @@ def minute_of(bq_timestamp: str) -> str:
 
 def row_key(row: dict[str, Any], outcome: Outcome, reason: Reason | None = None) -> StatKey:
     """The group an ``events`` row counts in, in the minute it was mapped."""
-    return StatKey(minute_of(row["ingested_at"]), row["app_id"], row["user_data_os"], outcome.value,
-                   reason.value if reason else None, row["name"])
+    return StatKey(
+        minute_of(row["ingested_at"]),
+        row["app_id"],
+        row["user_data_os"],
+        outcome.value,
+        reason.value if reason else None,
+        row["name"],
+    )
 
 
 def stats_row(key: StatKey, count: int, written_at: str) -> dict[str, Any]:

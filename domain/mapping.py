@@ -6,6 +6,7 @@ platform, row schema); the first that fails decides the outcome. It never raises
 input gets ``imported`` (with its ``events`` row), ``skipped`` or ``rejected`` (with a
 reason code and a human-readable detail). Duplicates are decided later, across messages.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,22 +15,23 @@ import json
 import math
 import sys
 import traceback
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Mapping, NamedTuple
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
 
 from orjson import JSONDecodeError, loads
 
-from domain.config import AppConfig, ImporterConfig
-from schemas.reasons import Outcome, Reason
-from schemas.tables import EVENTS, schema_fields
 from domain import event_names
+from domain.config import AppConfig, ImporterConfig
 from domain.identifiers import USER_COLUMNS, detect_platform, is_identifiable, user_data
 from domain.properties import PROPERTY_COLUMNS, map_properties
 from domain.row_schema import EVENTS_VALIDATOR
 from domain.speedups import has_long_number
 from domain.timestamps import InvalidTimestamp, bq_timestamp_of, bq_timestamp_text, event_time, to_bq_timestamp
 from domain.values import to_text
+from schemas.reasons import Outcome, Reason
+from schemas.tables import EVENTS, schema_fields
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
 DEFAULT_MAX_EVENT_AGE = timedelta(hours=24)
@@ -50,9 +52,23 @@ _IMPORTED = Outcome.IMPORTED  # (read per message: a module constant, not a clas
 # same objects as the mapping's and the validator's column names.
 _ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(sys.intern(field["name"]) for field in schema_fields(EVENTS))
 _ROW_TEMPLATE["origin"] = ORIGIN
-assert _ROW_TEMPLATE.keys() == {"id", "app_id", "name", "customer_event_alias", "category", "topic", "origin", "timestamp",
-                                "received_at", "ingested_at", "segment_message_id", "segment_anonymous_id",
-                                *USER_COLUMNS, *PROPERTY_COLUMNS, "warnings"}, "events columns changed"
+assert _ROW_TEMPLATE.keys() == {
+    "id",
+    "app_id",
+    "name",
+    "customer_event_alias",
+    "category",
+    "topic",
+    "origin",
+    "timestamp",
+    "received_at",
+    "ingested_at",
+    "segment_message_id",
+    "segment_anonymous_id",
+    *USER_COLUMNS,
+    *PROPERTY_COLUMNS,
+    "warnings",
+}, "events columns changed"
 
 
 class _EventName(NamedTuple):
@@ -95,7 +111,9 @@ class _App:
         name, category = event_names.resolve_event(segment_name, self.overrides)
         segment_key = event_names.name_key(segment_name)
         known = _EventName(
-            name, category, event_names.TOPIC_BY_CATEGORY[category],
+            name,
+            category,
+            event_names.TOPIC_BY_CATEGORY[category],
             not_imported=event_names.is_not_imported(segment_name, name),
             single_product=segment_key in event_names.SINGLE_PRODUCT_EVENTS,
             double_tracking=segment_key in self.native_keys or event_names.name_key(name) in self.native_keys,
@@ -231,8 +249,9 @@ def _exact_float(text: str) -> float | Decimal:
     """
     value = float(text)
     mantissa = text.lower().partition("e")[0].lstrip("-")
-    if math.isfinite(value) and (len(mantissa) < _LONG_LITERAL
-                                 or sum(c.isdigit() for c in mantissa.lstrip("0.")) <= _DOUBLE_DIGITS):
+    if math.isfinite(value) and (
+        len(mantissa) < _LONG_LITERAL or sum(c.isdigit() for c in mantissa.lstrip("0.")) <= _DOUBLE_DIGITS
+    ):
         return value
     try:
         return Decimal(text)
@@ -250,8 +269,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _rejected(reason: Reason, detail: str, app_id: str | None = None, message_id: str | None = None,
-              event_name: str | None = None, platform: str | None = None) -> MappingOutcome:
+def _rejected(
+    reason: Reason,
+    detail: str,
+    app_id: str | None = None,
+    message_id: str | None = None,
+    event_name: str | None = None,
+    platform: str | None = None,
+) -> MappingOutcome:
     return MappingOutcome(reason.outcome, reason, detail, None, app_id, message_id, event_name, platform)
 
 
@@ -305,9 +330,7 @@ def _decide(
     app_id = app.app_id if app else None
 
     if len(data) > settings.max_payload_bytes:
-        return _rejected(
-            Reason.PAYLOAD_TOO_LARGE, f"{len(data)} bytes > limit {settings.max_payload_bytes}", app_id
-        )
+        return _rejected(Reason.PAYLOAD_TOO_LARGE, f"{len(data)} bytes > limit {settings.max_payload_bytes}", app_id)
     try:
         decoded = decode(data)
     except ValueError as error:
@@ -321,8 +344,9 @@ def _decide(
     if sent_id is None or sent_id == "":
         return _rejected(Reason.MISSING_MESSAGE_ID, "messageId is missing", app_id)
     if type(sent_id) is not str:
-        return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {type(sent_id).__name__!r}",
-                         app_id)
+        return _rejected(
+            Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {type(sent_id).__name__!r}", app_id
+        )
     message_id: str = sent_id
     if len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.strip():
         return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {message_id[:40]!r}", app_id)
@@ -333,40 +357,67 @@ def _decide(
     properties = properties if type(properties) is dict else None
     platform = detect_platform(ctx, properties or _EMPTY)
     event = doc.get("event")
-    segment_name: str = event if type(event) is str else None
+    segment_name: str | None = event if type(event) is str else None
 
     call_type = doc.get("type")
     if call_type != "track" and not (type(call_type) is str and call_type.strip().casefold() == "track"):
-        shown = repr(call_type[:40]) if type(call_type) is str else "missing" if call_type is None else type(call_type).__name__
+        shown = (
+            repr(call_type[:40])
+            if type(call_type) is str
+            else "missing"
+            if call_type is None
+            else type(call_type).__name__
+        )
         return _rejected(Reason.UNSUPPORTED_CALL_TYPE, f"call type {shown}", app_id, message_id, segment_name, platform)
     if segment_name is None or not segment_name.strip():
-        return _rejected(Reason.MISSING_EVENT_NAME, "track call without an event name", app_id, message_id,
-                         segment_name, platform)
+        return _rejected(
+            Reason.MISSING_EVENT_NAME, "track call without an event name", app_id, message_id, segment_name, platform
+        )
     if app is None:
         key = attributes.get(BRANCH_KEY_ATTRIBUTE) if attributes else None
         detail = "no branch_key attribute and no default app" if key is None else "branch_key matches no app"
         return _rejected(Reason.UNKNOWN_APP, detail, app_id, message_id, segment_name, platform)
     if integrations_disabled(doc.get("integrations")):
-        return _rejected(Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", app_id, message_id,
-                         segment_name, platform)
+        return _rejected(
+            Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", app_id, message_id, segment_name, platform
+        )
 
     names: dict = app._names  # (the memo, read here first: a method call only for a new name)
-    name, category, topic, not_imported, single_product, double_tracking = (
-        names.get(segment_name) or app.event_name(segment_name))
+    name, category, topic, not_imported, single_product, double_tracking = names.get(segment_name) or app.event_name(
+        segment_name
+    )
     if not_imported:
-        return _rejected(Reason.NOT_IMPORTED_EVENT, f"{segment_name.strip()!r} is tracked by Branch itself", app_id,
-                         message_id, segment_name, platform)
+        return _rejected(
+            Reason.NOT_IMPORTED_EVENT,
+            f"{segment_name.strip()!r} is tracked by Branch itself",
+            app_id,
+            message_id,
+            segment_name,
+            platform,
+        )
 
     try:
         when = event_time(doc, publish_time, now)
     except InvalidTimestamp as error:
         return _rejected(Reason.INVALID_TIMESTAMP, str(error), app_id, message_id, segment_name, platform)
     if settings.max_event_age is not None and when < now - settings.max_event_age:
-        return _rejected(Reason.STALE_EVENT, f"event time {to_bq_timestamp(when)} older than {settings.max_event_age}",
-                         app_id, message_id, segment_name, platform)
+        return _rejected(
+            Reason.STALE_EVENT,
+            f"event time {to_bq_timestamp(when)} older than {settings.max_event_age}",
+            app_id,
+            message_id,
+            segment_name,
+            platform,
+        )
     if settings.max_clock_skew is not None and when > now + settings.max_clock_skew:
-        return _rejected(Reason.FUTURE_EVENT, f"event time {to_bq_timestamp(when)} ahead of now by more than "
-                         f"{settings.max_clock_skew}", app_id, message_id, segment_name, platform)
+        return _rejected(
+            Reason.FUTURE_EVENT,
+            f"event time {to_bq_timestamp(when)} ahead of now by more than {settings.max_clock_skew}",
+            app_id,
+            message_id,
+            segment_name,
+            platform,
+        )
 
     warnings: list[str] = []
     if properties is None:
@@ -376,11 +427,23 @@ def _decide(
     row: dict = _ROW_TEMPLATE.copy()
     user_data(doc, ctx, properties, platform, warnings, row)
     if not is_identifiable(row):
-        return _rejected(Reason.NO_IDENTIFIER, "no userId, device id, advertising id or browser fingerprint", app_id,
-                         message_id, name, platform)
+        return _rejected(
+            Reason.NO_IDENTIFIER,
+            "no userId, device id, advertising id or browser fingerprint",
+            app_id,
+            message_id,
+            name,
+            platform,
+        )
     if platform is not None and platform not in app.enabled_platforms:
-        return _rejected(Reason.PLATFORM_NOT_ENABLED, f"platform {platform} is not enabled for {app_id}", app_id,
-                         message_id, name, platform)
+        return _rejected(
+            Reason.PLATFORM_NOT_ENABLED,
+            f"platform {platform} is not enabled for {app_id}",
+            app_id,
+            message_id,
+            name,
+            platform,
+        )
 
     map_properties(properties, category, single_product, warnings, row)
     if double_tracking:
@@ -398,7 +461,7 @@ def _decide(
     if anonymous_id is not None:
         row["segment_anonymous_id"] = to_text(anonymous_id) or None
 
-    row["id"] = event_id(app_id, message_id)
+    row["id"] = event_id(app.app_id, message_id)
     row["app_id"] = app_id
     row["name"] = name
     row["customer_event_alias"] = segment_name

@@ -4,6 +4,7 @@ Follows Branch's own Segment SDK kits. Mapped properties are consumed; every oth
 lands in ``custom_data`` as string -> string. A mapped value of the wrong shape is dropped
 with a warning ``invalid_value:<path>``; nothing here raises on any JSON value.
 """
+
 from __future__ import annotations
 
 import sys
@@ -11,11 +12,10 @@ from typing import Any
 
 from orjson import JSONEncodeError, dumps
 
-from schemas.tables import EVENTS, schema_fields
-
 from domain.currencies import ISO_4217
 from domain.event_names import COMMERCE
 from domain.values import to_float, to_json_text, to_numeric, to_text
+from schemas.tables import EVENTS, schema_fields
 
 # Properties that are event data: Segment name -> (column, conversion: text or money).
 _EVENT_DATA = {
@@ -47,9 +47,17 @@ CONTENT_SCHEMA = "COMMERCE_PRODUCT"
 
 # The columns map_properties sets, in the order of the events row.
 PROPERTY_COLUMNS = (
-    "event_data_transaction_id", "event_data_shipping", "event_data_tax", "event_data_coupon",
-    "event_data_affiliation", "event_data_description", "event_data_revenue", "event_data_currency",
-    "event_data_search_query", "content_items", "custom_data",
+    "event_data_transaction_id",
+    "event_data_shipping",
+    "event_data_tax",
+    "event_data_coupon",
+    "event_data_affiliation",
+    "event_data_description",
+    "event_data_revenue",
+    "event_data_currency",
+    "event_data_search_query",
+    "content_items",
+    "custom_data",
 )
 # Properties with a rule below (never custom data as such); every other key is, as it is.
 _MAPPED_KEYS = frozenset(_EVENT_DATA) | _IDENTITY_PROPERTIES | {"revenue", "total", "currency", "query", "products"}
@@ -57,15 +65,26 @@ _MAPPED_KEYS_SINGLE_PRODUCT = _MAPPED_KEYS | PRODUCT_KEYS
 # A content item with every field None, in the schema's order (content_item fills a copy;
 # the row validator reads it in that order), names interned as in mapping._ROW_TEMPLATE.
 _ITEM_TEMPLATE = dict.fromkeys(
-    sys.intern(field["name"]) for column in schema_fields(EVENTS) if column["name"] == "content_items"
-    for field in column["fields"])
+    sys.intern(field["name"])
+    for column in schema_fields(EVENTS)
+    if column["name"] == "content_items"
+    for field in column["fields"]
+)
 _ITEM_TEMPLATE["content_schema"] = CONTENT_SCHEMA
-assert _ITEM_TEMPLATE.keys() == {"content_schema", *_ITEM_TEXT.values(), "sku", "price", "quantity", "rating",
-                                 "custom_fields"}, "content item fields changed"
+assert _ITEM_TEMPLATE.keys() == {
+    "content_schema",
+    *_ITEM_TEXT.values(),
+    "sku",
+    "price",
+    "quantity",
+    "rating",
+    "custom_fields",
+}, "content item fields changed"
 
 
-def _string_map(values: dict[str, Any], path: str, warnings: list[str], leave_out: frozenset = frozenset()
-                ) -> str | None:
+def _string_map(
+    values: dict[str, Any], path: str, warnings: list[str], leave_out: frozenset = frozenset()
+) -> str | None:
     """A string -> string map as JSON text (non-string values JSON-encoded), None if empty.
 
     The keys in ``leave_out`` are not part of it. A value too deeply nested to encode is
@@ -110,8 +129,8 @@ def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dic
             warnings.append(f"invalid_value:{path}.sku")
     price = product.get("price")
     if price is not None:
-        number = item["price"] = to_numeric(price)
-        if number is None:
+        amount = item["price"] = to_numeric(price)
+        if amount is None:
             warnings.append(f"invalid_value:{path}.price")
     quantity = product.get("quantity")
     if quantity is not None:
@@ -128,7 +147,10 @@ def content_item(product: dict[str, Any], path: str, warnings: list[str]) -> dic
 
 
 def map_properties(
-    properties: dict[str, Any], category: str, single_product: bool, warnings: list[str],
+    properties: dict[str, Any],
+    category: str,
+    single_product: bool,
+    warnings: list[str],
     row: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``event_data_*``, ``content_items`` and ``custom_data`` columns of one event.
@@ -146,12 +168,20 @@ def map_properties(
         return row
     unused = _map_event_data(properties, category, single_product, warnings, row, items)
     # Custom data: every other property, and a mapped one no rule took, in its place.
-    row["custom_data"] = _string_map(properties, "", warnings, mapped_keys.difference(unused) if unused else mapped_keys)
+    row["custom_data"] = _string_map(
+        properties, "", warnings, mapped_keys.difference(unused) if unused else mapped_keys
+    )
     return row
 
 
-def _map_event_data(mapped: dict[str, Any], category: str, single_product: bool, warnings: list[str],
-                    row: dict[str, Any], items: list[dict[str, Any]]) -> list[str]:
+def _map_event_data(
+    mapped: dict[str, Any],
+    category: str,
+    single_product: bool,
+    warnings: list[str],
+    row: dict[str, Any],
+    items: list[dict[str, Any]],
+) -> list[str]:
     """Apply the rules to the properties (``mapped``: it reads only the mapped keys), in the
     rules' order (the order of the warnings); returns the mapped keys present that no rule
     took (they are custom data)."""

@@ -4,6 +4,7 @@ The BigQuery emulator accepts rows real BigQuery refuses, and a refused row in p
 costs a retry loop: so every row is checked here, against the same schema file the table
 was created from, and a misfit becomes a ``schema_violation`` rejection.
 """
+
 from __future__ import annotations
 
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 from domain.column_types import RECORD_TYPES, TYPE_CHECKS, Check, is_numeric
 from domain.speedups import RowPredicate
 from schemas.tables import EVENTS, schema_fields
+
 
 class RowValidator:
     """A schema compiled to per-column checks; :meth:`validate` returns the first misfit.
@@ -72,8 +74,9 @@ class RowValidator:
         return None
 
 
-def _misfit(type_name: str, check: Check | RowValidator, element: Any, path: str, name: str,
-            index: int | None) -> str | None:
+def _misfit(
+    type_name: str, check: Check | RowValidator, element: Any, path: str, name: str, index: int | None
+) -> str | None:
     """The misfit of one (element of a) column value; its location is only formatted on error."""
     if isinstance(check, RowValidator):
         if type(element) is not dict:
@@ -94,9 +97,14 @@ def _predicate_columns(fields: list[dict[str, Any]]) -> tuple:
     """The schema as ``RowPredicate`` takes it: (name, type, mode, nested) per column, names
     interned (the mapping's row and content item templates' keys are the same objects)."""
     return tuple(
-        (sys.intern(field["name"]), field["type"], field.get("mode", "NULLABLE"),
-         _predicate_columns(field["fields"]) if field["type"] in RECORD_TYPES else None)
-        for field in fields)
+        (
+            sys.intern(field["name"]),
+            field["type"],
+            field.get("mode", "NULLABLE"),
+            _predicate_columns(field["fields"]) if field["type"] in RECORD_TYPES else None,
+        )
+        for field in fields
+    )
 
 
 def validator_for(table: str) -> RowValidator:

@@ -1,12 +1,12 @@
 """Event time (SPEC section 1) and BigQuery timestamp text."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.speedups import bq_timestamp_of, segment_text, segment_timestamp, to_bq_timestamp
-
-UTC = timezone.utc
+from domain.speedups import bq_timestamp_of, segment_text, segment_timestamp
+from domain.speedups import to_bq_timestamp as to_bq_timestamp  # (re-exported: the timestamps API)
 
 
 class InvalidTimestamp(ValueError):

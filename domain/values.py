@@ -4,12 +4,13 @@ Segment sends numbers as strings ("12.50"), strings as numbers, and worse. Each 
 returns the column value or ``None`` (the caller adds a warning when a present value was
 dropped); none raises on any JSON value.
 """
+
 from __future__ import annotations
 
 import json
 import math
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from orjson import Fragment, JSONEncodeError, dumps
 
@@ -104,7 +105,7 @@ def to_numeric(value: Any, *, allow_negative: bool = True) -> str | None:
     exact = to_decimal(value)
     if exact is None or exact.copy_abs() >= _NUMERIC_LIMIT or (exact < 0 and not allow_negative):
         return None
-    if exact.as_tuple().exponent < -9:
+    if cast(int, exact.as_tuple().exponent) < -9:  # (an int: exact is finite)
         exact = exact.quantize(_NUMERIC_QUANTUM, context=_NUMERIC_CONTEXT)
         if exact.copy_abs() >= _NUMERIC_LIMIT:  # 99...9.9999999999 rounds up out of range
             return None

@@ -4,10 +4,10 @@ Each message ends as exactly one outcome. Skipped and rejected messages carry on
 imported and duplicate messages carry none. The string values are stored in BigQuery and
 shown in the API: never rename one, only add.
 """
+
 from __future__ import annotations
 
 import enum
-
 
 # Beam counters: ``mapped``, ``imported``, ``duplicate``, ``<outcome>.<reason>``, ...
 METRICS_NAMESPACE = "segment_import"
@@ -56,12 +56,14 @@ class Reason(str, enum.Enum):
         return _DESCRIPTIONS[self]
 
 
-SKIP_REASONS = frozenset({
-    Reason.UNSUPPORTED_CALL_TYPE,
-    Reason.NOT_IMPORTED_EVENT,
-    Reason.INTEGRATION_DISABLED,
-    Reason.PLATFORM_NOT_ENABLED,
-})
+SKIP_REASONS = frozenset(
+    {
+        Reason.UNSUPPORTED_CALL_TYPE,
+        Reason.NOT_IMPORTED_EVENT,
+        Reason.INTEGRATION_DISABLED,
+        Reason.PLATFORM_NOT_ENABLED,
+    }
+)
 
 _STAGES = {
     Reason.PAYLOAD_TOO_LARGE: "decode",

@@ -4,11 +4,12 @@ The JSON files (``schemas/bigquery/*.json``) are the one source of each table's 
 pipeline validates rows against them, provisioning creates tables from them, and the docs
 list them. Each view is one file, ``schemas/sql/<view>.sql``.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,16 @@ DAILY_REVENUE = "daily_revenue"
 DAILY_UNIQUE_USERS = "daily_unique_users"
 CONTENT_ITEM_BREAKDOWN = "content_item_breakdown"
 IMPORT_HEALTH = "import_health"
-VIEWS = (EVENTS_DEDUP, REJECTED_EVENTS_DEDUP, IMPORT_STATS_DEDUP, DAILY_EVENT_COUNTS, DAILY_REVENUE,
-         DAILY_UNIQUE_USERS, CONTENT_ITEM_BREAKDOWN, IMPORT_HEALTH)
+VIEWS = (
+    EVENTS_DEDUP,
+    REJECTED_EVENTS_DEDUP,
+    IMPORT_STATS_DEDUP,
+    DAILY_EVENT_COUNTS,
+    DAILY_REVENUE,
+    DAILY_UNIQUE_USERS,
+    CONTENT_ITEM_BREAKDOWN,
+    IMPORT_HEALTH,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,21 +61,30 @@ class TableSpec:
 
 TABLES: dict[str, TableSpec] = {
     EVENTS: TableSpec(
-        EVENTS, "timestamp", ("app_id", "name", "user_data_os"), True,
+        EVENTS,
+        "timestamp",
+        ("app_id", "name", "user_data_os"),
+        True,
         "Imported Segment events as Branch events, one row per event (read through events_dedup).",
     ),
     REJECTED_EVENTS: TableSpec(
-        REJECTED_EVENTS, "rejected_at", ("app_id", "reason"), False,
+        REJECTED_EVENTS,
+        "rejected_at",
+        ("app_id", "reason"),
+        False,
         "Dead letters: every rejected message with its raw payload, reason and attributes.",
     ),
     IMPORT_STATS: TableSpec(
-        IMPORT_STATS, "minute", ("app_id", "outcome"), False,
+        IMPORT_STATS,
+        "minute",
+        ("app_id", "outcome"),
+        False,
         "Per-minute outcome counts per app, platform, reason and event name.",
     ),
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> str:
     return (_SCHEMA_DIR / f"{name}.json").read_text()
 

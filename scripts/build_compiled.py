@@ -9,6 +9,7 @@ setup.py's ``COMPILED_MODULES`` compiled, into ``.local/compiled/<key>/domain``,
 a stale build is never used. An existing build is reused at no cost. ``scripts/with_compiled.sh``
 runs a command with that build first on the path (see docs/compiled.md).
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,8 +36,11 @@ def compiled_modules() -> list[str]:
 
 
 def _sources() -> list[Path]:
-    return sorted(path for path in PACKAGE.rglob("*") if path.is_file() and "__pycache__" not in path.parts
-                  and not path.name.endswith((".c", *EXTENSION_SUFFIXES)))
+    return sorted(
+        path
+        for path in PACKAGE.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith((".c", *EXTENSION_SUFFIXES))
+    )
 
 
 def source_key() -> str:
@@ -49,14 +53,30 @@ def source_key() -> str:
 def build(target: Path) -> None:
     staging = target.with_name(f"{target.name}.staging-{os.getpid()}")
     env = {k: v for k, v in os.environ.items() if k != "SEGMENT_BRANCH_PURE_PYTHON"}
-    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(staging),
-                    "--build-temp", str(REPO / "build" / "temp-compiled")], cwd=REPO, env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "setup.py",
+            "-q",
+            "build_ext",
+            "--build-lib",
+            str(staging),
+            "--build-temp",
+            str(REPO / "build" / "temp-compiled"),
+        ],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
     for source in _sources():
         copy = staging / source.relative_to(REPO)
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, copy)
-    missing = [name for name in compiled_modules()
-               if not any((staging / name).with_suffix(suffix).exists() for suffix in EXTENSION_SUFFIXES)]
+    missing = [
+        name
+        for name in compiled_modules()
+        if not any((staging / name).with_suffix(suffix).exists() for suffix in EXTENSION_SUFFIXES)
+    ]
     if missing:
         shutil.rmtree(staging, ignore_errors=True)
         raise SystemExit(f"build_compiled: not compiled: {', '.join(missing)} (is Cython installed, and a C compiler?)")

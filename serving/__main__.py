@@ -6,11 +6,12 @@ Talks to the BigQuery emulator when ``BIGQUERY_EMULATOR_HOST`` is set. App confi
 ``SEGMENT_BRANCH_APP_CONFIG`` (default: the bundled local config); exports:
 ``SEGMENT_BRANCH_EXPORT_DIR`` and ``SEGMENT_BRANCH_EXPORT_SIGNING_KEY`` (see serving.export).
 """
+
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import uvicorn
 

@@ -6,6 +6,7 @@ Errors use Branch's shape ``{"error": {"code": ..., "message": ...}}``; request 
 failures (bad JSON, bad ``limit``/``after``) are 400, not FastAPI's default 422, because
 Branch's API answers 400 for invalid requests.
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
@@ -14,13 +15,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.bigquery import make_client
 from serving import export, query_api, status
 from serving.auth import SESSION_KEY_ENV
 from serving.errors import error_response, validation_message
 from serving.queries import QueryRunner
 from serving.settings import ServingSettings
 from serving.signing import Signer
-from adapters.bigquery import make_client
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -66,8 +67,9 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
-def create_app(settings: ServingSettings | None = None, *,
-               export_settings: export.ExportSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ServingSettings | None = None, *, export_settings: export.ExportSettings | None = None
+) -> FastAPI:
     """Build the app; settings default to the environment (``ServingSettings.from_env``)."""
     settings = settings or ServingSettings.from_env()
     app = FastAPI(title="Segment -> Branch serving", docs_url="/docs", redoc_url=None)

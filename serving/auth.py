@@ -6,6 +6,7 @@ APIs, as Branch's clients send them) or the :func:`caller_app` dependency (``bra
 only hashed and checked in constant time; a session token names the app and an expiry, is
 signed (``serving.signing``) and holds no secret.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,8 +80,9 @@ def session_app(request: Request) -> AppConfig | None:
     return read_session(token, state.settings.config, state.session_signer) if token else None
 
 
-_session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
-                               description="Session from the status page's login form (POST /status/login).")
+_session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="Session from the status page's login form (POST /status/login)."
+)
 _key_header = APIKeyHeader(name="branch_key", auto_error=False, description="Branch key (with branch_secret).")
 _secret_header = APIKeyHeader(name="branch_secret", auto_error=False, description="Branch secret (with branch_key).")
 

@@ -1,4 +1,5 @@
 """Error answers in Branch's shape: ``{"error": {"code": ..., "message": ...}}``."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -13,6 +13,7 @@ a changed path, app or expiry, or an expired link, is refused with 403. The sign
 comes from ``SEGMENT_BRANCH_EXPORT_SIGNING_KEY``, else is random per process (links then
 die with a restart, which is safe).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,22 +23,23 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from beam_jobs import daily_export
+from domain.event_names import TOPICS
 from domain.export_files import MANIFEST, MAX_ROWS_PER_FILE
-from transforms.exports import read_manifest
 from serving.auth import require_app
 from serving.errors import validation_message
-from serving.signing import Signer
-from domain.event_names import TOPICS
 from serving.settings import ServingSettings
+from serving.signing import Signer
+from transforms.exports import read_manifest
 
 router = APIRouter()
 
@@ -112,11 +114,17 @@ class ExportService:
         # a half export that later requests would reuse.
         staging = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
         try:
-            daily_export.run([
-                "--runner=FnApiRunner", f"--project={self.settings.project}", f"--dataset={self.settings.dataset}",
-                f"--app_id={app_id}", f"--export_date={day.isoformat()}", f"--output={staging}",
-                f"--max_rows_per_file={self.export.max_rows_per_file}",
-            ])
+            daily_export.run(
+                [
+                    "--runner=FnApiRunner",
+                    f"--project={self.settings.project}",
+                    f"--dataset={self.settings.dataset}",
+                    f"--app_id={app_id}",
+                    f"--export_date={day.isoformat()}",
+                    f"--output={staging}",
+                    f"--max_rows_per_file={self.export.max_rows_per_file}",
+                ]
+            )
             shutil.rmtree(final, ignore_errors=True)
             staging.rename(final)
         finally:
@@ -136,7 +144,7 @@ def create_export(request: Request, body: dict[str, Any] = Body(...)) -> dict[st
         parsed = ExportRequest.model_validate(body)
     except ValidationError as exc:
         raise HTTPException(400, validation_message(exc.errors())) from None
-    if parsed.export_date >= datetime.now(timezone.utc).date():
+    if parsed.export_date >= datetime.now(UTC).date():
         raise HTTPException(400, "export_date must be a past UTC day")
     service: ExportService = request.app.state.export
     files = service.files(app.app_id, parsed.export_date)

@@ -3,6 +3,7 @@
 Every query is SQL text built from the service's own constants plus query parameters for
 every value a caller sent (``serving/query_sql.py``, ``serving/status_sql.py``).
 """
+
 from __future__ import annotations
 
 import dataclasses

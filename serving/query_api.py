@@ -4,6 +4,7 @@ The handler authenticates first (so an unauthenticated caller learns nothing abo
 request's validity), then validates the body into :class:`AnalyticsRequest`, and runs the
 one parameterized query :mod:`serving.query_sql` builds, scoped to the caller's app.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,9 +36,15 @@ def query_analytics(
     except ValidationError as exc:
         raise HTTPException(400, validation_message(exc.errors())) from None
     settings = request.app.state.settings
-    query = build_analytics_query(parsed, app_id=app.app_id, limit=limit, after=after,
-                                  view=f"{settings.project}.{settings.dataset}.{EVENTS_DEDUP}")
+    query = build_analytics_query(
+        parsed,
+        app_id=app.app_id,
+        limit=limit,
+        after=after,
+        view=f"{settings.project}.{settings.dataset}.{EVENTS_DEDUP}",
+    )
     results, total = result_rows(parsed, request.app.state.queries.rows(query))
-    next_url = (str(request.url.include_query_params(limit=limit, after=after + limit))
-                if after + limit < total else None)
+    next_url = (
+        str(request.url.include_query_params(limit=limit, after=after + limit)) if after + limit < total else None
+    )
     return {"results": results, "paging": {"next_url": next_url, "total_count": total}}

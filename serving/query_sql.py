@@ -6,10 +6,11 @@ allow-list below; every value a caller sends (app, dates, topic, filter values, 
 reaches BigQuery as a query parameter. A request that names anything outside the
 allow-list fails validation (HTTP 400) before any SQL exists.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal, cast
 
 from google.cloud import bigquery
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -31,11 +32,21 @@ DATA_SOURCES = TOPICS
 DIMENSIONS: dict[str, str] = {
     name: name
     for name in (
-        "name", "origin", "customer_event_alias",
-        "user_data_os", "user_data_platform", "user_data_environment",
-        "user_data_country", "user_data_language", "user_data_os_version",
-        "user_data_app_version", "user_data_brand", "user_data_model",
-        "event_data_currency", "event_data_coupon", "event_data_affiliation",
+        "name",
+        "origin",
+        "customer_event_alias",
+        "user_data_os",
+        "user_data_platform",
+        "user_data_environment",
+        "user_data_country",
+        "user_data_language",
+        "user_data_os_version",
+        "user_data_app_version",
+        "user_data_brand",
+        "user_data_model",
+        "event_data_currency",
+        "event_data_coupon",
+        "event_data_affiliation",
     )
 }
 
@@ -52,9 +63,9 @@ EXCLUDE = "!"
 def _as_utc(value: datetime | date) -> datetime:
     """A date means its UTC midnight; a naive datetime is taken as UTC."""
     if not isinstance(value, datetime):
-        return datetime.combine(value, time(), tzinfo=timezone.utc)
+        return datetime.combine(value, time(), tzinfo=UTC)
     try:
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:00:00-01:00: past datetime's range in UTC
         raise ValueError("date out of range") from None
 
@@ -105,8 +116,8 @@ class AnalyticsRequest(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "AnalyticsRequest":
-        start, end = self.start_date, self.end_date
+    def _consistent(self) -> AnalyticsRequest:
+        start, end = self.start, self.end
         if end <= start:
             raise ValueError("end_date must be after start_date (end_date is exclusive)")
         if end - start > MAX_RANGE:
@@ -115,14 +126,25 @@ class AnalyticsRequest(BaseModel):
             raise ValueError("ordered_by must be the aggregation or one of the requested dimensions")
         return self
 
+    @property
+    def start(self) -> datetime:
+        """``start_date`` as validated: an aware UTC datetime."""
+        return cast(datetime, self.start_date)
+
+    @property
+    def end(self) -> datetime:
+        """``end_date`` as validated: an aware UTC datetime."""
+        return cast(datetime, self.end_date)
+
     def days(self) -> list[date]:
         """The UTC days the range touches (the buckets of granularity ``day``)."""
-        first, last = self.start_date.date(), (self.end_date - timedelta(microseconds=1)).date()
+        first, last = self.start.date(), (self.end - timedelta(microseconds=1)).date()
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def build_analytics_query(request: AnalyticsRequest, *, app_id: str, view: str,
-                          limit: int = DEFAULT_LIMIT, after: int = 0) -> Query:
+def build_analytics_query(
+    request: AnalyticsRequest, *, app_id: str, view: str, limit: int = DEFAULT_LIMIT, after: int = 0
+) -> Query:
     """Translate a validated request for ``app_id`` into one query over ``view``.
 
     Its rows have the dimension names, the aggregation, ``day`` (granularity day),
@@ -135,8 +157,8 @@ def build_analytics_query(request: AnalyticsRequest, *, app_id: str, view: str,
     params: list[Any] = [
         bigquery.ScalarQueryParameter("app_id", "STRING", app_id),
         bigquery.ScalarQueryParameter("data_source", "STRING", request.data_source),
-        bigquery.ScalarQueryParameter("start_ts", "TIMESTAMP", request.start_date),
-        bigquery.ScalarQueryParameter("end_ts", "TIMESTAMP", request.end_date),
+        bigquery.ScalarQueryParameter("start_ts", "TIMESTAMP", request.start),
+        bigquery.ScalarQueryParameter("end_ts", "TIMESTAMP", request.end),
         bigquery.ScalarQueryParameter("page_limit", "INT64", limit),
         bigquery.ScalarQueryParameter("page_after", "INT64", after),
     ]
@@ -146,41 +168,53 @@ def build_analytics_query(request: AnalyticsRequest, *, app_id: str, view: str,
         params.append(bigquery.ArrayQueryParameter(name, "STRING", values))
         column = DIMENSIONS[key.removeprefix(EXCLUDE)]
         # An exclusion keeps rows where the dimension is unknown: they are not the excluded value.
-        where.append(f"({column} IS NULL OR {column} NOT IN UNNEST(@{name}))" if key.startswith(EXCLUDE)
-                     else f"{column} IN UNNEST(@{name})")
+        where.append(
+            f"({column} IS NULL OR {column} NOT IN UNNEST(@{name}))"
+            if key.startswith(EXCLUDE)
+            else f"{column} IN UNNEST(@{name})"
+        )
 
     dims = list(request.dimensions)
     daily = request.granularity == "day"
     keys = (["day"] if daily else []) + dims
-    selected = ", ".join((["DATE(`timestamp`) AS day"] if daily else [])
-                         + [f"{DIMENSIONS[d]} AS {d}" for d in dims] + ["user_key", "event_data_revenue"])
+    selected = ", ".join(
+        (["DATE(`timestamp`) AS day"] if daily else [])
+        + [f"{DIMENSIONS[d]} AS {d}" for d in dims]
+        + ["user_key", "event_data_revenue"]
+    )
     aggregation = request.aggregation
-    grouped = (f"SELECT {', '.join(keys + [f'{AGGREGATIONS[aggregation]} AS {aggregation}'])} "
-               f"FROM filtered" + (f" GROUP BY {', '.join(keys)}" if keys else ""))
+    grouped = f"SELECT {', '.join(keys + [f'{AGGREGATIONS[aggregation]} AS {aggregation}'])} FROM filtered" + (
+        f" GROUP BY {', '.join(keys)}" if keys else ""
+    )
 
     if request.zero_fill and daily:
         params.append(bigquery.ArrayQueryParameter("days", "DATE", request.days()))
         combos = f"(SELECT DISTINCT {', '.join(dims)} FROM grouped)" if dims else "(SELECT 1 AS one)"
-        matches = " AND ".join(["grouped.day = bucket"] + [f"grouped.{d} IS NOT DISTINCT FROM combos.{d}" for d in dims])
-        result = (f"SELECT {', '.join(['bucket AS day'] + [f'combos.{d}' for d in dims])}, "
-                  f"COALESCE(grouped.{aggregation}, 0) AS {aggregation} "
-                  f"FROM UNNEST(@days) AS bucket CROSS JOIN {combos} AS combos LEFT JOIN grouped ON {matches}")
+        matches = " AND ".join(
+            ["grouped.day = bucket"] + [f"grouped.{d} IS NOT DISTINCT FROM combos.{d}" for d in dims]
+        )
+        result = (
+            f"SELECT {', '.join(['bucket AS day'] + [f'combos.{d}' for d in dims])}, "
+            f"COALESCE(grouped.{aggregation}, 0) AS {aggregation} "
+            f"FROM UNNEST(@days) AS bucket CROSS JOIN {combos} AS combos LEFT JOIN grouped ON {matches}"
+        )
     else:
-        result = f"SELECT {', '.join(keys)}{', ' if keys else ''}COALESCE({aggregation}, 0) AS {aggregation} FROM grouped"
+        result = (
+            f"SELECT {', '.join(keys)}{', ' if keys else ''}COALESCE({aggregation}, 0) AS {aggregation} FROM grouped"
+        )
 
     direction = "ASC" if request.ordered == "ascending" else "DESC"
     ordered_by = request.ordered_by or aggregation
     # Day buckets come first; the remaining keys make the order total, so pages never overlap.
-    order = (["day"] if daily else []) + [f"{ordered_by} {direction}"] + [
-        f"{d} ASC" for d in dims if d != ordered_by]
+    order = (["day"] if daily else []) + [f"{ordered_by} {direction}"] + [f"{d} ASC" for d in dims if d != ordered_by]
     sql = f"""WITH filtered AS (
   SELECT {selected}
   FROM `{view}`
-  WHERE {' AND '.join(where)}
+  WHERE {" AND ".join(where)}
 ),
 grouped AS ({grouped}),
 result AS ({result}),
-ranked AS (SELECT *, ROW_NUMBER() OVER (ORDER BY {', '.join(order)}) AS _position FROM result)
+ranked AS (SELECT *, ROW_NUMBER() OVER (ORDER BY {", ".join(order)}) AS _position FROM result)
 SELECT ranked.*, total._total
 FROM (SELECT COUNT(*) AS _total FROM result) AS total
 LEFT JOIN ranked ON ranked._position > @page_after AND ranked._position <= @page_after + @page_limit
@@ -195,10 +229,11 @@ def result_rows(request: AnalyticsRequest, rows: list[dict[str, Any]]) -> tuple[
     for row in rows:
         if row["_position"] is None:  # the empty page's only row, carrying just the total
             continue
-        bucket = _as_utc(row["day"]) if request.granularity == "day" else request.start_date
+        bucket = _as_utc(row["day"]) if request.granularity == "day" else request.start
         value = row[request.aggregation]
         result = {d: row[d] for d in request.dimensions}
         result[request.aggregation] = float(value) if request.aggregation == "revenue" else int(value)
-        results.append({"timestamp": bucket.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                        "result": result})
+        results.append(
+            {"timestamp": bucket.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "result": result}
+        )
     return results, int(total)

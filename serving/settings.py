@@ -1,4 +1,5 @@
 """Serving-layer settings, from the environment (or passed explicitly in tests)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +17,7 @@ class ServingSettings:
     app_config_path: str | None = None
 
     @classmethod
-    def from_env(cls) -> "ServingSettings":
+    def from_env(cls) -> ServingSettings:
         return cls(
             project=os.environ.get("SEGMENT_BRANCH_PROJECT", "local-project"),
             dataset=os.environ.get("SEGMENT_BRANCH_DATASET", "segment_branch"),

@@ -5,6 +5,7 @@ time. The key comes from an environment variable (set it when several service pr
 must accept each other's signatures), else it is random per process (a restart then voids
 every signature, which is safe).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ reads the same JSON endpoints (``/v1/status/*``) scripts use; the data comes fro
 ``status_data``. The login form trades the Branch key + secret for a signed, expiring session
 cookie (HttpOnly, SameSite=Strict) that holds neither (``serving.auth``).
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from domain.config import AppConfig, Platform
 from domain.event_names import CATEGORIES
 from serving import status_data, status_html, status_sql
-from serving.auth import SESSION_COOKIE, SESSION_TTL, caller_app, authenticate, make_session, session_app
+from serving.auth import SESSION_COOKIE, SESSION_TTL, authenticate, caller_app, make_session, session_app
 from serving.status_html import Html, render, time_text
 from serving.status_models import Chart, Liveview, StatusSummary
 
@@ -28,8 +29,12 @@ DEFAULT_WINDOW_MINUTES = 60
 MAX_WINDOW_MINUTES = 7 * 24 * 60
 LIVEVIEW_REFRESH_SECONDS = 10
 
-_WindowParam = Query(DEFAULT_WINDOW_MINUTES, ge=1, le=MAX_WINDOW_MINUTES,
-                     description="Minutes a platform's dot looks back for imported events.")
+_WindowParam = Query(
+    DEFAULT_WINDOW_MINUTES,
+    ge=1,
+    le=MAX_WINDOW_MINUTES,
+    description="Minutes a platform's dot looks back for imported events.",
+)
 
 
 def _dataset(request: Request) -> str:
@@ -38,7 +43,9 @@ def _dataset(request: Request) -> str:
 
 
 @router.get("/v1/status/summary", response_model=StatusSummary)
-def status_summary(request: Request, window: int = _WindowParam, app: AppConfig = Security(caller_app)) -> StatusSummary:
+def status_summary(
+    request: Request, window: int = _WindowParam, app: AppConfig = Security(caller_app)
+) -> StatusSummary:
     """The import card: a dot per enabled platform, outcome counts, top skip/reject reasons."""
     return status_data.build_summary(request.app.state.queries, _dataset(request), app, window)
 
@@ -56,8 +63,16 @@ def status_liveview(
 ) -> Liveview:
     """The most recent imported events and rejected messages, filterable."""
     return status_data.build_liveview(
-        request.app.state.queries, _dataset(request), app, name=name or None, category=category,
-        platform=platform.value if platform else None, outcome=outcome, hours=hours, limit=limit)
+        request.app.state.queries,
+        _dataset(request),
+        app,
+        name=name or None,
+        category=category,
+        platform=platform.value if platform else None,
+        outcome=outcome,
+        hours=hours,
+        limit=limit,
+    )
 
 
 @router.get("/v1/status/chart", response_model=Chart)
@@ -76,12 +91,22 @@ def login(request: Request, branch_key: str = Form(""), branch_secret: str = For
     """Trade key + secret for a session cookie; the secret never appears in a URL or cookie."""
     app = authenticate(request.app.state.settings.config, branch_key, branch_secret)
     if app is None:
-        return render("login", title="Sign in: Segment import status", status_code=401,
-                      error=Html('<p class="error" role="alert">Unknown Branch key or wrong secret.</p>'))
+        return render(
+            "login",
+            title="Sign in: Segment import status",
+            status_code=401,
+            error=Html('<p class="error" role="alert">Unknown Branch key or wrong secret.</p>'),
+        )
     response = RedirectResponse("/status", status_code=303)
-    response.set_cookie(SESSION_COOKIE, make_session(app, request.app.state.session_signer),
-                        max_age=int(SESSION_TTL.total_seconds()), path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        SESSION_COOKIE,
+        make_session(app, request.app.state.session_signer),
+        max_age=int(SESSION_TTL.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -107,14 +132,21 @@ def status_page(
         return RedirectResponse("/status/login", status_code=303)
     summary = status_data.build_summary(request.app.state.queries, _dataset(request), app, window)
     return render(
-        "status", title=f"Segment import status: {app.app_id}", app_id=app.app_id, window=window,
-        generated_at=time_text(summary.generated_at), last_event_at=time_text(summary.last_event_at),
-        dots=status_html.dots(summary), count_rows=status_html.count_rows(summary),
-        reason_rows=status_html.reason_rows(summary), name=name,
+        "status",
+        title=f"Segment import status: {app.app_id}",
+        app_id=app.app_id,
+        window=window,
+        generated_at=time_text(summary.generated_at),
+        last_event_at=time_text(summary.last_event_at),
+        dots=status_html.dots(summary),
+        count_rows=status_html.count_rows(summary),
+        reason_rows=status_html.reason_rows(summary),
+        name=name,
         category_options=status_html.options(list(CATEGORIES), category, "any category"),
         platform_options=status_html.options([p.value for p in Platform], platform, "any platform"),
         outcome_options=status_html.options(["all", "imported", "rejected"], outcome, None),
-        refresh_seconds=LIVEVIEW_REFRESH_SECONDS)
+        refresh_seconds=LIVEVIEW_REFRESH_SECONDS,
+    )
 
 
 @router.get("/status/rejected/{payload_sha256}", include_in_schema=False)
@@ -127,7 +159,9 @@ def rejected_payload(
     app = session_app(request)
     if app is None:
         return RedirectResponse("/status/login", status_code=303)
-    rows = request.app.state.queries.rows(status_sql.rejected_payload(_dataset(request), app.app_id, at, payload_sha256))
+    rows = request.app.state.queries.rows(
+        status_sql.rejected_payload(_dataset(request), app.app_id, at, payload_sha256)
+    )
     if not rows:
         return render("not_found", title="Payload not found", status_code=404)
     row = rows[0]
@@ -136,16 +170,26 @@ def rejected_payload(
     if text is None:
         text = base64.b64encode(row["payload_bytes"] or b"").decode()
     return render(
-        "rejected", title=f"Rejected payload: {row['reason']}", reason=row["reason"], detail=row["detail"],
-        stage=row["stage"], rejected_at=time_text(row["rejected_at"]), segment_event=row["segment_event"],
-        segment_message_id=row["segment_message_id"], payload_size=row["payload_size"], encoding=encoding,
-        truncated=" (truncated when stored)" if row["payload_truncated"] else "", payload=text,
-        sha256=payload_sha256)
+        "rejected",
+        title=f"Rejected payload: {row['reason']}",
+        reason=row["reason"],
+        detail=row["detail"],
+        stage=row["stage"],
+        rejected_at=time_text(row["rejected_at"]),
+        segment_event=row["segment_event"],
+        segment_message_id=row["segment_message_id"],
+        payload_size=row["payload_size"],
+        encoding=encoding,
+        truncated=" (truncated when stored)" if row["payload_truncated"] else "",
+        payload=text,
+        sha256=payload_sha256,
+    )
 
 
 @router.get("/status/assets/{name}", include_in_schema=False)
 def asset(name: str) -> Response:
     if name not in status_html.ASSETS:
         return Response(status_code=404)
-    return FileResponse(status_html.STATIC / name, media_type=status_html.ASSETS[name],
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return FileResponse(
+        status_html.STATIC / name, media_type=status_html.ASSETS[name], headers={"X-Content-Type-Options": "nosniff"}
+    )

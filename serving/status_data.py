@@ -5,9 +5,10 @@ A user checks that the import works the way the seed describes: a dot per enable
 nothing in that window), outcome counts, the top skip/reject reasons with links to the raw
 payloads, Liveview and a per-minute chart by category.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -55,24 +56,41 @@ def dot_colour(counts: OutcomeCounts) -> Dot:
 
 def build_summary(queries: QueryRunner, dataset: str, app: AppConfig, window_minutes: int) -> StatusSummary:
     """The import card's data: one pass over import_stats, plus last-event times and examples."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     day_start = now - timedelta(days=1)
-    stats = queries.rows(status_sql.outcome_counts(
-        dataset, app.app_id, window_start=now - timedelta(minutes=window_minutes),
-        hour_start=now - timedelta(hours=1), day_start=day_start))
-    last_events = {row["platform"]: row["last_event_at"]
-                   for row in queries.rows(status_sql.last_event_times(dataset, app.app_id, now - LAST_EVENT_LOOKBACK))}
+    stats = queries.rows(
+        status_sql.outcome_counts(
+            dataset,
+            app.app_id,
+            window_start=now - timedelta(minutes=window_minutes),
+            hour_start=now - timedelta(hours=1),
+            day_start=day_start,
+        )
+    )
+    last_events = {
+        row["platform"]: row["last_event_at"]
+        for row in queries.rows(status_sql.last_event_times(dataset, app.app_id, now - LAST_EVENT_LOOKBACK))
+    }
     examples: dict[str, list[RejectedExample]] = {}
     for row in queries.rows(status_sql.rejected_examples(dataset, app.app_id, day_start, EXAMPLES_PER_REASON)):
-        examples.setdefault(row["reason"], []).append(RejectedExample(
-            payload_url=payload_url(row["payload_sha256"], row["rejected_at"]),
-            **{k: row[k] for k in ("rejected_at", "segment_event", "segment_message_id", "detail")}))
+        examples.setdefault(row["reason"], []).append(
+            RejectedExample(
+                payload_url=payload_url(row["payload_sha256"], row["rejected_at"]),
+                **{k: row[k] for k in ("rejected_at", "segment_event", "segment_message_id", "detail")},
+            )
+        )
 
     platforms = []
     for platform in sorted(app.enabled_platforms, key=lambda p: list(Platform).index(p)):
         counts = _counts([r for r in stats if r["platform"] == platform.value], "in_window")
-        platforms.append(PlatformStatus(platform=platform, dot=dot_colour(counts), window_counts=counts,
-                                        last_event_at=last_events.get(platform.value)))
+        platforms.append(
+            PlatformStatus(
+                platform=platform,
+                dot=dot_colour(counts),
+                window_counts=counts,
+                last_event_at=last_events.get(platform.value),
+            )
+        )
     reasons: dict[tuple[str, str], int] = {}
     for row in stats:
         if row["reason"] and row["last_day"]:
@@ -80,46 +98,87 @@ def build_summary(queries: QueryRunner, dataset: str, app: AppConfig, window_min
             reasons[key] = reasons.get(key, 0) + row["last_day"]
     top = sorted(reasons.items(), key=lambda item: (-item[1], item[0][1]))[:TOP_REASONS]
     return StatusSummary(
-        app_id=app.app_id, generated_at=now, window_minutes=window_minutes, platforms=platforms,
+        app_id=app.app_id,
+        generated_at=now,
+        window_minutes=window_minutes,
+        platforms=platforms,
         last_event_at=max((t for t in last_events.values() if t is not None), default=None),
-        last_hour=_counts(stats, "last_hour"), last_day=_counts(stats, "last_day"),
-        top_reasons=[ReasonCount(outcome=outcome, reason=reason, last_day=count,  # type: ignore[arg-type]
-                                 examples=examples.get(reason, []) if outcome == Outcome.REJECTED.value else [])
-                     for (outcome, reason), count in top])
+        last_hour=_counts(stats, "last_hour"),
+        last_day=_counts(stats, "last_day"),
+        top_reasons=[
+            ReasonCount(
+                outcome=outcome,  # type: ignore[arg-type]  # (skipped or rejected: the rows with a reason)
+                reason=reason,
+                last_day=count,
+                examples=examples.get(reason, []) if outcome == Outcome.REJECTED.value else [],
+            )
+            for (outcome, reason), count in top
+        ],
+    )
 
 
-def build_liveview(queries: QueryRunner, dataset: str, app: AppConfig, *, name: str | None, category: str | None,
-                   platform: str | None, outcome: str, hours: int, limit: int) -> Liveview:
+def build_liveview(
+    queries: QueryRunner,
+    dataset: str,
+    app: AppConfig,
+    *,
+    name: str | None,
+    category: str | None,
+    platform: str | None,
+    outcome: str,
+    hours: int,
+    limit: int,
+) -> Liveview:
     """Most recent imported events and/or rejected messages, newest processed first.
 
     Skipped and duplicate messages are only counted (import_stats), never stored one by
     one, so Liveview can list imported and rejected ones only. Rejected rows have no
     category or platform, so filtering on either leaves them out.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     since = now - timedelta(hours=hours)
     rows: list[LiveviewRow] = []
     if outcome in ("all", "imported"):
-        for row in queries.rows(status_sql.latest_events(dataset, app.app_id, since, limit, name=name,
-                                                         category=category, platform=platform)):
-            rows.append(LiveviewRow(
-                outcome="imported", name=row["name"], category=row["category"], timestamp=row["timestamp"],
-                processed_at=row["ingested_at"], platform=row["platform"],
-                identifiers=[label for label in status_sql.IDENTIFIERS if row[label]], warnings=row["warnings"] or [],
-                reason=None, payload_url=None))
+        for row in queries.rows(
+            status_sql.latest_events(dataset, app.app_id, since, limit, name=name, category=category, platform=platform)
+        ):
+            rows.append(
+                LiveviewRow(
+                    outcome="imported",
+                    name=row["name"],
+                    category=row["category"],
+                    timestamp=row["timestamp"],
+                    processed_at=row["ingested_at"],
+                    platform=row["platform"],
+                    identifiers=[label for label in status_sql.IDENTIFIERS if row[label]],
+                    warnings=row["warnings"] or [],
+                    reason=None,
+                    payload_url=None,
+                )
+            )
     if outcome in ("all", "rejected") and not category and not platform:
         for row in queries.rows(status_sql.latest_rejections(dataset, app.app_id, since, limit, name=name)):
-            rows.append(LiveviewRow(
-                outcome="rejected", name=row["segment_event"], category=None, timestamp=None,
-                processed_at=row["rejected_at"], platform=None, identifiers=[], warnings=[], reason=row["reason"],
-                payload_url=payload_url(row["payload_sha256"], row["rejected_at"])))
+            rows.append(
+                LiveviewRow(
+                    outcome="rejected",
+                    name=row["segment_event"],
+                    category=None,
+                    timestamp=None,
+                    processed_at=row["rejected_at"],
+                    platform=None,
+                    identifiers=[],
+                    warnings=[],
+                    reason=row["reason"],
+                    payload_url=payload_url(row["payload_sha256"], row["rejected_at"]),
+                )
+            )
     rows.sort(key=lambda r: (r.processed_at, r.timestamp or r.processed_at), reverse=True)
     return Liveview(app_id=app.app_id, generated_at=now, rows=rows[:limit])
 
 
 def build_chart(queries: QueryRunner, dataset: str, app: AppConfig, hours: int) -> Chart:
     """Imported events per minute of event time, by category, over the last ``hours``."""
-    end = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = end - timedelta(hours=hours)
     points = [ChartPoint(**row) for row in queries.rows(status_sql.events_per_minute(dataset, app.app_id, start, end))]
     return Chart(app_id=app.app_id, start=start, end=end, categories=list(CATEGORIES), points=points)

@@ -4,6 +4,7 @@ Payloads are attacker-controlled: every plain value is HTML-escaped (``render``)
 one script only ever sets ``textContent``, and a strict Content-Security-Policy forbids
 inline script and style.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,7 +23,7 @@ ASSETS = {"status.js": "text/javascript", "status.css": "text/css"}
 # No inline script or style: an escaped-but-mistaken payload still cannot run.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -49,35 +50,47 @@ def time_text(value: datetime | None) -> str:
 
 
 def dots(summary: StatusSummary) -> Html:
-    return Html("".join(
-        f'<li class="platform" data-platform="{p.platform.value}" data-dot="{p.dot}">'
-        f'<span class="dot dot-{p.dot}" title="{p.dot}"></span> <b>{p.platform.value}</b> '
-        f'<span class="muted">last event: {esc(time_text(p.last_event_at))}; in window: '
-        f'{p.window_counts.imported} imported, {p.window_counts.skipped} skipped, '
-        f'{p.window_counts.rejected} rejected</span></li>'
-        for p in summary.platforms))
+    return Html(
+        "".join(
+            f'<li class="platform" data-platform="{p.platform.value}" data-dot="{p.dot}">'
+            f'<span class="dot dot-{p.dot}" title="{p.dot}"></span> <b>{p.platform.value}</b> '
+            f'<span class="muted">last event: {esc(time_text(p.last_event_at))}; in window: '
+            f"{p.window_counts.imported} imported, {p.window_counts.skipped} skipped, "
+            f"{p.window_counts.rejected} rejected</span></li>"
+            for p in summary.platforms
+        )
+    )
 
 
 def count_rows(summary: StatusSummary) -> Html:
-    return Html("".join(
-        f'<tr data-outcome="{o}"><td>{o}</td><td class="num">{getattr(summary.last_hour, o)}</td>'
-        f'<td class="num">{getattr(summary.last_day, o)}</td></tr>' for o in OutcomeCounts.model_fields))
+    return Html(
+        "".join(
+            f'<tr data-outcome="{o}"><td>{o}</td><td class="num">{getattr(summary.last_hour, o)}</td>'
+            f'<td class="num">{getattr(summary.last_day, o)}</td></tr>'
+            for o in OutcomeCounts.model_fields
+        )
+    )
 
 
 def _example_links(reason: ReasonCount) -> str:
     if not reason.examples:
         return '<span class="muted">payload not stored</span>'
-    return " ".join(f'<a href="{esc(e.payload_url)}">{esc(e.segment_event or e.segment_message_id or "payload")}</a>'
-                    for e in reason.examples)
+    return " ".join(
+        f'<a href="{esc(e.payload_url)}">{esc(e.segment_event or e.segment_message_id or "payload")}</a>'
+        for e in reason.examples
+    )
 
 
 def reason_rows(summary: StatusSummary) -> Html:
     if not summary.top_reasons:
         return Html('<tr><td colspan="4" class="muted">No skipped or rejected messages in the last day.</td></tr>')
-    return Html("".join(
-        f'<tr data-reason="{esc(r.reason)}"><td>{esc(r.reason)}</td><td>{r.outcome}</td>'
-        f'<td class="num">{r.last_day}</td><td>{_example_links(r)}</td></tr>'
-        for r in summary.top_reasons))
+    return Html(
+        "".join(
+            f'<tr data-reason="{esc(r.reason)}"><td>{esc(r.reason)}</td><td>{r.outcome}</td>'
+            f'<td class="num">{r.last_day}</td><td>{_example_links(r)}</td></tr>'
+            for r in summary.top_reasons
+        )
+    )
 
 
 def options(choices: list[str], selected: str | None, blank: str | None) -> Html:

@@ -1,4 +1,5 @@
 """The status endpoints' response shapes (``/v1/status/*``; the page renders the same)."""
+
 from __future__ import annotations
 
 from datetime import datetime

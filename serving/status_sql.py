@@ -3,6 +3,7 @@
 Every query is scoped to one app; every value a caller sends is a query parameter. Tables
 are named by ``dataset`` (``project.dataset``, the operator's setting, never request data).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,91 +27,138 @@ def _table(dataset: str, name: str) -> str:
     return f"`{dataset}.{name}`"
 
 
-def outcome_counts(dataset: str, app_id: str, *, window_start: datetime, hour_start: datetime,
-                   day_start: datetime) -> Query:
+def outcome_counts(
+    dataset: str, app_id: str, *, window_start: datetime, hour_start: datetime, day_start: datetime
+) -> Query:
     """Per platform, outcome and reason: counts in the window, the last hour and the last day."""
-    return Query(f"""
+    return Query(
+        f"""
         SELECT platform, outcome, reason,
                SUM(IF(minute >= @window_start, count, 0)) AS in_window,
                SUM(IF(minute >= @hour_start, count, 0)) AS last_hour,
                SUM(IF(minute >= @day_start, count, 0)) AS last_day
         FROM {_table(dataset, IMPORT_STATS_DEDUP)}
         WHERE app_id = @app_id AND minute >= @since
-        GROUP BY platform, outcome, reason""", [
-        scalar("app_id", "STRING", app_id), scalar("window_start", "TIMESTAMP", window_start),
-        scalar("hour_start", "TIMESTAMP", hour_start), scalar("day_start", "TIMESTAMP", day_start),
-        scalar("since", "TIMESTAMP", min(window_start, day_start))])
+        GROUP BY platform, outcome, reason""",
+        [
+            scalar("app_id", "STRING", app_id),
+            scalar("window_start", "TIMESTAMP", window_start),
+            scalar("hour_start", "TIMESTAMP", hour_start),
+            scalar("day_start", "TIMESTAMP", day_start),
+            scalar("since", "TIMESTAMP", min(window_start, day_start)),
+        ],
+    )
 
 
 def last_event_times(dataset: str, app_id: str, since: datetime) -> Query:
     """The latest event time per platform (since ``since``: bounds the partitions scanned)."""
-    return Query(f"""
+    return Query(
+        f"""
         SELECT user_data_os AS platform, MAX(timestamp) AS last_event_at
         FROM {_table(dataset, EVENTS)}
         WHERE app_id = @app_id AND timestamp >= @since
-        GROUP BY platform""", [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since)])
+        GROUP BY platform""",
+        [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since)],
+    )
 
 
 def rejected_examples(dataset: str, app_id: str, since: datetime, per_reason: int) -> Query:
     """The latest rejected messages of each reason (their payloads are linked, not shown)."""
-    return Query(f"""
+    return Query(
+        f"""
         SELECT reason, rejected_at, segment_event, segment_message_id, detail, payload_sha256
         FROM {_table(dataset, REJECTED_EVENTS_DEDUP)}
         WHERE app_id = @app_id AND rejected_at >= @since
-        QUALIFY ROW_NUMBER() OVER (PARTITION BY reason ORDER BY rejected_at DESC) <= @per_reason""", [
-        scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since),
-        scalar("per_reason", "INT64", per_reason)])
+        QUALIFY ROW_NUMBER() OVER (PARTITION BY reason ORDER BY rejected_at DESC) <= @per_reason""",
+        [
+            scalar("app_id", "STRING", app_id),
+            scalar("since", "TIMESTAMP", since),
+            scalar("per_reason", "INT64", per_reason),
+        ],
+    )
 
 
-def latest_events(dataset: str, app_id: str, since: datetime, limit: int, *, name: str | None,
-                  category: str | None, platform: str | None) -> Query:
+def latest_events(
+    dataset: str,
+    app_id: str,
+    since: datetime,
+    limit: int,
+    *,
+    name: str | None,
+    category: str | None,
+    platform: str | None,
+) -> Query:
     """The latest imported events (identifiers as flags only), newest processed first."""
-    filters = [(key, sql, value) for key, sql, value in (
-        ("name", "STRPOS(LOWER(name), LOWER(@name)) > 0", name),
-        ("category", "category = @category", category),
-        ("platform", "user_data_os = @platform", platform)) if value]
+    filters = [
+        (key, sql, value)
+        for key, sql, value in (
+            ("name", "STRPOS(LOWER(name), LOWER(@name)) > 0", name),
+            ("category", "category = @category", category),
+            ("platform", "user_data_os = @platform", platform),
+        )
+        if value
+    ]
     flags = ", ".join(f"{column} IS NOT NULL AS {label}" for label, column in IDENTIFIERS.items())
-    return Query(f"""
+    return Query(
+        f"""
         SELECT name, category, timestamp, ingested_at, user_data_os AS platform, warnings, {flags}
         FROM {_table(dataset, EVENTS)}
         WHERE app_id = @app_id AND timestamp >= @since {"".join(f" AND {sql}" for _, sql, _ in filters)}
         ORDER BY ingested_at DESC, timestamp DESC
-        LIMIT @limit""", [
-        scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since), scalar("limit", "INT64", limit),
-        *(scalar(key, "STRING", value) for key, _, value in filters)])
+        LIMIT @limit""",
+        [
+            scalar("app_id", "STRING", app_id),
+            scalar("since", "TIMESTAMP", since),
+            scalar("limit", "INT64", limit),
+            *(scalar(key, "STRING", value) for key, _, value in filters),
+        ],
+    )
 
 
 def latest_rejections(dataset: str, app_id: str, since: datetime, limit: int, *, name: str | None) -> Query:
     """The latest rejected messages, newest first."""
-    return Query(f"""
+    return Query(
+        f"""
         SELECT segment_event, rejected_at, reason, payload_sha256
         FROM {_table(dataset, REJECTED_EVENTS_DEDUP)}
         WHERE app_id = @app_id AND rejected_at >= @since
               {"AND STRPOS(LOWER(segment_event), LOWER(@name)) > 0" if name else ""}
         ORDER BY rejected_at DESC
-        LIMIT @limit""", [
-        scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since), scalar("limit", "INT64", limit),
-        *([scalar("name", "STRING", name)] if name else [])])
+        LIMIT @limit""",
+        [
+            scalar("app_id", "STRING", app_id),
+            scalar("since", "TIMESTAMP", since),
+            scalar("limit", "INT64", limit),
+            *([scalar("name", "STRING", name)] if name else []),
+        ],
+    )
 
 
 def events_per_minute(dataset: str, app_id: str, start: datetime, end: datetime) -> Query:
     """Imported events per minute of event time, by category."""
-    return Query(f"""
+    return Query(
+        f"""
         SELECT TIMESTAMP_TRUNC(timestamp, MINUTE) AS minute, category, COUNT(*) AS count
         FROM {_table(dataset, EVENTS)}
         WHERE app_id = @app_id AND timestamp >= @start AND timestamp < @end
         GROUP BY minute, category
-        ORDER BY minute, category""", [
-        scalar("app_id", "STRING", app_id), scalar("start", "TIMESTAMP", start), scalar("end", "TIMESTAMP", end)])
+        ORDER BY minute, category""",
+        [scalar("app_id", "STRING", app_id), scalar("start", "TIMESTAMP", start), scalar("end", "TIMESTAMP", end)],
+    )
 
 
 def rejected_payload(dataset: str, app_id: str, rejected_at: datetime, payload_sha256: str) -> Query:
     """One rejected message of the app, by its rejection time and payload hash."""
-    return Query(f"""
+    return Query(
+        f"""
         SELECT rejected_at, reason, detail, stage, segment_message_id, segment_event,
                payload_string, payload_bytes, payload_size, payload_truncated
         FROM {_table(dataset, REJECTED_EVENTS_DEDUP)}
         WHERE app_id = @app_id AND rejected_at = @at AND payload_sha256 = @sha256
-        LIMIT 1""", [
-        scalar("app_id", "STRING", app_id), scalar("at", "TIMESTAMP", rejected_at),
-        scalar("sha256", "STRING", payload_sha256)])
+        LIMIT 1""",
+        [
+            scalar("app_id", "STRING", app_id),
+            scalar("at", "TIMESTAMP", rejected_at),
+            scalar("sha256", "STRING", payload_sha256),
+        ],
+    )

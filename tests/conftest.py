@@ -4,6 +4,7 @@ Tiers are folders, each also a marker: ``unit`` (pure functions, no Beam runner,
 ``pipeline`` (Beam's local runners, no server) and ``e2e`` (the local Pub/Sub and BigQuery
 emulators, started here once per session). ``./run_tests.sh unit`` runs one tier.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -37,8 +38,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def sdist_files(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """The files of the sdist Dataflow workers install from (``--setup_file``), by path."""
     out = tmp_path_factory.mktemp("sdist")
-    subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(out)], cwd=REPO, check=True,
-                   capture_output=True, env={**os.environ, "SEGMENT_BRANCH_PURE_PYTHON": "1"})
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "sdist", "-d", str(out)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "SEGMENT_BRANCH_PURE_PYTHON": "1"},
+    )
     [sdist] = out.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         return {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}

@@ -1,10 +1,11 @@
 """Coverage-guided fuzzing of process_message with atheris (run by scripts/fuzz.sh when
 ATHERIS_RUNS is set; not collected by pytest). An exception, or the outcome internal_error
 (a bug the failsafe caught), is a crash atheris reports."""
+
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import atheris
 
@@ -14,7 +15,7 @@ with atheris.instrument_imports():
     from schemas.reasons import Reason
 
 SETTINGS = ImportSettings(load_config(), max_payload_bytes=4096)
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ATTRIBUTES = [None, {"branch_key": "key_live_local_web"}, {"branch_key": "nobody"}]
 
 

@@ -29,8 +29,10 @@ Faults:
 
 Only standard library; one thread per connection; ``stats`` counts what happened.
 """
+
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -38,14 +40,25 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 RowPredicate = Callable[[str, dict], bool]
 
 _INSERT_ALL = re.compile(r"/projects/[^/]+/datasets/[^/]+/tables/([^/]+)/insertAll$")
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-               "transfer-encoding", "upgrade", "content-length", "content-encoding"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+}
 
 
 class FaultProxy:
@@ -62,8 +75,16 @@ class FaultProxy:
         self._outage_until = 0.0
         self._outage_mode = "503"
         self._delay = 0.0
-        self.stats: dict[str, int] = {"requests": 0, "insert_all": 0, "rows_forwarded": 0, "rows_refused": 0,
-                                      "failed": 0, "outage_failed": 0, "dropped_responses": 0, "upstream_errors": 0}
+        self.stats: dict[str, int] = {
+            "requests": 0,
+            "insert_all": 0,
+            "rows_forwarded": 0,
+            "rows_refused": 0,
+            "failed": 0,
+            "outage_failed": 0,
+            "dropped_responses": 0,
+            "upstream_errors": 0,
+        }
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -112,7 +133,7 @@ class FaultProxy:
         with self._lock:
             self.stats[key] = self.stats.get(key, 0) + n
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
         self._thread.start()
         return self
@@ -123,7 +144,7 @@ class FaultProxy:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -181,8 +202,9 @@ class FaultProxy:
                 if "fail" in decision:
                     proxy.count("failed")
                     status = decision["fail"]
-                    self._send_json(status, _error_body(status, "backendError" if status >= 500 else "invalid",
-                                                        "injected failure"))
+                    self._send_json(
+                        status, _error_body(status, "backendError" if status >= 500 else "invalid", "injected failure")
+                    )
                     return
                 refused: list[int] = []
                 predicate = decision.get("predicate")
@@ -250,10 +272,8 @@ class FaultProxy:
 
             def _reset(self) -> None:
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
         return Handler
 
@@ -263,12 +283,29 @@ def _row_count(body: bytes) -> int:
 
 
 def _insert_response(errors: list[dict], refused: list[int]) -> dict:
-    entries = errors + [{"index": i, "errors": [{"reason": "invalid", "location": "", "debugInfo": "",
-                                                 "message": "injected: row refused by fault proxy"}]}
-                        for i in refused]
+    entries = errors + [
+        {
+            "index": i,
+            "errors": [
+                {
+                    "reason": "invalid",
+                    "location": "",
+                    "debugInfo": "",
+                    "message": "injected: row refused by fault proxy",
+                }
+            ],
+        }
+        for i in refused
+    ]
     return {"kind": "bigquery#tableDataInsertAllResponse", "insertErrors": sorted(entries, key=lambda e: e["index"])}
 
 
 def _error_body(code: int, reason: str, message: str) -> dict:
-    return {"error": {"code": code, "message": message, "errors": [{"reason": reason, "message": message}],
-                      "status": "UNAVAILABLE" if code >= 500 else "INVALID_ARGUMENT"}}
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "errors": [{"reason": reason, "message": message}],
+            "status": "UNAVAILABLE" if code >= 500 else "INVALID_ARGUMENT",
+        }
+    }

@@ -4,6 +4,7 @@
 ``schemas/``, the streaming job from ``beam_jobs.segment_import`` (DirectRunner), and
 the summary read back from the BigQuery tables, never from in-process counters.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,18 +12,18 @@ import dataclasses
 import signal
 import sys
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from google.cloud import bigquery
 from tqdm import tqdm
 
-from tools import localstack
+from adapters.bigquery import make_client
 from adapters.provision import provision_tables
+from tools import localstack
 from tools.localstack import provision_pubsub
 from tools.samples import SampleMessage, generate_sample
-from adapters.bigquery import make_client
 
 PROJECT = "local-project"
 # The bundled local config's credentials (public on purpose: domain/default_app_config.yaml).
@@ -55,8 +56,10 @@ class Accounting:
         )
 
     def summary_line(self, published: int) -> str:
-        return (f"SUMMARY published={published} imported={self.imported} duplicate={self.duplicate} "
-                f"skipped={self.skipped} rejected={self.rejected}")
+        return (
+            f"SUMMARY published={published} imported={self.imported} duplicate={self.duplicate} "
+            f"skipped={self.skipped} rejected={self.rejected}"
+        )
 
 
 def publish(project: str, topic: str, messages: Sequence[SampleMessage], *, progress: bool = True) -> None:
@@ -76,8 +79,12 @@ def read_accounting(client: bigquery.Client, dataset: str) -> Accounting:
     ds = f"`{client.project}.{dataset}`"
     imported = _scalar(client, f"SELECT COUNT(DISTINCT id) FROM {ds}.events WHERE {ALL_TIME}")
     rejected = _scalar(client, f"SELECT COUNT(*) FROM {ds}.rejected_events_dedup")
-    stats = {row.outcome: int(row.n) for row in client.query(
-        f"SELECT outcome, SUM(count) AS n FROM {ds}.import_stats_dedup GROUP BY outcome").result()}
+    stats = {
+        row.outcome: int(row.n)
+        for row in client.query(
+            f"SELECT outcome, SUM(count) AS n FROM {ds}.import_stats_dedup GROUP BY outcome"
+        ).result()
+    }
     return Accounting(imported, stats.get("duplicate", 0), stats.get("skipped", 0), rejected, stats)
 
 
@@ -85,8 +92,9 @@ def _scalar(client: bigquery.Client, sql: str) -> int:
     return int(next(iter(client.query(sql).result()))[0] or 0)
 
 
-def wait_until_accounted(client: bigquery.Client, dataset: str, published: int, *, timeout: float,
-                         progress: bool = True) -> Accounting:
+def wait_until_accounted(
+    client: bigquery.Client, dataset: str, published: int, *, timeout: float, progress: bool = True
+) -> Accounting:
     """Poll the tables until every published message has its outcome (or the deadline passes)."""
     deadline = time.monotonic() + timeout
     with tqdm(total=published, desc="import", unit="msg", disable=not progress, file=sys.stdout) as bar:
@@ -98,16 +106,21 @@ def wait_until_accounted(client: bigquery.Client, dataset: str, published: int, 
             time.sleep(0.5)  # poll interval, not a wait for an outcome: the loop checks the condition
 
 
-def import_until_accounted(project: str, dataset: str, subscription: str, published: int, *,
-                           timeout: float, progress: bool = False) -> Accounting:
+def import_until_accounted(
+    project: str, dataset: str, subscription: str, published: int, *, timeout: float, progress: bool = False
+) -> Accounting:
     """Run the streaming job (DirectRunner) on ``subscription`` until every one of the
     ``published`` messages is accounted for in the tables (or the deadline passes); stop it."""
     from beam_jobs import segment_import
 
-    result = segment_import.run([
-        "--runner=BundleBasedDirectRunner", f"--project={project}", f"--dataset={dataset}",
-        f"--subscription=projects/{project}/subscriptions/{subscription}",
-    ])
+    result = segment_import.run(
+        [
+            "--runner=BundleBasedDirectRunner",
+            f"--project={project}",
+            f"--dataset={dataset}",
+            f"--subscription=projects/{project}/subscriptions/{subscription}",
+        ]
+    )
     try:
         return wait_until_accounted(make_client(project), dataset, published, timeout=timeout, progress=progress)
     finally:
@@ -124,25 +137,40 @@ def print_report(client: bigquery.Client, dataset: str) -> None:
     """Readable breakdowns and a few analyst queries over the imported data."""
     ds = f"`{client.project}.{dataset}`"
     sections: Iterable[tuple[str, str]] = (
-        ("Imported events per Branch event", f"""
+        (
+            "Imported events per Branch event",
+            f"""
             SELECT category, name, COUNT(DISTINCT id) AS events FROM {ds}.events WHERE {ALL_TIME}
-            GROUP BY category, name ORDER BY category, events DESC, name"""),
-        ("Outcomes per reason (import_stats)", f"""
+            GROUP BY category, name ORDER BY category, events DESC, name""",
+        ),
+        (
+            "Outcomes per reason (import_stats)",
+            f"""
             SELECT outcome, IFNULL(reason, '-') AS reason, SUM(count) AS messages FROM {ds}.import_stats_dedup
-            GROUP BY outcome, reason ORDER BY outcome, messages DESC"""),
-        ("Analyst: events per platform", f"""
+            GROUP BY outcome, reason ORDER BY outcome, messages DESC""",
+        ),
+        (
+            "Analyst: events per platform",
+            f"""
             SELECT IFNULL(user_data_os, 'SERVER') AS os, IFNULL(user_data_platform, '-') AS platform,
                    COUNT(DISTINCT id) AS events FROM {ds}.events WHERE {ALL_TIME}
-            GROUP BY os, platform ORDER BY events DESC"""),
-        ("Analyst: revenue per currency (PURCHASE)", f"""
+            GROUP BY os, platform ORDER BY events DESC""",
+        ),
+        (
+            "Analyst: revenue per currency (PURCHASE)",
+            f"""
             SELECT event_data_currency AS currency, COUNT(*) AS orders, SUM(event_data_revenue) AS revenue
             FROM {ds}.events WHERE {ALL_TIME} AND name = 'PURCHASE'
-            GROUP BY currency ORDER BY revenue DESC"""),
-        ("Analyst: top products added to cart", f"""
+            GROUP BY currency ORDER BY revenue DESC""",
+        ),
+        (
+            "Analyst: top products added to cart",
+            f"""
             SELECT item.product_name AS product, SUM(IFNULL(item.quantity, 1)) AS quantity
             FROM {ds}.events, UNNEST(content_items) AS item
             WHERE {ALL_TIME} AND name = 'ADD_TO_CART'
-            GROUP BY product ORDER BY quantity DESC, product LIMIT 5"""),
+            GROUP BY product ORDER BY quantity DESC, product LIMIT 5""",
+        ),
     )
     for title, sql in sections:
         rows = list(client.query(sql).result())
@@ -152,9 +180,9 @@ def print_report(client: bigquery.Client, dataset: str) -> None:
             continue
         names = list(rows[0].keys())
         widths = [max(len(n), *(len(_cell(r[n])) for r in rows)) for n in names]
-        print("  " + "  ".join(n.ljust(w) for n, w in zip(names, widths)))
+        print("  " + "  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)))
         for row in rows:
-            print("  " + "  ".join(_cell(row[n]).ljust(w) for n, w in zip(names, widths)))
+            print("  " + "  ".join(_cell(row[n]).ljust(w) for n, w in zip(names, widths, strict=True)))
 
 
 def show_serving(dataset: str, export_dir: str) -> None:
@@ -165,13 +193,20 @@ def show_serving(dataset: str, export_dir: str) -> None:
     from serving.app import create_app
     from serving.settings import ServingSettings
 
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     tomorrow = today + timedelta(days=1)
     api = TestClient(create_app(ServingSettings(PROJECT, dataset)))
-    body = {"branch_key": LOCAL_KEY, "branch_secret": LOCAL_SECRET, "start_date": today.isoformat(),
-            "end_date": tomorrow.isoformat(), "data_source": "eo_commerce_event",
-            "aggregation": "revenue", "dimensions": ["name", "event_data_currency"],
-            "ordered_by": "revenue", "ordered": "descending"}
+    body = {
+        "branch_key": LOCAL_KEY,
+        "branch_secret": LOCAL_SECRET,
+        "start_date": today.isoformat(),
+        "end_date": tomorrow.isoformat(),
+        "data_source": "eo_commerce_event",
+        "aggregation": "revenue",
+        "dimensions": ["name", "event_data_currency"],
+        "ordered_by": "revenue",
+        "ordered": "descending",
+    }
     response = api.post("/v1/query/analytics?limit=5", json=body)
     shown = {k: ("***" if k == "branch_secret" else v) for k, v in body.items()}
     print(f"\nQuery API: POST /v1/query/analytics?limit=5 {orjson.dumps(shown).decode()}")
@@ -179,8 +214,16 @@ def show_serving(dataset: str, export_dir: str) -> None:
 
     # The export API serves finished (past) days; today's export so far comes from the job itself.
     output = f"{export_dir}/{LOCAL_APP}/{today.isoformat()}"
-    manifest = daily_export.run(["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}",
-                                 f"--app_id={LOCAL_APP}", f"--export_date={today.isoformat()}", f"--output={output}"])
+    manifest = daily_export.run(
+        [
+            "--runner=FnApiRunner",
+            f"--project={PROJECT}",
+            f"--dataset={dataset}",
+            f"--app_id={LOCAL_APP}",
+            f"--export_date={today.isoformat()}",
+            f"--output={output}",
+        ]
+    )
     print(f"\nDaily Export of {LOCAL_APP} for {today} (beam_jobs.daily_export) -> {output}")
     for topic, count in sorted(manifest["row_counts"].items()):
         print(f"  {topic:<26} {count:>5} rows in {len(manifest['files'][topic])} file(s)")
@@ -224,25 +267,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         reset_dataset(client, args.dataset)
         topic, subscription = "segment-events", f"segment-import-{int(time.time())}"
         provision_pubsub(PROJECT, topic, subscription)
-        messages = generate_sample(args.count, seed=args.seed, now=datetime.now(timezone.utc))
+        messages = generate_sample(args.count, seed=args.seed, now=datetime.now(UTC))
         publish(PROJECT, topic, messages)
 
         job_started = time.monotonic()
-        accounting = import_until_accounted(PROJECT, args.dataset, subscription, len(messages),
-                                            timeout=args.timeout, progress=True)
+        accounting = import_until_accounted(
+            PROJECT, args.dataset, subscription, len(messages), timeout=args.timeout, progress=True
+        )
         job_seconds = time.monotonic() - job_started
         import_seconds = time.monotonic() - started
         print_report(client, args.dataset)
         show_serving(args.dataset, args.export_dir)
-        print(f"\n{len(messages)} messages accounted for {import_seconds:.1f}s after start (emulators, "
-              f"provisioning and publish included); the streaming job took {job_seconds:.1f}s "
-              f"({len(messages) / job_seconds:.0f} msg/s on the DirectRunner, job start-up included)")
+        print(
+            f"\n{len(messages)} messages accounted for {import_seconds:.1f}s after start (emulators, "
+            f"provisioning and publish included); the streaming job took {job_seconds:.1f}s "
+            f"({len(messages) / job_seconds:.0f} msg/s on the DirectRunner, job start-up included)"
+        )
         if args.serve:
             print(accounting.summary_line(len(messages)), flush=True)
             serve(args.dataset, args.port)
         else:
-            print("Status page and APIs: ./run_local.sh --serve keeps the service up at "
-                  f"http://127.0.0.1:{args.port}/status")
+            print(
+                "Status page and APIs: ./run_local.sh --serve keeps the service up at "
+                f"http://127.0.0.1:{args.port}/status"
+            )
         print(accounting.summary_line(len(messages)))
     return 0 if accounting.consistent(len(messages)) else 1
 

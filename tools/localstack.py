@@ -30,6 +30,7 @@ Shell (servers outlive the command; stop them by the pids recorded in the state 
 An emulator already named by ``PUBSUB_EMULATOR_HOST`` / ``BIGQUERY_EMULATOR_HOST`` is
 used as is (a developer may run the gcloud emulator): it is neither started nor stopped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,15 +98,16 @@ def _start_time(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name (field 2) may contain spaces and parentheses: split after it.
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return None if fields[0] == "Z" else int(fields[19])
 
 
 class Server:
     """A server process started by this module, stoppable by its pid."""
 
-    def __init__(self, name: str, host: str, pid: int, start_time: int, log_path: Path,
-                 proc: subprocess.Popen | None = None) -> None:
+    def __init__(
+        self, name: str, host: str, pid: int, start_time: int, log_path: Path, proc: subprocess.Popen | None = None
+    ) -> None:
         self.name = name
         self.host = host
         self.pid = pid
@@ -148,8 +150,9 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def _launch(name: str, argv: list[str], state_dir: Path,
-            ready: Callable[[str], str | None], timeout: float = START_TIMEOUT_S) -> Server:
+def _launch(
+    name: str, argv: list[str], state_dir: Path, ready: Callable[[str], str | None], timeout: float = START_TIMEOUT_S
+) -> Server:
     """Start ``argv`` detached, logging to ``state_dir/<name>.log``; wait until ready.
 
     ``ready`` gets this start's log text so far and returns the server's host once it
@@ -162,8 +165,14 @@ def _launch(name: str, argv: list[str], state_dir: Path,
     log.info("starting %s; log: %s", name, log_path)
     with open(log_path, "ab") as log_file:
         log_start = log_file.tell()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                cwd=state_dir, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=state_dir,
+            start_new_session=True,
+        )
     server = Server(name, "", proc.pid, _start_time(proc.pid) or 0, log_path, proc)
 
     def check() -> str | None:
@@ -177,8 +186,9 @@ def _launch(name: str, argv: list[str], state_dir: Path,
         server.host = _wait_for(f"{name} to serve", check, timeout)
     except (RuntimeError, TimeoutError) as exc:
         server.stop()
-        raise RuntimeError(f"{name} failed to start: {exc}\n--- last lines of {log_path} ---\n"
-                           f"{_tail(log_path)}") from exc
+        raise RuntimeError(
+            f"{name} failed to start: {exc}\n--- last lines of {log_path} ---\n{_tail(log_path)}"
+        ) from exc
     log.info("%s serving at %s (pid %d)", name, server.host, server.pid)
     return server
 
@@ -212,8 +222,7 @@ def build_pubsub_emulator() -> Path:
     # -mod=mod lets Go fetch the modules go.sum pins; -buildvcs=false because the binary
     # needs no VCS stamp and stamping fails without git or in a repo owned by another user.
     env = {**os.environ, "GOFLAGS": "-mod=mod -buildvcs=false"}
-    done = subprocess.run([go, "build", "-o", str(tmp), "."], cwd=PUBSUB_SRC, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run([go, "build", "-o", str(tmp), "."], cwd=PUBSUB_SRC, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"building the Pub/Sub emulator failed:\n{done.stderr[-4000:]}")
@@ -235,8 +244,9 @@ def start_pubsub_emulator(state_dir: str | os.PathLike) -> Server:
             return f"{match[1]}:{match[2]}"
         return None
 
-    return _launch(SERVER_NAMES[PUBSUB_ENV], [str(binary), "--host", "127.0.0.1", "--port", "0"],
-                   Path(state_dir), ready)
+    return _launch(
+        SERVER_NAMES[PUBSUB_ENV], [str(binary), "--host", "127.0.0.1", "--port", "0"], Path(state_dir), ready
+    )
 
 
 def install_bigquery_emulator() -> Path:
@@ -245,9 +255,14 @@ def install_bigquery_emulator() -> Path:
     return BQ_BIN
 
 
-def start_bigquery_emulator(project: str, state_dir: str | os.PathLike, *,
-                            data_dir: str | os.PathLike | None = None, rest_port: int = 0,
-                            time_travel: bool = False) -> Server:
+def start_bigquery_emulator(
+    project: str,
+    state_dir: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    rest_port: int = 0,
+    time_travel: bool = False,
+) -> Server:
     """Install if needed and start a BigQuery emulator; by default in memory, on free ports.
 
     ``data_dir``: file-backed instead (``--persistent``): datasets, tables and rows survive a
@@ -269,9 +284,9 @@ def start_bigquery_emulator(project: str, state_dir: str | os.PathLike, *,
             return None
         host = f"http://127.0.0.1:{match[1]}"
         # Serving means answering an API call, not merely accepting connections.
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{host}/bigquery/v2/projects/{project}/datasets", timeout=2) as resp:
-                return host if resp.status == 200 else None
+        url = f"{host}/bigquery/v2/projects/{project}/datasets"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as resp:
+            return host if resp.status == 200 else None
         return None
 
     # The launcher runs with the emulator venv's interpreter, next to the bqemulator script.
@@ -279,9 +294,25 @@ def start_bigquery_emulator(project: str, state_dir: str | os.PathLike, *,
     # Ephemeral by default: every run starts from an empty catalog, so runs cannot leak into
     # each other.
     storage = ["--persistent", "--data-dir", str(Path(data_dir).resolve())] if data_dir else ["--ephemeral"]
-    argv = [*command, "start", *storage, "--rest-host", "127.0.0.1", "--rest-port", str(rest_port),
-            "--grpc-host", "127.0.0.1", "--grpc-port", "0", "--project", project,
-            "--log-format", "json", "--log-level", "info"]
+    argv = [
+        *command,
+        "start",
+        *storage,
+        "--rest-host",
+        "127.0.0.1",
+        "--rest-port",
+        str(rest_port),
+        "--grpc-host",
+        "127.0.0.1",
+        "--grpc-port",
+        "0",
+        "--project",
+        project,
+        "--log-format",
+        "json",
+        "--log-level",
+        "info",
+    ]
     return _launch(SERVER_NAMES[BIGQUERY_ENV], argv, Path(state_dir), ready)
 
 
@@ -296,8 +327,15 @@ class PersistentBigQueryEmulator:
     Use as a context manager to stop it on exit.
     """
 
-    def __init__(self, project: str, state_dir: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
-                 rest_port: int | None = None, time_travel: bool = False) -> None:
+    def __init__(
+        self,
+        project: str,
+        state_dir: str | os.PathLike,
+        *,
+        data_dir: str | os.PathLike | None = None,
+        rest_port: int | None = None,
+        time_travel: bool = False,
+    ) -> None:
         self.project = project
         self.state_dir = Path(state_dir)
         self.data_dir = Path(data_dir) if data_dir else self.state_dir / "bigquery-data"
@@ -320,8 +358,9 @@ class PersistentBigQueryEmulator:
         """Start the emulator on the data dir and port; return once it answers API calls."""
         if self.running():
             raise RuntimeError(f"{self.server} is already running")
-        self.server = start_bigquery_emulator(self.project, self.state_dir, data_dir=self.data_dir,
-                                              rest_port=self.rest_port, time_travel=self.time_travel)
+        self.server = start_bigquery_emulator(
+            self.project, self.state_dir, data_dir=self.data_dir, rest_port=self.rest_port, time_travel=self.time_travel
+        )
         return self.server
 
     def stop(self, *, crash: bool = False) -> None:
@@ -366,8 +405,9 @@ def _start_missing(project: str, state_dir: Path) -> tuple[dict[str, str], dict[
                 log.info("using existing %s=%s", var, os.environ[var])
                 env[var] = os.environ[var]
                 continue
-            server = (start_pubsub_emulator(state_dir) if var == PUBSUB_ENV
-                      else start_bigquery_emulator(project, state_dir))
+            server = (
+                start_pubsub_emulator(state_dir) if var == PUBSUB_ENV else start_bigquery_emulator(project, state_dir)
+            )
             started[var] = server
             env[var] = server.host
     except BaseException:
@@ -410,13 +450,12 @@ def provision_pubsub(project: str, topic: str, subscription: str) -> None:
     subscriber = pubsub_v1.SubscriberClient()
     topic_path = publisher.topic_path(project, topic)
     subscription_path = subscriber.subscription_path(project, subscription)
-    try:
+    with contextlib.suppress(AlreadyExists):
         publisher.create_topic(name=topic_path)
-    except AlreadyExists:
-        pass
     try:
         subscriber.create_subscription(
-            name=subscription_path, topic=topic_path, ack_deadline_seconds=PUBSUB_ACK_DEADLINE_SECONDS)
+            name=subscription_path, topic=topic_path, ack_deadline_seconds=PUBSUB_ACK_DEADLINE_SECONDS
+        )
     except AlreadyExists:
         pass
     finally:

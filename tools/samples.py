@@ -24,16 +24,18 @@ CLI::
 writes one message's data per ``\\n``-terminated line (attributes are not part of this
 format) and prints a one-line summary of kinds to stderr; ``--out -`` writes to stdout.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from random import Random
-from typing import Any, BinaryIO, Callable, Iterator, Sequence, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 
@@ -65,8 +67,7 @@ class SampleMessage:
 EXPECTED_OUTCOMES: dict[str, tuple[Outcome, Reason | None]] = {
     "valid": (Outcome.IMPORTED, None),
     "duplicate": (Outcome.DUPLICATE, None),
-    **{call: (Outcome.SKIPPED, Reason.UNSUPPORTED_CALL_TYPE)
-       for call in ("identify", "page", "screen", "group", "alias")},
+    **dict.fromkeys(("identify", "page", "screen", "group", "alias"), (Outcome.SKIPPED, Reason.UNSUPPORTED_CALL_TYPE)),
     "not_imported": (Outcome.SKIPPED, Reason.NOT_IMPORTED_EVENT),
     "integration_disabled": (Outcome.SKIPPED, Reason.INTEGRATION_DISABLED),
     "no_identifier": (Outcome.REJECTED, Reason.NO_IDENTIFIER),
@@ -85,20 +86,36 @@ EXPECTED_OUTCOMES: dict[str, tuple[Outcome, Reason | None]] = {
 
 # Bad records that fit in a data-only file (unknown_app needs an attribute).
 CORPUS_BAD_KINDS = (
-    "malformed_json", "invalid_utf8", "json_array", "json_string", "missing_message_id",
-    "invalid_message_id", "missing_event_name", "invalid_timestamp",
+    "malformed_json",
+    "invalid_utf8",
+    "json_array",
+    "json_string",
+    "missing_message_id",
+    "invalid_message_id",
+    "missing_event_name",
+    "invalid_timestamp",
 )
 
 # Share of each non-valid kind in a sample; "valid" takes the rest (~68%).
 _SAMPLE_MIX: tuple[tuple[str, float], ...] = (
     ("duplicate", 0.08),
-    ("identify", 0.025), ("page", 0.02), ("screen", 0.015), ("group", 0.01), ("alias", 0.01),
+    ("identify", 0.025),
+    ("page", 0.02),
+    ("screen", 0.015),
+    ("group", 0.01),
+    ("alias", 0.01),
     ("not_imported", 0.04),
     ("integration_disabled", 0.02),
     ("no_identifier", 0.02),
-    ("malformed_json", 0.008), ("invalid_utf8", 0.006), ("json_array", 0.005),
-    ("json_string", 0.005), ("missing_message_id", 0.006), ("invalid_message_id", 0.006),
-    ("missing_event_name", 0.008), ("invalid_timestamp", 0.008), ("unknown_app", 0.008),
+    ("malformed_json", 0.008),
+    ("invalid_utf8", 0.006),
+    ("json_array", 0.005),
+    ("json_string", 0.005),
+    ("missing_message_id", 0.006),
+    ("invalid_message_id", 0.006),
+    ("missing_event_name", 0.008),
+    ("invalid_timestamp", 0.008),
+    ("unknown_app", 0.008),
     ("stale_event", 0.01),
 )
 _CORPUS_BAD_SHARE = 0.02
@@ -108,37 +125,84 @@ _DUPLICATE_LOOKBACK = 40
 # --------------------------------------------------------------------------- catalogs
 
 _ECOMMERCE_WEIGHTS = (
-    ("Product Viewed", 10), ("Product List Viewed", 5), ("Products Searched", 6),
-    ("Product Added", 8), ("Product Added to Wishlist", 2), ("Cart Viewed", 4),
-    ("Checkout Started", 3), ("Payment Info Entered", 2), ("Order Completed", 5),
-    ("Product Reviewed", 1), ("Product Shared", 1),
+    ("Product Viewed", 10),
+    ("Product List Viewed", 5),
+    ("Products Searched", 6),
+    ("Product Added", 8),
+    ("Product Added to Wishlist", 2),
+    ("Cart Viewed", 4),
+    ("Checkout Started", 3),
+    ("Payment Info Entered", 2),
+    ("Order Completed", 5),
+    ("Product Reviewed", 1),
+    ("Product Shared", 1),
 )
 _BRANCH_API_WEIGHTS = (
-    ("SPEND_CREDITS", 2), ("COMPLETE_REGISTRATION", 3), ("ACHIEVE_LEVEL", 2), ("LOGIN", 4),
-    ("SUBSCRIBE", 2), ("START_TRIAL", 2), ("INITIATE_STREAM", 2), ("COMPLETE_STREAM", 1),
-    ("RESERVE", 1), ("CLICK_AD", 1), ("VIEW_AD", 1), ("UNLOCK_ACHIEVEMENT", 1),
-    ("COMPLETE_TUTORIAL", 1), ("INVITE", 1),
+    ("SPEND_CREDITS", 2),
+    ("COMPLETE_REGISTRATION", 3),
+    ("ACHIEVE_LEVEL", 2),
+    ("LOGIN", 4),
+    ("SUBSCRIBE", 2),
+    ("START_TRIAL", 2),
+    ("INITIATE_STREAM", 2),
+    ("COMPLETE_STREAM", 1),
+    ("RESERVE", 1),
+    ("CLICK_AD", 1),
+    ("VIEW_AD", 1),
+    ("UNLOCK_ACHIEVEMENT", 1),
+    ("COMPLETE_TUTORIAL", 1),
+    ("INVITE", 1),
 )
 _BRANCH_DISPLAY_WEIGHTS = (
-    ("Complete Tutorial", 3), ("Unlock Achievement", 2), ("Invite", 2), ("Spend Credits", 1),
-    ("Complete Registration", 2), ("Achieve Level", 1), ("Login", 1), ("Start Trial", 1),
-    ("Subscribe", 1), ("Reserve", 1),
+    ("Complete Tutorial", 3),
+    ("Unlock Achievement", 2),
+    ("Invite", 2),
+    ("Spend Credits", 1),
+    ("Complete Registration", 2),
+    ("Achieve Level", 1),
+    ("Login", 1),
+    ("Start Trial", 1),
+    ("Subscribe", 1),
+    ("Reserve", 1),
 )
 _CUSTOM_WEIGHTS = (
-    ("Song Played", 6), ("Level Started", 5), ("Coupon Applied", 3), ("Video Watched", 4),
-    ("Article Read", 3), ("Signed Up", 2), ("Onboarding Step Completed", 3),
-    ("Filter Applied", 3), ("Ride Booked", 2), ("Settings Changed", 2), ("Promotion Viewed", 2),
+    ("Song Played", 6),
+    ("Level Started", 5),
+    ("Coupon Applied", 3),
+    ("Video Watched", 4),
+    ("Article Read", 3),
+    ("Signed Up", 2),
+    ("Onboarding Step Completed", 3),
+    ("Filter Applied", 3),
+    ("Ride Booked", 2),
+    ("Settings Changed", 2),
+    ("Promotion Viewed", 2),
     ("Button Tapped", 4),
 )
 # Family of a valid track event's name: Segment ecommerce, Branch names, custom.
 _FAMILY_WEIGHTS = (("ecommerce", 42), ("branch_api", 8), ("branch_display", 7), ("custom", 43))
 
 NOT_IMPORTED_NAMES = (
-    "Application Opened", "application opened", "APPLICATION INSTALLED", "Application Updated",
-    "Application Backgrounded", " Application Crashed", "Deep Link Clicked", "deep link opened",
-    "Install Attributed", "Install", "INSTALL", "Push Notification Tapped",
-    "Push Notification Received", "push notification bounced", "Pageview", "pageview",
-    "Web Session Start", "Open", "Click", "Reinstall",
+    "Application Opened",
+    "application opened",
+    "APPLICATION INSTALLED",
+    "Application Updated",
+    "Application Backgrounded",
+    " Application Crashed",
+    "Deep Link Clicked",
+    "deep link opened",
+    "Install Attributed",
+    "Install",
+    "INSTALL",
+    "Push Notification Tapped",
+    "Push Notification Received",
+    "push notification bounced",
+    "Pageview",
+    "pageview",
+    "Web Session Start",
+    "Open",
+    "Click",
+    "Reinstall",
 )
 _DISABLED_INTEGRATIONS = (
     {"Branch Metrics": False},
@@ -149,46 +213,77 @@ _DISABLED_INTEGRATIONS = (
 )
 # Integrations objects that still send to Branch (incl. All=false with Branch re-enabled).
 _ENABLED_INTEGRATIONS = (
-    {}, {}, {}, {}, {"Branch Metrics": True}, {"All": True, "Mixpanel": False},
-    {"All": False, "Branch Metrics": True}, {"Amplitude": {"session_id": 1718000000000}},
+    {},
+    {},
+    {},
+    {},
+    {"Branch Metrics": True},
+    {"All": True, "Mixpanel": False},
+    {"All": False, "Branch Metrics": True},
+    {"Amplitude": {"session_id": 1718000000000}},
 )
 _INVALID_TIMESTAMPS = (
-    "not-a-timestamp", "2024-13-45T25:61:00Z", "Thu, 28 Nov 2024 12:00:00 GMT", "0000-00-00T00:00:00Z",
+    "not-a-timestamp",
+    "2024-13-45T25:61:00Z",
+    "Thu, 28 Nov 2024 12:00:00 GMT",
+    "0000-00-00T00:00:00Z",
     "yesterday",
 )
 
 # (model, name, width, height, scale)
 _IOS_DEVICES = (
-    ("iPhone15,2", "iPhone", 393, 852, 3.0), ("iPhone14,5", "iPhone", 390, 844, 3.0),
-    ("iPhone16,1", "iPhone", 393, 852, 3.0), ("iPhone12,8", "iPhone", 375, 667, 2.0),
-    ("iPhone15,4", "iPhone", 393, 852, 3.0), ("iPad13,18", "iPad", 820, 1180, 2.0),
+    ("iPhone15,2", "iPhone", 393, 852, 3.0),
+    ("iPhone14,5", "iPhone", 390, 844, 3.0),
+    ("iPhone16,1", "iPhone", 393, 852, 3.0),
+    ("iPhone12,8", "iPhone", 375, 667, 2.0),
+    ("iPhone15,4", "iPhone", 393, 852, 3.0),
+    ("iPad13,18", "iPad", 820, 1180, 2.0),
 )
 _IOS_VERSIONS = ("16.7.8", "17.4.1", "17.5.1", "17.6.1", "18.0.1", "18.1", "18.2")
 _IOS_LIBRARIES = (("analytics-ios", "4.1.8"), ("analytics-swift", "1.5.11"), ("analytics-swift", "1.6.1"))
 # (manufacturer, model, device name, width, height, density)
 _ANDROID_DEVICES = (
-    ("samsung", "SM-S911B", "dm1q", 1080, 2340, 2.625), ("Google", "Pixel 7", "panther", 1080, 2400, 2.625),
-    ("Google", "Pixel 8 Pro", "husky", 1344, 2992, 3.0), ("Xiaomi", "2201117TG", "spes", 1080, 2400, 2.75),
-    ("OnePlus", "CPH2449", "OP5958L1", 1240, 2772, 3.5), ("motorola", "moto g(30)", "caprip", 720, 1600, 1.75),
+    ("samsung", "SM-S911B", "dm1q", 1080, 2340, 2.625),
+    ("Google", "Pixel 7", "panther", 1080, 2400, 2.625),
+    ("Google", "Pixel 8 Pro", "husky", 1344, 2992, 3.0),
+    ("Xiaomi", "2201117TG", "spes", 1080, 2400, 2.75),
+    ("OnePlus", "CPH2449", "OP5958L1", 1240, 2772, 3.5),
+    ("motorola", "moto g(30)", "caprip", 720, 1600, 1.75),
     ("samsung", "SM-A546B", "a54x", 1080, 2340, 2.625),
 )
-_ANDROID_VERSIONS = (("12", "SP1A.210812.016"), ("13", "TP1A.220624.014"), ("14", "UP1A.231005.007"),
-                     ("15", "AP3A.240905.015"))
+_ANDROID_VERSIONS = (
+    ("12", "SP1A.210812.016"),
+    ("13", "TP1A.220624.014"),
+    ("14", "UP1A.231005.007"),
+    ("15", "AP3A.240905.015"),
+)
 _ANDROID_LIBRARIES = (("analytics-android", "4.11.3"), ("analytics-kotlin", "1.16.3"))
 _WEB_LIBRARIES = (("analytics.js", "next-1.70.0"), ("analytics.js", "npm:next-1.72.1"), ("analytics.js", "4.1.0"))
-_SERVER_LIBRARIES = (("@segment/analytics-node", "2.1.2"), ("analytics-python", "2.3.2"),
-                     ("analytics-java", "3.5.1"), ("analytics-ruby", "2.4.3"), ("analytics-go", "3.3.0"))
+_SERVER_LIBRARIES = (
+    ("@segment/analytics-node", "2.1.2"),
+    ("analytics-python", "2.3.2"),
+    ("analytics-java", "3.5.1"),
+    ("analytics-ruby", "2.4.3"),
+    ("analytics-go", "3.3.0"),
+)
 # (name, namespace) of the customer's apps.
 _APPS = (("Shopwise", "com.shopwise.app"), ("Beatbox", "io.beatbox.player"), ("Dungeon Dash", "com.lumen.dungeondash"))
 _APP_VERSIONS = (("5.12.0", "5120"), ("5.13.1", "5131"), ("5.14.0", "5140"), ("6.0.2", "6002"))
 _CARRIERS = ("T-Mobile", "Verizon", "AT&T", "Vodafone", "Orange F", "O2 - UK", "Telekom.de", "")
 # (locale, IANA timezone, UTC offset in minutes)
 _LOCALES = (
-    ("en-US", "America/New_York", -240), ("en-US", "America/Chicago", -300),
-    ("en-US", "America/Los_Angeles", -420), ("en-GB", "Europe/London", 60),
-    ("fr-FR", "Europe/Paris", 120), ("de-DE", "Europe/Berlin", 120), ("es-ES", "Europe/Madrid", 120),
-    ("pt-BR", "America/Sao_Paulo", -180), ("ja-JP", "Asia/Tokyo", 540), ("en-IN", "Asia/Kolkata", 330),
-    ("en-AU", "Australia/Sydney", 600), ("nl-NL", "Europe/Amsterdam", 120),
+    ("en-US", "America/New_York", -240),
+    ("en-US", "America/Chicago", -300),
+    ("en-US", "America/Los_Angeles", -420),
+    ("en-GB", "Europe/London", 60),
+    ("fr-FR", "Europe/Paris", 120),
+    ("de-DE", "Europe/Berlin", 120),
+    ("es-ES", "Europe/Madrid", 120),
+    ("pt-BR", "America/Sao_Paulo", -180),
+    ("ja-JP", "Asia/Tokyo", 540),
+    ("en-IN", "Asia/Kolkata", 330),
+    ("en-AU", "Australia/Sydney", 600),
+    ("nl-NL", "Europe/Amsterdam", 120),
 )
 _DESKTOP_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
@@ -205,38 +300,80 @@ _MOBILE_AGENTS = (
 )
 _SITE = "https://www.shopwise.com"
 _PAGES = (
-    ("/", "Shopwise – Everyday gear"), ("/search", "Search results"), ("/c/apparel", "Apparel"),
-    ("/c/electronics", "Electronics"), ("/cart", "Your cart"), ("/checkout", "Checkout"),
-    ("/checkout/payment", "Payment"), ("/order/confirmation", "Thank you!"), ("/account", "My account"),
-    ("/blog/how-to-pack-light", "How to pack light – Shopwise Journal"), ("/deals", "Today's deals"),
+    ("/", "Shopwise – Everyday gear"),
+    ("/search", "Search results"),
+    ("/c/apparel", "Apparel"),
+    ("/c/electronics", "Electronics"),
+    ("/cart", "Your cart"),
+    ("/checkout", "Checkout"),
+    ("/checkout/payment", "Payment"),
+    ("/order/confirmation", "Thank you!"),
+    ("/account", "My account"),
+    ("/blog/how-to-pack-light", "How to pack light – Shopwise Journal"),
+    ("/deals", "Today's deals"),
 )
 _REFERRERS = ("", "", "https://www.google.com/", "https://www.instagram.com/", "https://t.co/", "https://www.bing.com/")
-_CAMPAIGNS = (("summer_sale", "newsletter", "email"), ("retarget_q3", "facebook", "paid_social"), ("brand", "google", "cpc"))
+_CAMPAIGNS = (
+    ("summer_sale", "newsletter", "email"),
+    ("retarget_q3", "facebook", "paid_social"),
+    ("brand", "google", "cpc"),
+)
 
 # (category, product names, brands, variants)
 _CATALOG_SPEC = (
-    ("Apparel", ("Trail Runner 3", "Rain Jacket", "Merino Hoodie", "Denim Jacket", "Linen Shirt"),
-     ("Acme Outdoors", "Northfold", "Blue Tern"), ("S", "M", "L", "XL", "Black", "Navy")),
-    ("Electronics", ("Wireless Earbuds", "4K Action Camera", "Smart Speaker", "USB-C Charger 65W"),
-     ("Voltix", "Sonora", "Pixelcraft"), ("64GB", "128GB", "White", "Graphite")),
-    ("Games", ("Monopoly: 3rd Edition", "Dungeon Dice Set", "Puzzle 1000 pcs"),
-     ("Hasbro", "Ravensburger", "Lumen Games"), ("Standard", "Deluxe", "200 pieces")),
-    ("Home", ("Ceramic Mug", "Cast Iron Skillet", "Linen Duvet Cover", "Café Crème Set"),
-     ("Hearthly", "Casa Nova"), ("Sage", "Sand", "Queen", "King")),
-    ("Beauty", ("Vitamin C Serum", "Matte Lipstick", "Crème Hydratante"),
-     ("Lumière", "Glowlab"), ("30 ml", "50 ml", "Rouge 04")),
+    (
+        "Apparel",
+        ("Trail Runner 3", "Rain Jacket", "Merino Hoodie", "Denim Jacket", "Linen Shirt"),
+        ("Acme Outdoors", "Northfold", "Blue Tern"),
+        ("S", "M", "L", "XL", "Black", "Navy"),
+    ),
+    (
+        "Electronics",
+        ("Wireless Earbuds", "4K Action Camera", "Smart Speaker", "USB-C Charger 65W"),
+        ("Voltix", "Sonora", "Pixelcraft"),
+        ("64GB", "128GB", "White", "Graphite"),
+    ),
+    (
+        "Games",
+        ("Monopoly: 3rd Edition", "Dungeon Dice Set", "Puzzle 1000 pcs"),
+        ("Hasbro", "Ravensburger", "Lumen Games"),
+        ("Standard", "Deluxe", "200 pieces"),
+    ),
+    (
+        "Home",
+        ("Ceramic Mug", "Cast Iron Skillet", "Linen Duvet Cover", "Café Crème Set"),
+        ("Hearthly", "Casa Nova"),
+        ("Sage", "Sand", "Queen", "King"),
+    ),
+    (
+        "Beauty",
+        ("Vitamin C Serum", "Matte Lipstick", "Crème Hydratante"),
+        ("Lumière", "Glowlab"),
+        ("30 ml", "50 ml", "Rouge 04"),
+    ),
 )
 _CURRENCIES = ("USD",) * 12 + ("EUR",) * 4 + ("GBP", "GBP", "CAD", "JPY", "BRL", "AUD", "usd", "eur")
 _BAD_CURRENCIES = ("EURO", "US$", "dollars", "€")
 _QUERIES = ("blue hotpants", "running shoes", "wireless earbuds", "café", "rain jacket xl", "mug", "gift for dad")
-_REVIEWS = ("Great fit, runs a bit small.", "Battery lasts forever!\nWould buy again.",
-            "Arrived late but works fine.", "Très bon produit 👍", "Meh.")
-_SONGS = (("Midnight City", "M83"), ("Heat Waves", "Glass Animals"), ("Blinding Lights", "The Weeknd"),
-          ("Dans la ville", "Zaz"), ("Levitating", "Dua Lipa"))
+_REVIEWS = (
+    "Great fit, runs a bit small.",
+    "Battery lasts forever!\nWould buy again.",
+    "Arrived late but works fine.",
+    "Très bon produit 👍",
+    "Meh.",
+)
+_SONGS = (
+    ("Midnight City", "M83"),
+    ("Heat Waves", "Glass Animals"),
+    ("Blinding Lights", "The Weeknd"),
+    ("Dans la ville", "Zaz"),
+    ("Levitating", "Dua Lipa"),
+)
 _SCREENS = ("Home", "Product Detail", "Cart", "Search", "Settings", "Level Select", "Player")
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _weighted(pairs: Sequence[tuple[T, int]]) -> tuple[T, ...]:
     """Expand (value, weight) pairs into a flat table, so a weighted pick is one index."""
@@ -252,7 +389,7 @@ _CUSTOM_NAMES = _weighted(_CUSTOM_WEIGHTS)
 
 def _to_ms(moment: datetime) -> int:
     if moment.tzinfo is None:  # naive means UTC, as in the importer
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 
@@ -320,16 +457,17 @@ class _Rand:
 class _Profile:
     """One user on one device: its context is shared by all its events (never mutated)."""
 
-    platform: str              # "ios" | "android" | "web" | "server"
+    platform: str  # "ios" | "android" | "web" | "server"
     user_id: str | None
     anonymous_id: str | None
     context: dict[str, Any]
-    fingerprint: str | None    # Branch browser fingerprint id (web only)
+    fingerprint: str | None  # Branch browser fingerprint id (web only)
     tz_offset_min: int
     message_id: Callable[[], str]
 
 
 # --------------------------------------------------------------------------- the factory
+
 
 class _Factory:
     """Builds Segment payloads from one seeded RNG: profiles, track events and bad records."""
@@ -342,8 +480,9 @@ class _Factory:
         self.pages = self._pages()
         self.profiles = [self._profile() for _ in range(profile_count)]
         self.properties: dict[str, Callable[[str], dict[str, Any]]] = {
-            **dict.fromkeys(("Product Viewed", "Product Added", "Product Added to Wishlist", "Product Shared"),
-                            self._single_product),
+            **dict.fromkeys(
+                ("Product Viewed", "Product Added", "Product Added to Wishlist", "Product Shared"), self._single_product
+            ),
             "Product List Viewed": self._product_list,
             "Products Searched": self._search,
             "Cart Viewed": self._cart,
@@ -389,8 +528,13 @@ class _Factory:
         model, name, width, height, _scale = rand.pick(_IOS_DEVICES)
         locale, tz, offset = rand.pick(_LOCALES)
         library, version = rand.pick(_IOS_LIBRARIES)
-        device: dict[str, Any] = {"id": rand.uuid(upper=True), "manufacturer": "Apple", "model": model,
-                                  "name": name, "type": "ios"}
+        device: dict[str, Any] = {
+            "id": rand.uuid(upper=True),
+            "manufacturer": "Apple",
+            "model": model,
+            "name": name,
+            "type": "ios",
+        }
         # Post-ATT reality: many iOS users deny tracking -> zeroed IDFA or none at all.
         att = rand.random()
         if att < 0.55:
@@ -400,13 +544,25 @@ class _Factory:
         else:
             device["adTrackingEnabled"] = False
         context = {
-            "app": self._app_context(), "device": device,
+            "app": self._app_context(),
+            "device": device,
             "os": {"name": "iOS", "version": rand.pick(_IOS_VERSIONS)},
-            "library": {"name": library, "version": version}, "locale": locale, "timezone": tz,
-            "screen": {"width": width, "height": height}, "network": self._network(), "ip": rand.ip(),
+            "library": {"name": library, "version": version},
+            "locale": locale,
+            "timezone": tz,
+            "screen": {"width": width, "height": height},
+            "network": self._network(),
+            "ip": rand.ip(),
         }
-        return _Profile("ios", self._user_id() if rand.chance(0.55) else None, rand.uuid(upper=True), context,
-                        None, offset, lambda: self.rand.uuid(upper=True))
+        return _Profile(
+            "ios",
+            self._user_id() if rand.chance(0.55) else None,
+            rand.uuid(upper=True),
+            context,
+            None,
+            offset,
+            lambda: self.rand.uuid(upper=True),
+        )
 
     def _android_profile(self) -> _Profile:
         rand = self.rand
@@ -414,31 +570,46 @@ class _Factory:
         os_version, build = rand.pick(_ANDROID_VERSIONS)
         locale, tz, offset = rand.pick(_LOCALES)
         library, version = rand.pick(_ANDROID_LIBRARIES)
-        device: dict[str, Any] = {"id": rand.hex(16), "manufacturer": maker, "model": model, "name": name,
-                                  "type": "android"}
+        device: dict[str, Any] = {
+            "id": rand.hex(16),
+            "manufacturer": maker,
+            "model": model,
+            "name": name,
+            "type": "android",
+        }
         if rand.chance(0.06):  # user opted out of personalised ads: Android zeroes the AAID
             device.update(advertisingId=ZERO_AD_ID, adTrackingEnabled=False)
         else:
             device.update(advertisingId=rand.uuid(), adTrackingEnabled=True)
         context = {
-            "app": self._app_context(), "device": device,
+            "app": self._app_context(),
+            "device": device,
             "os": {"name": "Android", "version": os_version},
-            "library": {"name": library, "version": version}, "locale": locale, "timezone": tz,
-            "screen": {"width": width, "height": height, "density": density}, "network": self._network(),
+            "library": {"name": library, "version": version},
+            "locale": locale,
+            "timezone": tz,
+            "screen": {"width": width, "height": height, "density": density},
+            "network": self._network(),
             "userAgent": f"Dalvik/2.1.0 (Linux; U; Android {os_version}; {model} Build/{build})",
             "ip": rand.ip(),
         }
-        return _Profile("android", self._user_id() if rand.chance(0.5) else None, rand.uuid(), context,
-                        None, offset, self.rand.uuid)
+        return _Profile(
+            "android", self._user_id() if rand.chance(0.5) else None, rand.uuid(), context, None, offset, self.rand.uuid
+        )
 
     def _web_profile(self) -> _Profile:
         rand = self.rand
         locale, tz, offset = rand.pick(_LOCALES)
         library, version = rand.pick(_WEB_LIBRARIES)
         agent = rand.pick(_MOBILE_AGENTS if rand.chance(0.35) else _DESKTOP_AGENTS)
-        context = {"library": {"name": library, "version": version}, "locale": locale, "timezone": tz,
-                   "userAgent": agent, "ip": rand.ip()}
-        fingerprint = str(rand.randint(10 ** 17, 10 ** 19 - 1)) if rand.chance(0.75) else None
+        context = {
+            "library": {"name": library, "version": version},
+            "locale": locale,
+            "timezone": tz,
+            "userAgent": agent,
+            "ip": rand.ip(),
+        }
+        fingerprint = str(rand.randint(10**17, 10**19 - 1)) if rand.chance(0.75) else None
         # Without a fingerprint the event is importable only for logged-in users.
         user_id = self._user_id() if fingerprint is None or rand.chance(0.3) else None
         classic = version[0].isdigit()
@@ -467,12 +638,19 @@ class _Factory:
                 for brand in brands:
                     slug = "-".join(name.lower().replace(":", "").split())
                     product_id = rand.hex(24)
-                    products.append({
-                        "product_id": product_id, "sku": f"{category[:2].upper()}-{rand.randint(100, 999)}",
-                        "name": name, "brand": brand, "category": category, "variant": rand.pick(variants),
-                        "price": rand.money(4, 240), "url": f"{_SITE}/p/{slug}",
-                        "image_url": f"https://cdn.shopwise.com/img/{product_id[:12]}.jpg",
-                    })
+                    products.append(
+                        {
+                            "product_id": product_id,
+                            "sku": f"{category[:2].upper()}-{rand.randint(100, 999)}",
+                            "name": name,
+                            "brand": brand,
+                            "category": category,
+                            "variant": rand.pick(variants),
+                            "price": rand.money(4, 240),
+                            "url": f"{_SITE}/p/{slug}",
+                            "image_url": f"https://cdn.shopwise.com/img/{product_id[:12]}.jpg",
+                        }
+                    )
         return products
 
     def _pages(self) -> list[tuple[dict[str, Any], dict[str, str] | None]]:
@@ -480,13 +658,17 @@ class _Factory:
         pages: list[tuple[dict[str, Any], dict[str, str] | None]] = []
         for path, title in _PAGES:
             for referrer in _REFERRERS:
-                pages.append(({"path": path, "referrer": referrer, "search": "", "title": title,
-                               "url": f"{_SITE}{path}"}, None))
+                pages.append(
+                    ({"path": path, "referrer": referrer, "search": "", "title": title, "url": f"{_SITE}{path}"}, None)
+                )
             campaign, source, medium = self.rand.pick(_CAMPAIGNS)
             search = f"?utm_source={source}&utm_medium={medium}&utm_campaign={campaign}"
-            pages.append(({"path": path, "referrer": "", "search": search, "title": title,
-                           "url": f"{_SITE}{path}{search}"},
-                          {"name": campaign, "source": source, "medium": medium}))
+            pages.append(
+                (
+                    {"path": path, "referrer": "", "search": search, "title": title, "url": f"{_SITE}{path}{search}"},
+                    {"name": campaign, "source": source, "medium": medium},
+                )
+            )
         return pages
 
     # ---- envelope
@@ -503,8 +685,7 @@ class _Factory:
         sent = original + delay
         received = t_ms + delay + latency
         iso = self.iso
-        original_text = (iso.local(original, profile.tz_offset_min) if rand.chance(0.04)
-                         else iso.utc(original))
+        original_text = iso.local(original, profile.tz_offset_min) if rand.chance(0.04) else iso.utc(original)
         event: Event = {"type": call_type, "messageId": profile.message_id()}
         if profile.anonymous_id is not None:
             event["anonymousId"] = profile.anonymous_id
@@ -517,8 +698,11 @@ class _Factory:
             if campaign is not None:
                 context["campaign"] = campaign
         event.update(
-            context=context, originalTimestamp=original_text, sentAt=iso.utc(sent),
-            receivedAt=iso.utc(received), timestamp=iso.utc(received - (sent - original)),
+            context=context,
+            originalTimestamp=original_text,
+            sentAt=iso.utc(sent),
+            receivedAt=iso.utc(received),
+            timestamp=iso.utc(received - (sent - original)),
         )
         if rand.chance(0.45):
             event["integrations"] = rand.pick(_ENABLED_INTEGRATIONS)
@@ -597,8 +781,10 @@ class _Factory:
         elif name == "Product Added to Wishlist":
             props.update(wishlist_id=self.rand.hex(24), wishlist_name="Loved Items")
         elif name == "Product Shared":
-            props.update(share_via=self.rand.pick(("email", "sms", "whatsapp", "copy_link")),
-                         share_message="Hey, check out this item")
+            props.update(
+                share_via=self.rand.pick(("email", "sms", "whatsapp", "copy_link")),
+                share_message="Hey, check out this item",
+            )
         if self.rand.chance(0.5):
             props["value"] = props["price"]
             self.add_currency(props)
@@ -624,8 +810,10 @@ class _Factory:
         shipping = rand.pick((0.0, 4.99, 7.5, 12.0))
         tax = round(subtotal * 0.08, 2)
         revenue = round(subtotal - discount, 2)
-        props: dict[str, Any] = {"order_id": f"{rand.randint(10_000_000, 99_999_999)}",
-                                 "affiliation": rand.pick(("Shopwise Online", "Shopwise App", "Google Store"))}
+        props: dict[str, Any] = {
+            "order_id": f"{rand.randint(10_000_000, 99_999_999)}",
+            "affiliation": rand.pick(("Shopwise Online", "Shopwise App", "Google Store")),
+        }
         if name == "Order Completed":
             props["checkout_id"] = rand.hex(24)
             props["total"] = self.number(round(revenue + shipping + tax, 2))
@@ -642,14 +830,22 @@ class _Factory:
         return props
 
     def _payment_info(self, _name: str) -> dict[str, Any]:
-        return {"checkout_id": self.rand.hex(24), "order_id": f"{self.rand.randint(10_000_000, 99_999_999)}",
-                "step": 3, "shipping_method": self.rand.pick(("UPS Ground", "FedEx 2Day", "Pickup")),
-                "payment_method": self.rand.pick(("Visa", "Apple Pay", "PayPal", "Mastercard"))}
+        return {
+            "checkout_id": self.rand.hex(24),
+            "order_id": f"{self.rand.randint(10_000_000, 99_999_999)}",
+            "step": 3,
+            "shipping_method": self.rand.pick(("UPS Ground", "FedEx 2Day", "Pickup")),
+            "payment_method": self.rand.pick(("Visa", "Apple Pay", "PayPal", "Mastercard")),
+        }
 
     def _review(self, _name: str) -> dict[str, Any]:
         product = self.rand.pick(self.catalog)
-        return {"product_id": product["product_id"], "review_id": self.rand.hex(12),
-                "review_body": self.rand.pick(_REVIEWS), "rating": str(self.rand.randint(1, 5))}
+        return {
+            "product_id": product["product_id"],
+            "review_id": self.rand.hex(12),
+            "review_body": self.rand.pick(_REVIEWS),
+            "rating": str(self.rand.randint(1, 5)),
+        }
 
     # ---- other call types
 
@@ -659,8 +855,11 @@ class _Factory:
         profile = self.profile()
         event = self.envelope(profile, call_type, t_ms)
         if call_type == "identify":
-            event["traits"] = {"email": f"user{rand.randint(1, 99_999)}@example.com", "plan": "premium",
-                               "createdAt": self.iso.utc(t_ms - rand.randint(1, 400) * DAY_MS)}
+            event["traits"] = {
+                "email": f"user{rand.randint(1, 99_999)}@example.com",
+                "plan": "premium",
+                "createdAt": self.iso.utc(t_ms - rand.randint(1, 400) * DAY_MS),
+            }
         elif call_type in ("page", "screen"):
             event["name"] = rand.pick(_SCREENS)
             event["properties"] = {"referrer": ""} if call_type == "page" else {"from": rand.pick(_SCREENS)}
@@ -723,13 +922,13 @@ class _Factory:
 
 # --------------------------------------------------------------------------- property builders
 
+
 def _credits(f: _Factory) -> dict[str, Any]:
     return {"credits": f.rand.randint(10, 500), "description": "Unlock bonus level"}
 
 
 def _money_props(f: _Factory, description: str) -> dict[str, Any]:
-    props: dict[str, Any] = {"revenue": f.number(f.rand.pick((4.99, 9.99, 59.99, 119.0))),
-                             "description": description}
+    props: dict[str, Any] = {"revenue": f.number(f.rand.pick((4.99, 9.99, 59.99, 119.0))), "description": description}
     f.add_currency(props)
     return props
 
@@ -741,8 +940,10 @@ def _stream(f: _Factory) -> dict[str, Any]:
 
 _BRANCH_PROPERTIES: dict[str, Callable[[_Factory], dict[str, Any]]] = {
     "SPEND_CREDITS": _credits,
-    "COMPLETE_REGISTRATION": lambda f: {"method": f.rand.pick(("email", "google", "apple")),
-                                        "referral_code": f.rand.hex(6) if f.rand.chance(0.3) else None},
+    "COMPLETE_REGISTRATION": lambda f: {
+        "method": f.rand.pick(("email", "google", "apple")),
+        "referral_code": f.rand.hex(6) if f.rand.chance(0.3) else None,
+    },
     "ACHIEVE_LEVEL": lambda f: {"level": f.rand.randint(2, 80), "description": "Reached a new level"},
     "LOGIN": lambda f: {"method": f.rand.pick(("password", "google", "apple", "magic_link"))},
     "SUBSCRIBE": lambda f: {**_money_props(f, "Premium monthly"), "plan": "premium_monthly"},
@@ -760,45 +961,77 @@ _BRANCH_PROPERTIES: dict[str, Callable[[_Factory], dict[str, Any]]] = {
 
 def _song_played(f: _Factory) -> dict[str, Any]:
     title, artist = f.rand.pick(_SONGS)
-    return {"song_id": f.rand.hex(10), "title": title, "artist": artist,
-            "duration_ms": f.rand.randint(120_000, 320_000), "shuffle": f.rand.chance(0.4),
-            "source": {"type": "playlist", "id": f.rand.hex(8), "name": "Daily Mix 2"}}
+    return {
+        "song_id": f.rand.hex(10),
+        "title": title,
+        "artist": artist,
+        "duration_ms": f.rand.randint(120_000, 320_000),
+        "shuffle": f.rand.chance(0.4),
+        "source": {"type": "playlist", "id": f.rand.hex(8), "name": "Daily Mix 2"},
+    }
 
 
 def _level_started(f: _Factory) -> dict[str, Any]:
-    return {"level": f.rand.randint(1, 80), "world": f.rand.pick(("Caverns", "Skyforge", "Mire")),
-            "difficulty": f.rand.pick(("easy", "normal", "hard")), "boosters": ["shield", "x2"][: f.rand.randint(0, 2)],
-            "lives": f.rand.randint(0, 5)}
+    return {
+        "level": f.rand.randint(1, 80),
+        "world": f.rand.pick(("Caverns", "Skyforge", "Mire")),
+        "difficulty": f.rand.pick(("easy", "normal", "hard")),
+        "boosters": ["shield", "x2"][: f.rand.randint(0, 2)],
+        "lives": f.rand.randint(0, 5),
+    }
 
 
 def _coupon_applied(f: _Factory) -> dict[str, Any]:
-    return {"cart_id": f.rand.hex(24), "coupon_id": f.rand.hex(8), "coupon_name": "SUMMER10",
-            "discount": f.number(f.rand.money(2, 25))}
+    return {
+        "cart_id": f.rand.hex(24),
+        "coupon_id": f.rand.hex(8),
+        "coupon_name": "SUMMER10",
+        "discount": f.number(f.rand.money(2, 25)),
+    }
 
 
 def _generic_custom(f: _Factory) -> dict[str, Any]:
     """Small custom payloads with mixed value types, as product teams send them."""
-    return {"screen": f.rand.pick(_SCREENS), "variant": f.rand.pick(("A", "B")), "count": f.rand.randint(1, 20),
-            "ratio": round(f.rand.random(), 3), "first_time": f.rand.chance(0.2),
-            "meta": {"source": f.rand.pick(("push", "home", "search")), "experiment": None}}
+    return {
+        "screen": f.rand.pick(_SCREENS),
+        "variant": f.rand.pick(("A", "B")),
+        "count": f.rand.randint(1, 20),
+        "ratio": round(f.rand.random(), 3),
+        "first_time": f.rand.chance(0.2),
+        "meta": {"source": f.rand.pick(("push", "home", "search")), "experiment": None},
+    }
 
 
 _CUSTOM_PROPERTIES: dict[str, Callable[[_Factory], dict[str, Any]]] = {
     "Song Played": _song_played,
     "Level Started": _level_started,
     "Coupon Applied": _coupon_applied,
-    "Video Watched": lambda f: {"video_id": f.rand.hex(11), "position_s": f.rand.randint(0, 600),
-                                "total_length": 612, "livestream": False, "quality": "1080p"},
-    "Article Read": lambda f: {"article_id": f.rand.randint(1000, 9999), "title": "How to pack light",
-                               "words": 1240, "paywalled": f.rand.chance(0.3)},
+    "Video Watched": lambda f: {
+        "video_id": f.rand.hex(11),
+        "position_s": f.rand.randint(0, 600),
+        "total_length": 612,
+        "livestream": False,
+        "quality": "1080p",
+    },
+    "Article Read": lambda f: {
+        "article_id": f.rand.randint(1000, 9999),
+        "title": "How to pack light",
+        "words": 1240,
+        "paywalled": f.rand.chance(0.3),
+    },
     "Signed Up": lambda f: {"plan": "free", "method": f.rand.pick(("email", "google"))},
-    "Ride Booked": lambda f: {"ride_type": "pool", "fare": f.number(f.rand.money(6, 40)), "surge": 1.2,
-                              "pickup": {"lat": 48.8566, "lon": 2.3522}},
+    "Ride Booked": lambda f: {
+        "ride_type": "pool",
+        "fare": f.number(f.rand.money(6, 40)),
+        "surge": 1.2,
+        "pickup": {"lat": 48.8566, "lon": 2.3522},
+    },
     "Button Tapped": lambda f: {"button": f.rand.pick(("buy_now", "share", "close"))},
 }
 
 
 # --------------------------------------------------------------------------- planning
+
 
 def _sample_plan(count: int, rand: _Rand) -> list[str]:
     """The shuffled kind of each message; every kind appears once the sample is big enough."""
@@ -826,6 +1059,7 @@ def _event_time(factory: _Factory, index: int, count: int) -> int:
 
 # --------------------------------------------------------------------------- public API
 
+
 def generate_sample(
     count: int = 1200,
     seed: int = 42,
@@ -839,7 +1073,7 @@ def generate_sample(
     pass it when determinism matters. With several ``apps``, some valid messages carry a
     ``branch_key`` attribute naming one of them.
     """
-    now_ms = _to_ms(now or datetime.now(timezone.utc))
+    now_ms = _to_ms(now or datetime.now(UTC))
     factory = _Factory(seed, now_ms, profile_count=max(20, min(5000, count // 6)))
     rand = factory.rand
     recent: deque[SampleMessage] = deque(maxlen=_DUPLICATE_LOOKBACK)
@@ -857,8 +1091,9 @@ def generate_sample(
     return messages
 
 
-def _sample_message(factory: _Factory, kind: str, t_ms: int, apps: Sequence[str],
-                    unknown_app_key: str) -> SampleMessage:
+def _sample_message(
+    factory: _Factory, kind: str, t_ms: int, apps: Sequence[str], unknown_app_key: str
+) -> SampleMessage:
     """One message of ``kind`` (anything but a duplicate) at ``t_ms``."""
     rand = factory.rand
     attributes: dict[str, str] = {}
@@ -897,7 +1132,7 @@ def _pin_timestamp(event: Event) -> None:
 
 def _corpus_records(count: int, seed: int, now: datetime | None) -> Iterator[tuple[str, bytes]]:
     """``(kind, data)`` of each corpus record, lazily."""
-    now_ms = _to_ms(now or datetime.now(timezone.utc))
+    now_ms = _to_ms(now or datetime.now(UTC))
     factory = _Factory(seed, now_ms, profile_count=max(20, min(5000, count // 6)))
     rand = factory.rand
     for index in range(count):
@@ -921,6 +1156,7 @@ def generate_corpus(count: int, seed: int, now: datetime | None = None) -> Itera
 
 # --------------------------------------------------------------------------- CLI
 
+
 def write_lines(records: Iterator[tuple[str, bytes]], out: BinaryIO) -> Counter[str]:
     """Write each record's data as one line; return the count of each kind."""
     kinds: Counter[str] = Counter()
@@ -940,8 +1176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.samples", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--now", type=datetime.fromisoformat, default=None,
-                        help="ISO-8601 reference time (default: the current time)")
+    parser.add_argument(
+        "--now", type=datetime.fromisoformat, default=None, help="ISO-8601 reference time (default: the current time)"
+    )
     parser.add_argument("--corpus", action="store_true", help="benchmark corpus instead of a mixed sample")
     parser.add_argument("--out", default="-", help="output file, '-' for stdout")
     args = parser.parse_args(argv)

@@ -8,10 +8,11 @@ is paid per chunk (see bench/README.md). Files are the unit of parallelism (a gz
 cannot be split anyway): Segment writes many files per hour, and the matched file names
 are reshuffled so that workers share them.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -69,7 +70,8 @@ class ReadArchiveChunks(beam.PTransform):
     def expand(self, pipeline):
         return (
             pipeline
-            | "MatchFiles" >> fileio.MatchFiles(self._pattern, empty_match_treatment=fileio.EmptyMatchTreatment.DISALLOW)
+            | "MatchFiles"
+            >> fileio.MatchFiles(self._pattern, empty_match_treatment=fileio.EmptyMatchTreatment.DISALLOW)
             | "SpreadFiles" >> beam.Reshuffle()
             | "OpenFiles" >> fileio.ReadMatches()
             | "ReadLineChunks" >> beam.ParDo(_ReadChunksFn(self._chunk_lines)).with_output_types(list[bytes])

@@ -1,8 +1,9 @@
 """Outcome counts: summed per bundle, written as ``import_stats`` increment rows."""
+
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
@@ -21,9 +22,9 @@ class BundleCounts:
     """
 
     def __init__(self) -> None:
-        self._sums: dict[tuple[Hashable, Any], list] = {}
+        self._sums: dict[tuple[Any, Any], list] = {}
 
-    def add(self, key: Hashable, delta: int, timestamp: Any, window: Any) -> None:
+    def add(self, key: Any, delta: int, timestamp: Any, window: Any) -> None:
         entry = self._sums.get((key, window))
         if entry is None:
             self._sums[(key, window)] = [delta, timestamp]
@@ -32,7 +33,7 @@ class BundleCounts:
             if timestamp > entry[1]:
                 entry[1] = timestamp
 
-    def drain(self) -> Iterator[tuple[Hashable, int, Any, Any]]:
+    def drain(self) -> Iterator[tuple[Any, int, Any, Any]]:
         """``(key, sum, latest timestamp, window)`` of each key counted; then starts over."""
         sums, self._sums = self._sums, {}
         for (key, window), (count, timestamp) in sums.items():
@@ -41,7 +42,7 @@ class BundleCounts:
     def windowed(self, tag: str | None = None) -> Iterator[Any]:
         """:meth:`drain` as ``finish_bundle`` outputs ``(key, sum)`` (to ``tag`` if given)."""
         for key, count, timestamp, window in self.drain():
-            value = WindowedValue((key, count), timestamp, [window])
+            value = WindowedValue((key, count), timestamp, (window,))
             yield value if tag is None else beam.pvalue.TaggedOutput(tag, value)
 
 
@@ -60,10 +61,10 @@ class _SumPerBundleFn(beam.DoFn):
         self._sums.add(key, delta, timestamp, window)
 
     def finish_bundle(self):
-        written_at = to_bq_timestamp(datetime.now(timezone.utc))
+        written_at = to_bq_timestamp(datetime.now(UTC))
         for key, count, timestamp, window in self._sums.drain():
             if count:
-                yield WindowedValue(stats_row(key, count, written_at), timestamp, [window])
+                yield WindowedValue(stats_row(key, count, written_at), timestamp, (window,))
 
 
 class CountOutcomesPerMinute(beam.PTransform):

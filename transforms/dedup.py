@@ -12,12 +12,13 @@ identically.
 The rule itself is ``domain.dedup`` (Beam's ``DeduplicatePerKey`` drops repeats silently;
 we must count them as outcomes).
 """
+
 from __future__ import annotations
 
 import pickle
 import zlib
-from datetime import timedelta
 from collections.abc import Callable, Hashable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -68,8 +69,14 @@ class _DedupStreamingFn(_DedupFn):
     KEPT_AT = ReadModifyWriteStateSpec("kept_at_micros", VarIntCoder())
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
 
-    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam,
-                kept_at=beam.DoFn.StateParam(KEPT_AT), expiry=beam.DoFn.TimerParam(EXPIRY)):
+    def process(
+        self,
+        element,
+        timestamp=beam.DoFn.TimestampParam,
+        window=beam.DoFn.WindowParam,
+        kept_at=beam.DoFn.StateParam(KEPT_AT),
+        expiry=beam.DoFn.TimerParam(EXPIRY),
+    ):
         _, (micros, value) = element
         if is_repeat(micros, kept_at.read(), self._window_micros):
             self._repeated += 1
@@ -141,7 +148,7 @@ class _DedupShardFn(_DedupFn):
         repeated: dict[str, list[tuple[int, Any]]] = {}
         for pack in packs:
             keys, times, values = _unpack(pack)
-            for key, micros, value in zip(keys, times, values):
+            for key, micros, value in zip(keys, times, values, strict=True):
                 if copies_per_key[key] == 1:
                     value = orjson.loads(value)
                     self._kept += 1
@@ -180,11 +187,12 @@ class DropDuplicates(beam.PTransform):
     def expand(self, keyed):
         outputs = (DUPLICATE, COUNTS) if self._stat_key is not None else (DUPLICATE,)
         if self._streaming:
-            return keyed | "FirstCopyPerKey" >> beam.ParDo(_DedupStreamingFn(self._window, self._stat_key)).with_outputs(
-                *outputs, main="unique")
+            return keyed | "FirstCopyPerKey" >> beam.ParDo(
+                _DedupStreamingFn(self._window, self._stat_key)
+            ).with_outputs(*outputs, main="unique")
         return (
             keyed
             | "GroupShards" >> beam.GroupByKey()
-            | "FirstCopyPerKey" >> beam.ParDo(_DedupShardFn(self._window, self._stat_key)).with_outputs(
-                *outputs, main="unique")
+            | "FirstCopyPerKey"
+            >> beam.ParDo(_DedupShardFn(self._window, self._stat_key)).with_outputs(*outputs, main="unique")
         )

@@ -9,11 +9,13 @@ handles in minutes); everything after the read is redistributed (``Reshuffle``),
 encoding and the gzip writes run in parallel. Files roll over at the row limit inside
 Beam's own file sink (``max_records_per_shard``), on every runner and local or ``gs://``.
 """
+
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -29,10 +31,12 @@ QUERY_PAGE_SIZE = 10_000
 def export_sql(view: str) -> str:
     """One topic's rows of one app and day; JSON columns as JSON text (same in BigQuery and the emulator)."""
     plain = ", ".join(PLAIN_COLUMNS)
-    return (f"SELECT {plain}, `timestamp`, segment_anonymous_id, "
-            f"TO_JSON_STRING(content_items) AS content_items, TO_JSON_STRING(custom_data) AS custom_data "
-            f"FROM `{view}` WHERE app_id = @app_id AND topic = @topic "
-            f"AND `timestamp` >= @day_start AND `timestamp` < @day_end")
+    return (
+        f"SELECT {plain}, `timestamp`, segment_anonymous_id, "
+        f"TO_JSON_STRING(content_items) AS content_items, TO_JSON_STRING(custom_data) AS custom_data "
+        f"FROM `{view}` WHERE app_id = @app_id AND topic = @topic "
+        f"AND `timestamp` >= @day_start AND `timestamp` < @day_end"
+    )
 
 
 class QueryTopicDay(beam.DoFn):
@@ -45,13 +49,15 @@ class QueryTopicDay(beam.DoFn):
         self.client = make_client(self.project)
 
     def process(self, topic: str) -> Iterator[str]:
-        start = datetime.combine(self.day, time(), tzinfo=timezone.utc)
-        config = bigquery.QueryJobConfig(query_parameters=[
-            bigquery.ScalarQueryParameter("app_id", "STRING", self.app_id),
-            bigquery.ScalarQueryParameter("topic", "STRING", topic),
-            bigquery.ScalarQueryParameter("day_start", "TIMESTAMP", start),
-            bigquery.ScalarQueryParameter("day_end", "TIMESTAMP", start + timedelta(days=1)),
-        ])
+        start = datetime.combine(self.day, time(), tzinfo=UTC)
+        config = bigquery.QueryJobConfig(
+            query_parameters=[
+                bigquery.ScalarQueryParameter("app_id", "STRING", self.app_id),
+                bigquery.ScalarQueryParameter("topic", "STRING", topic),
+                bigquery.ScalarQueryParameter("day_start", "TIMESTAMP", start),
+                bigquery.ScalarQueryParameter("day_end", "TIMESTAMP", start + timedelta(days=1)),
+            ]
+        )
         for row in self.client.query(export_sql(self.view), job_config=config).result(page_size=QUERY_PAGE_SIZE):
             yield csv_line(dict(row))
 
@@ -71,16 +77,20 @@ class ExportTopic(beam.PTransform):
             | "Redistribute" >> beam.Reshuffle()
         )
         files = lines | "WriteCsvGz" >> beam.io.WriteToText(
-            f"{self.output}/{self.topic}/{self.topic}", file_name_suffix=".csv.gz",
-            compression_type=CompressionTypes.GZIP, header=",".join(EXPORT_COLUMNS),
-            max_records_per_shard=self.max_rows_per_file, skip_if_empty=True)
+            f"{self.output}/{self.topic}/{self.topic}",
+            file_name_suffix=".csv.gz",
+            compression_type=CompressionTypes.GZIP,
+            header=",".join(EXPORT_COLUMNS),
+            max_records_per_shard=self.max_rows_per_file,
+            skip_if_empty=True,
+        )
         topic = self.topic
         return (
-            (files | "FileEntry" >> beam.Map(lambda path: ("file", topic, path)),
-             lines | "CountRows" >> beam.combiners.Count.Globally()
-             | "RowsEntry" >> beam.Map(lambda n: ("rows", topic, n)))
-            | "Entries" >> beam.Flatten()
-        )
+            files | "FileEntry" >> beam.Map(lambda path: ("file", topic, path)),
+            lines
+            | "CountRows" >> beam.combiners.Count.Globally()
+            | "RowsEntry" >> beam.Map(lambda n: ("rows", topic, n)),
+        ) | "Entries" >> beam.Flatten()
 
 
 def write_manifest(entries: list[tuple[str, str, Any]], output: str, app_id: str, day: date) -> None:

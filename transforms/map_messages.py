@@ -6,9 +6,10 @@ Streaming takes Pub/Sub messages; the backfill takes chunks of archive lines and
 copies per dedup shard. Failsafe: ``process_message`` never raises (a bug becomes the
 outcome ``internal_error``), and every rejected message is dead-lettered with its raw payload.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -23,7 +24,7 @@ from transforms.counting import BundleCounts
 from transforms.dedup import CopyPacker
 from transforms.tags import COUNTS, REJECTED
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -65,23 +66,32 @@ class _MapMessagesFn(beam.DoFn):
         The dedup time is ``dedup_micros`` (the publish time when streaming) or, when None
         (backfills), the event time.
         """
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         outcome = process_message(data, attributes, publish_time, self._settings, now)
         reason = outcome.reason.value if outcome.reason else None
         # Imported here means "mapped": dedup decides imported or duplicate.
         metric = "mapped" if reason is None else f"{outcome.outcome.value}.{reason}"
         self._metric_counts[metric] = self._metric_counts.get(metric, 0) + 1
 
-        if outcome.outcome is Outcome.IMPORTED:
-            row = attach_raw(outcome.row, data, attributes, publish_time) if self._keep_raw else outcome.row
-            micros = (outcome.event_time - _EPOCH) // _MICROSECOND if dedup_micros is None else dedup_micros
+        row, event_time = outcome.row, outcome.event_time
+        if row is not None and event_time is not None:  # imported
+            if self._keep_raw:
+                row = attach_raw(row, data, attributes, publish_time)
+            micros = (event_time - _EPOCH) // _MICROSECOND if dedup_micros is None else dedup_micros
             return row["id"], micros, row
         self._counts.add(_stat(minute_of(to_bq_timestamp(now)), outcome), 1, timestamp, window)
-        if outcome.outcome is Outcome.REJECTED:
+        if outcome.outcome is Outcome.REJECTED and outcome.reason is not None:
             return rejected_row(
-                data, attributes, publish_time, outcome.reason, outcome.detail, now,
-                max_stored_bytes=self._settings.max_payload_bytes, app_id=outcome.app_id,
-                message_id=outcome.message_id, event_name=outcome.event_name,
+                data,
+                attributes,
+                publish_time,
+                outcome.reason,
+                outcome.detail,
+                now,
+                max_stored_bytes=self._settings.max_payload_bytes,
+                app_id=outcome.app_id,
+                message_id=outcome.message_id,
+                event_name=outcome.event_name,
             )
         return None
 
@@ -91,8 +101,7 @@ class _MapPubSubMessagesFn(_MapMessagesFn):
     """Streaming: a Pub/Sub message -> ``(event id, (publish time, row))`` or a dead letter."""
 
     def process(self, message, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        mapped = self._map(message.data, message.attributes, message.publish_time, timestamp.micros,
-                           timestamp, window)
+        mapped = self._map(message.data, message.attributes, message.publish_time, timestamp.micros, timestamp, window)
         if isinstance(mapped, tuple):
             event_id, micros, row = mapped
             yield event_id, (micros, row)
@@ -141,6 +150,7 @@ class MapSegmentMessages(beam.PTransform):
         self._keep_raw = keep_raw
 
     def expand(self, messages):
+        fn: _MapMessagesFn
         if self._dedup_shards is None:
             fn = _MapPubSubMessagesFn(self._settings, self._keep_raw)
         else:

@@ -7,6 +7,7 @@
 The streaming job, the backfill, the benchmark and the tests all run this one composite;
 sinks are attached at the edge (``beam_jobs/import_graph.py``).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -39,8 +40,14 @@ class RouteSegmentMessages(beam.PTransform):
     (see :func:`transforms.sinks.rows_carry_raw_message`).
     """
 
-    def __init__(self, settings: ImportSettings, dedup_window: timedelta, *, dedup_shards: int | None = None,
-                 keep_raw: bool = True) -> None:
+    def __init__(
+        self,
+        settings: ImportSettings,
+        dedup_window: timedelta,
+        *,
+        dedup_shards: int | None = None,
+        keep_raw: bool = True,
+    ) -> None:
         super().__init__()
         self._settings = settings
         self._dedup_window = dedup_window
@@ -49,9 +56,11 @@ class RouteSegmentMessages(beam.PTransform):
 
     def expand(self, messages):
         mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(
-            self._settings, dedup_shards=self._dedup_shards, keep_raw=self._keep_raw)
+            self._settings, dedup_shards=self._dedup_shards, keep_raw=self._keep_raw
+        )
         deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
-            self._dedup_window, streaming=self._dedup_shards is None, stat_key=_dedup_stat)
+            self._dedup_window, streaming=self._dedup_shards is None, stat_key=_dedup_stat
+        )
         import_stats = (
             (mapped[COUNTS], deduped[COUNTS])
             | "FlattenOutcomes" >> beam.Flatten()

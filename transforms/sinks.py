@@ -4,10 +4,11 @@ Beam's own sink does the batching and retries. A row the streaming-insert sink r
 permanently becomes a ``sink_error`` dead letter with its raw message, and its ``imported``
 count moves to ``rejected``: so every message still ends with exactly one outcome.
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam.io.gcp import bigquery as beam_bq
@@ -60,7 +61,7 @@ class _SinkErrorFn(beam.DoFn):
     def process(self, failure):
         _, row, errors = failure
         self._sink_errors.inc()
-        yield sink_error_row(row, errors, datetime.now(timezone.utc), max_stored_bytes=self._max_stored_bytes)
+        yield sink_error_row(row, errors, datetime.now(UTC), max_stored_bytes=self._max_stored_bytes)
         # The row was counted imported when it left dedup: move that count to sink_error.
         yield beam.pvalue.TaggedOutput(COUNTS, (row_key(row, Outcome.IMPORTED), -1))
         yield beam.pvalue.TaggedOutput(COUNTS, (row_key(row, Outcome.REJECTED, Reason.SINK_ERROR), 1))
@@ -70,8 +71,9 @@ class WriteEventRows(beam.PTransform):
     """Unique rows -> BigQuery ``events``; returns ``{"rejected_events": ..., "import_stats": ...}``
     rows for the rows BigQuery refused permanently (transient errors are retried by Beam's sink)."""
 
-    def __init__(self, project: str, dataset: str, *, method: str, max_stored_bytes: int,
-                 test_client=None, batch_size: int = 500) -> None:
+    def __init__(
+        self, project: str, dataset: str, *, method: str, max_stored_bytes: int, test_client=None, batch_size: int = 500
+    ) -> None:
         super().__init__()
         self._destination = table_ref(project, dataset, EVENTS)
         self._method = method
@@ -84,30 +86,39 @@ class WriteEventRows(beam.PTransform):
             failed = (
                 rows
                 | "KeyByDestination" >> beam.ParDo(_InsertIdIsEventIdFn(self._destination))
-                | "StreamingInsert" >> beam.ParDo(beam_bq.BigQueryWriteFn(
-                    batch_size=self._batch_size,
-                    create_disposition=beam.io.BigQueryDisposition.CREATE_NEVER,
-                    write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND,
-                    retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
-                    test_client=self._test_client,
-                    # The raw message rides along for dead-lettering; BigQuery ignores it.
-                    ignore_unknown_columns=True,
-                )).with_outputs(beam_bq.BigQueryWriteFn.FAILED_ROWS_WITH_ERRORS, main="written")
+                | "StreamingInsert"
+                >> beam.ParDo(
+                    beam_bq.BigQueryWriteFn(
+                        batch_size=self._batch_size,
+                        create_disposition=beam.io.BigQueryDisposition.CREATE_NEVER,
+                        write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND,
+                        retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
+                        test_client=self._test_client,
+                        # The raw message rides along for dead-lettering; BigQuery ignores it.
+                        ignore_unknown_columns=True,
+                    )
+                ).with_outputs(beam_bq.BigQueryWriteFn.FAILED_ROWS_WITH_ERRORS, main="written")
             )[beam_bq.BigQueryWriteFn.FAILED_ROWS_WITH_ERRORS]
         else:  # FILE_LOADS (backfills)
             # Beam 2.77's Storage Write API path cannot take JSON columns, so it is not offered.
-            rows | "StripRawMessage" >> beam.Map(strip_raw) | "LoadFiles" >> beam.io.WriteToBigQuery(
-                self._destination,
-                method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
-                schema=TABLES[EVENTS].beam_schema(),
-                create_disposition=beam.io.BigQueryDisposition.CREATE_NEVER,
-                write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND,
-                test_client=self._test_client,
+            (
+                rows
+                | "StripRawMessage" >> beam.Map(strip_raw)
+                | "LoadFiles"
+                >> beam.io.WriteToBigQuery(
+                    self._destination,
+                    method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
+                    schema=TABLES[EVENTS].beam_schema(),
+                    create_disposition=beam.io.BigQueryDisposition.CREATE_NEVER,
+                    write_disposition=beam.io.BigQueryDisposition.WRITE_APPEND,
+                    test_client=self._test_client,
+                )
             )
             # A load job is all or nothing: a refused file fails the batch job, loudly.
             failed = rows.pipeline | "NoPerRowFailures" >> beam.Create([])
-        dead_letters = failed | "DeadLetterSinkErrors" >> beam.ParDo(
-            _SinkErrorFn(self._max_stored_bytes)).with_outputs(COUNTS, main="rejected")
+        dead_letters = failed | "DeadLetterSinkErrors" >> beam.ParDo(_SinkErrorFn(self._max_stored_bytes)).with_outputs(
+            COUNTS, main="rejected"
+        )
         counts = dead_letters[COUNTS] | "CountSinkErrors" >> CountOutcomesPerMinute()
         return {REJECTED_EVENTS: dead_letters.rejected, IMPORT_STATS: counts}
 

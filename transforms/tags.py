@@ -3,6 +3,7 @@
 A step's main output is what flows on (mapped copies to dedup, unique rows to the sink);
 a tag holds what leaves the flow.
 """
+
 from schemas.reasons import Outcome
 
 REJECTED = Outcome.REJECTED.value  # rejected_events rows: dead letters, raw payload kept

@@ -1,8 +1,9 @@
 """Backfill: a gzipped Segment archive with duplicates and bad lines, through the batch job."""
+
 from __future__ import annotations
 
 import gzip
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,8 +11,7 @@ from beam_jobs import backfill
 from tools.local_run import ALL_TIME, read_accounting
 from tools.samples import generate_sample
 
-
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,15 @@ def archive(tmp_path_factory):
 
 
 def _run(dataset: str, path) -> dict[str, int]:
-    result = backfill.run(["--runner=FnApiRunner", "--direct_num_workers=1", "--project=local-project",
-                           f"--dataset={dataset}", f"--input={path}"])
+    result = backfill.run(
+        [
+            "--runner=FnApiRunner",
+            "--direct_num_workers=1",
+            "--project=local-project",
+            f"--dataset={dataset}",
+            f"--input={path}",
+        ]
+    )
     return backfill.outcome_counts(result)
 
 
@@ -43,12 +50,20 @@ def test_archive_imports_with_the_accounting_identity(bq_client, fresh_dataset, 
     # The local run's last line accounts for every archive line, as the tables do.
     assert backfill.summary(counts) == (
         f"BACKFILL lines={len(messages)} imported={accounting.imported} duplicate={accounting.duplicate} "
-        f"skipped={accounting.skipped} rejected={accounting.rejected} consistent=true")
+        f"skipped={accounting.skipped} rejected={accounting.rejected} consistent=true"
+    )
 
 
 def test_summary_takes_sink_errors_out_of_imported_and_flags_a_gap():
-    counts = {"archive_lines": 10, "mapped": 8, "imported": 7, "duplicate": 1, "skipped.not_imported_event": 1,
-              "rejected.malformed_json": 1, "rejected.sink_error": 2}
+    counts = {
+        "archive_lines": 10,
+        "mapped": 8,
+        "imported": 7,
+        "duplicate": 1,
+        "skipped.not_imported_event": 1,
+        "rejected.malformed_json": 1,
+        "rejected.sink_error": 2,
+    }
     assert backfill.summary(counts) == "BACKFILL lines=10 imported=5 duplicate=1 skipped=1 rejected=3 consistent=true"
     assert backfill.summary({**counts, "archive_lines": 11}).endswith("consistent=false")
 

@@ -2,6 +2,7 @@
 
 Prism is built from the Go module proxy by ``scripts/build_prism.sh`` (idempotent).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -26,8 +27,16 @@ def test_the_whole_backfill_job_imports_on_prism(bq_client, fresh_dataset, tmp_p
     lines = one_of_each_fate()
     archive = tmp_path / "archive.jsonl"
     archive.write_bytes(b"\n".join(lines) + b"\n")
-    backfill.run(["--runner=PrismRunner", f"--prism_location={PRISM}", "--prism_log_level=warn",
-                  "--project=local-project", f"--dataset={fresh_dataset}", f"--input={archive}"])
+    backfill.run(
+        [
+            "--runner=PrismRunner",
+            f"--prism_location={PRISM}",
+            "--prism_log_level=warn",
+            "--project=local-project",
+            f"--dataset={fresh_dataset}",
+            f"--input={archive}",
+        ]
+    )
     accounting = read_accounting(bq_client, fresh_dataset)
     assert accounting.consistent(len(lines)), accounting
     assert (accounting.imported, accounting.duplicate, accounting.skipped, accounting.rejected) == (2, 1, 1, 2)

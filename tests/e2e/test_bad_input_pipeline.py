@@ -12,17 +12,18 @@ with a 4 MiB receive limit (a larger pull response raises ResourceExhausted in t
 the job stops). So the pipeline run publishes the "10 MB" item at 2.5 MB
 (``LOCAL_PULL_SAFE_DATA``); the pure test uses the real ~10 MB payload.
 """
+
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from tools.bad_inputs import DEFAULT_MAX_PAYLOAD_BYTES, LOCAL_PULL_SAFE_DATA, PIPELINE_POISON, bad_input_corpus
 from tests.support.mapping import MAPPING_NOW
 from tests.support.stack import query_rows, rows_by
+from tools.bad_inputs import DEFAULT_MAX_PAYLOAD_BYTES, LOCAL_PULL_SAFE_DATA, PIPELINE_POISON, bad_input_corpus
 
 FINDINGS: dict[str, str] = {}  # none open: message_id_empty and max_numeric_exact were fixed
 
@@ -33,8 +34,6 @@ RAISES: dict[str, type] = {}
 CORPUS = bad_input_corpus(MAPPING_NOW)
 
 
-
-
 def _check_row(item, row) -> None:
     missing = [w for w in item.warnings if w not in row["warnings"]]
     assert not missing, (missing, row["warnings"])
@@ -42,26 +41,20 @@ def _check_row(item, row) -> None:
         assert row.get(column) == expected, (column, row.get(column))
 
 
-
-
-
-
-
-
-
-
 # ------------------------------------------------------------------ through the pipeline
+
 
 @pytest.fixture(scope="module")
 def pipeline_run(local_stack, tmp_path_factory):
     """Publish the corpus (10 MB item at pstest's max), run the streaming job until every
     message is accounted for, stop it; return (client, dataset, items, accounting)."""
-    from tools.local_run import import_until_accounted, publish
+    import uuid
+
+    from adapters.bigquery import make_client
     from adapters.provision import provision_tables
+    from tools.local_run import import_until_accounted, publish
     from tools.localstack import provision_pubsub
     from tools.samples import SampleMessage
-    from adapters.bigquery import make_client
-    import uuid
 
     project = "local-project"
     suffix = uuid.uuid4().hex[:8]
@@ -69,13 +62,13 @@ def pipeline_run(local_stack, tmp_path_factory):
     client = make_client(project)
     provision_tables(client, dataset)
     provision_pubsub(project, topic, subscription)
-    items = [i for i in bad_input_corpus(datetime.now(timezone.utc), ten_mb=LOCAL_PULL_SAFE_DATA)
-             if i.label not in PIPELINE_POISON]
+    items = [
+        i for i in bad_input_corpus(datetime.now(UTC), ten_mb=LOCAL_PULL_SAFE_DATA) if i.label not in PIPELINE_POISON
+    ]
     assert not any(i.too_big_for_pstest for i in items)
     publish(project, topic, [SampleMessage(i.data, dict(i.attributes), i.label) for i in items], progress=False)
     accounting = import_until_accounted(project, dataset, subscription, len(items), timeout=180)
     return client, dataset, items, accounting
-
 
 
 def test_pipeline_accounts_for_every_bad_input(pipeline_run):
@@ -83,13 +76,20 @@ def test_pipeline_accounts_for_every_bad_input(pipeline_run):
     assert accounting.consistent(len(items)), accounting
     expected = {o: sum(1 for i in items if i.outcome == o) for o in ("imported", "skipped", "rejected")}
     assert (accounting.imported, accounting.skipped, accounting.rejected, accounting.duplicate) == (
-        expected["imported"], expected["skipped"], expected["rejected"], 0)
+        expected["imported"],
+        expected["skipped"],
+        expected["rejected"],
+        0,
+    )
 
 
 def test_pipeline_outcome_per_reason_matches_the_corpus(pipeline_run):
     client, dataset, items, _ = pipeline_run
-    rows = query_rows(client, f"SELECT outcome, reason, SUM(count) AS n FROM `{client.project}.{dataset}.import_stats` "
-                         "GROUP BY outcome, reason")
+    rows = query_rows(
+        client,
+        f"SELECT outcome, reason, SUM(count) AS n FROM `{client.project}.{dataset}.import_stats` "
+        "GROUP BY outcome, reason",
+    )
     got = {(r["outcome"], r["reason"]): int(r["n"]) for r in rows if r["n"]}
     expected: dict = {}
     for item in items:
@@ -144,10 +144,9 @@ def test_pipeline_imports_odd_but_valid_events_exactly(pipeline_run):
                 assert actual == Decimal(expected), (item.label, column)
             elif column == "custom_data" and actual is not None and not isinstance(actual, str):
                 import json
+
                 assert actual == json.loads(expected), (item.label, column)
             else:
                 assert actual == expected, (item.label, column, actual)
     # Nothing besides the corpus' imported messages.
     assert len(by_message) == sum(1 for i in items if i.outcome == "imported")
-
-

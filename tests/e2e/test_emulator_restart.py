@@ -10,6 +10,7 @@ of insertAll) must carry the job through: afterwards every message is accounted 
 event is doubled in ``events_dedup``, and the rows are exactly what the pure mapping
 (``process_message``) predicts.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,7 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -25,18 +26,16 @@ import orjson
 import pytest
 from apache_beam.runners.runner import PipelineState
 
+from adapters.bigquery import EMULATOR_ENV, EmulatorClient
+from adapters.provision import provision_tables
 from beam_jobs import segment_import
 from beam_jobs.options import import_settings
-from tools.local_run import ALL_TIME, Accounting, publish, read_accounting, wait_until_accounted
-from tools.localstack import PersistentBigQueryEmulator
-from adapters.provision import provision_tables
-from tools.localstack import provision_pubsub
-from tools.samples import SampleMessage, generate_sample
+from domain.mapping import process_message
 from schemas.tables import EVENTS, schema_fields
 from tests.support.stack import query_rows
-from adapters.bigquery import EMULATOR_ENV, EmulatorClient
-from domain.mapping import process_message
-
+from tools.local_run import ALL_TIME, Accounting, publish, read_accounting, wait_until_accounted
+from tools.localstack import PersistentBigQueryEmulator, provision_pubsub
+from tools.samples import SampleMessage, generate_sample
 
 PROJECT = "local-project"
 BEFORE_OUTAGE, DURING_OUTAGE = 240, 60  # messages published before the stop / while down
@@ -65,7 +64,7 @@ class Expected:
         # The job's own settings (app config, limits) from the same options.
         options = segment_import.make_options(job_argv).view_as(segment_import.SegmentImportOptions)
         settings = import_settings(options, max_event_age=options.max_event_age)
-        now = datetime.now(timezone.utc)  # event times in the sample are minutes or days off: seconds do not matter
+        now = datetime.now(UTC)  # event times in the sample are minutes or days off: seconds do not matter
         self.rows: dict[str, dict[str, Any]] = {}
         self.stats: Counter[tuple[str, str | None]] = Counter()
         self.rejected: Counter[str] = Counter()
@@ -122,8 +121,12 @@ class RestartRun:
         self.dataset, self.topic, subscription = f"restart_{suffix}", f"restart-{suffix}", f"restart-sub-{suffix}"
         provision_tables(self.client, self.dataset)
         provision_pubsub(PROJECT, self.topic, subscription)
-        self.argv = ["--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={self.dataset}",
-                     f"--subscription=projects/{PROJECT}/subscriptions/{subscription}"]
+        self.argv = [
+            "--runner=BundleBasedDirectRunner",
+            f"--project={PROJECT}",
+            f"--dataset={self.dataset}",
+            f"--subscription=projects/{PROJECT}/subscriptions/{subscription}",
+        ]
         self.result = None
         self.published = 0
 
@@ -164,15 +167,20 @@ def run(local_stack, tmp_path, monkeypatch):
 
 def _refused_inserts(caplog: pytest.LogCaptureFixture, since: float) -> list[str]:
     """insertAll calls the job's client retried after a refused connection, since ``since``."""
-    return [message for record in caplog.records
-            if record.name == RETRY_LOGGER and record.created >= since
-            and "insertAll" in (message := record.getMessage()) and "Connection refused" in message]
+    return [
+        message
+        for record in caplog.records
+        if record.name == RETRY_LOGGER
+        and record.created >= since
+        and "insertAll" in (message := record.getMessage())
+        and "Connection refused" in message
+    ]
 
 
 @pytest.mark.parametrize("crash", [False, True], ids=["stopped", "killed"])
 def test_emulator_restart_mid_run_loses_nothing_and_doubles_nothing(run, caplog, crash):
     caplog.set_level(logging.DEBUG, logger=RETRY_LOGGER)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     messages = generate_sample(BEFORE_OUTAGE + DURING_OUTAGE, seed=2027, now=started)
     expected = Expected(messages, run.argv)
     run.publish(messages[:BEFORE_OUTAGE])
@@ -190,17 +198,26 @@ def test_emulator_restart_mid_run_loses_nothing_and_doubles_nothing(run, caplog,
     down_s = time.time() - down_at
     run.bigquery.start()
 
-    accounting = wait_until_accounted(run.client, run.dataset, run.published, timeout=ACCOUNTED_DEADLINE_S,
-                                      progress=False)
+    accounting = wait_until_accounted(
+        run.client, run.dataset, run.published, timeout=ACCOUNTED_DEADLINE_S, progress=False
+    )
     assert accounting.consistent(run.published), (accounting, run.published, run.result.state)
     assert run.result.state == PipelineState.RUNNING  # the job rode out the outage
     assert (accounting.imported, accounting.duplicate, accounting.skipped, accounting.rejected) == (
-        len(expected.rows), expected.count("duplicate"), expected.count("skipped"), expected.count("rejected"))
+        len(expected.rows),
+        expected.count("duplicate"),
+        expected.count("skipped"),
+        expected.count("rejected"),
+    )
 
     # What was written before the stop survived the restart.
     assert ids_before and ids_before <= run.event_ids()
-    stats = {(r["outcome"], r["reason"]): int(r["n"]) for r in run.rows(
-        "SELECT outcome, reason, SUM(count) AS n FROM {ds}.import_stats_dedup GROUP BY outcome, reason")}
+    stats = {
+        (r["outcome"], r["reason"]): int(r["n"])
+        for r in run.rows(
+            "SELECT outcome, reason, SUM(count) AS n FROM {ds}.import_stats_dedup GROUP BY outcome, reason"
+        )
+    }
     assert {k: v for k, v in stats.items() if v} == dict(expected.stats)
     rejected = Counter(r["reason"] for r in run.rows("SELECT reason FROM {ds}.rejected_events_dedup"))
     assert rejected == expected.rejected
@@ -210,21 +227,25 @@ def test_emulator_restart_mid_run_loses_nothing_and_doubles_nothing(run, caplog,
     assert (counts["n"], counts["ids"]) == (len(expected.rows), len(expected.rows))
     stored = {r["id"]: r for r in run.rows(f"SELECT * FROM {{ds}}.events_dedup WHERE {ALL_TIME}")}
     assert stored.keys() == expected.rows.keys()
-    fields, now, mismatches = schema_fields(EVENTS), datetime.now(timezone.utc), {}
+    fields, now, mismatches = schema_fields(EVENTS), datetime.now(UTC), {}
     for event_id, predicted in expected.rows.items():
         got = stored[event_id]
         # Set by the pipeline, not by the payload: ingested_at (processing time) and, for an
         # event without receivedAt, received_at (the publish time).
         by_pipeline = {"ingested_at"} | ({"received_at"} if predicted["received_at"] is None else set())
         assert all(started <= got[name] <= now for name in by_pipeline), {name: got[name] for name in by_pipeline}
-        diff = {f["name"]: (_canonical(got[f["name"]], f), _canonical(predicted[f["name"]], f))
-                for f in fields if f["name"] not in by_pipeline
-                and _canonical(got[f["name"]], f) != _canonical(predicted[f["name"]], f)}
+        diff = {
+            f["name"]: (_canonical(got[f["name"]], f), _canonical(predicted[f["name"]], f))
+            for f in fields
+            if f["name"] not in by_pipeline and _canonical(got[f["name"]], f) != _canonical(predicted[f["name"]], f)
+        }
         if diff:
             mismatches[event_id] = diff
     assert not mismatches, f"{len(mismatches)} rows differ from the mapping (got, predicted): {mismatches}"
 
     [raw] = run.rows(f"SELECT COUNT(*) AS n FROM {{ds}}.events WHERE {ALL_TIME}")
-    print(f"{'killed' if crash else 'stopped'}: {len(ids_before)} events in before the stop, down {down_s:.1f}s, "
-          f"{len(refused)} refused insert retries; {accounting.summary_line(run.published)}; "
-          f"raw events rows={raw['n']} events_dedup={counts['n']}")
+    print(
+        f"{'killed' if crash else 'stopped'}: {len(ids_before)} events in before the stop, down {down_s:.1f}s, "
+        f"{len(refused)} refused insert retries; {accounting.summary_line(run.published)}; "
+        f"raw events rows={raw['n']} events_dedup={counts['n']}"
+    )

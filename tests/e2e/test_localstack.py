@@ -4,6 +4,7 @@ These start real servers (the first run builds the Go Pub/Sub emulator and insta
 BigQuery emulator's virtualenv). An emulator already named by PUBSUB_EMULATOR_HOST /
 BIGQUERY_EMULATOR_HOST is used instead of starting one.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,8 @@ import pytest
 from google.api_core.retry import Retry
 from google.cloud import bigquery, pubsub_v1
 
-from tools.localstack import BIGQUERY_ENV, PUBSUB_ENV, REPO, Server, local_stack, start_bigquery_emulator
 from adapters.bigquery import EmulatorClient, emulator_client
-
+from tools.localstack import BIGQUERY_ENV, PUBSUB_ENV, REPO, Server, local_stack, start_bigquery_emulator
 
 PROJECT = "localstack-test"
 DEADLINE_S = 30.0
@@ -43,8 +43,7 @@ def _pull(subscriber: pubsub_v1.SubscriberClient, subscription: str, want: int) 
     while len(received) < want and time.monotonic() < deadline:
         response = subscriber.pull(subscription=subscription, max_messages=10, timeout=5)
         if response.received_messages:
-            subscriber.acknowledge(subscription=subscription,
-                                   ack_ids=[m.ack_id for m in response.received_messages])
+            subscriber.acknowledge(subscription=subscription, ack_ids=[m.ack_id for m in response.received_messages])
             received.extend(m.message for m in response.received_messages)
     return received
 
@@ -81,22 +80,36 @@ def test_bigquery_insert_with_row_ids_and_query_back(stack: dict[str, str]) -> N
     client = emulator_client(PROJECT)
     assert client is not None, "local_stack sets BIGQUERY_EMULATOR_HOST"
     dataset = client.create_dataset(f"ds_{uuid.uuid4().hex[:8]}")
-    table = client.create_table(bigquery.Table(f"{PROJECT}.{dataset.dataset_id}.events", schema=[
-        bigquery.SchemaField("id", "STRING", mode="REQUIRED"),
-        bigquery.SchemaField("ts", "TIMESTAMP"),
-        bigquery.SchemaField("amount", "NUMERIC"),
-        bigquery.SchemaField("props", "JSON"),
-    ]))
-    rows = [{"id": f"r{i}", "ts": "2026-11-28T12:00:00.123456Z", "amount": "12.50",
-             # JSON columns go as JSON-encoded strings (the emulator 500s on objects).
-             "props": json.dumps({"i": i})} for i in range(3)]
+    table = client.create_table(
+        bigquery.Table(
+            f"{PROJECT}.{dataset.dataset_id}.events",
+            schema=[
+                bigquery.SchemaField("id", "STRING", mode="REQUIRED"),
+                bigquery.SchemaField("ts", "TIMESTAMP"),
+                bigquery.SchemaField("amount", "NUMERIC"),
+                bigquery.SchemaField("props", "JSON"),
+            ],
+        )
+    )
+    rows = [
+        {
+            "id": f"r{i}",
+            "ts": "2026-11-28T12:00:00.123456Z",
+            "amount": "12.50",
+            # JSON columns go as JSON-encoded strings (the emulator 500s on objects).
+            "props": json.dumps({"i": i}),
+        }
+        for i in range(3)
+    ]
 
     errors = client.insert_rows_json(table, rows, row_ids=[r["id"] for r in rows], retry=SHORT_RETRY)
     assert errors == []
 
-    result = client.query(f"SELECT id, ts, amount, JSON_VALUE(props, '$.i') AS i "
-                          f"FROM `{table.full_table_id.replace(':', '.')}` ORDER BY id",
-                          job_retry=None).result(timeout=DEADLINE_S)
+    result = client.query(
+        f"SELECT id, ts, amount, JSON_VALUE(props, '$.i') AS i "
+        f"FROM `{table.full_table_id.replace(':', '.')}` ORDER BY id",
+        job_retry=None,
+    ).result(timeout=DEADLINE_S)
     got = [(r.id, r.ts.isoformat(), str(r.amount.normalize()), r.i) for r in result]
     assert got == [(f"r{i}", "2026-11-28T12:00:00.123456+00:00", "12.5", str(i)) for i in range(3)]
 
@@ -115,12 +128,14 @@ def test_cli_starts_detached_servers_and_stops_them(tmp_path: Path) -> None:
     # Without the env vars the CLI starts both servers itself.
     env = {k: v for k, v in os.environ.items() if k not in (PUBSUB_ENV, BIGQUERY_ENV)}
     cli = [sys.executable, "-m", "tools.localstack"]
-    subprocess.run([*cli, "start", "--project", PROJECT, "--state-dir", str(tmp_path)],
-                   cwd=REPO, env=env, check=True, timeout=300)
+    subprocess.run(
+        [*cli, "start", "--project", PROJECT, "--state-dir", str(tmp_path)], cwd=REPO, env=env, check=True, timeout=300
+    )
     servers = []
     try:
-        exported = dict(line.removeprefix("export ").split("=", 1)
-                        for line in (tmp_path / "env.sh").read_text().splitlines())
+        exported = dict(
+            line.removeprefix("export ").split("=", 1) for line in (tmp_path / "env.sh").read_text().splitlines()
+        )
         assert set(exported) == {PUBSUB_ENV, BIGQUERY_ENV}
         for name in ("pubsub-emulator", "bigquery-emulator"):
             pid, start_time = map(int, (tmp_path / f"{name}.pid").read_text().split())
@@ -148,8 +163,7 @@ def test_bigquery_time_travel_snapshots_can_be_turned_off(tmp_path: Path, time_t
         assert client.insert_rows_json(table, [{"n": 1}], retry=SHORT_RETRY) == []
         [(between,)] = client.query("SELECT CURRENT_TIMESTAMP()", job_retry=None).result(timeout=DEADLINE_S)
         assert client.insert_rows_json(table, [{"n": 2}], retry=SHORT_RETRY) == []
-        as_of = (f"SELECT COUNT(*) FROM `{PROJECT}.travel.t` "
-                 f"FOR SYSTEM_TIME AS OF TIMESTAMP '{between.isoformat()}'")
+        as_of = f"SELECT COUNT(*) FROM `{PROJECT}.travel.t` FOR SYSTEM_TIME AS OF TIMESTAMP '{between.isoformat()}'"
         [(count,)] = client.query(as_of, job_retry=None).result(timeout=DEADLINE_S)
         assert count == (1 if time_travel else 2)
     finally:

@@ -5,13 +5,14 @@ cannot be forged, stretched or reused for another app.
 The secrets are the bundled local config's (domain/default_app_config.yaml): public by
 design, which makes them safe to grep for.
 """
+
 from __future__ import annotations
 
 import logging
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -39,50 +40,27 @@ apps:
 """
 
 
-
-
-
-
-
-
 def _cli(*args: str, stdin: bytes) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_jobs.cli", *args], input=stdin, capture_output=True,
-                          cwd=REPO, timeout=120)
-
-
-
-
+    return subprocess.run(
+        [sys.executable, "-m", "beam_jobs.cli", *args], input=stdin, capture_output=True, cwd=REPO, timeout=120
+    )
 
 
 # ------------------------------------------------------------------ serving app
 
 
-
 QUERY = {"start_date": "2026-11-01", "end_date": "2026-11-02", "data_source": "eo_commerce_event"}
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # ------------------------------------------------------------------ the pipeline
 
+
 def test_a_pipeline_run_leaves_no_secret_in_logs_or_tables(local_stack, caplog, capsys):
-    from tools.local_run import ALL_TIME, import_until_accounted, publish
+    from adapters.bigquery import make_client
     from adapters.provision import provision_tables
+    from tools.local_run import ALL_TIME, import_until_accounted, publish
     from tools.localstack import provision_pubsub
     from tools.samples import SampleMessage, generate_sample
-    from adapters.bigquery import make_client
 
     caplog.set_level(logging.DEBUG)
     project, suffix = "local-project", uuid.uuid4().hex[:8]
@@ -90,9 +68,14 @@ def test_a_pipeline_run_leaves_no_secret_in_logs_or_tables(local_stack, caplog, 
     client = make_client(project)
     provision_tables(client, dataset)
     provision_pubsub(project, topic, subscription)
-    messages = list(generate_sample(120, seed=3, now=datetime.now(timezone.utc)))
-    messages.append(SampleMessage(orjson.dumps({"type": "track", "event": "Login", "messageId": "sec-1",
-                                                "userId": "u"}), {"branch_key": "key_live_nobody"}, "unknown"))
+    messages = list(generate_sample(120, seed=3, now=datetime.now(UTC)))
+    messages.append(
+        SampleMessage(
+            orjson.dumps({"type": "track", "event": "Login", "messageId": "sec-1", "userId": "u"}),
+            {"branch_key": "key_live_nobody"},
+            "unknown",
+        )
+    )
     publish(project, topic, messages, progress=False)
     accounting = import_until_accounted(project, dataset, subscription, len(messages), timeout=120)
     assert accounting.consistent(len(messages)), accounting

@@ -15,31 +15,39 @@ tables straight from the emulator.
 A real stop/restart of the emulator process (file-backed, same port and data) is in
 test_emulator_restart.py.
 """
+
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
+from adapters.bigquery import EMULATOR_ENV, EmulatorClient
+from adapters.provision import provision_tables
 from tools.fault_proxy import FaultProxy
 from tools.local_run import ALL_TIME, publish, read_accounting, wait_until_accounted
-from adapters.provision import provision_tables
 from tools.localstack import provision_pubsub
 from tools.samples import SampleMessage
-from adapters.bigquery import EMULATOR_ENV, EmulatorClient
-
 
 PROJECT = "local-project"
 REFUSED_NAME = "Refused By BigQuery"
 
 
 def _event(run: str, index: int, name: str = "Song Played") -> bytes:
-    when = (datetime.now(timezone.utc) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return orjson.dumps({"type": "track", "event": name, "messageId": f"{run}-{index}", "timestamp": when,
-                         "userId": f"user-{index % 7}", "properties": {"n": index, "secret_marker": run}})
+    when = (datetime.now(UTC) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return orjson.dumps(
+        {
+            "type": "track",
+            "event": name,
+            "messageId": f"{run}-{index}",
+            "timestamp": when,
+            "userId": f"user-{index % 7}",
+            "properties": {"n": index, "secret_marker": run},
+        }
+    )
 
 
 class Stack:
@@ -67,9 +75,14 @@ class Stack:
         # The job's BigQuery client is built here, from the env var: it talks to the proxy.
         with self.monkeypatch.context() as patch:
             patch.setenv(EMULATOR_ENV, self.proxy.url)
-            self.result = segment_import.run([
-                "--runner=BundleBasedDirectRunner", f"--project={PROJECT}", f"--dataset={self.dataset}",
-                f"--subscription=projects/{PROJECT}/subscriptions/{self.subscription}"])
+            self.result = segment_import.run(
+                [
+                    "--runner=BundleBasedDirectRunner",
+                    f"--project={PROJECT}",
+                    f"--dataset={self.dataset}",
+                    f"--subscription=projects/{PROJECT}/subscriptions/{self.subscription}",
+                ]
+            )
 
     def wait(self, timeout: float = 120):
         accounting = wait_until_accounted(self.client, self.dataset, self.published, timeout=timeout, progress=False)
@@ -117,8 +130,10 @@ def test_permanent_row_refusals_become_sink_errors_with_their_exact_payload(stac
         assert row["stage"] == "sink" and row["segment_event"] == REFUSED_NAME
         assert "invalid" in row["detail"] and row["event_id"] and row["publish_time"] is not None
         assert row["payload_string"] == bytes(row["payload_bytes"]).decode() and not row["payload_truncated"]
-    stats = {(r["outcome"], r["reason"]): int(r["n"]) for r in stack.rows(
-        "SELECT outcome, reason, SUM(count) AS n FROM {ds}.import_stats GROUP BY outcome, reason")}
+    stats = {
+        (r["outcome"], r["reason"]): int(r["n"])
+        for r in stack.rows("SELECT outcome, reason, SUM(count) AS n FROM {ds}.import_stats GROUP BY outcome, reason")
+    }
     assert {k: v for k, v in stats.items() if v} == {("imported", None): 30, ("rejected", "sink_error"): 10}
     assert _dedup_counts(stack) == (30, 30, 30)
 
@@ -169,8 +184,12 @@ def test_a_lost_import_stats_response_does_not_double_count(stack):
     deadline = time.monotonic() + 60
     while True:
         accounting = read_accounting(stack.client, stack.dataset)
-        if (accounting.imported == 20 and stack.proxy.stats.get("dropped:import_stats") == 1
-                and stack.proxy.stats.get("answered:import_stats", 0) >= 1 and sum(accounting.stats.values()) >= 20):
+        if (
+            accounting.imported == 20
+            and stack.proxy.stats.get("dropped:import_stats") == 1
+            and stack.proxy.stats.get("answered:import_stats", 0) >= 1
+            and sum(accounting.stats.values()) >= 20
+        ):
             break
         assert time.monotonic() < deadline, (accounting, stack.proxy.stats)
         time.sleep(0.3)
@@ -182,10 +201,13 @@ def test_proxy_refuses_rows_like_bigquery_with_skip_invalid_rows(stack):
     others are written (what BigQuery answers when skipInvalidRows is true)."""
     client = EmulatorClient(PROJECT, stack.proxy.url)
     stack.proxy.refuse_rows(lambda table, row: row.get("outcome") == "refuse")
-    rows = [{"minute": "2026-01-01T00:00:00Z", "outcome": o, "count": 1, "written_at": "2026-01-01T00:00:00Z"}
-            for o in ("imported", "refuse", "skipped", "refuse")]
-    errors = client.insert_rows_json(f"{PROJECT}.{stack.dataset}.import_stats", rows, skip_invalid_rows=True,
-                                     retry=None)
+    rows = [
+        {"minute": "2026-01-01T00:00:00Z", "outcome": o, "count": 1, "written_at": "2026-01-01T00:00:00Z"}
+        for o in ("imported", "refuse", "skipped", "refuse")
+    ]
+    errors = client.insert_rows_json(
+        f"{PROJECT}.{stack.dataset}.import_stats", rows, skip_invalid_rows=True, retry=None
+    )
     assert [(e["index"], e["errors"][0]["reason"]) for e in errors] == [(1, "invalid"), (3, "invalid")]
     written = stack.rows("SELECT outcome FROM {ds}.import_stats")
     assert sorted(r["outcome"] for r in written) == ["imported", "skipped"]

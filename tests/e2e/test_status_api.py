@@ -5,29 +5,32 @@ every Android message that would be imported left out: Android then has only ski
 rejected messages (amber), iOS and Web have imports (green), and local-web-app has nothing
 at all (its only platform, Web, is grey).
 """
+
 from __future__ import annotations
 
 import hashlib
 import html
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.bigquery import make_client
 from domain.config import load_config
 from serving import auth, status, status_data
-from serving.signing import Signer
 from serving.app import create_app
 from serving.settings import ServingSettings
-from adapters.bigquery import make_client
+from serving.signing import Signer
 from tests.support.serving import LOCAL_APP_CREDENTIALS, PROJECT, WEB_APP_CREDENTIALS, XSS, import_sample
 
 
 @pytest.fixture(scope="module")
 def imported(local_stack, tmp_path_factory) -> tuple[str, list[bytes]]:
-    return import_sample(tmp_path_factory.mktemp("status"),
-                         keep=lambda m, outcome, platform: not (platform == "ANDROID" and outcome == "imported"))
+    return import_sample(
+        tmp_path_factory.mktemp("status"),
+        keep=lambda m, outcome, platform: not (platform == "ANDROID" and outcome == "imported"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +78,14 @@ def test_login_form_sets_a_signed_httponly_strict_cookie_without_the_secret(clie
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(auth.SESSION_COOKIE + "=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
-    assert LOCAL_APP_CREDENTIALS["branch_secret"] not in cookie and LOCAL_APP_CREDENTIALS["branch_secret"] not in response.headers["location"]
+    assert (
+        LOCAL_APP_CREDENTIALS["branch_secret"] not in cookie
+        and LOCAL_APP_CREDENTIALS["branch_secret"] not in response.headers["location"]
+    )
 
-    refused = TestClient(client.app).post("/status/login", data={**LOCAL_APP_CREDENTIALS, "branch_secret": "nope"},
-                                          follow_redirects=False)
+    refused = TestClient(client.app).post(
+        "/status/login", data={**LOCAL_APP_CREDENTIALS, "branch_secret": "nope"}, follow_redirects=False
+    )
     assert refused.status_code == 401 and "set-cookie" not in refused.headers
 
     session = login(client, LOCAL_APP_CREDENTIALS)
@@ -97,16 +104,31 @@ def test_dot_per_enabled_platform_is_green_amber_or_grey(client):
 
 
 def test_dots_look_back_only_over_the_window(client, imported):
-    two_days_ago = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(days=2)
-    errors = make_client(PROJECT).insert_rows_json(f"{PROJECT}.{imported[0]}.import_stats", [{
-        "minute": two_days_ago.isoformat(), "app_id": "local-web-app", "platform": "WEB", "outcome": "imported",
-        "event_name": "PURCHASE", "count": 1, "written_at": two_days_ago.isoformat()}])
+    two_days_ago = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=2)
+    errors = make_client(PROJECT).insert_rows_json(
+        f"{PROJECT}.{imported[0]}.import_stats",
+        [
+            {
+                "minute": two_days_ago.isoformat(),
+                "app_id": "local-web-app",
+                "platform": "WEB",
+                "outcome": "imported",
+                "event_name": "PURCHASE",
+                "count": 1,
+                "written_at": two_days_ago.isoformat(),
+            }
+        ],
+    )
     assert not errors
     assert dots(client.get("/v1/status/summary?window=60", headers=WEB_APP_CREDENTIALS).json()) == {"WEB": "grey"}
     assert dots(client.get("/v1/status/summary?window=3000", headers=WEB_APP_CREDENTIALS).json()) == {"WEB": "green"}
     assert client.get("/v1/status/summary?window=0", headers=WEB_APP_CREDENTIALS).status_code == 400
-    assert client.get(f"/v1/status/summary?window={status.MAX_WINDOW_MINUTES + 1}",
-                      headers=WEB_APP_CREDENTIALS).status_code == 400
+    assert (
+        client.get(
+            f"/v1/status/summary?window={status.MAX_WINDOW_MINUTES + 1}", headers=WEB_APP_CREDENTIALS
+        ).status_code
+        == 400
+    )
 
 
 def test_outcome_counts_add_up_to_every_message_imported(client, imported):
@@ -165,19 +187,27 @@ def test_chart_counts_imported_events_per_minute_by_category(client, imported):
     chart = client.get("/v1/status/chart?hours=3", headers=LOCAL_APP_CREDENTIALS).json()
     assert chart["categories"] == ["COMMERCE", "CONTENT", "USER_LIFECYCLE", "CUSTOM"]
     assert chart["points"] and all(p["minute"].endswith(":00Z") for p in chart["points"])
-    rows = make_client(PROJECT).query(
-        f"SELECT COUNT(*) AS n FROM `{PROJECT}.{imported[0]}.events` "
-        "WHERE app_id = 'local-app' AND timestamp >= @start AND timestamp < @end",
-        job_config=_timestamp_params(chart["start"], chart["end"])).result()
+    rows = (
+        make_client(PROJECT)
+        .query(
+            f"SELECT COUNT(*) AS n FROM `{PROJECT}.{imported[0]}.events` "
+            "WHERE app_id = 'local-app' AND timestamp >= @start AND timestamp < @end",
+            job_config=_timestamp_params(chart["start"], chart["end"]),
+        )
+        .result()
+    )
     assert sum(p["count"] for p in chart["points"]) == next(iter(rows))["n"]
 
 
 def _timestamp_params(start: str, end: str):
     from google.cloud import bigquery
 
-    return bigquery.QueryJobConfig(query_parameters=[
-        bigquery.ScalarQueryParameter("start", "TIMESTAMP", datetime.fromisoformat(start)),
-        bigquery.ScalarQueryParameter("end", "TIMESTAMP", datetime.fromisoformat(end))])
+    return bigquery.QueryJobConfig(
+        query_parameters=[
+            bigquery.ScalarQueryParameter("start", "TIMESTAMP", datetime.fromisoformat(start)),
+            bigquery.ScalarQueryParameter("end", "TIMESTAMP", datetime.fromisoformat(end)),
+        ]
+    )
 
 
 def test_an_app_sees_only_its_own_data(client):

@@ -5,13 +5,14 @@ generated sample for local-app without any Android message, so the iOS and Web d
 be green and the Android dot grey. Chromium comes from ``scripts/install_browser.sh``
 (Playwright's own browser download cannot work here); a missing one fails the test.
 """
+
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import uvicorn
@@ -19,13 +20,20 @@ import uvicorn
 from serving import auth, status
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.support.serving import LOCAL_APP_CREDENTIALS, PROJECT, XSS, import_sample
 from tests.support import REPO
-
+from tests.support.serving import LOCAL_APP_CREDENTIALS, PROJECT, XSS, import_sample
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = REPO / "artifacts" / "status_page.png"
 GREEN, GREY = "rgb(31, 170, 89)", "rgb(168, 173, 183)"
 TIMEOUT_MS = 15_000
@@ -40,10 +48,17 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def base_url(local_stack, tmp_path_factory) -> Iterator[str]:
     """The service, on a free loopback port, serving a sample with no Android messages."""
-    dataset, _ = import_sample(tmp_path_factory.mktemp("status_browser"),
-                               keep=lambda m, outcome, platform: platform != "ANDROID")
-    server = uvicorn.Server(uvicorn.Config(create_app(ServingSettings(project=PROJECT, dataset=dataset)),
-                                           host="127.0.0.1", port=_free_port(), log_level="warning"))
+    dataset, _ = import_sample(
+        tmp_path_factory.mktemp("status_browser"), keep=lambda m, outcome, platform: platform != "ANDROID"
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(ServingSettings(project=PROJECT, dataset=dataset)),
+            host="127.0.0.1",
+            port=_free_port(),
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(status, "LIVEVIEW_REFRESH_SECONDS", 1)  # See a self-refresh without a long wait.
@@ -70,8 +85,11 @@ def browser():
 
 
 def _liveview_loaded_after(page, since: str) -> None:
-    page.wait_for_function("since => (document.getElementById('status').dataset.liveviewLoaded || '0') > since",
-                           arg=since, timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "since => (document.getElementById('status').dataset.liveviewLoaded || '0') > since",
+        arg=since,
+        timeout=TIMEOUT_MS,
+    )
 
 
 def test_status_page_login_dots_liveview_filters_and_chart(base_url, browser):
@@ -105,10 +123,13 @@ def test_status_page_login_dots_liveview_filters_and_chart(base_url, browser):
 
     # Filter by platform: only Web rows, the URL keeps the filter, hostile names stay text.
     page.select_option("#filter-platform", "WEB")
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const rows = [...document.querySelectorAll('#liveview-rows tr')];
         return rows.length > 0 && rows.every(r => r.dataset.platform === 'WEB');
-    }""", timeout=TIMEOUT_MS)
+    }""",
+        timeout=TIMEOUT_MS,
+    )
     assert "platform=WEB" in page.url
     expect(page.locator("#liveview-rows td.name", has_text=XSS)).to_have_count(1)
     assert page.evaluate("window.__xss") is None
@@ -117,10 +138,14 @@ def test_status_page_login_dots_liveview_filters_and_chart(base_url, browser):
     name = next(n for n in rows.locator("td.name").all_inner_texts() if n != XSS)
     page.fill("#filter-name", name)
     page.press("#filter-name", "Enter")
-    page.wait_for_function("""name => {
+    page.wait_for_function(
+        """name => {
         const names = [...document.querySelectorAll('#liveview-rows td.name')].map(td => td.textContent);
         return names.length > 0 && names.every(n => n.toLowerCase().includes(name.toLowerCase()));
-    }""", arg=name, timeout=TIMEOUT_MS)
+    }""",
+        arg=name,
+        timeout=TIMEOUT_MS,
+    )
     assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.platform)")) == {"WEB"}
 
     expect(page.locator("#chart rect.bar").first).to_be_attached()

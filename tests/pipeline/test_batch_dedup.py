@@ -3,11 +3,12 @@
 Both must be invisible in the results: the chunked reader splits lines exactly as Beam's
 ``ReadFromText`` does, and the shard dedup decides every key as :func:`split_copies` does.
 """
+
 from __future__ import annotations
 
 import gzip
 import random
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import apache_beam as beam
 import pytest
@@ -17,8 +18,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.archives import ReadArchiveChunks, read_line_chunks
 from domain.dedup import split_copies
+from transforms.archives import ReadArchiveChunks, read_line_chunks
 from transforms.dedup import CopyPacker, DropDuplicates
 from transforms.tags import COUNTS, DUPLICATE
 
@@ -65,9 +66,8 @@ def test_gzipped_and_plain_archives_read_the_same_lines_in_the_pipeline(tmp_path
 
 
 def test_a_pattern_matching_no_file_fails_the_job(tmp_path):
-    with pytest.raises(Exception, match="Empty match for pattern"):
-        with _pipeline() as pipeline:
-            pipeline | ReadArchiveChunks(str(tmp_path / "missing-*.jsonl"))
+    with pytest.raises(Exception, match="Empty match for pattern"), _pipeline() as pipeline:
+        pipeline | ReadArchiveChunks(str(tmp_path / "missing-*.jsonl"))
 
 
 def _packed(chunks: list[list[tuple[str, int, dict]]], shards: int) -> list[tuple[int, bytes]]:
@@ -90,7 +90,7 @@ def test_shard_dedup_decides_every_key_as_the_batch_rule_does(shards):
             micros = rng.choice([0, 1, 5, 9, 10, 11, 25]) * SECOND
             copies.append((f"key-{k}", micros, {"key": f"key-{k}", "at": micros, "copy": rng.randrange(1000)}))
     rng.shuffle(copies)
-    chunks = [copies[i:i + 97] for i in range(0, len(copies), 97)]
+    chunks = [copies[i : i + 97] for i in range(0, len(copies), 97)]
 
     per_key: dict[str, list] = {}
     for key, micros, value in copies:
@@ -103,8 +103,11 @@ def test_shard_dedup_decides_every_key_as_the_batch_rule_does(shards):
     assert duplicates  # the case is not trivial
 
     with _pipeline() as pipeline:
-        result = (pipeline | beam.Create(_packed(chunks, shards))
-                  | DropDuplicates(WINDOW, streaming=False, stat_key=lambda value, dup: dup))
+        result = (
+            pipeline
+            | beam.Create(_packed(chunks, shards))
+            | DropDuplicates(WINDOW, streaming=False, stat_key=lambda value, dup: dup)
+        )
         assert_that(result.unique, equal_to(kept), label="Kept")
         assert_that(result[DUPLICATE], equal_to(duplicates), label="Duplicates")
         counts = result[COUNTS] | beam.CombinePerKey(sum)
@@ -113,23 +116,24 @@ def test_shard_dedup_decides_every_key_as_the_batch_rule_does(shards):
 
 @pytest.mark.parametrize("keep_raw", [True, False])
 def test_imported_rows_carry_the_raw_message_only_for_a_sink_with_per_row_dead_letters(keep_raw):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import orjson
 
     from domain.config import load_config
-    from tools.samples import generate_sample
     from domain.dead_letters import RAW_FIELDS
+    from domain.mapping import ImportSettings
+    from tools.samples import generate_sample
     from transforms.dedup import _unpack
     from transforms.map_messages import MapSegmentMessages
-    from domain.mapping import ImportSettings
 
-    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
     lines = [m.data for m in generate_sample(40, seed=3, now=now) if m.kind == "valid"][:5]
     settings = ImportSettings(load_config(None), max_event_age=None)
     with _pipeline() as pipeline:
-        mapped = (pipeline | beam.Create([lines])
-                  | MapSegmentMessages(settings, dedup_shards=4, keep_raw=keep_raw))
+        mapped = pipeline | beam.Create([lines]) | MapSegmentMessages(settings, dedup_shards=4, keep_raw=keep_raw)
         rows = mapped.imported | beam.FlatMap(lambda packed: [orjson.loads(v) for v in _unpack(packed[1])[2]])
-        assert_that(rows | beam.Map(lambda row: sorted(set(RAW_FIELDS) & set(row))),
-                    equal_to([sorted(RAW_FIELDS) if keep_raw else []] * len(lines)))
+        assert_that(
+            rows | beam.Map(lambda row: sorted(set(RAW_FIELDS) & set(row))),
+            equal_to([sorted(RAW_FIELDS) if keep_raw else []] * len(lines)),
+        )

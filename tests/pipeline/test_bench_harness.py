@@ -1,4 +1,5 @@
 """The bench/load-test harness's DirectRunner timer index (bench/direct_runner.py) on Beam's real state."""
+
 from __future__ import annotations
 
 from apache_beam.runners.direct.evaluation_context import DirectUnmergedState

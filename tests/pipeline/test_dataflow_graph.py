@@ -8,26 +8,37 @@ The top-level transform names are the ones dataflow/README.md tells operators ne
 rename: Dataflow matches transforms by name on ``--update``, so a rename silently drops
 state (the dedup step) or fails the update. Renaming one fails this test first.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.portability.api import beam_runner_api_pb2
 
+from adapters.bigquery import EMULATOR_ENV, EmulatorClient
 from beam_jobs import backfill, daily_export, segment_import
 from beam_jobs.options import WRITE_METHODS
-from adapters.bigquery import EMULATOR_ENV, EmulatorClient
 from tests.support import REPO
 
 README = REPO / "dataflow" / "README.md"
 
-DATAFLOW_FLAGS = ["--dry_run=True", "--runner=DataflowRunner", "--project=my-proj", "--region=us-central1",
-                  "--temp_location=gs://bucket/tmp"]
+DATAFLOW_FLAGS = [
+    "--dry_run=True",
+    "--runner=DataflowRunner",
+    "--project=my-proj",
+    "--region=us-central1",
+    "--temp_location=gs://bucket/tmp",
+]
 
-IMPORT_STEPS = ["RouteSegmentMessages", "WriteEvents", "FlattenDeadLetters", "WriteRejectedEvents",
-                "FlattenImportStats", "WriteImportStats"]
+IMPORT_STEPS = [
+    "RouteSegmentMessages",
+    "WriteEvents",
+    "FlattenDeadLetters",
+    "WriteRejectedEvents",
+    "FlattenImportStats",
+    "WriteImportStats",
+]
 STREAMING_STEPS = ["ReadSegmentMessages", *IMPORT_STEPS]
 BACKFILL_STEPS = ["ReadArchive0", "FlattenArchives", *IMPORT_STEPS]
 # The only step with state: its full name must survive an update or the dedup state is lost.
@@ -49,8 +60,9 @@ def archive(tmp_path) -> str:
 
 
 def _streaming(*extra: str) -> beam.Pipeline:
-    options = PipelineOptions([*DATAFLOW_FLAGS, "--streaming", "--subscription=projects/my-proj/subscriptions/segment",
-                               *extra])
+    options = PipelineOptions(
+        [*DATAFLOW_FLAGS, "--streaming", "--subscription=projects/my-proj/subscriptions/segment", *extra]
+    )
     pipeline = beam.Pipeline(options=options)
     segment_import.build_pipeline(pipeline, options)
     return pipeline
@@ -110,8 +122,14 @@ def test_backfill_graph_serializes_for_dataflow_with_the_stable_step_names(archi
 
 
 def test_daily_export_graph_serializes_for_dataflow():
-    options = PipelineOptions([*DATAFLOW_FLAGS, "--app_id=local-app", "--export_date=2026-11-19",
-                               "--output=gs://bucket/exports/local-app/2026-11-19"])
+    options = PipelineOptions(
+        [
+            *DATAFLOW_FLAGS,
+            "--app_id=local-app",
+            "--export_date=2026-11-19",
+            "--output=gs://bucket/exports/local-app/2026-11-19",
+        ]
+    )
     pipeline = beam.Pipeline(options=options)
     daily_export.build_pipeline(pipeline, options)
     names = _top_level_names(pipeline.to_runner_api())
@@ -138,11 +156,14 @@ def test_the_emulator_client_is_injected_when_bigquery_emulator_host_is_set(monk
     assert clients and all(isinstance(c, EmulatorClient) for c in clients)
 
 
-@pytest.mark.parametrize("job,method", [
-    ("segment_import", "STREAMING_INSERTS"),
-    ("backfill", "STREAMING_INSERTS"),
-    ("backfill", "FILE_LOADS"),
-])
+@pytest.mark.parametrize(
+    "job,method",
+    [
+        ("segment_import", "STREAMING_INSERTS"),
+        ("backfill", "STREAMING_INSERTS"),
+        ("backfill", "FILE_LOADS"),
+    ],
+)
 def test_each_documented_write_method_builds_for_dataflow(job, method, archive):
     pipeline = _streaming if job == "segment_import" else (lambda *extra: _backfill(archive, *extra))
     names = _top_level_names(pipeline(f"--bq_write_method={method}").to_runner_api())

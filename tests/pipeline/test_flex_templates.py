@@ -4,6 +4,7 @@ Every option a job defines is a documented parameter, no parameter is stale, isO
 false exactly for the options the job cannot build without, defaults are in the help text,
 and each parameter's regexes accept its default and a realistic value and reject a bad one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -188,6 +189,8 @@ def test_the_staged_sdist_holds_every_source_setup_py_compiles(sdist_files):
 @pytest.mark.parametrize("job", sorted(JOBS))
 def test_dockerfile_job_argument_names_a_launchable_job_file(job):
     dockerfile = DOCKERFILE.read_text()
-    assert re.search(r"^ENV FLEX_TEMPLATE_PYTHON_PY_FILE=\$\{WORKDIR\}/beam_jobs/\$\{JOB\}\.py$", dockerfile, flags=re.M)
+    assert re.search(
+        r"^ENV FLEX_TEMPLATE_PYTHON_PY_FILE=\$\{WORKDIR\}/beam_jobs/\$\{JOB\}\.py$", dockerfile, flags=re.M
+    )
     source = (REPO / "beam_jobs" / f"{job}.py").read_text()
     assert 'if __name__ == "__main__":' in source

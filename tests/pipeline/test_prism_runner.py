@@ -4,6 +4,7 @@ Prism is built from the Go module proxy by ``scripts/build_prism.sh`` (idempoten
 build takes 2-3 minutes, then the Go build cache makes it seconds). The whole backfill job
 on Prism, against the BigQuery emulator, is in tests/e2e/test_backfill_prism.py.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -35,19 +36,33 @@ def test_routing_decides_every_line_on_prism():
     lines = one_of_each_fate()
     with beam.Pipeline(options=options) as pipeline:
         # Two chunks of archive lines, the repeat of m-1 in the second: dedup spans chunks.
-        routed = (pipeline | beam.Create([lines[:1], lines[1:]])
-                  | RouteSegmentMessages(settings, timedelta(minutes=10), dedup_shards=4))
+        routed = (
+            pipeline
+            | beam.Create([lines[:1], lines[1:]])
+            | RouteSegmentMessages(settings, timedelta(minutes=10), dedup_shards=4)
+        )
 
         unique = routed[EVENTS] | beam.Map(lambda row: (row["segment_message_id"], row["name"]))
         assert_that(unique, equal_to([("m-1", "PURCHASE"), ("m-2", "VIEW_ITEM")]), label="Unique")
 
-        outcomes = (routed[IMPORT_STATS]
-                    | beam.Map(lambda row: ((row["outcome"], row["reason"]), row["count"]))
-                    | beam.CombinePerKey(sum))
-        assert_that(outcomes, equal_to([
-            (("imported", None), 2), (("duplicate", None), 1), (("rejected", "no_identifier"), 1),
-            (("skipped", "unsupported_call_type"), 1), (("rejected", "malformed_json"), 1),
-        ]), label="Outcomes")
+        outcomes = (
+            routed[IMPORT_STATS]
+            | beam.Map(lambda row: ((row["outcome"], row["reason"]), row["count"]))
+            | beam.CombinePerKey(sum)
+        )
+        assert_that(
+            outcomes,
+            equal_to(
+                [
+                    (("imported", None), 2),
+                    (("duplicate", None), 1),
+                    (("rejected", "no_identifier"), 1),
+                    (("skipped", "unsupported_call_type"), 1),
+                    (("rejected", "malformed_json"), 1),
+                ]
+            ),
+            label="Outcomes",
+        )
 
         reasons = routed[REJECTED_EVENTS] | beam.Map(lambda row: row["reason"])
         assert_that(reasons, equal_to(["no_identifier", "malformed_json"]), label="DeadLetters")

@@ -1,8 +1,9 @@
 """RouteSegmentMessages, the import without I/O, on a stream (TestStream): every message
 ends as exactly one outcome in the tables' rows, and a bug fails one message, not the job."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import apache_beam as beam
 import orjson
@@ -17,15 +18,23 @@ from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from tests.support.mapping import FAULT_ATTRIBUTE, FaultInjectingSettings
 from transforms.routing import RouteSegmentMessages
 
-START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=30)
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
 
 def _message(seconds: int, message_id: str, *, attributes: dict | None = None, **fields) -> TimestampedValue:
     """A Pub/Sub message published ``seconds`` after START (its element time)."""
     published = START + timedelta(seconds=seconds)
-    event = {"type": "track", "event": "Order Completed", "messageId": message_id, "userId": "u-1",
-             "timestamp": published.isoformat(), **fields}
-    return TimestampedValue(PubsubMessage(orjson.dumps(event), attributes or {}, publish_time=published), published.timestamp())
+    event = {
+        "type": "track",
+        "event": "Order Completed",
+        "messageId": message_id,
+        "userId": "u-1",
+        "timestamp": published.isoformat(),
+        **fields,
+    }
+    return TimestampedValue(
+        PubsubMessage(orjson.dumps(event), attributes or {}, publish_time=published), published.timestamp()
+    )
 
 
 def _route(stream: _TestStream):
@@ -46,21 +55,43 @@ def _outcome_totals(rows) -> dict[tuple[str, str | None], int]:
 
 
 def test_every_message_gets_one_outcome_and_a_repeat_across_a_minute_is_a_duplicate():
-    stream = (_TestStream()
-              .add_elements([_message(50, "m-1"), _message(55, "m-2", event="Product Viewed")])
-              .advance_watermark_to((START + timedelta(seconds=61)).timestamp())
-              .add_elements([_message(70, "m-1"),  # the repeat, in the next minute
-                             _message(75, "m-3", type="identify"),
-                             _message(80, "m-4", userId=None)])
-              .advance_watermark_to_infinity())
+    stream = (
+        _TestStream()
+        .add_elements([_message(50, "m-1"), _message(55, "m-2", event="Product Viewed")])
+        .advance_watermark_to((START + timedelta(seconds=61)).timestamp())
+        .add_elements(
+            [
+                _message(70, "m-1"),  # the repeat, in the next minute
+                _message(75, "m-3", type="identify"),
+                _message(80, "m-4", userId=None),
+            ]
+        )
+        .advance_watermark_to_infinity()
+    )
     pipeline, routed = _route(stream)
-    assert_that(routed[EVENTS] | beam.Map(lambda row: (row["segment_message_id"], row["name"])),
-                equal_to([("m-1", "PURCHASE"), ("m-2", "VIEW_ITEM")]), label="Events")
-    assert_that(routed[REJECTED_EVENTS] | beam.Map(lambda row: (row["segment_message_id"], row["reason"])),
-                equal_to([("m-4", "no_identifier")]), label="DeadLetters")
-    assert_that(routed[IMPORT_STATS], lambda rows: _check_totals(rows, {
-        ("imported", None): 2, ("duplicate", None): 1, ("skipped", "unsupported_call_type"): 1,
-        ("rejected", "no_identifier"): 1}), label="ImportStats")
+    assert_that(
+        routed[EVENTS] | beam.Map(lambda row: (row["segment_message_id"], row["name"])),
+        equal_to([("m-1", "PURCHASE"), ("m-2", "VIEW_ITEM")]),
+        label="Events",
+    )
+    assert_that(
+        routed[REJECTED_EVENTS] | beam.Map(lambda row: (row["segment_message_id"], row["reason"])),
+        equal_to([("m-4", "no_identifier")]),
+        label="DeadLetters",
+    )
+    assert_that(
+        routed[IMPORT_STATS],
+        lambda rows: _check_totals(
+            rows,
+            {
+                ("imported", None): 2,
+                ("duplicate", None): 1,
+                ("skipped", "unsupported_call_type"): 1,
+                ("rejected", "no_identifier"): 1,
+            },
+        ),
+        label="ImportStats",
+    )
     pipeline.run().wait_until_finish()
 
 
@@ -70,9 +101,11 @@ def _check_totals(rows, expected) -> None:
 
 def test_a_message_that_makes_the_mapping_raise_is_an_internal_error_dead_letter():
     poison = _message(10, "m-poison", attributes={FAULT_ATTRIBUTE: "boom"})
-    stream = (_TestStream()
-              .add_elements([_message(5, "m-before"), poison, _message(15, "m-after")])
-              .advance_watermark_to_infinity())
+    stream = (
+        _TestStream()
+        .add_elements([_message(5, "m-before"), poison, _message(15, "m-after")])
+        .advance_watermark_to_infinity()
+    )
     pipeline, routed = _route(stream)
 
     def one_internal_error(rows) -> None:
@@ -84,8 +117,14 @@ def test_a_message_that_makes_the_mapping_raise_is_an_internal_error_dead_letter
 
     assert_that(routed[REJECTED_EVENTS], one_internal_error, label="DeadLetter")
     # The messages around it are imported: the pipeline neither stopped nor retried.
-    assert_that(routed[EVENTS] | beam.Map(lambda row: row["segment_message_id"]),
-                equal_to(["m-before", "m-after"]), label="Events")
-    assert_that(routed[IMPORT_STATS], lambda rows: _check_totals(rows, {
-        ("imported", None): 2, ("rejected", "internal_error"): 1}), label="ImportStats")
+    assert_that(
+        routed[EVENTS] | beam.Map(lambda row: row["segment_message_id"]),
+        equal_to(["m-before", "m-after"]),
+        label="Events",
+    )
+    assert_that(
+        routed[IMPORT_STATS],
+        lambda rows: _check_totals(rows, {("imported", None): 2, ("rejected", "internal_error"): 1}),
+        label="ImportStats",
+    )
     pipeline.run().wait_until_finish()

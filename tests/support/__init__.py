@@ -1,4 +1,5 @@
 """Helpers shared by the tests (never imported from conftest.py, which holds fixtures only)."""
+
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,17 +2,20 @@
 
 Pure: no servers, no Beam.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
+
 from domain.config import ImporterConfig, load_config, parse_config
 from domain.mapping import ImportSettings, MappingOutcome, process_message
 
 # The fixed "now" every mapping test runs at, and an event time one minute before it.
-MAPPING_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+MAPPING_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 MAPPING_EVENT_TIME = "2026-11-28T11:59:00.000Z"
 MAPPING_EVENT_TIME_BQ = "2026-11-28T11:59:00.000000Z"
 
@@ -92,8 +95,16 @@ def one_of_each_fate() -> list[bytes]:
     an event without identifier and a malformed line (rejected), an identify call (skipped)."""
 
     def track(message_id: str, **fields: Any) -> bytes:
-        return orjson.dumps({"type": "track", "event": "Order Completed", "messageId": message_id,
-                             "timestamp": "2024-01-01T10:00:00Z", "userId": "user-1", **fields})
+        return orjson.dumps(
+            {
+                "type": "track",
+                "event": "Order Completed",
+                "messageId": message_id,
+                "timestamp": "2024-01-01T10:00:00Z",
+                "userId": "user-1",
+                **fields,
+            }
+        )
 
     return [
         track("m-1"),

@@ -1,10 +1,12 @@
 """Helpers of the serving tests: datasets holding imported samples, and reference SQL."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import orjson
 from google.cloud import bigquery
@@ -17,7 +19,7 @@ from domain.mapping import ImportSettings, process_message
 from tools.samples import SampleMessage, generate_sample
 
 PROJECT = "local-project"
-SAMPLE_NOW = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # events straddle 19/20 Nov, stale ones go back 9 days
+SAMPLE_NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # events straddle 19/20 Nov, stale ones go back 9 days
 APP, APP_KEY, APP_SECRET = "local-app", "key_live_local_default", "secret_live_local_default"
 WEB_APP, WEB_KEY, WEB_SECRET = "local-web-app", "key_live_local_web", "secret_live_local_web"
 START, END = "2026-11-14", "2026-11-21"
@@ -35,16 +37,27 @@ def load_sample_events(directory: Path) -> str:
         path = directory / f"{app_id}.jsonl"
         path.write_bytes(b"".join(m.data + b"\n" for m in generate_sample(500, seed, SAMPLE_NOW)))
         for _ in range(runs):
-            backfill.run(["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}",
-                          f"--input={path}", "--max_event_age=off", f"--default_app_id={app_id}"])
+            backfill.run(
+                [
+                    "--runner=FnApiRunner",
+                    f"--project={PROJECT}",
+                    f"--dataset={dataset}",
+                    f"--input={path}",
+                    "--max_event_age=off",
+                    f"--default_app_id={app_id}",
+                ]
+            )
     return dataset
 
 
 def sql_rows(sql: str, **params: Any) -> list[dict[str, Any]]:
     """Run reference SQL with scalar parameters (type inferred from the Python value)."""
     types = {str: "STRING", datetime: "TIMESTAMP", int: "INT64"}
-    config = bigquery.QueryJobConfig(query_parameters=[
-        bigquery.ScalarQueryParameter(name, types[type(value)], value) for name, value in params.items()])
+    config = bigquery.QueryJobConfig(
+        query_parameters=[
+            bigquery.ScalarQueryParameter(name, types[type(value)], value) for name, value in params.items()
+        ]
+    )
     return [dict(row) for row in make_client(PROJECT).query(sql, job_config=config).result()]
 
 
@@ -79,17 +92,27 @@ def import_sample(tmp_path: Path, keep: Keep, count: int = 400, seed: int = 8) -
     The hostile ones: a Web event named with markup (imported) and the same name without
     identifiers (rejected, so its payload is stored). Returns (dataset, lines imported).
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     messages = generate_sample(count, seed, now)
     lines = [m.data for m in messages if keep(m, *classify(m, now))]
     lines.append(hostile_web_event(messages, now))
-    lines.append(orjson.dumps({"type": "track", "event": XSS, "messageId": "status-test-hostile-rejected",
-                               "timestamp": now.isoformat()}))
+    lines.append(
+        orjson.dumps(
+            {"type": "track", "event": XSS, "messageId": "status-test-hostile-rejected", "timestamp": now.isoformat()}
+        )
+    )
     assert not any(b"\n" in line for line in lines)
     path = tmp_path / "sample.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     dataset = f"status_{uuid.uuid4().hex[:10]}"
     provision_tables(make_client(PROJECT), dataset)
-    backfill.run(["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}", f"--input={path}",
-                  "--max_event_age=off"])
+    backfill.run(
+        [
+            "--runner=FnApiRunner",
+            f"--project={PROJECT}",
+            f"--dataset={dataset}",
+            f"--input={path}",
+            "--max_event_age=off",
+        ]
+    )
     return dataset, lines

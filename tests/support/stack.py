@@ -1,4 +1,5 @@
 """Helpers of the tests that run against the local emulators."""
+
 from __future__ import annotations
 
 STACK_PROJECT = "local-project"

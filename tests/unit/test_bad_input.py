@@ -12,14 +12,15 @@ with a 4 MiB receive limit (a larger pull response raises ResourceExhausted in t
 the job stops). So the pipeline run publishes the "10 MB" item at 2.5 MB
 (``LOCAL_PULL_SAFE_DATA``); the pure test uses the real ~10 MB payload.
 """
+
 from __future__ import annotations
 
 import base64
 
 import pytest
 
-from tools.bad_inputs import DEFAULT_MAX_PAYLOAD_BYTES, bad_input_corpus
 from tests.support.mapping import MAPPING_NOW, mapping_process
+from tools.bad_inputs import DEFAULT_MAX_PAYLOAD_BYTES, bad_input_corpus
 
 FINDINGS: dict[str, str] = {}  # none open: message_id_empty and max_numeric_exact were fixed
 
@@ -31,9 +32,20 @@ CORPUS = bad_input_corpus(MAPPING_NOW)
 
 
 def _params(items):
-    return [pytest.param(item, id=item.label, marks=[pytest.mark.xfail(
-        strict=True, reason=FINDINGS[item.label], raises=RAISES.get(item.label, AssertionError))]
-        if item.label in FINDINGS else []) for item in items]
+    return [
+        pytest.param(
+            item,
+            id=item.label,
+            marks=[
+                pytest.mark.xfail(
+                    strict=True, reason=FINDINGS[item.label], raises=RAISES.get(item.label, AssertionError)
+                )
+            ]
+            if item.label in FINDINGS
+            else [],
+        )
+        for item in items
+    ]
 
 
 def _check_row(item, row) -> None:
@@ -46,8 +58,9 @@ def _check_row(item, row) -> None:
 @pytest.mark.parametrize("item", _params(CORPUS))
 def test_each_bad_input_gets_its_documented_outcome(item):
     result = mapping_process(item.data, item.attributes or None)
-    assert (result.outcome.value, result.reason.value if result.reason else None) == (item.outcome, item.reason), \
+    assert (result.outcome.value, result.reason.value if result.reason else None) == (item.outcome, item.reason), (
         result.detail
+    )
     if result.row is not None:
         _check_row(item, result.row)
 
@@ -55,10 +68,21 @@ def test_each_bad_input_gets_its_documented_outcome(item):
 def test_corpus_is_deterministic_and_covers_every_decode_reason():
     again = bad_input_corpus(MAPPING_NOW)
     assert [(i.label, i.data, i.outcome, i.reason) for i in again] == [
-        (i.label, i.data, i.outcome, i.reason) for i in CORPUS]
+        (i.label, i.data, i.outcome, i.reason) for i in CORPUS
+    ]
     reasons = {i.reason for i in CORPUS}
-    assert {"payload_too_large", "malformed_json", "not_an_object", "invalid_message_id", "missing_event_name",
-            "invalid_timestamp", "stale_event", "future_event", "no_identifier", "unknown_app"} <= reasons
+    assert {
+        "payload_too_large",
+        "malformed_json",
+        "not_an_object",
+        "invalid_message_id",
+        "missing_event_name",
+        "invalid_timestamp",
+        "stale_event",
+        "future_event",
+        "no_identifier",
+        "unknown_app",
+    } <= reasons
     [ten_mb] = [i for i in CORPUS if i.label == "ten_mb"]
     assert 9_900_000 < len(ten_mb.data) <= 10_000_000
 
@@ -77,25 +101,22 @@ def test_mapping_does_not_depend_on_the_callers_stack_depth():
 # ------------------------------------------------------------------ through the pipeline
 
 
-
-
-
-
-
-
-
-
-
-
 def test_payload_bytes_column_round_trips_as_base64():
     """The dead-letter row's payload_bytes is base64 of the exact bytes (pure check)."""
-    from schemas.reasons import Reason
     from domain.dead_letters import rejected_row
+    from schemas.reasons import Reason
 
     for item in CORPUS:
         if item.outcome != "rejected":
             continue
-        row = rejected_row(item.data, item.attributes, None, Reason(item.reason), "x", MAPPING_NOW,
-                           max_stored_bytes=DEFAULT_MAX_PAYLOAD_BYTES)
+        row = rejected_row(
+            item.data,
+            item.attributes,
+            None,
+            Reason(item.reason),
+            "x",
+            MAPPING_NOW,
+            max_stored_bytes=DEFAULT_MAX_PAYLOAD_BYTES,
+        )
         assert base64.b64decode(row["payload_bytes"]) == item.data[:DEFAULT_MAX_PAYLOAD_BYTES]
         assert row["payload_sha256"] == item.sha256 and row["payload_size"] == len(item.data)

@@ -1,4 +1,5 @@
 """``segment-branch map``: one JSON outcome line per input line, in order."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,10 @@ def run_map(lines: list[bytes] | bytes, *args: str, check: bool = True) -> subpr
     stdin = lines if isinstance(lines, bytes) else b"".join(line + b"\n" for line in lines)
     proc = subprocess.run(
         [sys.executable, "-m", "beam_jobs.cli", "map", *args],
-        input=stdin, capture_output=True, cwd=ROOT, timeout=60,
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
     )
     if check:
         assert proc.returncode == 0, proc.stderr.decode()
@@ -121,7 +125,10 @@ def test_map_app_config_file(tmp_path):
 
 
 def test_map_branch_key_option_selects_app():
-    lines = [ev(context={"device": {"type": "ios", "id": "idfv"}}), ev(messageId="w", context={"userAgent": "Mozilla/5.0"})]
+    lines = [
+        ev(context={"device": {"type": "ios", "id": "idfv"}}),
+        ev(messageId="w", context={"userAgent": "Mozilla/5.0"}),
+    ]
     results = outputs(run_map(lines, "--now", NOW, "--branch-key", MAPPING_WEB_KEY))
     assert results[0]["reason"] == "platform_not_enabled"
     assert results[1]["row"]["app_id"] == "local-web-app"

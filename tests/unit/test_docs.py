@@ -1,4 +1,5 @@
 """The README documents the reason codes exactly as schemas/reasons.py defines them."""
+
 from __future__ import annotations
 
 import re

@@ -1,10 +1,17 @@
 """SPEC section 3: Segment event name -> Branch name, category, topic."""
+
 from __future__ import annotations
 
 import pytest
 
-from tests.support.mapping import MAPPING_WEB_KEY, mapping_config_from, mapping_imported_row, mapping_settings_for, mapping_track_event
 from domain import event_names
+from tests.support.mapping import (
+    MAPPING_WEB_KEY,
+    mapping_config_from,
+    mapping_imported_row,
+    mapping_settings_for,
+    mapping_track_event,
+)
 
 TOPICS = {
     "COMMERCE": "eo_commerce_event",
@@ -28,14 +35,38 @@ SEGMENT_TABLE = [
 ]
 
 STANDARD_EVENTS = [
-    *[(n, "COMMERCE") for n in (
-        "ADD_TO_CART", "ADD_TO_WISHLIST", "VIEW_CART", "INITIATE_PURCHASE", "ADD_PAYMENT_INFO",
-        "PURCHASE", "SPEND_CREDITS", "RESERVE", "CLICK_AD", "VIEW_AD")],
-    *[(n, "CONTENT") for n in (
-        "SEARCH", "VIEW_ITEM", "VIEW_ITEMS", "RATE", "SHARE", "INITIATE_STREAM", "COMPLETE_STREAM")],
-    *[(n, "USER_LIFECYCLE") for n in (
-        "COMPLETE_REGISTRATION", "COMPLETE_TUTORIAL", "ACHIEVE_LEVEL", "UNLOCK_ACHIEVEMENT",
-        "INVITE", "LOGIN", "START_TRIAL", "SUBSCRIBE")],
+    *[
+        (n, "COMMERCE")
+        for n in (
+            "ADD_TO_CART",
+            "ADD_TO_WISHLIST",
+            "VIEW_CART",
+            "INITIATE_PURCHASE",
+            "ADD_PAYMENT_INFO",
+            "PURCHASE",
+            "SPEND_CREDITS",
+            "RESERVE",
+            "CLICK_AD",
+            "VIEW_AD",
+        )
+    ],
+    *[
+        (n, "CONTENT")
+        for n in ("SEARCH", "VIEW_ITEM", "VIEW_ITEMS", "RATE", "SHARE", "INITIATE_STREAM", "COMPLETE_STREAM")
+    ],
+    *[
+        (n, "USER_LIFECYCLE")
+        for n in (
+            "COMPLETE_REGISTRATION",
+            "COMPLETE_TUTORIAL",
+            "ACHIEVE_LEVEL",
+            "UNLOCK_ACHIEVEMENT",
+            "INVITE",
+            "LOGIN",
+            "START_TRIAL",
+            "SUBSCRIBE",
+        )
+    ],
 ]
 
 
@@ -76,19 +107,22 @@ def test_branch_standard_event_display_form_is_that_standard_event(api, category
 
 def test_standard_event_count_matches_spec():
     assert len(STANDARD_EVENTS) == 25
-    assert event_names.STANDARD_EVENTS == dict(STANDARD_EVENTS)
+    assert dict(STANDARD_EVENTS) == event_names.STANDARD_EVENTS
 
 
-@pytest.mark.parametrize("sent,expected", [
-    ("Registered", "Registered"),
-    ("  Registered  ", "Registered"),
-    ("video played", "video played"),
-    ("Plan Upgraded 🚀", "Plan Upgraded 🚀"),
-    ("AddToCart", "AddToCart"),  # not the API or display form
-    ("Add-To-Cart", "Add-To-Cart"),
-    ("Product Added Twice", "Product Added Twice"),
-    ("Signed Up", "Signed Up"),  # override is per app: not in the table itself
-])
+@pytest.mark.parametrize(
+    "sent,expected",
+    [
+        ("Registered", "Registered"),
+        ("  Registered  ", "Registered"),
+        ("video played", "video played"),
+        ("Plan Upgraded 🚀", "Plan Upgraded 🚀"),
+        ("AddToCart", "AddToCart"),  # not the API or display form
+        ("Add-To-Cart", "Add-To-Cart"),
+        ("Product Added Twice", "Product Added Twice"),
+        ("Signed Up", "Signed Up"),  # override is per app: not in the table itself
+    ],
+)
 def test_custom_event_keeps_trimmed_name_and_is_custom(sent, expected):
     name, category = event_names.resolve_event(sent)
     assert (name, category) == (expected, "CUSTOM")
@@ -117,8 +151,11 @@ def test_default_config_override_signed_up_is_complete_registration(sent):
 
 
 def test_override_is_per_app_other_app_keeps_custom_name():
-    event = mapping_track_event("Signed Up", properties={"browser_fingerprint_id": "fp"},
-                                context={"userAgent": "Mozilla/5.0 (X11; Linux x86_64)"})
+    event = mapping_track_event(
+        "Signed Up",
+        properties={"browser_fingerprint_id": "fp"},
+        context={"userAgent": "Mozilla/5.0 (X11; Linux x86_64)"},
+    )
     row = mapping_imported_row(event, attributes={"branch_key": MAPPING_WEB_KEY})
     assert (row["name"], row["category"]) == ("Signed Up", "CUSTOM")
 
@@ -136,12 +173,15 @@ apps:
 """
 
 
-@pytest.mark.parametrize("sent,name,category", [
-    ("Order Completed", "Big Purchase", "CUSTOM"),  # override wins over the Segment table
-    ("checkout started", "SPEND_CREDITS", "COMMERCE"),  # category derived from the standard name
-    ("SPEND CREDITS", "Credits Used", "CONTENT"),  # override wins over a standard display name
-    ("Level Up", "ACHIEVE_LEVEL", "USER_LIFECYCLE"),  # override given in display form
-])
+@pytest.mark.parametrize(
+    "sent,name,category",
+    [
+        ("Order Completed", "Big Purchase", "CUSTOM"),  # override wins over the Segment table
+        ("checkout started", "SPEND_CREDITS", "COMMERCE"),  # category derived from the standard name
+        ("SPEND CREDITS", "Credits Used", "CONTENT"),  # override wins over a standard display name
+        ("Level Up", "ACHIEVE_LEVEL", "USER_LIFECYCLE"),  # override given in display form
+    ],
+)
 def test_app_event_map_override_wins_over_everything(sent, name, category):
     settings = mapping_settings_for(mapping_config_from(_OVERRIDE_CONFIG))
     row = mapping_imported_row(mapping_track_event(sent), settings=settings)
@@ -149,13 +189,33 @@ def test_app_event_map_override_wins_over_everything(sent, name, category):
     assert row["customer_event_alias"] == sent
 
 
-@pytest.mark.parametrize("name", [
-    "Deep Link Clicked", "Install Attributed", "Deep Link Opened", "Application Installed",
-    "Application Opened", "Application Updated", "Application Backgrounded", "Application Crashed",
-    "Application Uninstalled", "Push Notification Received", "Push Notification Tapped",
-    "Push Notification Bounced", "Click", "Install", "Reinstall", "Open", "SMS Sent", "Pageview",
-    "Web Session Start", "Branch CTA View", "Impression", "Web to App Auto Redirect",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Deep Link Clicked",
+        "Install Attributed",
+        "Deep Link Opened",
+        "Application Installed",
+        "Application Opened",
+        "Application Updated",
+        "Application Backgrounded",
+        "Application Crashed",
+        "Application Uninstalled",
+        "Push Notification Received",
+        "Push Notification Tapped",
+        "Push Notification Bounced",
+        "Click",
+        "Install",
+        "Reinstall",
+        "Open",
+        "SMS Sent",
+        "Pageview",
+        "Web Session Start",
+        "Branch CTA View",
+        "Impression",
+        "Web to App Auto Redirect",
+    ],
+)
 def test_is_not_imported_matches_every_listed_name_case_insensitively(name):
     for sent in (name, name.lower(), name.upper(), f"  {name} "):
         assert event_names.is_not_imported(sent, event_names.resolve_event(sent)[0]), sent

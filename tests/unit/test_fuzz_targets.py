@@ -13,26 +13,32 @@ there. Targets and the only outcomes they accept:
 
 Each target counts its inputs into ``FUZZ_COUNT_FILE`` when set (the script sums them).
 """
+
 from __future__ import annotations
 
 import base64
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.reasons import Outcome, Reason
 from domain.dead_letters import rejected_row
 from domain.mapping import MappingOutcome, process_message
 from domain.row_schema import EVENTS_VALIDATOR
+from schemas.reasons import Outcome, Reason
 from tests.support.mapping import MAPPING_DEFAULT_KEY, MAPPING_NOW, MAPPING_WEB_KEY, mapping_settings_for
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=EXAMPLES <= 200,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=EXAMPLES <= 200,
+    suppress_health_check=list(HealthCheck),
+)
 SETTINGS = mapping_settings_for()
 SMALL = mapping_settings_for(max_payload_bytes=4096)
 _COUNTS: dict[str, int] = {}
@@ -52,8 +58,16 @@ def _report_counts():
                 out.write(f"{target} {n}\n")
 
 
-ATTRIBUTES = st.sampled_from([None, {}, {"branch_key": MAPPING_DEFAULT_KEY}, {"branch_key": MAPPING_WEB_KEY},
-                              {"branch_key": "key_unknown"}, {"branch_key": ""}])
+ATTRIBUTES = st.sampled_from(
+    [
+        None,
+        {},
+        {"branch_key": MAPPING_DEFAULT_KEY},
+        {"branch_key": MAPPING_WEB_KEY},
+        {"branch_key": "key_unknown"},
+        {"branch_key": ""},
+    ]
+)
 PUBLISH = st.one_of(st.none(), st.just(MAPPING_NOW - timedelta(seconds=3)))
 
 
@@ -67,9 +81,10 @@ def _invariants(data: bytes, result: MappingOutcome) -> None:
         assert result.reason not in (Reason.SINK_ERROR, Reason.SCHEMA_VIOLATION, Reason.INTERNAL_ERROR), result.detail
         assert result.row is None and result.detail
         if result.outcome is Outcome.REJECTED:
-            row = rejected_row(data, None, None, result.reason, result.detail, MAPPING_NOW,
-                               max_stored_bytes=SETTINGS.max_payload_bytes)
-            assert base64.b64decode(row["payload_bytes"]) == data[:SETTINGS.max_payload_bytes]
+            row = rejected_row(
+                data, None, None, result.reason, result.detail, MAPPING_NOW, max_stored_bytes=SETTINGS.max_payload_bytes
+            )
+            assert base64.b64decode(row["payload_bytes"]) == data[: SETTINGS.max_payload_bytes]
             orjson.dumps(row)
         return
     assert result.row is not None
@@ -85,6 +100,7 @@ def _run(data: bytes, attributes, publish_time, settings_=SETTINGS) -> MappingOu
 
 # ------------------------------------------------------------------ process_message targets
 
+
 @FUZZ
 @given(st.binary(max_size=512), ATTRIBUTES, PUBLISH)
 def test_fuzz_arbitrary_bytes(data, attributes, publish_time):
@@ -93,14 +109,22 @@ def test_fuzz_arbitrary_bytes(data, attributes, publish_time):
 
 
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30))
-JSON = st.recursive(JSON_SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=20)
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+)
+JSON = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=20,
+)
 
 
 def _dumps(value) -> bytes:
     import json
+
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
@@ -113,41 +137,151 @@ def test_fuzz_arbitrary_json(doc, attributes, publish_time):
 
 # Every mapped field, with values of every type a producer could get wrong.
 ADVERSARIAL = st.one_of(
-    JSON_SCALARS, JSON,
-    st.sampled_from(["", " ", "NaN", "Infinity", "-Infinity", "1e400", "-0", "12.50", "1,5", "0x10",
-                     "\u0000", "\ud83d\ude00", "\U0001F600", "usd", "EUR", "XXX", "2026-11-28T11:59:00Z",
-                     "2026-13-01", "9999-12-31T23:59:59-01:00", "00000000-0000-0000-0000-000000000000",
-                     "ios", "android", "en-US", "x" * 101]),
-    st.integers(min_value=-(10**40), max_value=10**40))
+    JSON_SCALARS,
+    JSON,
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "1e400",
+            "-0",
+            "12.50",
+            "1,5",
+            "0x10",
+            "\u0000",
+            "\ud83d\ude00",
+            "\U0001f600",
+            "usd",
+            "EUR",
+            "XXX",
+            "2026-11-28T11:59:00Z",
+            "2026-13-01",
+            "9999-12-31T23:59:59-01:00",
+            "00000000-0000-0000-0000-000000000000",
+            "ios",
+            "android",
+            "en-US",
+            "x" * 101,
+        ]
+    ),
+    st.integers(min_value=-(10**40), max_value=10**40),
+)
 TIMESTAMPS = st.one_of(
     ADVERSARIAL,
-    st.datetimes(min_value=datetime(2026, 11, 27), max_value=datetime(2026, 11, 28, 12, 20),
-                 timezones=st.just(timezone.utc)).map(lambda d: d.isoformat()))
-PRODUCT = st.fixed_dictionaries({}, optional={k: ADVERSARIAL for k in (
-    "product_id", "sku", "name", "brand", "category", "variant", "price", "quantity", "url", "image_url",
-    "rating", "extra")})
-PROPERTIES = st.fixed_dictionaries({}, optional={
-    **{k: ADVERSARIAL for k in ("order_id", "revenue", "total", "currency", "shipping", "tax", "coupon",
-                                "affiliation", "description", "query", "browser_fingerprint_id", "custom",
-                                "product_id", "price", "quantity")},
-    "products": st.one_of(ADVERSARIAL, st.lists(st.one_of(PRODUCT, ADVERSARIAL), max_size=3))})
-CONTEXT = st.fixed_dictionaries({}, optional={
-    "device": st.one_of(ADVERSARIAL, st.fixed_dictionaries({}, optional={
-        k: ADVERSARIAL for k in ("id", "advertisingId", "adTrackingEnabled", "type", "manufacturer", "model")})),
-    "os": st.one_of(ADVERSARIAL, st.fixed_dictionaries({}, optional={"name": ADVERSARIAL, "version": ADVERSARIAL})),
-    "app": ADVERSARIAL, "ip": ADVERSARIAL, "userAgent": ADVERSARIAL, "locale": ADVERSARIAL, "page": ADVERSARIAL,
-    "screen": st.one_of(ADVERSARIAL, st.fixed_dictionaries({}, optional={
-        k: ADVERSARIAL for k in ("width", "height", "density")}))})
-EVENT_NAMES = st.one_of(st.sampled_from(["Order Completed", "Product Viewed", "Products Searched", "Product Added",
-                                         " login ", "Application Opened", "Song Played", "Signed Up"]), ADVERSARIAL)
+    st.datetimes(
+        min_value=datetime(2026, 11, 27), max_value=datetime(2026, 11, 28, 12, 20), timezones=st.just(UTC)
+    ).map(lambda d: d.isoformat()),
+)
+PRODUCT = st.fixed_dictionaries(
+    {},
+    optional=dict.fromkeys(
+        (
+            "product_id",
+            "sku",
+            "name",
+            "brand",
+            "category",
+            "variant",
+            "price",
+            "quantity",
+            "url",
+            "image_url",
+            "rating",
+            "extra",
+        ),
+        ADVERSARIAL,
+    ),
+)
+PROPERTIES = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(
+            (
+                "order_id",
+                "revenue",
+                "total",
+                "currency",
+                "shipping",
+                "tax",
+                "coupon",
+                "affiliation",
+                "description",
+                "query",
+                "browser_fingerprint_id",
+                "custom",
+                "product_id",
+                "price",
+                "quantity",
+            ),
+            ADVERSARIAL,
+        ),
+        "products": st.one_of(ADVERSARIAL, st.lists(st.one_of(PRODUCT, ADVERSARIAL), max_size=3)),
+    },
+)
+CONTEXT = st.fixed_dictionaries(
+    {},
+    optional={
+        "device": st.one_of(
+            ADVERSARIAL,
+            st.fixed_dictionaries(
+                {},
+                optional=dict.fromkeys(
+                    ("id", "advertisingId", "adTrackingEnabled", "type", "manufacturer", "model"), ADVERSARIAL
+                ),
+            ),
+        ),
+        "os": st.one_of(ADVERSARIAL, st.fixed_dictionaries({}, optional={"name": ADVERSARIAL, "version": ADVERSARIAL})),
+        "app": ADVERSARIAL,
+        "ip": ADVERSARIAL,
+        "userAgent": ADVERSARIAL,
+        "locale": ADVERSARIAL,
+        "page": ADVERSARIAL,
+        "screen": st.one_of(
+            ADVERSARIAL, st.fixed_dictionaries({}, optional=dict.fromkeys(("width", "height", "density"), ADVERSARIAL))
+        ),
+    },
+)
+EVENT_NAMES = st.one_of(
+    st.sampled_from(
+        [
+            "Order Completed",
+            "Product Viewed",
+            "Products Searched",
+            "Product Added",
+            " login ",
+            "Application Opened",
+            "Song Played",
+            "Signed Up",
+        ]
+    ),
+    ADVERSARIAL,
+)
 SEGMENT = st.fixed_dictionaries(
-    {"type": st.one_of(st.just("track"), ADVERSARIAL), "event": EVENT_NAMES,
-     "messageId": st.one_of(st.text(min_size=1, max_size=12), ADVERSARIAL)},
-    optional={"timestamp": TIMESTAMPS, "receivedAt": TIMESTAMPS, "sentAt": TIMESTAMPS,
-              "originalTimestamp": TIMESTAMPS, "userId": ADVERSARIAL, "anonymousId": ADVERSARIAL,
-              "context": st.one_of(CONTEXT, ADVERSARIAL), "properties": st.one_of(PROPERTIES, ADVERSARIAL),
-              "integrations": st.one_of(ADVERSARIAL, st.fixed_dictionaries({}, optional={
-                  "All": ADVERSARIAL, "Branch": ADVERSARIAL, "Branch Metrics": ADVERSARIAL}))})
+    {
+        "type": st.one_of(st.just("track"), ADVERSARIAL),
+        "event": EVENT_NAMES,
+        "messageId": st.one_of(st.text(min_size=1, max_size=12), ADVERSARIAL),
+    },
+    optional={
+        "timestamp": TIMESTAMPS,
+        "receivedAt": TIMESTAMPS,
+        "sentAt": TIMESTAMPS,
+        "originalTimestamp": TIMESTAMPS,
+        "userId": ADVERSARIAL,
+        "anonymousId": ADVERSARIAL,
+        "context": st.one_of(CONTEXT, ADVERSARIAL),
+        "properties": st.one_of(PROPERTIES, ADVERSARIAL),
+        "integrations": st.one_of(
+            ADVERSARIAL,
+            st.fixed_dictionaries(
+                {}, optional={"All": ADVERSARIAL, "Branch": ADVERSARIAL, "Branch Metrics": ADVERSARIAL}
+            ),
+        ),
+    },
+)
 
 
 @FUZZ
@@ -162,30 +296,67 @@ def test_fuzz_segment_shaped_events(doc, attributes, publish_time, small_limit):
 query_sql = pytest.importorskip("serving.query_sql")
 
 DIMENSION_NAMES = sorted(query_sql.DIMENSIONS)
-HOSTILE = st.sampled_from(["name; DROP TABLE events --", "`x`", "' OR 1=1 --", "\\", "name\u0000", "@app_id",
-                           "!name", "!!name", "events_dedup`", "_position", "day", "/* */"])
-REQUEST_VALUES = st.one_of(JSON_SCALARS, HOSTILE, st.lists(st.one_of(st.sampled_from(DIMENSION_NAMES), HOSTILE),
-                                                           max_size=4))
-DATES = st.one_of(st.dates(min_value=datetime(1, 1, 1).date()).map(str), st.datetimes().map(lambda d: d.isoformat()),
-                  st.sampled_from(["2026-11-01", "2026-11-08", "2026-11-07T23:59:59Z", "2026-11-01T00:00:00+14:00",
-                                   "9999-12-31", "0001-01-01", "2026-02-30", ""]), ADVERSARIAL)
-REQUEST = st.fixed_dictionaries({}, optional={
-    "branch_key": st.one_of(st.just("key_live_local_default"), ADVERSARIAL),
-    "branch_secret": st.one_of(st.just("secret"), ADVERSARIAL),
-    "start_date": DATES, "end_date": DATES,
-    "data_source": st.one_of(st.sampled_from(list(query_sql.DATA_SOURCES)), ADVERSARIAL),
-    "aggregation": st.one_of(st.sampled_from(list(query_sql.AGGREGATIONS)), ADVERSARIAL),
-    "dimensions": st.one_of(st.lists(st.sampled_from(DIMENSION_NAMES), max_size=4), REQUEST_VALUES),
-    "filters": st.one_of(st.dictionaries(st.one_of(st.sampled_from(DIMENSION_NAMES + ["!" + d for d in DIMENSION_NAMES]),
-                                                   HOSTILE),
-                                         st.one_of(st.lists(st.one_of(HOSTILE, st.text(max_size=300)), max_size=3),
-                                                   REQUEST_VALUES), max_size=3), REQUEST_VALUES),
-    "granularity": st.one_of(st.sampled_from(["all", "day"]), ADVERSARIAL),
-    "ordered_by": st.one_of(st.sampled_from(DIMENSION_NAMES + list(query_sql.AGGREGATIONS)), HOSTILE, ADVERSARIAL),
-    "ordered": st.one_of(st.sampled_from(["ascending", "descending"]), ADVERSARIAL),
-    "zero_fill": st.one_of(st.booleans(), ADVERSARIAL),
-    "unexpected": ADVERSARIAL,
-})
+HOSTILE = st.sampled_from(
+    [
+        "name; DROP TABLE events --",
+        "`x`",
+        "' OR 1=1 --",
+        "\\",
+        "name\u0000",
+        "@app_id",
+        "!name",
+        "!!name",
+        "events_dedup`",
+        "_position",
+        "day",
+        "/* */",
+    ]
+)
+REQUEST_VALUES = st.one_of(
+    JSON_SCALARS, HOSTILE, st.lists(st.one_of(st.sampled_from(DIMENSION_NAMES), HOSTILE), max_size=4)
+)
+DATES = st.one_of(
+    st.dates(min_value=datetime(1, 1, 1).date()).map(str),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.sampled_from(
+        [
+            "2026-11-01",
+            "2026-11-08",
+            "2026-11-07T23:59:59Z",
+            "2026-11-01T00:00:00+14:00",
+            "9999-12-31",
+            "0001-01-01",
+            "2026-02-30",
+            "",
+        ]
+    ),
+    ADVERSARIAL,
+)
+REQUEST = st.fixed_dictionaries(
+    {},
+    optional={
+        "branch_key": st.one_of(st.just("key_live_local_default"), ADVERSARIAL),
+        "branch_secret": st.one_of(st.just("secret"), ADVERSARIAL),
+        "start_date": DATES,
+        "end_date": DATES,
+        "data_source": st.one_of(st.sampled_from(list(query_sql.DATA_SOURCES)), ADVERSARIAL),
+        "aggregation": st.one_of(st.sampled_from(list(query_sql.AGGREGATIONS)), ADVERSARIAL),
+        "dimensions": st.one_of(st.lists(st.sampled_from(DIMENSION_NAMES), max_size=4), REQUEST_VALUES),
+        "filters": st.one_of(
+            st.dictionaries(
+                st.one_of(st.sampled_from(DIMENSION_NAMES + ["!" + d for d in DIMENSION_NAMES]), HOSTILE),
+                st.one_of(st.lists(st.one_of(HOSTILE, st.text(max_size=300)), max_size=3), REQUEST_VALUES),
+                max_size=3,
+            ),
+            REQUEST_VALUES,
+        ),
+        "granularity": st.one_of(st.sampled_from(["all", "day"]), ADVERSARIAL),
+        "ordered_by": st.one_of(st.sampled_from(DIMENSION_NAMES + list(query_sql.AGGREGATIONS)), HOSTILE, ADVERSARIAL),
+        "ordered": st.one_of(st.sampled_from(["ascending", "descending"]), ADVERSARIAL),
+        "zero_fill": st.one_of(st.booleans(), ADVERSARIAL),
+        "unexpected": ADVERSARIAL,
+    },
+)
 
 
 @FUZZ
@@ -198,8 +369,9 @@ def test_fuzz_query_request_model(body, limit, after):
         request = query_sql.AnalyticsRequest.model_validate(body)
     except ValidationError:
         return
-    query = query_sql.build_analytics_query(request, app_id="local-app", view="p.d.events_dedup", limit=limit,
-                                            after=after)
+    query = query_sql.build_analytics_query(
+        request, app_id="local-app", view="p.d.events_dedup", limit=limit, after=after
+    )
     # Every caller value travels as a parameter: none of its strings is in the SQL text.
     for values in request.filters.values():
         for value in values:
@@ -218,5 +390,10 @@ def test_query_dates_at_the_edge_of_the_calendar_are_validation_errors(value):
         query_sql.AnalyticsRequest.model_validate({**_VALID_QUERY, "start_date": value})
 
 
-_VALID_QUERY = {"branch_key": "k", "branch_secret": "s", "start_date": "2026-11-01", "end_date": "2026-11-02",
-                "data_source": "eo_commerce_event"}
+_VALID_QUERY = {
+    "branch_key": "k",
+    "branch_secret": "s",
+    "start_date": "2026-11-01",
+    "end_date": "2026-11-02",
+    "data_source": "eo_commerce_event",
+}

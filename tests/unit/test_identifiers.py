@@ -1,13 +1,20 @@
 """SPEC section 4: platform detection, identifiers and user_data_* columns."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from schemas.reasons import Outcome, Reason
-from tests.support.mapping import MAPPING_ABSENT, mapping_imported_row, mapping_ios_context, mapping_process, mapping_track_event
 from domain.identifiers import detect_platform, is_zeroed, web_platform
+from schemas.reasons import Outcome, Reason
+from tests.support.mapping import (
+    MAPPING_ABSENT,
+    mapping_imported_row,
+    mapping_ios_context,
+    mapping_process,
+    mapping_track_event,
+)
 
 IDFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
 IDFV = "B5372DB0-C21E-11E4-8DFC-AA07A5B093DB"
@@ -28,11 +35,25 @@ def anon(**fields):
 
 # --------------------------------------------------------------------------- platform
 
-@pytest.mark.parametrize("device_type,platform", [
-    ("ios", "IOS"), ("iOS", "IOS"), ("IOS", "IOS"), (" ios ", "IOS"),
-    ("ipados", "IOS"), ("iPadOS", "IOS"), ("tvos", "IOS"), ("tvOS", "IOS"), ("watchos", "IOS"), ("watchOS", "IOS"),
-    ("android", "ANDROID"), ("Android", "ANDROID"), ("ANDROID", "ANDROID"),
-])
+
+@pytest.mark.parametrize(
+    "device_type,platform",
+    [
+        ("ios", "IOS"),
+        ("iOS", "IOS"),
+        ("IOS", "IOS"),
+        (" ios ", "IOS"),
+        ("ipados", "IOS"),
+        ("iPadOS", "IOS"),
+        ("tvos", "IOS"),
+        ("tvOS", "IOS"),
+        ("watchos", "IOS"),
+        ("watchOS", "IOS"),
+        ("android", "ANDROID"),
+        ("Android", "ANDROID"),
+        ("ANDROID", "ANDROID"),
+    ],
+)
 def test_device_type_decides_platform_case_insensitively(device_type, platform):
     assert detect_platform({"device": {"type": device_type}}, {}) == platform
     row = mapping_imported_row(anon(context={"device": {"type": device_type, "id": "dev-1"}}))
@@ -41,10 +62,19 @@ def test_device_type_decides_platform_case_insensitively(device_type, platform):
     assert row["user_data_environment"] == "FULL_APP"
 
 
-@pytest.mark.parametrize("os_name,platform", [
-    ("iOS", "IOS"), ("ios", "IOS"), ("iPhone OS", "IOS"), ("iphone os", "IOS"), ("iPadOS", "IOS"),
-    ("tvOS", "IOS"), ("Android", "ANDROID"), ("android", "ANDROID"),
-])
+@pytest.mark.parametrize(
+    "os_name,platform",
+    [
+        ("iOS", "IOS"),
+        ("ios", "IOS"),
+        ("iPhone OS", "IOS"),
+        ("iphone os", "IOS"),
+        ("iPadOS", "IOS"),
+        ("tvOS", "IOS"),
+        ("Android", "ANDROID"),
+        ("android", "ANDROID"),
+    ],
+)
 def test_os_name_is_the_fallback_when_device_type_is_absent_or_unknown(os_name, platform):
     assert detect_platform({"os": {"name": os_name}}, {}) == platform
     assert detect_platform({"device": {"type": "phone"}, "os": {"name": os_name}}, {}) == platform
@@ -55,16 +85,21 @@ def test_device_type_wins_over_os_name():
     assert detect_platform({"device": {"type": "android"}, "os": {"name": "iOS"}}, {}) == "ANDROID"
 
 
-@pytest.mark.parametrize("context,properties", [
-    ({}, {"browser_fingerprint_id": "fp-1"}),
-    ({"userAgent": UA_DESKTOP}, {}),
-    ({"page": {"url": "https://example.com/"}}, {}),
-])
+@pytest.mark.parametrize(
+    "context,properties",
+    [
+        ({}, {"browser_fingerprint_id": "fp-1"}),
+        ({"userAgent": UA_DESKTOP}, {}),
+        ({"page": {"url": "https://example.com/"}}, {}),
+    ],
+)
 def test_web_detection_by_fingerprint_user_agent_or_page(context, properties):
     assert detect_platform(context, properties) == "WEB"
 
 
-@pytest.mark.parametrize("context", [{}, {"device": {"type": "server"}}, {"os": {"name": "Windows"}}, {"userAgent": "  "}])
+@pytest.mark.parametrize(
+    "context", [{}, {"device": {"type": "server"}}, {"os": {"name": "Windows"}}, {"userAgent": "  "}]
+)
 def test_no_platform_for_server_side_context(context):
     assert detect_platform(context, {}) is None
 
@@ -73,9 +108,16 @@ def test_os_name_macos_with_user_agent_is_web():
     assert detect_platform({"os": {"name": "Mac OS X"}, "userAgent": UA_DESKTOP}, {}) == "WEB"
 
 
-@pytest.mark.parametrize("ua,platform", [
-    (UA_IPHONE, "IOS_WEB"), (UA_IPAD, "IOS_WEB"), (UA_ANDROID, "ANDROID_WEB"), (UA_DESKTOP, "DESKTOP_WEB"), (None, "DESKTOP_WEB"),
-])
+@pytest.mark.parametrize(
+    "ua,platform",
+    [
+        (UA_IPHONE, "IOS_WEB"),
+        (UA_IPAD, "IOS_WEB"),
+        (UA_ANDROID, "ANDROID_WEB"),
+        (UA_DESKTOP, "DESKTOP_WEB"),
+        (None, "DESKTOP_WEB"),
+    ],
+)
 def test_web_platform_split_by_user_agent(ua, platform):
     assert web_platform(ua) == platform
     context = {"userAgent": ua} if ua else {"page": {"path": "/"}}
@@ -87,6 +129,7 @@ def test_web_platform_split_by_user_agent(ua, platform):
 
 
 # --------------------------------------------------------------------------- device ids
+
 
 def test_ios_advertising_id_is_idfa_and_device_id_is_idfv():
     row = mapping_imported_row(anon(context=mapping_ios_context()))
@@ -124,7 +167,9 @@ def test_zeroed_advertising_id_is_dropped_and_limits_ad_tracking(zero):
 
 
 def test_zeroed_aaid_is_dropped_on_android():
-    row = mapping_imported_row(anon(context={"device": {"type": "android", "advertisingId": ZERO_IDFA, "id": ANDROID_ID}}))
+    row = mapping_imported_row(
+        anon(context={"device": {"type": "android", "advertisingId": ZERO_IDFA, "id": ANDROID_ID}})
+    )
     assert row["user_data_aaid"] is None and row["user_data_limit_ad_tracking"] is True
     assert "zeroed_advertising_id" in row["warnings"]
 
@@ -159,6 +204,7 @@ def test_zeroed_id_wins_over_ad_tracking_enabled_true():
 
 
 # --------------------------------------------------------------------------- userId / anonymousId
+
 
 def test_user_id_alone_suffices_and_is_developer_identity():
     row = mapping_imported_row(mapping_track_event(userId="u-42"))
@@ -196,9 +242,11 @@ def test_anonymous_id_with_device_ids():
 
 # --------------------------------------------------------------------------- web
 
+
 def test_fingerprint_is_a_web_identifier_and_not_custom_data():
-    row = mapping_imported_row(anon(context={"userAgent": UA_DESKTOP},
-                                    properties={"browser_fingerprint_id": "fp-123", "plan": "pro"}))
+    row = mapping_imported_row(
+        anon(context={"userAgent": UA_DESKTOP}, properties={"browser_fingerprint_id": "fp-123", "plan": "pro"})
+    )
     assert row["user_data_browser_fingerprint_id"] == "fp-123"
     assert row["user_data_user_agent"] == UA_DESKTOP
     assert json.loads(row["custom_data"]) == {"plan": "pro"}
@@ -226,6 +274,7 @@ def test_fingerprint_on_app_event_is_not_an_app_identifier():
 
 # --------------------------------------------------------------------------- other user_data
 
+
 def test_device_os_app_ip_columns():
     context = {
         "device": {"type": "ios", "id": IDFV, "manufacturer": "Apple", "model": "iPhone15,2", "name": "Bob's"},
@@ -241,25 +290,42 @@ def test_device_os_app_ip_columns():
     assert row["user_data_ip"] == "203.0.113.7"
 
 
-@pytest.mark.parametrize("locale,language,country", [
-    ("en-US", "en", "US"), ("en_GB", "en", "GB"), ("fr", "fr", None), ("pt-br", "pt", "BR"),
-    ("zh-Hant-TW", "zh", "TW"), ("EN-us", "en", "US"), ("garbage-locale", None, None), ("", None, None), (42, None, None),
-])
+@pytest.mark.parametrize(
+    "locale,language,country",
+    [
+        ("en-US", "en", "US"),
+        ("en_GB", "en", "GB"),
+        ("fr", "fr", None),
+        ("pt-br", "pt", "BR"),
+        ("zh-Hant-TW", "zh", "TW"),
+        ("EN-us", "en", "US"),
+        ("garbage-locale", None, None),
+        ("", None, None),
+        (42, None, None),
+    ],
+)
 def test_locale_to_language_and_country(locale, language, country):
     row = mapping_imported_row(mapping_track_event(context={"locale": locale}))
     assert (row["user_data_language"], row["user_data_country"]) == (language, country)
 
 
-@pytest.mark.parametrize("screen,width,height,dpi", [
-    ({"width": 1170, "height": 2532, "density": 3}, 1170, 2532, 480),
-    ({"width": 1080, "height": 2400, "density": 2.625}, 1080, 2400, 420),
-    ({"width": "1080", "height": "1920", "density": 480}, 1080, 1920, 480),
-    ({"width": "wide", "height": -1.5, "density": "x"}, None, None, None),
-    ({}, None, None, None),
-])
+@pytest.mark.parametrize(
+    "screen,width,height,dpi",
+    [
+        ({"width": 1170, "height": 2532, "density": 3}, 1170, 2532, 480),
+        ({"width": 1080, "height": 2400, "density": 2.625}, 1080, 2400, 420),
+        ({"width": "1080", "height": "1920", "density": 480}, 1080, 1920, 480),
+        ({"width": "wide", "height": -1.5, "density": "x"}, None, None, None),
+        ({}, None, None, None),
+    ],
+)
 def test_screen_width_height_dpi(screen, width, height, dpi):
     row = mapping_imported_row(mapping_track_event(context={"screen": screen}))
-    assert (row["user_data_screen_width"], row["user_data_screen_height"], row["user_data_screen_dpi"]) == (width, height, dpi)
+    assert (row["user_data_screen_width"], row["user_data_screen_height"], row["user_data_screen_dpi"]) == (
+        width,
+        height,
+        dpi,
+    )
 
 
 def test_server_side_event_has_no_environment_or_platform():
@@ -274,6 +340,7 @@ def test_non_object_context_parts_are_ignored(context):
 
 
 # --------------------------------------------------------------------------- double tracking
+
 
 @pytest.mark.parametrize("name", ["Complete Tutorial", "COMPLETE_TUTORIAL", "  complete tutorial "])
 def test_natively_tracked_event_warns_double_tracking(name):

@@ -4,6 +4,7 @@ development tools, and there are no import cycles.
 
     schemas < domain < adapters < transforms < beam_jobs < serving
 """
+
 from __future__ import annotations
 
 import ast
@@ -36,8 +37,12 @@ def _module_name(path: Path) -> str:
 
 
 def _sources() -> list[Path]:
-    return sorted(path for layer in LAYERS for path in (REPO / layer).rglob("*")
-                  if path.suffix in (".py", ".pyx", ".pxd") and "__pycache__" not in path.parts)
+    return sorted(
+        path
+        for layer in LAYERS
+        for path in (REPO / layer).rglob("*")
+        if path.suffix in (".py", ".pyx", ".pxd") and "__pycache__" not in path.parts
+    )
 
 
 def _imports(path: Path) -> set[str]:
@@ -45,8 +50,9 @@ def _imports(path: Path) -> set[str]:
     ``import a.b`` gives ``a.b``; ``from a import b`` gives ``a`` and ``a.b``."""
     text = path.read_text()
     if path.suffix != ".py":  # Cython: cimports and imports
-        return {a or b for a, b in _CIMPORT.findall(text)} | set(re.findall(r"^\s*from\s+([\w.]+)\s+import", text,
-                                                                            re.M))
+        return {a or b for a, b in _CIMPORT.findall(text)} | set(
+            re.findall(r"^\s*from\s+([\w.]+)\s+import", text, re.M)
+        )
     found = set()
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
@@ -73,25 +79,39 @@ def _dependencies(module: str) -> set[str]:
 
 def test_the_layers_are_the_installed_packages():
     installed = subprocess.run(
-        [sys.executable, "-c", "import setuptools, sys; sys.argv = ['setup.py', '--name'];"
-         "print(sorted({p.split('.')[0] for p in setuptools.find_packages(include=['*'])}))"],
-        cwd=REPO, capture_output=True, text=True, check=True).stdout
+        [
+            sys.executable,
+            "-c",
+            "import setuptools, sys; sys.argv = ['setup.py', '--name'];"
+            "print(sorted({p.split('.')[0] for p in setuptools.find_packages(include=['*'])}))",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert set(LAYERS) < set(eval(installed))  # noqa: S307 - our own printed list
     assert {p.name for p in REPO.iterdir() if (p / "__init__.py").exists()} == {*LAYERS, *DEV_PACKAGES} - {"scripts"}
 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_no_module_imports_a_higher_layer_or_a_development_tool(layer):
-    higher = set(LAYERS[LAYERS.index(layer) + 1:])
-    wrong = {module: sorted(name for name in imports if name.split(".")[0] in higher | set(DEV_PACKAGES))
-             for module, imports in SOURCES.items() if module.split(".")[0] == layer}
+    higher = set(LAYERS[LAYERS.index(layer) + 1 :])
+    wrong = {
+        module: sorted(name for name in imports if name.split(".")[0] in higher | set(DEV_PACKAGES))
+        for module, imports in SOURCES.items()
+        if module.split(".")[0] == layer
+    }
     assert {module: names for module, names in wrong.items() if names} == {}
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_a_layer_imports_none_of_its_forbidden_libraries(layer):
-    wrong = {module: sorted(name for name in imports if name.split(".")[0] in FORBIDDEN[layer])
-             for module, imports in SOURCES.items() if module.split(".")[0] == layer}
+    wrong = {
+        module: sorted(name for name in imports if name.split(".")[0] in FORBIDDEN[layer])
+        for module, imports in SOURCES.items()
+        if module.split(".")[0] == layer
+    }
     assert {module: names for module, names in wrong.items() if names} == {}
 
 

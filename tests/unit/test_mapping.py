@@ -1,17 +1,32 @@
 """process_message: outcomes, reason codes and check order (SPEC sections 1, 2, 7)."""
+
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import orjson
 import pytest
 
-from schemas.reasons import SKIP_REASONS, Outcome, Reason
-from tests.support.mapping import FAULT_ATTRIBUTE, FaultInjectingSettings, MAPPING_ABSENT, MAPPING_DEFAULT_KEY, MAPPING_EVENT_TIME_BQ, MAPPING_NOW, MAPPING_WEB_KEY, mapping_config_from, mapping_imported_row, mapping_ios_context, mapping_process, mapping_settings_for, mapping_track_event
 from domain.config import load_config
 from domain.mapping import event_id
 from domain.row_schema import EVENTS_VALIDATOR
+from schemas.reasons import SKIP_REASONS, Outcome, Reason
+from tests.support.mapping import (
+    FAULT_ATTRIBUTE,
+    MAPPING_ABSENT,
+    MAPPING_DEFAULT_KEY,
+    MAPPING_EVENT_TIME_BQ,
+    MAPPING_NOW,
+    MAPPING_WEB_KEY,
+    FaultInjectingSettings,
+    mapping_config_from,
+    mapping_imported_row,
+    mapping_ios_context,
+    mapping_process,
+    mapping_settings_for,
+    mapping_track_event,
+)
 
 WEB = {"branch_key": MAPPING_WEB_KEY}
 UNKNOWN = {"branch_key": "key_live_nobody"}
@@ -25,12 +40,24 @@ def assert_reason(result, reason: Reason) -> None:
 
 # --------------------------------------------------------------------------- reason enum
 
+
 def test_reason_outcomes_split_as_spec_says():
     skipped = {"unsupported_call_type", "not_imported_event", "integration_disabled", "platform_not_enabled"}
     rejected = {
-        "malformed_json", "not_an_object", "payload_too_large", "missing_event_name", "missing_message_id",
-        "invalid_message_id", "invalid_timestamp", "stale_event", "future_event", "unknown_app",
-        "no_identifier", "schema_violation", "sink_error", "internal_error",
+        "malformed_json",
+        "not_an_object",
+        "payload_too_large",
+        "missing_event_name",
+        "missing_message_id",
+        "invalid_message_id",
+        "invalid_timestamp",
+        "stale_event",
+        "future_event",
+        "unknown_app",
+        "no_identifier",
+        "schema_violation",
+        "sink_error",
+        "internal_error",
     }
     assert {r.value for r in Reason} == skipped | rejected
     assert {r.value for r in SKIP_REASONS} == skipped
@@ -44,6 +71,7 @@ def test_outcome_values():
 
 
 # --------------------------------------------------------------------------- imported row
+
 
 def test_minimal_track_event_is_imported_with_a_valid_row():
     result = mapping_process(mapping_track_event())
@@ -89,6 +117,7 @@ def test_received_at_column_from_received_at_else_publish_time():
 
 # --------------------------------------------------------------------------- rejected: decode
 
+
 def test_payload_too_large_with_small_limit():
     settings = mapping_settings_for(max_payload_bytes=200)
     small = orjson.dumps(mapping_track_event())
@@ -111,22 +140,25 @@ def test_default_payload_limit_is_one_mib():
     assert_reason(mapping_process(data), Reason.PAYLOAD_TOO_LARGE)
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"   ",
-    b"not json",
-    b'{"type": "track", "event": "X"',  # truncated
-    b'{"type": "track", "messageId": "m", ',
-    b'{"a": 1}}',
-    b"{'single': 'quotes'}",
-    b'{"a": NaN}',
-    b'{"a": Infinity}',
-    b'{"a": 1,}',
-    b"\xff\xfe{}",  # invalid UTF-8
-    b'{"event": "caf\xe9"}',  # latin-1 byte inside a string
-    b'{"event": "\xc3"}',  # truncated UTF-8 sequence
-    b'{"event": "\\ud800"}',  # lone surrogate escape: cannot be stored as UTF-8
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"   ",
+        b"not json",
+        b'{"type": "track", "event": "X"',  # truncated
+        b'{"type": "track", "messageId": "m", ',
+        b'{"a": 1}}',
+        b"{'single': 'quotes'}",
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b'{"a": 1,}',
+        b"\xff\xfe{}",  # invalid UTF-8
+        b'{"event": "caf\xe9"}',  # latin-1 byte inside a string
+        b'{"event": "\xc3"}',  # truncated UTF-8 sequence
+        b'{"event": "\\ud800"}',  # lone surrogate escape: cannot be stored as UTF-8
+    ],
+)
 def test_malformed_json(data):
     assert_reason(mapping_process(data), Reason.MALFORMED_JSON)
 
@@ -156,6 +188,7 @@ def test_integer_beyond_64_bits_keeps_every_digit_in_custom_data():
 
 # --------------------------------------------------------------------------- messageId
 
+
 @pytest.mark.parametrize("message_id", [MAPPING_ABSENT, None, ""])
 def test_missing_message_id(message_id):
     assert_reason(mapping_process(mapping_track_event(messageId=message_id)), Reason.MISSING_MESSAGE_ID)
@@ -177,7 +210,10 @@ def test_message_id_of_100_non_ascii_chars_is_ok():
 
 # --------------------------------------------------------------------------- call type
 
-@pytest.mark.parametrize("call_type", ["identify", "page", "screen", "group", "alias", "Identify", "tracks", "", None, 7, ["track"]])
+
+@pytest.mark.parametrize(
+    "call_type", ["identify", "page", "screen", "group", "alias", "Identify", "tracks", "", None, 7, ["track"]]
+)
 def test_unsupported_call_type_is_skipped(call_type):
     result = mapping_process(mapping_track_event(type=call_type))
     assert_reason(result, Reason.UNSUPPORTED_CALL_TYPE)
@@ -190,12 +226,16 @@ def test_missing_type_is_unsupported_call_type():
 
 # --------------------------------------------------------------------------- event name
 
-@pytest.mark.parametrize("event", [MAPPING_ABSENT, None, "", "   ", "\t\n", 42, True, [], ["Order Completed"], {"name": "x"}])
+
+@pytest.mark.parametrize(
+    "event", [MAPPING_ABSENT, None, "", "   ", "\t\n", 42, True, [], ["Order Completed"], {"name": "x"}]
+)
 def test_missing_event_name(event):
     assert_reason(mapping_process(mapping_track_event(event=event)), Reason.MISSING_EVENT_NAME)
 
 
 # --------------------------------------------------------------------------- app
+
 
 def test_unknown_branch_key_is_unknown_app():
     assert_reason(mapping_process(mapping_track_event(), attributes=UNKNOWN), Reason.UNKNOWN_APP)
@@ -222,36 +262,43 @@ def test_single_app_config_is_the_default_app():
 
 # --------------------------------------------------------------------------- integrations
 
-@pytest.mark.parametrize("integrations", [
-    {"Branch Metrics": False},
-    {"Branch": False},
-    {"All": False},
-    {"All": False, "Branch Metrics": False},
-    {"All": True, "Branch Metrics": False},
-    {"All": True, "Branch": False},
-    {"All": False, "Segment.io": True},
-    {"Branch Metrics": False, "Branch": True},
-])
+
+@pytest.mark.parametrize(
+    "integrations",
+    [
+        {"Branch Metrics": False},
+        {"Branch": False},
+        {"All": False},
+        {"All": False, "Branch Metrics": False},
+        {"All": True, "Branch Metrics": False},
+        {"All": True, "Branch": False},
+        {"All": False, "Segment.io": True},
+        {"Branch Metrics": False, "Branch": True},
+    ],
+)
 def test_integrations_opt_out_is_skipped(integrations):
     result = mapping_process(mapping_track_event(integrations=integrations))
     assert_reason(result, Reason.INTEGRATION_DISABLED)
     assert result.outcome is Outcome.SKIPPED
 
 
-@pytest.mark.parametrize("integrations", [
-    {"All": False, "Branch Metrics": True},
-    {"All": False, "Branch": True},
-    {"All": False, "Branch": {}},  # an options object means "on"
-    {"All": False, "Branch Metrics": {"option": 1}},
-    {"All": True},
-    {},
-    {"Branch Metrics": True},
-    {"Amplitude": False},
-    {"branch metrics": False},  # Segment integration names are case-sensitive
-    None,
-    [],
-    "All",
-])
+@pytest.mark.parametrize(
+    "integrations",
+    [
+        {"All": False, "Branch Metrics": True},
+        {"All": False, "Branch": True},
+        {"All": False, "Branch": {}},  # an options object means "on"
+        {"All": False, "Branch Metrics": {"option": 1}},
+        {"All": True},
+        {},
+        {"Branch Metrics": True},
+        {"Amplitude": False},
+        {"branch metrics": False},  # Segment integration names are case-sensitive
+        None,
+        [],
+        "All",
+    ],
+)
 def test_integrations_not_opting_out_are_imported(integrations):
     assert mapping_process(mapping_track_event(integrations=integrations)).outcome is Outcome.IMPORTED
 
@@ -259,15 +306,41 @@ def test_integrations_not_opting_out_are_imported(integrations):
 # --------------------------------------------------------------------------- not imported
 
 NOT_IMPORTED = [
-    "Deep Link Clicked", "Install Attributed", "Deep Link Opened", "Application Installed",
-    "Application Opened", "Application Updated", "Application Backgrounded", "Application Crashed",
-    "Application Uninstalled", "Push Notification Received", "Push Notification Tapped",
-    "Push Notification Bounced", "Click", "Install", "Reinstall", "Open", "SMS Sent", "Pageview",
-    "Web Session Start", "Branch CTA View", "Impression", "Web to App Auto Redirect",
+    "Deep Link Clicked",
+    "Install Attributed",
+    "Deep Link Opened",
+    "Application Installed",
+    "Application Opened",
+    "Application Updated",
+    "Application Backgrounded",
+    "Application Crashed",
+    "Application Uninstalled",
+    "Push Notification Received",
+    "Push Notification Tapped",
+    "Push Notification Bounced",
+    "Click",
+    "Install",
+    "Reinstall",
+    "Open",
+    "SMS Sent",
+    "Pageview",
+    "Web Session Start",
+    "Branch CTA View",
+    "Impression",
+    "Web to App Auto Redirect",
 ]
 BRANCH_API_FORMS = [
-    "CLICK", "INSTALL", "REINSTALL", "OPEN", "SMS_SENT", "PAGEVIEW", "WEB_SESSION_START",
-    "BRANCH_CTA_VIEW", "IMPRESSION", "WEB_TO_APP_AUTO_REDIRECT", "web_session_start",
+    "CLICK",
+    "INSTALL",
+    "REINSTALL",
+    "OPEN",
+    "SMS_SENT",
+    "PAGEVIEW",
+    "WEB_SESSION_START",
+    "BRANCH_CTA_VIEW",
+    "IMPRESSION",
+    "WEB_TO_APP_AUTO_REDIRECT",
+    "web_session_start",
 ]
 
 
@@ -298,24 +371,38 @@ apps:
 
 # --------------------------------------------------------------------------- timestamps
 
-@pytest.mark.parametrize("fields", [
-    {"timestamp": "yesterday"},
-    {"timestamp": ""},
-    {"timestamp": "2026-13-01T00:00:00Z"},
-    {"timestamp": "2026-11-31T00:00:00Z"},
-    {"timestamp": "2026-11-28T25:00:00Z"},
-    {"timestamp": "28/11/2026 11:59"},
-    {"timestamp": 1764331140000},
-    {"timestamp": 1764331140.5},
-    {"timestamp": True},
-    {"timestamp": {"$date": "2026-11-28T11:59:00Z"}},
-    {"timestamp": ["2026-11-28T11:59:00Z"]},
-    {"timestamp": "2026-11-28T11:59:00+25:00"},
-    {"timestamp": MAPPING_ABSENT, "receivedAt": "garbage"},
-    {"timestamp": MAPPING_ABSENT, "receivedAt": 12},
-    {"timestamp": MAPPING_ABSENT, "receivedAt": "2026-11-28T11:59:00Z", "sentAt": "bad", "originalTimestamp": "2026-11-28T11:58:00Z"},
-    {"timestamp": MAPPING_ABSENT, "receivedAt": "2026-11-28T11:59:00Z", "sentAt": "2026-11-28T11:59:00Z", "originalTimestamp": "bad"},
-])
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"timestamp": "yesterday"},
+        {"timestamp": ""},
+        {"timestamp": "2026-13-01T00:00:00Z"},
+        {"timestamp": "2026-11-31T00:00:00Z"},
+        {"timestamp": "2026-11-28T25:00:00Z"},
+        {"timestamp": "28/11/2026 11:59"},
+        {"timestamp": 1764331140000},
+        {"timestamp": 1764331140.5},
+        {"timestamp": True},
+        {"timestamp": {"$date": "2026-11-28T11:59:00Z"}},
+        {"timestamp": ["2026-11-28T11:59:00Z"]},
+        {"timestamp": "2026-11-28T11:59:00+25:00"},
+        {"timestamp": MAPPING_ABSENT, "receivedAt": "garbage"},
+        {"timestamp": MAPPING_ABSENT, "receivedAt": 12},
+        {
+            "timestamp": MAPPING_ABSENT,
+            "receivedAt": "2026-11-28T11:59:00Z",
+            "sentAt": "bad",
+            "originalTimestamp": "2026-11-28T11:58:00Z",
+        },
+        {
+            "timestamp": MAPPING_ABSENT,
+            "receivedAt": "2026-11-28T11:59:00Z",
+            "sentAt": "2026-11-28T11:59:00Z",
+            "originalTimestamp": "bad",
+        },
+    ],
+)
 def test_invalid_timestamp(fields):
     assert_reason(mapping_process(mapping_track_event(**fields)), Reason.INVALID_TIMESTAMP)
 
@@ -326,8 +413,12 @@ def test_timestamp_overflowing_utc_is_invalid_not_a_crash(timestamp):
 
 
 def test_skew_correction_overflow_is_invalid_timestamp():
-    event = mapping_track_event(timestamp=MAPPING_ABSENT, receivedAt="0001-01-02T00:00:00Z",
-                                sentAt="9999-12-31T00:00:00Z", originalTimestamp="0001-01-01T00:00:00Z")
+    event = mapping_track_event(
+        timestamp=MAPPING_ABSENT,
+        receivedAt="0001-01-02T00:00:00Z",
+        sentAt="9999-12-31T00:00:00Z",
+        originalTimestamp="0001-01-01T00:00:00Z",
+    )
     assert_reason(mapping_process(event), Reason.INVALID_TIMESTAMP)
 
 
@@ -341,8 +432,9 @@ def test_stale_event_older_than_24h():
 def test_stale_check_uses_now_argument():
     event = mapping_track_event(timestamp="2020-01-01T00:00:00Z")
     assert_reason(mapping_process(event), Reason.STALE_EVENT)
-    from datetime import datetime, timezone
-    then = datetime(2020, 1, 1, 0, 5, tzinfo=timezone.utc)
+    from datetime import datetime
+
+    then = datetime(2020, 1, 1, 0, 5, tzinfo=UTC)
     assert mapping_process(event, now=then).outcome is Outcome.IMPORTED
 
 
@@ -365,11 +457,16 @@ def test_future_check_respects_offsets():
 
 def test_custom_clock_skew_and_age():
     settings = mapping_settings_for(max_clock_skew=timedelta(seconds=30), max_event_age=timedelta(minutes=5))
-    assert_reason(mapping_process(mapping_track_event(timestamp="2026-11-28T12:01:00Z"), settings=settings), Reason.FUTURE_EVENT)
-    assert_reason(mapping_process(mapping_track_event(timestamp="2026-11-28T11:54:00Z"), settings=settings), Reason.STALE_EVENT)
+    assert_reason(
+        mapping_process(mapping_track_event(timestamp="2026-11-28T12:01:00Z"), settings=settings), Reason.FUTURE_EVENT
+    )
+    assert_reason(
+        mapping_process(mapping_track_event(timestamp="2026-11-28T11:54:00Z"), settings=settings), Reason.STALE_EVENT
+    )
 
 
 # --------------------------------------------------------------------------- identifiers / platform
+
 
 def test_no_identifier_when_only_anonymous_id():
     event = mapping_track_event(userId=MAPPING_ABSENT, anonymousId="anon-1")
@@ -402,32 +499,40 @@ def test_web_event_enabled_for_web_only_app():
 
 # --------------------------------------------------------------------------- schema_violation
 
+
 def _good_row():
-    return mapping_imported_row(mapping_track_event(
-        "Order Completed", context=mapping_ios_context(),
-        properties={"revenue": 10, "currency": "usd", "products": [{"product_id": "p", "price": 1, "quantity": 2}]}))
+    return mapping_imported_row(
+        mapping_track_event(
+            "Order Completed",
+            context=mapping_ios_context(),
+            properties={"revenue": 10, "currency": "usd", "products": [{"product_id": "p", "price": 1, "quantity": 2}]},
+        )
+    )
 
 
-@pytest.mark.parametrize("breakage", [
-    lambda r: r.pop("id"),
-    lambda r: r.update(name=None),
-    lambda r: r.update(timestamp=1764331140),
-    lambda r: r.update(event_data_revenue=12.5),  # NUMERIC travels as text
-    lambda r: r.update(event_data_revenue="1" * 30),  # more than 29 integer digits
-    lambda r: r.update(event_data_revenue="1.1234567891"),  # more than 9 fraction digits
-    lambda r: r.update(event_data_revenue="NaN"),
-    lambda r: r.update(user_data_screen_width="1080"),
-    lambda r: r.update(user_data_screen_width=2**63),
-    lambda r: r.update(user_data_limit_ad_tracking="true"),
-    lambda r: r.update(warnings="one"),
-    lambda r: r.update(warnings=[None]),
-    lambda r: r.update(content_items={"sku": "x"}),
-    lambda r: r["content_items"][0].update(quantity=float("nan")),
-    lambda r: r["content_items"][0].update(price=1.5),
-    lambda r: r["content_items"][0].update(unknown_field="x"),
-    lambda r: r.update(custom_data={"a": "b"}),  # JSON column travels as text
-    lambda r: r.update(not_a_column=1),
-])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda r: r.pop("id"),
+        lambda r: r.update(name=None),
+        lambda r: r.update(timestamp=1764331140),
+        lambda r: r.update(event_data_revenue=12.5),  # NUMERIC travels as text
+        lambda r: r.update(event_data_revenue="1" * 30),  # more than 29 integer digits
+        lambda r: r.update(event_data_revenue="1.1234567891"),  # more than 9 fraction digits
+        lambda r: r.update(event_data_revenue="NaN"),
+        lambda r: r.update(user_data_screen_width="1080"),
+        lambda r: r.update(user_data_screen_width=2**63),
+        lambda r: r.update(user_data_limit_ad_tracking="true"),
+        lambda r: r.update(warnings="one"),
+        lambda r: r.update(warnings=[None]),
+        lambda r: r.update(content_items={"sku": "x"}),
+        lambda r: r["content_items"][0].update(quantity=float("nan")),
+        lambda r: r["content_items"][0].update(price=1.5),
+        lambda r: r["content_items"][0].update(unknown_field="x"),
+        lambda r: r.update(custom_data={"a": "b"}),  # JSON column travels as text
+        lambda r: r.update(not_a_column=1),
+    ],
+)
 def test_schema_violation_detected_by_validator_on_a_broken_row(breakage):
     row = _good_row()
     assert EVENTS_VALIDATOR.validate(row) is None
@@ -449,30 +554,91 @@ def _order_cases():
     t = mapping_track_event
     return [
         # (name, payload, attributes, settings, expected)
-        ("size before decode", b"{not json at all, and longer than forty bytes......}", None, big, Reason.PAYLOAD_TOO_LARGE),
+        (
+            "size before decode",
+            b"{not json at all, and longer than forty bytes......}",
+            None,
+            big,
+            Reason.PAYLOAD_TOO_LARGE,
+        ),
         ("size before object", orjson.dumps(list(range(40))), None, big, Reason.PAYLOAD_TOO_LARGE),
         ("decode before object", b"[1, 2, \xff]", None, None, Reason.MALFORMED_JSON),
         ("decode before object (truncated array)", b"[1, 2", None, None, Reason.MALFORMED_JSON),
         ("object before messageId", orjson.dumps([{"type": "identify"}]), None, None, Reason.NOT_AN_OBJECT),
-        ("messageId before call type", t(messageId=MAPPING_ABSENT, type="identify"), None, None, Reason.MISSING_MESSAGE_ID),
+        (
+            "messageId before call type",
+            t(messageId=MAPPING_ABSENT, type="identify"),
+            None,
+            None,
+            Reason.MISSING_MESSAGE_ID,
+        ),
         ("invalid messageId before call type", t(messageId=7, type="page"), None, None, Reason.INVALID_MESSAGE_ID),
-        ("call type before event name", t(type="identify", event=MAPPING_ABSENT), None, None, Reason.UNSUPPORTED_CALL_TYPE),
+        (
+            "call type before event name",
+            t(type="identify", event=MAPPING_ABSENT),
+            None,
+            None,
+            Reason.UNSUPPORTED_CALL_TYPE,
+        ),
         ("event name before app", t(event=""), UNKNOWN, None, Reason.MISSING_EVENT_NAME),
         ("app before integrations", t(integrations={"Branch Metrics": False}), UNKNOWN, None, Reason.UNKNOWN_APP),
-        ("integrations before not-imported", t("Application Opened", integrations={"All": False}), None, None, Reason.INTEGRATION_DISABLED),
-        ("not-imported before timestamp", t("Install Attributed", timestamp="garbage"), None, None, Reason.NOT_IMPORTED_EVENT),
-        ("not-imported before stale", t("Deep Link Opened", timestamp="2001-01-01T00:00:00Z"), None, None, Reason.NOT_IMPORTED_EVENT),
-        ("timestamp before identifiers", t(timestamp="garbage", userId=MAPPING_ABSENT), None, None, Reason.INVALID_TIMESTAMP),
-        ("stale before identifiers", t(timestamp="2001-01-01T00:00:00Z", userId=MAPPING_ABSENT), None, None, Reason.STALE_EVENT),
-        ("future before identifiers", t(timestamp="2099-01-01T00:00:00Z", userId=MAPPING_ABSENT), None, None, Reason.FUTURE_EVENT),
+        (
+            "integrations before not-imported",
+            t("Application Opened", integrations={"All": False}),
+            None,
+            None,
+            Reason.INTEGRATION_DISABLED,
+        ),
+        (
+            "not-imported before timestamp",
+            t("Install Attributed", timestamp="garbage"),
+            None,
+            None,
+            Reason.NOT_IMPORTED_EVENT,
+        ),
+        (
+            "not-imported before stale",
+            t("Deep Link Opened", timestamp="2001-01-01T00:00:00Z"),
+            None,
+            None,
+            Reason.NOT_IMPORTED_EVENT,
+        ),
+        (
+            "timestamp before identifiers",
+            t(timestamp="garbage", userId=MAPPING_ABSENT),
+            None,
+            None,
+            Reason.INVALID_TIMESTAMP,
+        ),
+        (
+            "stale before identifiers",
+            t(timestamp="2001-01-01T00:00:00Z", userId=MAPPING_ABSENT),
+            None,
+            None,
+            Reason.STALE_EVENT,
+        ),
+        (
+            "future before identifiers",
+            t(timestamp="2099-01-01T00:00:00Z", userId=MAPPING_ABSENT),
+            None,
+            None,
+            Reason.FUTURE_EVENT,
+        ),
         ("identifiers before platform", t(userId=MAPPING_ABSENT, context=IOS_NO_IDS), WEB, None, Reason.NO_IDENTIFIER),
         # non-adjacent sanity: everything wrong at once -> the first check
-        ("messageId before everything later", t(messageId="", type="screen", event=None, timestamp="x", userId=None,
-                                                  integrations={"All": False}), UNKNOWN, None, Reason.MISSING_MESSAGE_ID),
+        (
+            "messageId before everything later",
+            t(messageId="", type="screen", event=None, timestamp="x", userId=None, integrations={"All": False}),
+            UNKNOWN,
+            None,
+            Reason.MISSING_MESSAGE_ID,
+        ),
     ]
 
 
-@pytest.mark.parametrize("name,payload,attributes,settings,expected", _order_cases(), ids=[c[0] for c in _order_cases()])
+@pytest.mark.parametrize(
+    "name,payload,attributes,settings,expected", _order_cases(), ids=[c[0] for c in _order_cases()]
+)
 def test_check_order_earlier_check_wins(name, payload, attributes, settings, expected):
     assert_reason(mapping_process(payload, attributes, settings=settings), expected)
 
@@ -491,8 +657,14 @@ def test_check_order_each_later_failure_alone_gives_its_own_reason():
 
 
 def test_detail_is_set_for_every_non_imported_outcome():
-    for payload in (b"", b"[]", mapping_track_event(messageId=None), mapping_track_event(type="page"),
-                    mapping_track_event(timestamp="x"), mapping_track_event(userId=None)):
+    for payload in (
+        b"",
+        b"[]",
+        mapping_track_event(messageId=None),
+        mapping_track_event(type="page"),
+        mapping_track_event(timestamp="x"),
+        mapping_track_event(userId=None),
+    ):
         result = mapping_process(payload)
         assert result.reason is not None and result.detail
 
@@ -506,6 +678,7 @@ def test_integers_just_outside_64_bits_keep_every_digit(number):
 
 
 # --------------------------------------------------------------------------- failsafe (SPEC §10)
+
 
 def test_an_unexpected_exception_is_the_outcome_internal_error_with_the_error_text():
     settings = FaultInjectingSettings(load_config())

@@ -1,30 +1,18 @@
 """The mapping's fast paths give exactly what the general code they shortcut gives."""
+
 from __future__ import annotations
 
 import hashlib
-from datetime import timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.mapping import mapping_config_from, mapping_settings_for
 from domain import event_names
 from domain.identifiers import _locale, _parse_locale, is_zeroed
 from domain.mapping import decode, event_id, integrations_disabled
 from domain.values import to_numeric
-
-UTC = timezone.utc
-
-
-
-
-
-
-
-
-
-
+from tests.support.mapping import mapping_config_from, mapping_settings_for
 
 
 @given(st.text(alphabet="0-a \u0660", max_size=40))
@@ -44,11 +32,13 @@ FLAGS = [None, False, True, {}, "x", 0]
 @pytest.mark.parametrize("branch", FLAGS + ["absent"])
 @pytest.mark.parametrize("everything", [None, False, True, "absent"])
 def test_integrations_opt_out_follows_segment_rules(branch_metrics, branch, everything):
-    integrations = {k: v for k, v in (("Branch Metrics", branch_metrics), ("Branch", branch), ("All", everything))
-                    if v != "absent"}
+    integrations = {
+        k: v for k, v in (("Branch Metrics", branch_metrics), ("Branch", branch), ("All", everything)) if v != "absent"
+    }
     values = [integrations.get("Branch Metrics"), integrations.get("Branch")]
     expected = any(v is False for v in values) or (
-        integrations.get("All") is False and all(v is None or v is False for v in values))
+        integrations.get("All") is False and all(v is None or v is False for v in values)
+    )
     assert integrations_disabled(integrations) is expected
 
 
@@ -57,10 +47,22 @@ def test_zero_prices_are_numeric_zero():
     assert to_numeric(-0.0, allow_negative=False) == "0"
 
 
-@pytest.mark.parametrize("segment_name", [
-    "Order Completed", " order completed ", "Signed Up", "COMPLETE_TUTORIAL", "Complete Tutorial", "Product Added",
-    "Deep Link Clicked", "Click", "Trip Booked", "  Custom   Thing ", "Straße",
-])
+@pytest.mark.parametrize(
+    "segment_name",
+    [
+        "Order Completed",
+        " order completed ",
+        "Signed Up",
+        "COMPLETE_TUTORIAL",
+        "Complete Tutorial",
+        "Product Added",
+        "Deep Link Clicked",
+        "Click",
+        "Trip Booked",
+        "  Custom   Thing ",
+        "Straße",
+    ],
+)
 def test_event_name_facts_are_those_of_the_name_tables(segment_name):
     config = mapping_config_from("""
 apps:
@@ -84,8 +86,7 @@ apps:
         assert facts.double_tracking == (key in app.native_keys or event_names.name_key(name) in app.native_keys)
 
 
-@given(value=st.floats(allow_nan=False, allow_infinity=False), digits=st.integers(15, 19),
-       negative=st.booleans())
+@given(value=st.floats(allow_nan=False, allow_infinity=False), digits=st.integers(15, 19), negative=st.booleans())
 def test_a_number_decodes_the_same_whether_or_not_the_document_takes_the_exact_path(value, digits, negative):
     # Another property's 20-digit string sends the whole document to the exact decoder: the
     # number must still come out as the fast path gives it.
@@ -97,22 +98,13 @@ def test_a_number_decodes_the_same_whether_or_not_the_document_takes_the_exact_p
     assert repr(exact["price"]) == repr(plain["price"])
 
 
-
-
-
-
-
-
-
-
-@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=40), st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=100))
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=100),
+)
 def test_event_id_is_blake2b_128_of_the_app_and_message_id(app_id, message_id):
     for _ in range(2):  # the app's hash state is made, then reused
-        assert event_id(app_id, message_id) == hashlib.blake2b(
-            f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()
-
-
-
-
-
-
+        assert (
+            event_id(app_id, message_id)
+            == hashlib.blake2b(f"{app_id}\x1f{message_id}".encode(), digest_size=16).hexdigest()
+        )

@@ -1,13 +1,14 @@
 """SPEC section 5: properties -> event_data_*, content_items, custom_data."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from tests.support.mapping import mapping_imported_row, mapping_track_event
 from domain.properties import map_properties
 from domain.row_schema import EVENTS_VALIDATOR
+from tests.support.mapping import mapping_imported_row, mapping_track_event
 
 
 def row_for(event: str, properties, **fields):
@@ -27,12 +28,23 @@ def mapped(properties, category="COMMERCE", single=False):
 
 # --------------------------------------------------------------------------- event_data
 
+
 def test_order_completed_event_data_columns():
-    row = row_for("Order Completed", {
-        "order_id": "50314b8e9bcf000000000000", "affiliation": "Google Store", "total": 27.50,
-        "revenue": 25.00, "shipping": 3, "tax": "2.00", "discount": 2.5, "coupon": "hasbros",
-        "currency": "usd", "description": "first order",
-    })
+    row = row_for(
+        "Order Completed",
+        {
+            "order_id": "50314b8e9bcf000000000000",
+            "affiliation": "Google Store",
+            "total": 27.50,
+            "revenue": 25.00,
+            "shipping": 3,
+            "tax": "2.00",
+            "discount": 2.5,
+            "coupon": "hasbros",
+            "currency": "usd",
+            "description": "first order",
+        },
+    )
     assert row["event_data_transaction_id"] == "50314b8e9bcf000000000000"
     assert row["event_data_revenue"] == "25.0"
     assert row["event_data_currency"] == "USD"
@@ -102,11 +114,14 @@ def test_total_counts_as_revenue_for_currency_default():
     assert row["event_data_currency"] == "USD" and "currency_defaulted" in row["warnings"]
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("blue hotel", "blue hotel"),
-    ({"city": "Paris", "stars": 4}, '{"city":"Paris","stars":4}'),
-    (["a", "b"], '["a","b"]'),
-])
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("blue hotel", "blue hotel"),
+        ({"city": "Paris", "stars": 4}, '{"city":"Paris","stars":4}'),
+        (["a", "b"], '["a","b"]'),
+    ],
+)
 def test_query_is_search_query_and_objects_are_compact_json(query, expected):
     row = row_for("Products Searched", {"query": query})
     assert row["event_data_search_query"] == expected
@@ -115,18 +130,46 @@ def test_query_is_search_query_and_objects_are_compact_json(query, expected):
 
 # --------------------------------------------------------------------------- numbers
 
-@pytest.mark.parametrize("sent,expected", [
-    ("12.50", "12.50"), (12.5, "12.5"), (12, "12"), (" 7 ", "7"), ("-3.25", "-3.25"), (0, "0"),
-    ("1e3", "1000"), (0.1, "0.1"), ("0.123456789", "0.123456789"),
-])
+
+@pytest.mark.parametrize(
+    "sent,expected",
+    [
+        ("12.50", "12.50"),
+        (12.5, "12.5"),
+        (12, "12"),
+        (" 7 ", "7"),
+        ("-3.25", "-3.25"),
+        (0, "0"),
+        ("1e3", "1000"),
+        (0.1, "0.1"),
+        ("0.123456789", "0.123456789"),
+    ],
+)
 def test_numeric_strings_accepted_for_money(sent, expected):
     row = row_for("Order Completed", {"revenue": sent, "currency": "USD"})
     assert row["event_data_revenue"] == expected
     assert not [w for w in row["warnings"] if w.startswith("invalid_value")]
 
 
-@pytest.mark.parametrize("sent", ["twelve", "12,50", "", "NaN", "nan", "Infinity", "-Infinity", "inf", "sNaN",
-                                  True, [], {"amount": 1}, "1e400", 1e300])
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "twelve",
+        "12,50",
+        "",
+        "NaN",
+        "nan",
+        "Infinity",
+        "-Infinity",
+        "inf",
+        "sNaN",
+        True,
+        [],
+        {"amount": 1},
+        "1e400",
+        1e300,
+    ],
+)
 def test_non_numbers_dropped_with_warning_for_money(sent):
     row = row_for("Order Completed", {"revenue": sent, "tax": sent, "shipping": sent, "currency": "USD"})
     assert row["event_data_revenue"] is None
@@ -141,11 +184,14 @@ def test_money_rounded_to_numeric_scale():
     assert row["event_data_revenue"] == "1.123456790"  # 9 places, half even
 
 
-@pytest.mark.parametrize("sent", [
-    "12345678901234567890.1234567891",  # 30 significant digits, 10 after the point
-    "1234567890123456789012345678.123",
-    "0.12345678901234567890123456789012",
-])
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "12345678901234567890.1234567891",  # 30 significant digits, 10 after the point
+        "1234567890123456789012345678.123",
+        "0.12345678901234567890123456789012",
+    ],
+)
 def test_long_decimal_money_never_raises(sent):
     # BigQuery NUMERIC takes 29+9 digits; a longer fraction must be rounded or dropped, not crash.
     row = row_for("Order Completed", {"revenue": sent, "currency": "USD"})
@@ -182,7 +228,9 @@ FULL_PRODUCT = {
 
 
 def test_products_become_content_items_with_every_field():
-    row = row_for("Order Completed", {"products": [FULL_PRODUCT, {"product_id": "p2", "price": "5"}], "currency": "USD"})
+    row = row_for(
+        "Order Completed", {"products": [FULL_PRODUCT, {"product_id": "p2", "price": "5"}], "currency": "USD"}
+    )
     first, second = row["content_items"]
     assert first["content_schema"] == "COMMERCE_PRODUCT"
     assert first["canonical_identifier"] == "507f1f77bcf86cd799439011"
@@ -233,7 +281,9 @@ def test_non_numeric_item_numbers_dropped_with_warning(field, value):
 
 
 def test_numeric_strings_accepted_for_item_numbers():
-    item = row_for("Order Completed", {"products": [{"product_id": "p", "price": "12.50", "quantity": "3"}]})["content_items"][0]
+    item = row_for("Order Completed", {"products": [{"product_id": "p", "price": "12.50", "quantity": "3"}]})[
+        "content_items"
+    ][0]
     assert item["price"] == "12.50" and item["quantity"] == 3.0
 
 
@@ -251,19 +301,50 @@ def test_non_object_product_entries_skipped_with_warning():
     assert "invalid_value:products[2]" in row["warnings"]
 
 
-@pytest.mark.parametrize("event", ["Product Added", "Product Added to Wishlist", "Product Viewed", "Product Shared",
-                                   "Product Reviewed", "product viewed", "  PRODUCT ADDED  "])
+@pytest.mark.parametrize(
+    "event",
+    [
+        "Product Added",
+        "Product Added to Wishlist",
+        "Product Viewed",
+        "Product Shared",
+        "Product Reviewed",
+        "product viewed",
+        "  PRODUCT ADDED  ",
+    ],
+)
 def test_single_product_events_flat_properties_make_one_item(event):
-    row = row_for(event, {
-        "product_id": "p-1", "sku": "S1", "name": "Shoe", "brand": "Acme", "category": "Shoes", "variant": "red",
-        "price": "49.99", "quantity": 1, "url": "https://x/p-1", "image_url": "https://x/p-1.png", "rating": "5",
-        "cart_id": "c-9",
-    })
+    row = row_for(
+        event,
+        {
+            "product_id": "p-1",
+            "sku": "S1",
+            "name": "Shoe",
+            "brand": "Acme",
+            "category": "Shoes",
+            "variant": "red",
+            "price": "49.99",
+            "quantity": 1,
+            "url": "https://x/p-1",
+            "image_url": "https://x/p-1.png",
+            "rating": "5",
+            "cart_id": "c-9",
+        },
+    )
     [item] = row["content_items"]
     assert item == {
-        "content_schema": "COMMERCE_PRODUCT", "canonical_identifier": "p-1", "sku": "S1", "product_name": "Shoe",
-        "product_brand": "Acme", "product_category": "Shoes", "product_variant": "red", "price": "49.99",
-        "quantity": 1.0, "canonical_url": "https://x/p-1", "og_image_url": "https://x/p-1.png", "rating": 5.0,
+        "content_schema": "COMMERCE_PRODUCT",
+        "canonical_identifier": "p-1",
+        "sku": "S1",
+        "product_name": "Shoe",
+        "product_brand": "Acme",
+        "product_category": "Shoes",
+        "product_variant": "red",
+        "price": "49.99",
+        "quantity": 1.0,
+        "canonical_url": "https://x/p-1",
+        "og_image_url": "https://x/p-1.png",
+        "rating": 5.0,
         "custom_fields": None,
     }
     assert custom(row) == {"cart_id": "c-9"}
@@ -282,15 +363,31 @@ def test_single_product_event_without_product_properties_has_no_item():
 
 # --------------------------------------------------------------------------- custom_data
 
+
 def test_custom_data_is_string_to_string_with_json_encoded_non_strings():
-    row = row_for("Video Played", {
-        "title": "Intro", "seconds": 42, "ratio": 0.5, "live": True, "tags": ["a", "b"],
-        "meta": {"k": 1}, "nothing": None, "emoji": "🎬",
-    })
+    row = row_for(
+        "Video Played",
+        {
+            "title": "Intro",
+            "seconds": 42,
+            "ratio": 0.5,
+            "live": True,
+            "tags": ["a", "b"],
+            "meta": {"k": 1},
+            "nothing": None,
+            "emoji": "🎬",
+        },
+    )
     data = custom(row)
     assert data == {
-        "title": "Intro", "seconds": "42", "ratio": "0.5", "live": "true", "tags": '["a","b"]',
-        "meta": '{"k":1}', "nothing": "null", "emoji": "🎬",
+        "title": "Intro",
+        "seconds": "42",
+        "ratio": "0.5",
+        "live": "true",
+        "tags": '["a","b"]',
+        "meta": '{"k":1}',
+        "nothing": "null",
+        "emoji": "🎬",
     }
     assert all(type(v) is str for v in data.values())
 
@@ -301,10 +398,22 @@ def test_custom_data_null_without_leftover_properties():
 
 
 def test_consumed_properties_are_not_in_custom_data():
-    row = row_for("Order Completed", {
-        "order_id": "o", "revenue": 1, "currency": "USD", "shipping": 1, "tax": 1, "coupon": "c",
-        "affiliation": "a", "description": "d", "query": "q", "products": [], "browser_fingerprint_id": "fp",
-    })
+    row = row_for(
+        "Order Completed",
+        {
+            "order_id": "o",
+            "revenue": 1,
+            "currency": "USD",
+            "shipping": 1,
+            "tax": 1,
+            "coupon": "c",
+            "affiliation": "a",
+            "description": "d",
+            "query": "q",
+            "products": [],
+            "browser_fingerprint_id": "fp",
+        },
+    )
     assert row["custom_data"] is None
 
 

@@ -5,30 +5,43 @@ Any bytes, any JSON value, and Segment-shaped track events with adversarial fiel
 characters and emoji in names, broken timestamps) must end as exactly one outcome; an
 imported row must fit the events table schema and serialise with orjson.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from schemas.reasons import Outcome, Reason
-from tests.support.mapping import MAPPING_DEFAULT_KEY, MAPPING_NOW, MAPPING_WEB_KEY, mapping_settings_for
 from domain.mapping import MappingOutcome, process_message
 from domain.row_schema import EVENTS_VALIDATOR
+from schemas.reasons import Outcome, Reason
+from tests.support.mapping import MAPPING_DEFAULT_KEY, MAPPING_NOW, MAPPING_WEB_KEY, mapping_settings_for
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SETTINGS = mapping_settings_for()
 SMALL_SETTINGS = mapping_settings_for(max_payload_bytes=2048)
 BQ_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
-ATTRIBUTES = st.sampled_from([None, {}, {"branch_key": MAPPING_DEFAULT_KEY}, {"branch_key": MAPPING_WEB_KEY},
-                              {"branch_key": "key_unknown"}, {"other": "x"}])
-PUBLISH_TIMES = st.one_of(st.none(), st.datetimes(
-    min_value=datetime(2026, 11, 27, 0, 0), max_value=datetime(2026, 11, 28, 12, 30), timezones=st.just(timezone.utc)))
+ATTRIBUTES = st.sampled_from(
+    [
+        None,
+        {},
+        {"branch_key": MAPPING_DEFAULT_KEY},
+        {"branch_key": MAPPING_WEB_KEY},
+        {"branch_key": "key_unknown"},
+        {"other": "x"},
+    ]
+)
+PUBLISH_TIMES = st.one_of(
+    st.none(),
+    st.datetimes(
+        min_value=datetime(2026, 11, 27, 0, 0), max_value=datetime(2026, 11, 28, 12, 30), timezones=st.just(UTC)
+    ),
+)
 
 
 def check(result: MappingOutcome) -> None:
@@ -52,17 +65,36 @@ def check(result: MappingOutcome) -> None:
     orjson.dumps(row)
     assert BQ_TIMESTAMP.match(row["timestamp"]) and BQ_TIMESTAMP.match(row["ingested_at"])
     assert row["origin"] == "SEGMENT"
-    assert row["topic"] == {"COMMERCE": "eo_commerce_event", "CONTENT": "eo_content_event",
-                            "USER_LIFECYCLE": "eo_user_lifecycle_event", "CUSTOM": "eo_custom_event"}[row["category"]]
+    assert (
+        row["topic"]
+        == {
+            "COMMERCE": "eo_commerce_event",
+            "CONTENT": "eo_content_event",
+            "USER_LIFECYCLE": "eo_user_lifecycle_event",
+            "CUSTOM": "eo_custom_event",
+        }[row["category"]]
+    )
     for blob in [row["custom_data"]] + [item["custom_fields"] for item in row["content_items"]]:
         if blob is not None:
             decoded = json.loads(blob)
             assert type(decoded) is dict and all(type(v) is str for v in decoded.values())
-    for column in ("user_data_developer_identity", "user_data_idfa", "user_data_idfv", "user_data_aaid",
-                   "user_data_android_id", "user_data_browser_fingerprint_id"):
+    for column in (
+        "user_data_developer_identity",
+        "user_data_idfa",
+        "user_data_idfv",
+        "user_data_aaid",
+        "user_data_android_id",
+        "user_data_browser_fingerprint_id",
+    ):
         assert row[column] is None or row[column].strip()
-    assert (row["user_data_developer_identity"] or row["user_data_idfa"] or row["user_data_idfv"] or row["user_data_aaid"]
-            or row["user_data_android_id"] or row["user_data_browser_fingerprint_id"])
+    assert (
+        row["user_data_developer_identity"]
+        or row["user_data_idfa"]
+        or row["user_data_idfv"]
+        or row["user_data_aaid"]
+        or row["user_data_android_id"]
+        or row["user_data_browser_fingerprint_id"]
+    )
 
 
 def run(data: bytes, attributes=None, publish_time=None, settings_=SETTINGS) -> MappingOutcome:
@@ -73,6 +105,7 @@ def run(data: bytes, attributes=None, publish_time=None, settings_=SETTINGS) -> 
 
 # --------------------------------------------------------------------------- arbitrary bytes / JSON
 
+
 @settings(FUZZ, max_examples=300)
 @given(data=st.binary(max_size=3000), attributes=ATTRIBUTES)
 def test_arbitrary_bytes_never_raise(data, attributes):
@@ -80,8 +113,12 @@ def test_arbitrary_bytes_never_raise(data, attributes):
 
 
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10**40), max_value=10**40),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
@@ -110,6 +147,7 @@ def test_json_with_garbage_appended_never_raises(value, data):
 
 # --------------------------------------------------------------------------- Segment-shaped events
 
+
 def _fmt(dt: datetime, offset_minutes: int, precision: str) -> str:
     tz = timezone(timedelta(minutes=offset_minutes))
     local = dt.astimezone(tz)
@@ -119,24 +157,44 @@ def _fmt(dt: datetime, offset_minutes: int, precision: str) -> str:
 
 GOOD_TIMES = st.builds(
     _fmt,
-    st.datetimes(min_value=datetime(2026, 11, 27, 12, 30), max_value=datetime(2026, 11, 28, 12, 20),
-                 timezones=st.just(timezone.utc)),
+    st.datetimes(
+        min_value=datetime(2026, 11, 27, 12, 30), max_value=datetime(2026, 11, 28, 12, 20), timezones=st.just(UTC)
+    ),
     st.sampled_from([0, 330, -300, 60, 840, -720, 345]),
     st.sampled_from(["seconds", "milliseconds", "microseconds"]),
 )
 BROKEN_TIMES = st.one_of(
-    st.sampled_from(["", "now", "yesterday", "2026-13-01T00:00:00Z", "2026-11-31T10:00:00Z", "2026-11-28T25:61:00Z",
-                     "28/11/2026", "2026-11-28T11:59:00+25:00", "0001-01-01T00:00:00+01:00",
-                     "9999-12-31T23:59:59-01:00", "2026-11-28T11:59:00.123456789Z", "2026-11-28", "T11:59",
-                     "2026-11-28T11:59:00Z\x00", "２０２６-11-28T11:59:00Z"]),
-    st.integers(min_value=-(2**63), max_value=2**63), st.floats(), st.text(max_size=30),
-    st.datetimes(timezones=st.just(timezone.utc)).map(lambda d: d.isoformat()),
+    st.sampled_from(
+        [
+            "",
+            "now",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-31T10:00:00Z",
+            "2026-11-28T25:61:00Z",
+            "28/11/2026",
+            "2026-11-28T11:59:00+25:00",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "2026-11-28T11:59:00.123456789Z",
+            "2026-11-28",
+            "T11:59",
+            "2026-11-28T11:59:00Z\x00",
+            "２０２６-11-28T11:59:00Z",
+        ]
+    ),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(),
+    st.text(max_size=30),
+    st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
 )
 TIMES = st.one_of(GOOD_TIMES, GOOD_TIMES, GOOD_TIMES, BROKEN_TIMES)
 
 LONG_DECIMALS = st.builds(  # up to 29 integer digits and more than 9 fraction digits (NUMERIC's edge)
     lambda sign, whole, fraction: f"{sign}{whole}.{fraction}",
-    st.sampled_from(["", "-"]), st.integers(min_value=0, max_value=10**29 - 1), st.integers(min_value=0, max_value=10**15),
+    st.sampled_from(["", "-"]),
+    st.integers(min_value=0, max_value=10**29 - 1),
+    st.integers(min_value=0, max_value=10**15),
 )
 NUMBERS_AS_STRINGS = st.one_of(
     LONG_DECIMALS,
@@ -144,9 +202,34 @@ NUMBERS_AS_STRINGS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(str),
     st.decimals(allow_nan=True, allow_infinity=True).map(str),
     st.from_regex(r"-?[0-9]{1,35}(\.[0-9]{1,15})?([eE][-+]?[0-9]{1,4})?", fullmatch=True),
-    st.sampled_from(["NaN", "nan", "-NaN", "sNaN", "Infinity", "-Infinity", "inf", "1e400", "-1e400", "1e-400",
-                     "12,50", "12.50", " 7 ", "-0", "0x10", "1_000", "١٢", "", " ", "--1", "1e29", "-1e29",
-                     "99999999999999999999999999999.9999999999", "12345678901234567890.1234567891"]),
+    st.sampled_from(
+        [
+            "NaN",
+            "nan",
+            "-NaN",
+            "sNaN",
+            "Infinity",
+            "-Infinity",
+            "inf",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "12,50",
+            "12.50",
+            " 7 ",
+            "-0",
+            "0x10",
+            "1_000",
+            "١٢",
+            "",
+            " ",
+            "--1",
+            "1e29",
+            "-1e29",
+            "99999999999999999999999999999.9999999999",
+            "12345678901234567890.1234567891",
+        ]
+    ),
 )
 HUGE_NUMBERS = st.one_of(
     st.integers(min_value=-(10**40), max_value=10**40),
@@ -159,8 +242,12 @@ WEIRD_TEXT = st.one_of(
     st.sampled_from(["🚀", "Order Completed 🛒", "\x00", "\u200b", "\ufeff", "e\u0301", "A" * 300, "\t\n\r"]),
 )
 ADVERSARIAL = st.one_of(
-    JSON_VALUES, NUMBERS_AS_STRINGS, HUGE_NUMBERS, WEIRD_TEXT,
-    st.lists(JSON_SCALARS, max_size=3), st.dictionaries(st.text(max_size=8), JSON_SCALARS, max_size=3),
+    JSON_VALUES,
+    NUMBERS_AS_STRINGS,
+    HUGE_NUMBERS,
+    WEIRD_TEXT,
+    st.lists(JSON_SCALARS, max_size=3),
+    st.dictionaries(st.text(max_size=8), JSON_SCALARS, max_size=3),
 )
 
 
@@ -175,80 +262,177 @@ def maybe(strategy, adversarial_weight: int = 1):
 
 
 EVENT_NAMES = mostly(
-    st.sampled_from([
-        "Order Completed", "Product Added", "Product Viewed", "Product Reviewed", "Products Searched", "Signed Up",
-        "Complete Tutorial", "COMPLETE_TUTORIAL", "spend credits", "Application Opened", "WEB_SESSION_START",
-        "Deep Link Clicked", "Video Played", "  Order Completed  ", "ORDER COMPLETED",
-    ]),
+    st.sampled_from(
+        [
+            "Order Completed",
+            "Product Added",
+            "Product Viewed",
+            "Product Reviewed",
+            "Products Searched",
+            "Signed Up",
+            "Complete Tutorial",
+            "COMPLETE_TUTORIAL",
+            "spend credits",
+            "Application Opened",
+            "WEB_SESSION_START",
+            "Deep Link Clicked",
+            "Video Played",
+            "  Order Completed  ",
+            "ORDER COMPLETED",
+        ]
+    ),
     WEIRD_TEXT,
     3,
 )
 ID_TEXT = st.one_of(st.uuids().map(str), st.just("00000000-0000-0000-0000-000000000000"), st.text(max_size=20))
 
-PRODUCT = st.fixed_dictionaries({}, optional={
-    "product_id": maybe(ID_TEXT), "sku": maybe(ID_TEXT), "name": maybe(WEIRD_TEXT), "brand": maybe(st.text(max_size=10)),
-    "category": maybe(st.text(max_size=10)), "variant": maybe(st.text(max_size=10)),
-    "price": maybe(st.one_of(NUMBERS_AS_STRINGS, HUGE_NUMBERS), 2),
-    "quantity": maybe(st.one_of(st.integers(min_value=-5, max_value=5), NUMBERS_AS_STRINGS, HUGE_NUMBERS), 2),
-    "url": maybe(st.text(max_size=20)), "image_url": maybe(st.text(max_size=20)),
-    "rating": maybe(st.one_of(NUMBERS_AS_STRINGS, st.integers(min_value=0, max_value=5)), 2),
-    "position": ADVERSARIAL, "coupon": ADVERSARIAL,
-})
+PRODUCT = st.fixed_dictionaries(
+    {},
+    optional={
+        "product_id": maybe(ID_TEXT),
+        "sku": maybe(ID_TEXT),
+        "name": maybe(WEIRD_TEXT),
+        "brand": maybe(st.text(max_size=10)),
+        "category": maybe(st.text(max_size=10)),
+        "variant": maybe(st.text(max_size=10)),
+        "price": maybe(st.one_of(NUMBERS_AS_STRINGS, HUGE_NUMBERS), 2),
+        "quantity": maybe(st.one_of(st.integers(min_value=-5, max_value=5), NUMBERS_AS_STRINGS, HUGE_NUMBERS), 2),
+        "url": maybe(st.text(max_size=20)),
+        "image_url": maybe(st.text(max_size=20)),
+        "rating": maybe(st.one_of(NUMBERS_AS_STRINGS, st.integers(min_value=0, max_value=5)), 2),
+        "position": ADVERSARIAL,
+        "coupon": ADVERSARIAL,
+    },
+)
 MONEY = st.one_of(NUMBERS_AS_STRINGS, HUGE_NUMBERS, st.floats(min_value=-1e6, max_value=1e6))
-PROPERTIES = st.fixed_dictionaries({}, optional={
-    "order_id": maybe(ID_TEXT), "revenue": maybe(MONEY, 2), "total": maybe(MONEY, 2), "shipping": maybe(MONEY, 2),
-    "tax": maybe(MONEY, 2), "currency": maybe(st.sampled_from(["USD", "usd", "eur", "XYZ", "", "US Dollar", " gbp "])),
-    "coupon": maybe(st.text(max_size=10)), "affiliation": maybe(st.text(max_size=10)),
-    "description": maybe(WEIRD_TEXT), "query": maybe(st.one_of(st.text(max_size=10), JSON_VALUES)),
-    "products": maybe(st.lists(maybe(PRODUCT), max_size=4), 2),
-    "browser_fingerprint_id": maybe(ID_TEXT),
-    "product_id": maybe(ID_TEXT), "price": maybe(MONEY, 2),
-    "quantity": maybe(st.one_of(st.integers(min_value=-5, max_value=5), NUMBERS_AS_STRINGS), 2),
-    "rating": maybe(NUMBERS_AS_STRINGS), "name": maybe(WEIRD_TEXT),
-    "extra": ADVERSARIAL, "nested": JSON_VALUES, "🔑": ADVERSARIAL,
-})
-DEVICE = st.fixed_dictionaries({}, optional={
-    "type": maybe(st.sampled_from(["ios", "IOS", "android", "Android", "ipados", "tvOS", "watchos", "web", "phone", ""])),
-    "advertisingId": maybe(ID_TEXT), "id": maybe(ID_TEXT), "adTrackingEnabled": maybe(st.booleans()),
-    "manufacturer": maybe(st.text(max_size=10)), "model": maybe(st.text(max_size=10)), "name": ADVERSARIAL,
-})
-CONTEXT = st.fixed_dictionaries({}, optional={
-    "device": maybe(DEVICE),
-    "os": maybe(st.fixed_dictionaries({}, optional={
-        "name": maybe(st.sampled_from(["iOS", "iPhone OS", "Android", "Mac OS X", "Windows", "tvOS"])),
-        "version": maybe(st.text(max_size=8))})),
-    "app": maybe(st.fixed_dictionaries({}, optional={"name": ADVERSARIAL, "version": maybe(st.text(max_size=8)),
-                                                     "build": ADVERSARIAL, "namespace": ADVERSARIAL})),
-    "ip": maybe(st.ip_addresses().map(str)),
-    "userAgent": maybe(st.sampled_from(["Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)", "Mozilla/5.0 (Linux; Android 14)",
-                                        "Mozilla/5.0 (Windows NT 10.0)", ""])),
-    "locale": maybe(st.sampled_from(["en-US", "fr_FR", "pt-br", "zh-Hant-TW", "x", "", "en"])),
-    "screen": maybe(st.fixed_dictionaries({}, optional={
-        "width": maybe(st.integers(min_value=0, max_value=5000)), "height": maybe(HUGE_NUMBERS),
-        "density": maybe(st.one_of(st.floats(min_value=0.5, max_value=4), st.integers(min_value=0, max_value=640)))})),
-    "library": ADVERSARIAL,
-    "page": maybe(st.fixed_dictionaries({"url": st.text(max_size=10)})),
-})
+PROPERTIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "order_id": maybe(ID_TEXT),
+        "revenue": maybe(MONEY, 2),
+        "total": maybe(MONEY, 2),
+        "shipping": maybe(MONEY, 2),
+        "tax": maybe(MONEY, 2),
+        "currency": maybe(st.sampled_from(["USD", "usd", "eur", "XYZ", "", "US Dollar", " gbp "])),
+        "coupon": maybe(st.text(max_size=10)),
+        "affiliation": maybe(st.text(max_size=10)),
+        "description": maybe(WEIRD_TEXT),
+        "query": maybe(st.one_of(st.text(max_size=10), JSON_VALUES)),
+        "products": maybe(st.lists(maybe(PRODUCT), max_size=4), 2),
+        "browser_fingerprint_id": maybe(ID_TEXT),
+        "product_id": maybe(ID_TEXT),
+        "price": maybe(MONEY, 2),
+        "quantity": maybe(st.one_of(st.integers(min_value=-5, max_value=5), NUMBERS_AS_STRINGS), 2),
+        "rating": maybe(NUMBERS_AS_STRINGS),
+        "name": maybe(WEIRD_TEXT),
+        "extra": ADVERSARIAL,
+        "nested": JSON_VALUES,
+        "🔑": ADVERSARIAL,
+    },
+)
+DEVICE = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": maybe(
+            st.sampled_from(["ios", "IOS", "android", "Android", "ipados", "tvOS", "watchos", "web", "phone", ""])
+        ),
+        "advertisingId": maybe(ID_TEXT),
+        "id": maybe(ID_TEXT),
+        "adTrackingEnabled": maybe(st.booleans()),
+        "manufacturer": maybe(st.text(max_size=10)),
+        "model": maybe(st.text(max_size=10)),
+        "name": ADVERSARIAL,
+    },
+)
+CONTEXT = st.fixed_dictionaries(
+    {},
+    optional={
+        "device": maybe(DEVICE),
+        "os": maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": maybe(st.sampled_from(["iOS", "iPhone OS", "Android", "Mac OS X", "Windows", "tvOS"])),
+                    "version": maybe(st.text(max_size=8)),
+                },
+            )
+        ),
+        "app": maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": ADVERSARIAL,
+                    "version": maybe(st.text(max_size=8)),
+                    "build": ADVERSARIAL,
+                    "namespace": ADVERSARIAL,
+                },
+            )
+        ),
+        "ip": maybe(st.ip_addresses().map(str)),
+        "userAgent": maybe(
+            st.sampled_from(
+                [
+                    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)",
+                    "Mozilla/5.0 (Linux; Android 14)",
+                    "Mozilla/5.0 (Windows NT 10.0)",
+                    "",
+                ]
+            )
+        ),
+        "locale": maybe(st.sampled_from(["en-US", "fr_FR", "pt-br", "zh-Hant-TW", "x", "", "en"])),
+        "screen": maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "width": maybe(st.integers(min_value=0, max_value=5000)),
+                    "height": maybe(HUGE_NUMBERS),
+                    "density": maybe(
+                        st.one_of(st.floats(min_value=0.5, max_value=4), st.integers(min_value=0, max_value=640))
+                    ),
+                },
+            )
+        ),
+        "library": ADVERSARIAL,
+        "page": maybe(st.fixed_dictionaries({"url": st.text(max_size=10)})),
+    },
+)
 INTEGRATIONS = st.one_of(
-    st.fixed_dictionaries({}, optional={"All": st.booleans(), "Branch Metrics": st.one_of(st.booleans(), st.just({})),
-                                        "Branch": st.one_of(st.booleans(), st.just({})), "Other": st.booleans()}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "All": st.booleans(),
+            "Branch Metrics": st.one_of(st.booleans(), st.just({})),
+            "Branch": st.one_of(st.booleans(), st.just({})),
+            "Other": st.booleans(),
+        },
+    ),
     ADVERSARIAL,
 )
 
 SEGMENT_EVENTS = st.fixed_dictionaries(
     {
-        "type": mostly(st.just("track"), st.one_of(
-            st.sampled_from(["identify", "page", "screen", "group", "alias", "Track", " track "]), ADVERSARIAL), 1),
+        "type": mostly(
+            st.just("track"),
+            st.one_of(
+                st.sampled_from(["identify", "page", "screen", "group", "alias", "Track", " track "]), ADVERSARIAL
+            ),
+            1,
+        ),
         "event": mostly(EVENT_NAMES, ADVERSARIAL, 1),
         "messageId": mostly(st.uuids().map(str), st.one_of(st.text(min_size=95, max_size=105), ADVERSARIAL), 1),
         "timestamp": mostly(GOOD_TIMES, st.one_of(BROKEN_TIMES, st.none()), 3),
         "userId": mostly(ID_TEXT, st.one_of(st.none(), ADVERSARIAL), 4),
     },
     optional={
-        "originalTimestamp": TIMES, "sentAt": TIMES, "receivedAt": TIMES,
+        "originalTimestamp": TIMES,
+        "sentAt": TIMES,
+        "receivedAt": TIMES,
         "anonymousId": maybe(ID_TEXT),
-        "context": maybe(CONTEXT), "integrations": INTEGRATIONS, "properties": maybe(PROPERTIES, 1),
-        "version": ADVERSARIAL, "channel": ADVERSARIAL,
+        "context": maybe(CONTEXT),
+        "integrations": INTEGRATIONS,
+        "properties": maybe(PROPERTIES, 1),
+        "version": ADVERSARIAL,
+        "channel": ADVERSARIAL,
     },
 )
 
@@ -263,14 +447,23 @@ def test_segment_shaped_events_never_raise_and_rows_fit_the_schema(event, attrib
 @example(properties={"revenue": "12345678901234567890.1234567891"}, products=[], name="Order Completed")
 @example(properties={}, products=[{"price": "99999999999999999999.9999999999"}], name="Order Completed")
 @example(properties={"price": 1e308, "quantity": -1, "rating": "NaN"}, products=[], name="Product Added")
-@given(properties=PROPERTIES, products=st.lists(PRODUCT, max_size=3),
-       name=st.sampled_from(["Order Completed", "Product Added", "Product Reviewed", "Products Searched", "Video Played"]))
+@given(
+    properties=PROPERTIES,
+    products=st.lists(PRODUCT, max_size=3),
+    name=st.sampled_from(["Order Completed", "Product Added", "Product Reviewed", "Products Searched", "Video Played"]),
+)
 def test_adversarial_properties_on_an_identified_event_import(properties, products, name):
     """With a valid envelope the message is always imported: properties never reject an event."""
     if products:
         properties = {**properties, "products": products}
-    doc = {"type": "track", "event": name, "messageId": "m-1", "timestamp": "2026-11-28T11:59:00Z",
-           "userId": "u-1", "properties": properties}
+    doc = {
+        "type": "track",
+        "event": name,
+        "messageId": "m-1",
+        "timestamp": "2026-11-28T11:59:00Z",
+        "userId": "u-1",
+        "properties": properties,
+    }
     result = run(encode(doc))
     assert result.outcome is Outcome.IMPORTED, (result.reason, result.detail)
 
@@ -286,11 +479,14 @@ def test_small_payload_limit_never_raises(event):
 
 # --------------------------------------------------------------------------- the checker itself
 
+
 def test_invariant_checker_catches_incoherent_outcomes():
     """Guard: the invariants above can fail (so the fuzz tests are not vacuous)."""
     import pytest
 
-    good = run(encode({"type": "track", "event": "X", "messageId": "m", "timestamp": "2026-11-28T11:59:00Z", "userId": "u"}))
+    good = run(
+        encode({"type": "track", "event": "X", "messageId": "m", "timestamp": "2026-11-28T11:59:00Z", "userId": "u"})
+    )
     assert good.outcome is Outcome.IMPORTED
     bad_rows = [
         {**good.row, "timestamp": 5},

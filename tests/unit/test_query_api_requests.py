@@ -1,5 +1,6 @@
 """Query API requests that must never reach BigQuery: bad values, injection attempts,
 malformed and oversized bodies (the service runs in process; no server)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,25 +37,34 @@ def offline_client(monkeypatch) -> tuple[TestClient, RecordingClient]:
 INJECTION = "1; DROP TABLE events --"
 
 
-@pytest.mark.parametrize("query, fields", [
-    (f"?limit={INJECTION}", {}),
-    (f"?after={INJECTION}", {}),
-    ("?limit=0", {}),
-    ("?limit=1001", {}),
-    ("?after=-1", {}),
-    ("?after=99999999999999999999", {}),
-    ("", {"dimensions": [INJECTION]}),
-    ("", {"filters": {INJECTION: ["x"]}}),
-    ("", {"filters": {"!app_id": ["x"]}}),
-    ("", {"start_date": INJECTION}),
-    ("", {"end_date": "2026-11-30"}),
-    ("", {"data_source": INJECTION}),
-    ("", {"ordered_by": INJECTION}),
-])
+@pytest.mark.parametrize(
+    "query, fields",
+    [
+        (f"?limit={INJECTION}", {}),
+        (f"?after={INJECTION}", {}),
+        ("?limit=0", {}),
+        ("?limit=1001", {}),
+        ("?after=-1", {}),
+        ("?after=99999999999999999999", {}),
+        ("", {"dimensions": [INJECTION]}),
+        ("", {"filters": {INJECTION: ["x"]}}),
+        ("", {"filters": {"!app_id": ["x"]}}),
+        ("", {"start_date": INJECTION}),
+        ("", {"end_date": "2026-11-30"}),
+        ("", {"data_source": INJECTION}),
+        ("", {"ordered_by": INJECTION}),
+    ],
+)
 def test_injection_attempts_are_400_and_never_reach_bigquery(offline_client, query, fields):
     client, recorder = offline_client
-    body = {"branch_key": APP_KEY, "branch_secret": APP_SECRET, "start_date": START, "end_date": END,
-            "data_source": "eo_commerce_event", **fields}
+    body = {
+        "branch_key": APP_KEY,
+        "branch_secret": APP_SECRET,
+        "start_date": START,
+        "end_date": END,
+        "data_source": "eo_commerce_event",
+        **fields,
+    }
     response = client.post(f"/v1/query/analytics{query}", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["message"]
@@ -63,8 +73,12 @@ def test_injection_attempts_are_400_and_never_reach_bigquery(offline_client, que
 
 def test_malformed_json_is_400_and_oversized_body_is_413(offline_client):
     client, recorder = offline_client
-    assert client.post("/v1/query/analytics", content=b"{not json",
-                       headers={"content-type": "application/json"}).status_code == 400
+    assert (
+        client.post(
+            "/v1/query/analytics", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
     assert client.post("/v1/query/analytics", json=["a", "list"]).status_code == 400
     big = {"branch_key": APP_KEY, "branch_secret": APP_SECRET, "padding": "x" * 70_000}
     assert client.post("/v1/query/analytics", json=big).status_code == 413

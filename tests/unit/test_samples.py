@@ -1,11 +1,12 @@
 """The seeded Segment event generator: determinism, mix, shapes and corpus sizes."""
+
 from __future__ import annotations
 
 import itertools
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -19,15 +20,31 @@ from tools.samples import (
     generate_sample,
 )
 
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ECOMMERCE_EVENTS = (
-    "Product Added", "Product Added to Wishlist", "Cart Viewed", "Payment Info Entered",
-    "Checkout Started", "Order Completed", "Products Searched", "Product Viewed",
-    "Product List Viewed", "Product Reviewed", "Product Shared",
+    "Product Added",
+    "Product Added to Wishlist",
+    "Cart Viewed",
+    "Payment Info Entered",
+    "Checkout Started",
+    "Order Completed",
+    "Products Searched",
+    "Product Viewed",
+    "Product List Viewed",
+    "Product Reviewed",
+    "Product Shared",
 )
 # Kinds whose data is a JSON object carrying a (possibly doomed) track event.
-TRACK_KINDS = ("valid", "duplicate", "not_imported", "integration_disabled", "no_identifier",
-               "unknown_app", "stale_event", "future_event")
+TRACK_KINDS = (
+    "valid",
+    "duplicate",
+    "not_imported",
+    "integration_disabled",
+    "no_identifier",
+    "unknown_app",
+    "stale_event",
+    "future_event",
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +57,7 @@ def _parsed(messages: list[SampleMessage], *kinds: str) -> list[dict]:
 
 
 def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def test_same_seed_and_now_give_identical_messages(sample):
@@ -85,8 +102,21 @@ def test_duplicates_repeat_an_earlier_valid_message_byte_for_byte(sample):
 
 
 def test_message_ids_are_unique_apart_from_duplicates(sample):
-    ids = [e["messageId"] for e in _parsed(sample, "valid", "not_imported", "integration_disabled",
-                                           "no_identifier", "identify", "page", "screen", "group", "alias")]
+    ids = [
+        e["messageId"]
+        for e in _parsed(
+            sample,
+            "valid",
+            "not_imported",
+            "integration_disabled",
+            "no_identifier",
+            "identify",
+            "page",
+            "screen",
+            "group",
+            "alias",
+        )
+    ]
     assert len(ids) == len(set(ids))
 
 
@@ -108,9 +138,12 @@ def test_valid_events_are_track_events_with_name_and_message_id(sample):
 def test_valid_events_can_be_tied_to_a_user(sample):
     for event in _parsed(sample, "valid"):
         device = event["context"].get("device", {})
-        assert (event.get("userId") or device.get("id")
-                or device.get("advertisingId") not in (None, ZERO_AD_ID)
-                or event["properties"].get("browser_fingerprint_id"))
+        assert (
+            event.get("userId")
+            or device.get("id")
+            or device.get("advertisingId") not in (None, ZERO_AD_ID)
+            or event["properties"].get("browser_fingerprint_id")
+        )
 
 
 def test_no_identifier_events_have_no_identifier(sample):
@@ -145,8 +178,11 @@ def test_call_types_other_than_track_are_present(sample):
 def test_integration_disabled_events_opt_out_of_branch(sample):
     for event in _parsed(sample, "integration_disabled"):
         integrations = event["integrations"]
-        assert (integrations.get("Branch Metrics") is False or integrations.get("Branch") is False
-                or integrations.get("All") is False)
+        assert (
+            integrations.get("Branch Metrics") is False
+            or integrations.get("Branch") is False
+            or integrations.get("All") is False
+        )
 
 
 def test_bad_records_fail_the_way_their_kind_says(sample):
@@ -193,7 +229,13 @@ def test_platforms_mimic_segment_libraries(sample):
     assert libraries & {"analytics-ios", "analytics-swift"}
     assert libraries & {"analytics-android", "analytics-kotlin"}
     assert "analytics.js" in libraries
-    assert libraries & {"@segment/analytics-node", "analytics-python", "analytics-java", "analytics-ruby", "analytics-go"}
+    assert libraries & {
+        "@segment/analytics-node",
+        "analytics-python",
+        "analytics-java",
+        "analytics-ruby",
+        "analytics-go",
+    }
     assert any(e["context"].get("device", {}).get("advertisingId") == ZERO_AD_ID for e in events)
     assert any("page" in e["context"] and "browser_fingerprint_id" in e["properties"] for e in events)
 
@@ -243,9 +285,21 @@ def test_corpus_is_mostly_valid_track_events():
 def test_cli_writes_one_line_per_message_and_a_summary(tmp_path):
     out = tmp_path / "sample.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "tools.samples", "--count", "300", "--seed", "4",
-         "--now", NOW.isoformat(), "--out", str(out)],
-        capture_output=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "tools.samples",
+            "--count",
+            "300",
+            "--seed",
+            "4",
+            "--now",
+            NOW.isoformat(),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        check=True,
     )
     lines = out.read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 301

@@ -5,12 +5,13 @@ cannot be forged, stretched or reused for another app.
 The secrets are the bundled local config's (domain/default_app_config.yaml): public by
 design, which makes them safe to grep for.
 """
+
 from __future__ import annotations
 
 import logging
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -63,14 +64,15 @@ def test_bundled_config_stores_only_hashes():
 
 
 def _cli(*args: str, stdin: bytes) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_jobs.cli", *args], input=stdin, capture_output=True,
-                          cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "beam_jobs.cli", *args], input=stdin, capture_output=True, cwd=REPO, timeout=120
+    )
 
 
 def test_cli_output_and_logs_carry_no_secret():
     from tools.samples import generate_sample
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     lines = b"\n".join(m.data for m in generate_sample(200, seed=7, now=now)) + b"\n"
     done = _cli("map", "--summary", "--explain", stdin=lines)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -94,6 +96,7 @@ def test_hash_secret_cli_prints_only_a_salted_hash():
 
 # ------------------------------------------------------------------ serving app
 
+
 @pytest.fixture
 def api(monkeypatch, tmp_path):
     pytest.importorskip("serving.app")
@@ -101,13 +104,14 @@ def api(monkeypatch, tmp_path):
 
     from serving.app import create_app
     from serving.export import ExportSettings
-    from serving.signing import Signer
     from serving.settings import ServingSettings
+    from serving.signing import Signer
 
     # No BigQuery is reached by the requests below: auth and size checks come first.
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")
-    app = create_app(ServingSettings("local-project", "nowhere"),
-                     export_settings=ExportSettings(tmp_path, Signer(b"k" * 32)))
+    app = create_app(
+        ServingSettings("local-project", "nowhere"), export_settings=ExportSettings(tmp_path, Signer(b"k" * 32))
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -115,18 +119,21 @@ def api(monkeypatch, tmp_path):
 QUERY = {"start_date": "2026-11-01", "end_date": "2026-11-02", "data_source": "eo_commerce_event"}
 
 
-@pytest.mark.parametrize("credentials", [
-    {},
-    {"branch_key": "key_live_local_default"},
-    {"branch_key": "key_live_local_default", "branch_secret": "wrong"},
-    {"branch_key": "key_live_local_default", "branch_secret": "secret_live_local_web"},  # another app's secret
-    {"branch_key": "key_live_local_web", "branch_secret": "secret_live_local_default"},
-    {"branch_key": "key_live_nobody", "branch_secret": "secret_live_local_default"},
-    {"branch_key": ["key_live_local_default"], "branch_secret": "secret_live_local_default"},
-    {"branch_key": "key_live_local_default", "branch_secret": {"$ne": ""}},
-    {"branch_key": "key_live_local_default", "branch_secret": ""},
-    {"branch_key": "key_live_local_default", "branch_secret": HASHES[0]},  # the hash is not the secret
-])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {},
+        {"branch_key": "key_live_local_default"},
+        {"branch_key": "key_live_local_default", "branch_secret": "wrong"},
+        {"branch_key": "key_live_local_default", "branch_secret": "secret_live_local_web"},  # another app's secret
+        {"branch_key": "key_live_local_web", "branch_secret": "secret_live_local_default"},
+        {"branch_key": "key_live_nobody", "branch_secret": "secret_live_local_default"},
+        {"branch_key": ["key_live_local_default"], "branch_secret": "secret_live_local_default"},
+        {"branch_key": "key_live_local_default", "branch_secret": {"$ne": ""}},
+        {"branch_key": "key_live_local_default", "branch_secret": ""},
+        {"branch_key": "key_live_local_default", "branch_secret": HASHES[0]},  # the hash is not the secret
+    ],
+)
 @pytest.mark.parametrize("path", ["/v1/query/analytics", "/v3/export"])
 def test_api_refuses_bad_credentials_with_401_and_echoes_nothing(api, caplog, credentials, path):
     caplog.set_level(logging.DEBUG)
@@ -154,8 +161,12 @@ def test_api_authenticates_before_it_validates(api):
 
 @pytest.mark.parametrize("path", ["/v1/query/analytics", "/v3/export"])
 def test_api_refuses_oversized_bodies_with_413(api, path):
-    big = {**QUERY, "branch_key": "key_live_local_default", "branch_secret": "secret_live_local_default",
-           "filters": {"name": ["x" * 70_000]}}
+    big = {
+        **QUERY,
+        "branch_key": "key_live_local_default",
+        "branch_secret": "secret_live_local_default",
+        "filters": {"name": ["x" * 70_000]},
+    }
     assert api.post(path, json=big).status_code == 413
 
     def chunks():  # no Content-Length: streamed, chunked
@@ -166,13 +177,20 @@ def test_api_refuses_oversized_bodies_with_413(api, path):
 
     response = api.post(path, content=chunks(), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
-    assert api.post(path, content=b"{}", headers={"Content-Length": "abc", "Content-Type": "application/json"}
-                    ).status_code in (400, 413)
+    assert api.post(
+        path, content=b"{}", headers={"Content-Length": "abc", "Content-Type": "application/json"}
+    ).status_code in (400, 413)
 
 
 def test_api_error_for_a_bad_body_does_not_echo_the_secret(api):
-    body = {**QUERY, "branch_key": "key_live_local_default", "branch_secret": "secret_live_local_default",
-            "dimensions": ["bogus"], "start_date": 12, "unexpected": 1}
+    body = {
+        **QUERY,
+        "branch_key": "key_live_local_default",
+        "branch_secret": "secret_live_local_default",
+        "dimensions": ["bogus"],
+        "start_date": 12,
+        "unexpected": 1,
+    }
     response = api.post("/v1/query/analytics", json=body)
     assert response.status_code == 400
     assert_no_secret(response.text, "400 body")
@@ -203,4 +221,3 @@ def test_a_forged_expiry_with_unicode_digits_is_a_403_not_a_500(api):
 
 
 # ------------------------------------------------------------------ the pipeline
-

@@ -4,13 +4,14 @@ gives what the helper's definition gives, so the two give the same answers.
 Every test runs on each form present: the pure one always, the compiled one in the compiled
 run (``./run_tests.sh compiled``, which CI runs), where ``speedups`` must have picked it.
 """
+
 from __future__ import annotations
 
 import copy
 import importlib
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from importlib.machinery import EXTENSION_SUFFIXES
 
 import pytest
@@ -19,14 +20,13 @@ from hypothesis import strategies as st
 
 from domain import _slow, speedups
 from domain.column_types import RECORD_TYPES, TYPE_CHECKS, is_numeric
-from domain.mapping import ImportSettings, process_message
 from domain.config import load_config
+from domain.mapping import ImportSettings, process_message
 from domain.row_schema import EVENTS_VALIDATOR, _predicate_columns
 from schemas.tables import EVENTS, schema_fields
 from tests.support import REPO
 from tools.samples import generate_corpus
 
-UTC = timezone.utc
 EXPECT_COMPILED = os.environ.get("SEGMENT_BRANCH_EXPECT_COMPILED") == "1"
 FORMS = [_slow] + ([importlib.import_module("domain._fast")] if EXPECT_COMPILED else [])
 each_form = pytest.mark.parametrize("form", FORMS, ids=lambda form: form.__name__.rsplit(".", 1)[1])
@@ -48,6 +48,7 @@ def test_the_checkout_holds_no_compiled_module_that_could_shadow_a_source():
 
 # ------------------------------------------------------------------ has_long_number
 
+
 def long_number_definition(data: bytes) -> bool:
     """20 of [0-9.] in a row, or "-" and 19: a number orjson might round (mapping.decode)."""
     return re.search(rb"[0-9.]{20}|-[0-9.]{19}", data) is not None
@@ -57,8 +58,11 @@ _RUN_BYTES = st.sampled_from(b"0123456789.-x:")
 
 
 @each_form
-@given(data=st.lists(st.one_of(st.binary(max_size=30), st.lists(_RUN_BYTES, max_size=45).map(bytes)),
-                     max_size=8).map(b"".join))
+@given(
+    data=st.lists(st.one_of(st.binary(max_size=30), st.lists(_RUN_BYTES, max_size=45).map(bytes)), max_size=8).map(
+        b"".join
+    )
+)
 def test_the_long_number_search_is_its_definition(form, data):
     assert form.has_long_number(data) is long_number_definition(data)
     assert form.has_long_number(bytearray(data)) is long_number_definition(data)
@@ -74,6 +78,7 @@ def test_the_long_number_search_at_every_offset(form, run, before, after):
 
 
 # ------------------------------------------------------------------ timestamps
+
 
 def isoformat_text(value: datetime) -> str:
     """to_bq_timestamp's definition: isoformat() of the UTC time, microseconds, "Z"."""
@@ -92,14 +97,28 @@ def test_bq_timestamp_text_is_the_isoformat_text(form, value):
 
 _SEGMENT_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 _SEGMENT_FORM_TEXT = st.tuples(
-    st.integers(0, 9999), st.integers(0, 19), st.integers(0, 39), st.integers(0, 29), st.integers(0, 69),
-    st.integers(0, 69), st.integers(0, 999),
-).map(lambda t: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % t)
+    st.integers(0, 9999),
+    st.integers(0, 19),
+    st.integers(0, 39),
+    st.integers(0, 29),
+    st.integers(0, 69),
+    st.integers(0, 69),
+    st.integers(0, 999),
+).map(lambda t: "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z".format(*t))
 _LOOKALIKES = st.text(st.sampled_from("0123456789-T:.Z+ \u0663"), min_size=22, max_size=26)
 _CALENDAR_EDGES = [
-    "1900-02-29T00:00:00.000Z", "2000-02-29T00:00:00.000Z", "2024-02-29T23:59:59.999Z", "2023-02-29T00:00:00.000Z",
-    "2026-04-31T00:00:00.000Z", "2026-12-31T00:00:00.000Z", "0001-01-01T00:00:00.000Z", "0000-01-01T00:00:00.000Z",
-    "2026-11-28T24:00:00.000Z", "2026-11-28T12:60:00.000Z", "2026-11-28T12:00:60.000Z", "2026-00-10T00:00:00.000Z",
+    "1900-02-29T00:00:00.000Z",
+    "2000-02-29T00:00:00.000Z",
+    "2024-02-29T23:59:59.999Z",
+    "2023-02-29T00:00:00.000Z",
+    "2026-04-31T00:00:00.000Z",
+    "2026-12-31T00:00:00.000Z",
+    "0001-01-01T00:00:00.000Z",
+    "0000-01-01T00:00:00.000Z",
+    "2026-11-28T24:00:00.000Z",
+    "2026-11-28T12:60:00.000Z",
+    "2026-11-28T12:00:60.000Z",
+    "2026-00-10T00:00:00.000Z",
 ]
 
 
@@ -132,11 +151,22 @@ def test_segment_form_calendar_edges_are_decided_as_fromisoformat_decides(form, 
 
 
 @each_form
-@pytest.mark.parametrize("text", [
-    "2026-11-28T12:00:00.123Z", "2026-11-28T12:00:00.000Z", "0999-01-01T00:00:00.001Z", "2026-11-28T12:00:00Z",
-    "2026-11-28T12:00:00.123+00:00", "2026-11-28T12:00:00.123+05:30", "2026-11-28T12:00:00.1234Z",
-    "2026-11-28 12:00:00.123Z", "2026-11-28T12:00:00,123Z", "20261128T120000.123Z", "2026-11-28T12:00:00.123",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-28T12:00:00.123Z",
+        "2026-11-28T12:00:00.000Z",
+        "0999-01-01T00:00:00.001Z",
+        "2026-11-28T12:00:00Z",
+        "2026-11-28T12:00:00.123+00:00",
+        "2026-11-28T12:00:00.123+05:30",
+        "2026-11-28T12:00:00.1234Z",
+        "2026-11-28 12:00:00.123Z",
+        "2026-11-28T12:00:00,123Z",
+        "20261128T120000.123Z",
+        "2026-11-28T12:00:00.123",
+    ],
+)
 def test_a_timestamp_text_is_the_text_of_the_time_it_gives(form, text):
     parsed = datetime.fromisoformat(text)
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
@@ -179,7 +209,11 @@ def rows() -> list[dict]:
 
 
 _VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**64), 2**64), st.floats(), st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.floats(),
+    st.text(max_size=12),
     st.sampled_from(["12.5", "-0.000000001", "1" * 30, "1.1234567891", "١٢", "--1", "1.", ".5", "²"]),
     st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=2),
     st.dictionaries(st.text(max_size=3), st.none(), max_size=1),
@@ -213,8 +247,9 @@ def test_the_row_predicate_is_its_definition(form, rows, data):
 @each_form
 @given(st.one_of(st.text(max_size=40), st.text("-0123456789.", max_size=40)))
 def test_numeric_text_is_decided_as_is_numeric_does(form, text):
-    predicate = form.RowPredicate(_predicate_columns([{"name": "n", "type": "NUMERIC", "mode": "REQUIRED"}]),
-                                  is_numeric)
+    predicate = form.RowPredicate(
+        _predicate_columns([{"name": "n", "type": "NUMERIC", "mode": "REQUIRED"}]), is_numeric
+    )
     assert predicate({"n": text}) == is_numeric(text)
 
 

@@ -17,6 +17,7 @@ tools.localstack starts the emulator this way when asked for
 ``time_travel=False``; the emulator version is pinned in scripts/bqemulator-requirements.txt,
 and this file fails loudly if the patched method is not where 1.4.0 has it.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -27,8 +28,10 @@ from bqemulator.versioning.snapshots import SnapshotManager
 
 _capture = SnapshotManager.capture
 if list(inspect.signature(_capture).parameters) != ["self", "project_id", "dataset_id", "table_id", "kind"]:
-    raise SystemExit(f"without_time_travel.py: unexpected SnapshotManager.capture{inspect.signature(_capture)}; "
-                     "bqemulator changed, update this launcher")
+    raise SystemExit(
+        f"without_time_travel.py: unexpected SnapshotManager.capture{inspect.signature(_capture)}; "
+        "bqemulator changed, update this launcher"
+    )
 
 
 def _capture_user_snapshots_only(self, project_id, dataset_id, table_id, *, kind="AUTO"):
