@@ -1,10 +1,7 @@
-"""Bad input: every item of the generated corpus (tools/bad_inputs.py) gets its
-documented outcome, in the pure mapping and through the real streaming pipeline, and every
-rejected payload is stored byte for byte (payload_too_large: prefix + size + SHA-256).
-
-Expected outcomes come from SPEC section 2 and the README, not from the code. Where the code
-disagrees the test is marked ``xfail(strict=True)`` with the finding (FINDINGS below): it
-fails loudly once the product is fixed, so the mark must then be removed.
+"""Bad input through the real streaming pipeline: every item of the generated corpus
+(tools/bad_inputs.py) gets its documented outcome and every rejected payload is stored byte
+for byte (payload_too_large: prefix + size + SHA-256). The same corpus through the pure
+mapping, and the findings list: tests/unit/test_bad_input.py.
 
 Local limits: the Pub/Sub emulator (pstest, Go gRPC) refuses publish requests over 4 MiB (the
 client times out), and Beam's DirectRunner pulls 10 messages at a time through a gRPC client
@@ -25,20 +22,7 @@ from tests.support.mapping import MAPPING_NOW
 from tests.support.stack import query_rows, rows_by
 from tools.bad_inputs import DEFAULT_MAX_PAYLOAD_BYTES, LOCAL_PULL_SAFE_DATA, PIPELINE_POISON, bad_input_corpus
 
-FINDINGS: dict[str, str] = {}  # none open: message_id_empty and max_numeric_exact were fixed
-
-#: Findings where process_message raises instead of returning an outcome (none open today;
-#: exponent_beyond_decimal raised decimal.InvalidOperation until commit 4526a6e).
-RAISES: dict[str, type] = {}
-
 CORPUS = bad_input_corpus(MAPPING_NOW)
-
-
-def _check_row(item, row) -> None:
-    missing = [w for w in item.warnings if w not in row["warnings"]]
-    assert not missing, (missing, row["warnings"])
-    for column, expected in item.columns.items():
-        assert row.get(column) == expected, (column, row.get(column))
 
 
 # ------------------------------------------------------------------ through the pipeline
@@ -138,7 +122,7 @@ def test_pipeline_imports_odd_but_valid_events_exactly(pipeline_run):
         assert not [w for w in item.warnings if w not in row["warnings"]], item.label
         for column, expected in item.columns.items():
             if item.label == "max_numeric_exact":
-                continue  # finding, see FINDINGS
+                continue  # finding, see FINDINGS in tests/unit/test_bad_input.py
             actual = row[column]
             if isinstance(actual, Decimal):
                 assert actual == Decimal(expected), (item.label, column)

@@ -28,6 +28,7 @@ from tests.support.serving import (
     WEB_KEY,
     WEB_SECRET,
     load_sample_events,
+    query_body,
     sql_rows,
 )
 
@@ -43,15 +44,7 @@ def client(dataset) -> TestClient:
 
 
 def ask(client: TestClient, query: str = "", *, key: str = APP_KEY, secret: str = APP_SECRET, **fields) -> dict:
-    body = {
-        "branch_key": key,
-        "branch_secret": secret,
-        "start_date": START,
-        "end_date": END,
-        "data_source": "eo_commerce_event",
-        **fields,
-    }
-    response = client.post(f"/v1/query/analytics{query}", json=body)
+    response = client.post(f"/v1/query/analytics{query}", json=query_body(key=key, secret=secret, **fields))
     assert response.status_code == 200, response.text
     return response.json()
 

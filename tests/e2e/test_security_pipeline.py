@@ -1,58 +1,15 @@
-"""Security: secrets never appear in logs, tables, outputs or error messages; the config holds
-only hashes; the API turns away unauthenticated callers and oversized bodies; export links
-cannot be forged, stretched or reused for another app.
-
-The secrets are the bundled local config's (domain/default_app_config.yaml): public by
-design, which makes them safe to grep for.
-"""
+"""Security, end to end: a pipeline run on the emulators leaves no secret in its logs, its
+output or the tables (the other security tests: tests/unit/test_security.py)."""
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 
 import orjson
 
-from domain.config import load_config
-from tests.support import REPO
-
-SECRETS = ("secret_live_local_default", "secret_live_local_web")
-CONFIG = load_config()
-# The stored hashes, and their digest parts alone (a log line could carry just those).
-HASHES = tuple(app.branch_secret_hash for app in CONFIG.apps)
-DIGESTS = tuple(h.rsplit("$", 1)[1] for h in HASHES)
-FORBIDDEN = SECRETS + HASHES + DIGESTS
-
-
-def assert_no_secret(text: str, where: str) -> None:
-    leaked = [s for s in FORBIDDEN if s in text]
-    assert not leaked, f"{where} contains {leaked}"
-
-
-PLAINTEXT_CONFIG = """
-apps:
-  - app_id: leaky
-    branch_key: key_live_leaky
-    branch_secret: secret_live_local_default
-"""
-
-
-def _cli(*args: str, stdin: bytes) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "beam_jobs.cli", *args], input=stdin, capture_output=True, cwd=REPO, timeout=120
-    )
-
-
-# ------------------------------------------------------------------ serving app
-
-
-QUERY = {"start_date": "2026-11-01", "end_date": "2026-11-02", "data_source": "eo_commerce_event"}
-
-
-# ------------------------------------------------------------------ the pipeline
+from tests.support.secrets import assert_no_secret
 
 
 def test_a_pipeline_run_leaves_no_secret_in_logs_or_tables(local_stack, caplog, capsys):

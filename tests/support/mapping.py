@@ -13,6 +13,7 @@ import orjson
 
 from domain.config import ImporterConfig, load_config, parse_config
 from domain.mapping import ImportSettings, MappingOutcome, process_message
+from tools.bad_inputs import BadInput
 
 # The fixed "now" every mapping test runs at, and an event time one minute before it.
 MAPPING_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -127,3 +128,11 @@ class FaultInjectingSettings(ImportSettings):
         if attributes and FAULT_ATTRIBUTE in attributes:
             raise RuntimeError(f"injected fault: {attributes[FAULT_ATTRIBUTE]}")
         return super().app_for(attributes)
+
+
+def check_bad_input_row(item: BadInput, row: dict[str, Any]) -> None:
+    """An imported row of a bad-input corpus item has the item's expected warnings and columns."""
+    missing = [w for w in item.warnings if w not in row["warnings"]]
+    assert not missing, (missing, row["warnings"])
+    for column, expected in item.columns.items():
+        assert row.get(column) == expected, (column, row.get(column))

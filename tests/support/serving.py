@@ -25,29 +25,52 @@ WEB_APP, WEB_KEY, WEB_SECRET = "local-web-app", "key_live_local_web", "secret_li
 START, END = "2026-11-14", "2026-11-21"
 
 
+def query_body(*, key: str = APP_KEY, secret: str = APP_SECRET, **fields: Any) -> dict[str, Any]:
+    """A Query API request body over the sample's days (``fields`` add or override)."""
+    return {
+        "branch_key": key,
+        "branch_secret": secret,
+        "start_date": START,
+        "end_date": END,
+        "data_source": "eo_commerce_event",
+        **fields,
+    }
+
+
 def load_sample_events(directory: Path) -> str:
     """A new provisioned dataset holding both default apps' imported samples; returns its name.
 
     Shared by the serving tests (views, Query API, export). The backfill reads no Pub/Sub
     attributes, so each app's file is imported with that app as the default app.
     """
-    dataset = f"serving_{uuid.uuid4().hex[:10]}"
-    provision_tables(make_client(PROJECT), dataset)
+    dataset = new_dataset("serving")
     for app_id, seed, runs in ((APP, 11, 2), (WEB_APP, 12, 1)):
         path = directory / f"{app_id}.jsonl"
         path.write_bytes(b"".join(m.data + b"\n" for m in generate_sample(500, seed, SAMPLE_NOW)))
         for _ in range(runs):
-            backfill.run(
-                [
-                    "--runner=FnApiRunner",
-                    f"--project={PROJECT}",
-                    f"--dataset={dataset}",
-                    f"--input={path}",
-                    "--max_event_age=off",
-                    f"--default_app_id={app_id}",
-                ]
-            )
+            backfill_into(dataset, path, f"--default_app_id={app_id}")
     return dataset
+
+
+def new_dataset(prefix: str) -> str:
+    """A new dataset with the importer's tables and views; returns its name."""
+    dataset = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    provision_tables(make_client(PROJECT), dataset)
+    return dataset
+
+
+def backfill_into(dataset: str, archive: Path, *options: str) -> None:
+    """Import an archive with the real backfill job (local runner, stale check off)."""
+    backfill.run(
+        [
+            "--runner=FnApiRunner",
+            f"--project={PROJECT}",
+            f"--dataset={dataset}",
+            f"--input={archive}",
+            "--max_event_age=off",
+            *options,
+        ]
+    )
 
 
 def sql_rows(sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -104,15 +127,6 @@ def import_sample(tmp_path: Path, keep: Keep, count: int = 400, seed: int = 8) -
     assert not any(b"\n" in line for line in lines)
     path = tmp_path / "sample.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    dataset = f"status_{uuid.uuid4().hex[:10]}"
-    provision_tables(make_client(PROJECT), dataset)
-    backfill.run(
-        [
-            "--runner=FnApiRunner",
-            f"--project={PROJECT}",
-            f"--dataset={dataset}",
-            f"--input={path}",
-            "--max_event_age=off",
-        ]
-    )
+    dataset = new_dataset("status")
+    backfill_into(dataset, path)
     return dataset, lines

@@ -19,7 +19,7 @@ import base64
 
 import pytest
 
-from tests.support.mapping import MAPPING_NOW, mapping_process
+from tests.support.mapping import MAPPING_NOW, check_bad_input_row, mapping_process
 from tools.bad_inputs import DEFAULT_MAX_PAYLOAD_BYTES, bad_input_corpus
 
 FINDINGS: dict[str, str] = {}  # none open: message_id_empty and max_numeric_exact were fixed
@@ -48,13 +48,6 @@ def _params(items):
     ]
 
 
-def _check_row(item, row) -> None:
-    missing = [w for w in item.warnings if w not in row["warnings"]]
-    assert not missing, (missing, row["warnings"])
-    for column, expected in item.columns.items():
-        assert row.get(column) == expected, (column, row.get(column))
-
-
 @pytest.mark.parametrize("item", _params(CORPUS))
 def test_each_bad_input_gets_its_documented_outcome(item):
     result = mapping_process(item.data, item.attributes or None)
@@ -62,7 +55,7 @@ def test_each_bad_input_gets_its_documented_outcome(item):
         result.detail
     )
     if result.row is not None:
-        _check_row(item, result.row)
+        check_bad_input_row(item, result.row)
 
 
 def test_corpus_is_deterministic_and_covers_every_decode_reason():

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.queries import QueryRunner
 from serving.settings import ServingSettings
-from tests.support.serving import APP_KEY, APP_SECRET, END, PROJECT, START
+from tests.support.serving import APP_KEY, APP_SECRET, PROJECT, query_body
 
 
 class RecordingClient:
@@ -57,15 +57,7 @@ INJECTION = "1; DROP TABLE events --"
 )
 def test_injection_attempts_are_400_and_never_reach_bigquery(offline_client, query, fields):
     client, recorder = offline_client
-    body = {
-        "branch_key": APP_KEY,
-        "branch_secret": APP_SECRET,
-        "start_date": START,
-        "end_date": END,
-        "data_source": "eo_commerce_event",
-        **fields,
-    }
-    response = client.post(f"/v1/query/analytics{query}", json=body)
+    response = client.post(f"/v1/query/analytics{query}", json=query_body(**fields))
     assert response.status_code == 400, response.text
     assert response.json()["error"]["message"]
     assert recorder.queries == []

@@ -16,21 +16,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from domain.config import load_config, parse_config
+from domain.config import parse_config
 from tests.support import REPO
-
-SECRETS = ("secret_live_local_default", "secret_live_local_web")
-CONFIG = load_config()
-# The stored hashes, and their digest parts alone (a log line could carry just those).
-HASHES = tuple(app.branch_secret_hash for app in CONFIG.apps)
-DIGESTS = tuple(h.rsplit("$", 1)[1] for h in HASHES)
-FORBIDDEN = SECRETS + HASHES + DIGESTS
-
-
-def assert_no_secret(text: str, where: str) -> None:
-    leaked = [s for s in FORBIDDEN if s in text]
-    assert not leaked, f"{where} contains {leaked}"
-
+from tests.support.secrets import CONFIG, HASHES, SECRETS, assert_no_secret
 
 PLAINTEXT_CONFIG = """
 apps:
