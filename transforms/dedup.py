@@ -8,8 +8,7 @@ its kept copy: the state holds only the keys seen within the horizon.
 
 Streaming uses a stateful DoFn (one state cell and one timer per key). Batch groups copies
 by shard of the key and decides each key's copies at once, so a replayed backfill decides
-identically.
-The rule itself is ``domain.dedup`` (Beam's ``DeduplicatePerKey`` drops repeats silently;
+identically. The rule itself is ``domain.dedup`` (Beam's ``DeduplicatePerKey`` drops repeats silently;
 we must count them as outcomes).
 """
 
