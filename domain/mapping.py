@@ -309,7 +309,7 @@ def process_message(
     try:
         return _decide(data, attributes, publish_time, settings, now)
     except Exception as error:  # noqa: BLE001 - any bug, by design
-        return MappingOutcome(Reason.INTERNAL_ERROR.outcome, Reason.INTERNAL_ERROR, error_text(error))
+        return _rejected(Reason.INTERNAL_ERROR, error_text(error))
 
 
 def error_text(error: BaseException) -> str:
