@@ -90,7 +90,7 @@ def test_the_layers_are_the_installed_packages():
         text=True,
         check=True,
     ).stdout
-    assert set(LAYERS) < set(eval(installed))  # noqa: S307 - our own printed list
+    assert set(LAYERS) < set(ast.literal_eval(installed))
     assert {p.name for p in REPO.iterdir() if (p / "__init__.py").exists()} == {*LAYERS, *DEV_PACKAGES} - {"scripts"}
 
 
