@@ -1,7 +1,9 @@
 """Create the importer's BigQuery dataset, tables and views (``segment-branch provision``).
 
-Idempotent: existing resources are left as they are. Tables come from ``schemas/``;
-views from ``schemas/sql/*.sql`` (``{dataset}`` is replaced by the dataset's full name).
+Idempotent: existing resources are left as they are, except that a table missing columns of
+its schema file gets them (new columns are NULLABLE or REPEATED, so BigQuery adds them to a
+live table in place; old rows read NULL). Tables come from ``schemas/``; views from
+``schemas/sql/*.sql`` (``{dataset}`` is replaced by the dataset's full name).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ def _schema(fields: list[dict]) -> list[bigquery.SchemaField]:
 def provision_tables(
     client: bigquery.Client, dataset: str, *, partition_expiration_days: int | None = None, location: str | None = None
 ) -> list[str]:
-    """Create the dataset, tables and views that do not exist yet; return what was created."""
+    """Create the dataset, tables and views that do not exist yet, and the columns a table
+    lacks; return what was created (columns as ``table.column``)."""
     created = []
     dataset_ref = bigquery.Dataset(f"{client.project}.{dataset}")
     if location:
@@ -42,10 +45,16 @@ def provision_tables(
         table.require_partition_filter = spec.require_partition_filter
         table.clustering_fields = list(spec.clustering)
         try:
-            client.get_table(table.reference)
+            live = client.get_table(table.reference)
         except exceptions.NotFound:
             client.create_table(table)
             created.append(spec.name)
+            continue
+        missing = [field for field in table.schema if field.name not in {f.name for f in live.schema}]
+        if missing:
+            live.schema = [*live.schema, *missing]
+            client.update_table(live, ["schema"])
+            created += [f"{spec.name}.{field.name}" for field in missing]
     for name in views_in_dependency_order():
         view = bigquery.Table(f"{client.project}.{dataset}.{name}")
         view.view_query = view_sql(name).replace("{dataset}", f"`{client.project}.{dataset}`")

@@ -1,7 +1,8 @@
 """``segment-branch``: the importer's command line.
 
 ``map``         what would happen to these events? Segment messages (one message's data per
-                line) on stdin -> one JSON outcome line per input, in order.
+                line) on stdin -> one JSON outcome line per input, in order (``--attribute``:
+                also attributed, in order, through one in-memory attribution state).
 ``hash-secret`` a Branch secret on stdin -> the hash to put in the app config.
 ``provision``   create the BigQuery dataset, tables and views (idempotent).
 """
@@ -14,11 +15,12 @@ import getpass
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
 from adapters.storage import load_app_config
+from domain.attribution import UNATTRIBUTED, AttributionState, identity_keys
 from domain.credentials import hash_secret
 from domain.mapping import (
     BRANCH_KEY_ATTRIBUTE,
@@ -26,6 +28,7 @@ from domain.mapping import (
     DEFAULT_MAX_EVENT_AGE,
     DEFAULT_MAX_PAYLOAD_BYTES,
     ImportSettings,
+    MappingOutcome,
     process_message,
 )
 from domain.timestamps import parse_duration, parse_timestamp
@@ -48,18 +51,54 @@ def _duration(text: str) -> timedelta | None:
 
 
 def map_lines(
-    lines: BinaryIO, out: BinaryIO, settings: ImportSettings, now: datetime, attributes: dict[str, str], explain: bool
+    lines: BinaryIO,
+    out: BinaryIO,
+    settings: ImportSettings,
+    now: datetime,
+    attributes: dict[str, str],
+    explain: bool,
+    attribution: AttributionState | None = None,
 ) -> collections.Counter:
-    """Map each input line; write one JSON line per input; return outcome/reason counts."""
+    """Map each input line; write one JSON line per input; return outcome/reason counts.
+
+    With ``attribution``, the lines run in order through that one attribution state (SPEC 9):
+    a touch's line carries ``"touch"``, an imported row its attribution columns.
+    """
     counts: collections.Counter = collections.Counter()
     for line in lines:
         data = line[:-1] if line.endswith(b"\n") else line
         if data.endswith(b"\r"):
             data = data[:-1]
-        result = process_message(data, attributes, None, settings, now)
+        result, shown = map_message(data, attributes, settings, now, explain=explain, attribution=attribution)
         counts[(result.outcome.value, result.reason.value if result.reason else None)] += 1
-        out.write(orjson.dumps(result.to_json(explain=explain)) + b"\n")
+        out.write(orjson.dumps(shown) + b"\n")
     return counts
+
+
+def map_message(
+    data: bytes,
+    attributes: dict[str, str] | None,
+    settings: ImportSettings,
+    now: datetime,
+    *,
+    explain: bool = False,
+    attribution: AttributionState | None = None,
+) -> tuple[MappingOutcome, dict[str, Any]]:
+    """One message's outcome and its output line (``--now`` stands in for the publish time)."""
+    result = process_message(data, attributes, None, settings, now)
+    shown = result.to_json(explain=explain)
+    if attribution is not None:
+        if result.touch is not None:
+            attribution.add_touch(result.touch)
+            shown["touch"] = result.touch.columns()
+            if result.touch.warnings:
+                shown["touch"]["warnings"] = list(result.touch.warnings)
+        elif result.row is not None and result.app_id is not None and result.event_time is not None:
+            decided = attribution.attribute(
+                result.app_id, identity_keys(result.row), result.event_time, settings.windows[result.app_id]
+            )
+            result.row.update(decided.columns(result.event_time) if decided else UNATTRIBUTED)
+    return result, shown
 
 
 def _print_breakdown(counts: collections.Counter) -> None:
@@ -84,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     map_cmd.add_argument("--max-payload-bytes", type=int, default=DEFAULT_MAX_PAYLOAD_BYTES)
     map_cmd.add_argument("--explain", action="store_true", help="add each outcome's detail")
     map_cmd.add_argument("--summary", action="store_true", help="print an outcome/reason breakdown to stderr")
+    map_cmd.add_argument(
+        "--attribute",
+        action="store_true",
+        help='run the lines in order through one attribution state: touches carry "touch", imported rows '
+        "their attribution columns",
+    )
 
     commands.add_parser("hash-secret", help="hash a Branch secret read from stdin (or a prompt)")
 
@@ -120,7 +165,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_clock_skew=args.max_clock_skew,
     )
     attributes = {BRANCH_KEY_ATTRIBUTE: args.branch_key} if args.branch_key else {}
-    counts = map_lines(sys.stdin.buffer, sys.stdout.buffer, settings, args.now or _now(None), attributes, args.explain)
+    counts = map_lines(
+        sys.stdin.buffer,
+        sys.stdout.buffer,
+        settings,
+        args.now or _now(None),
+        attributes,
+        args.explain,
+        AttributionState() if args.attribute else None,
+    )
     if args.summary:
         _print_breakdown(counts)
     return 0

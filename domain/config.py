@@ -18,9 +18,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain import event_names
+from domain.attribution import DEFAULT_CLICK_WINDOW_DAYS, DEFAULT_IMPRESSION_WINDOW_DAYS, Windows
 from domain.credentials import HASH_PATTERN
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_app_config.yaml")
+MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 0.001, 90.0
 
 
 class Platform(str, enum.Enum):
@@ -49,6 +51,25 @@ class EventOverride(BaseModel):
         return self
 
 
+class AttributionConfig(BaseModel):
+    """An app's attribution windows, in days (Branch's range 0.001-90; 0 turns a type off)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    click_window_days: float = DEFAULT_CLICK_WINDOW_DAYS
+    impression_window_days: float = DEFAULT_IMPRESSION_WINDOW_DAYS
+
+    @field_validator("click_window_days", "impression_window_days")
+    @classmethod
+    def _in_range(cls, value: float) -> float:
+        if value != 0 and not MIN_WINDOW_DAYS <= value <= MAX_WINDOW_DAYS:
+            raise ValueError(f"must be 0 (off) or {MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS} days")
+        return value
+
+    def windows(self) -> Windows:
+        return Windows.of_days(self.click_window_days, self.impression_window_days)
+
+
 class AppConfig(BaseModel):
     """One Branch app: identity, credentials (hashed) and import choices."""
 
@@ -61,6 +82,7 @@ class AppConfig(BaseModel):
     enabled_platforms: frozenset[Platform] = frozenset(Platform)
     natively_tracked_events: tuple[str, ...] = ()
     event_map: dict[str, EventOverride] = Field(default_factory=dict)
+    attribution: AttributionConfig = AttributionConfig()
 
     @field_validator("event_map", mode="before")
     @classmethod

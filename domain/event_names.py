@@ -178,5 +178,19 @@ def standard_event(name: str) -> tuple[str, str] | None:
     return None
 
 
+# Branch's own events exported to Segment: ``branch_<NAME>`` (never imported; touches, SPEC 9).
+BRANCH_EVENT_PREFIX = "branch_"
+
+
+def is_branch_event(segment_name: str) -> bool:
+    """An event Branch exported to Segment: ``branch_<NAME>``."""
+    key = name_key(segment_name)
+    return len(key) > len(BRANCH_EVENT_PREFIX) and key.startswith(BRANCH_EVENT_PREFIX)
+
+
 def is_not_imported(segment_name: str, branch_name: str) -> bool:
-    return name_key(segment_name) in NOT_IMPORTED_KEYS or name_key(branch_name) in NOT_IMPORTED_KEYS
+    return (
+        name_key(segment_name) in NOT_IMPORTED_KEYS
+        or name_key(branch_name) in NOT_IMPORTED_KEYS
+        or is_branch_event(segment_name)
+    )

@@ -23,6 +23,17 @@ from typing import Any, NamedTuple
 from orjson import JSONDecodeError, loads
 
 from domain import event_names
+from domain.attribution import (
+    ATTRIBUTION_COLUMNS,
+    INSTALL_ATTRIBUTED,
+    Touch,
+    Windows,
+    carries_link_data,
+    identity_keys,
+    is_touch_source,
+    link_data,
+    touch_type,
+)
 from domain.config import AppConfig, ImporterConfig
 from domain.identifiers import USER_COLUMNS, detect_platform, is_identifiable, user_data
 from domain.properties import PROPERTY_COLUMNS, map_properties
@@ -52,6 +63,7 @@ _IMPORTED = Outcome.IMPORTED  # (read per message: a module constant, not a clas
 # same objects as the mapping's and the validator's column names.
 _ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(sys.intern(field["name"]) for field in schema_fields(EVENTS))
 _ROW_TEMPLATE["origin"] = ORIGIN
+_ROW_TEMPLATE["attributed"] = False  # (decided later, by the attribution stage)
 assert _ROW_TEMPLATE.keys() == {
     "id",
     "app_id",
@@ -68,6 +80,7 @@ assert _ROW_TEMPLATE.keys() == {
     *USER_COLUMNS,
     *PROPERTY_COLUMNS,
     "warnings",
+    *ATTRIBUTION_COLUMNS,
 }, "events columns changed"
 
 
@@ -98,10 +111,12 @@ class _App:
     # The config's values read per message, as plain attributes rather than the pydantic model's.
     app_id: str = dataclasses.field(init=False)
     enabled_platforms: frozenset = dataclasses.field(init=False)
+    windows: Windows = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "app_id", self.config.app_id)  # (frozen: set once, here)
         object.__setattr__(self, "enabled_platforms", self.config.enabled_platforms)
+        object.__setattr__(self, "windows", self.config.attribution.windows())
 
     def event_name(self, segment_name: str) -> _EventName:
         """The Branch name, category and flags of a (non-blank) Segment event name."""
@@ -146,6 +161,8 @@ class ImportSettings:
         if default_id is None and len(config.apps) == 1:
             default_id = config.apps[0].app_id
         self.default_app = next((a for a in self._apps_by_key.values() if a.config.app_id == default_id), None)
+        # Each app's attribution windows, by app id (SPEC 9).
+        self.windows: dict[str, Windows] = {a.app_id: a.windows for a in self._apps_by_key.values()}
         if default_id is not None and self.default_app is None:
             raise ValueError(f"default app {default_id!r} is not in the app config")
 
@@ -169,6 +186,9 @@ class MappingOutcome:
     event_name: str | None = None
     platform: str | None = None
     event_time: datetime | None = None
+    # A touch source (SPEC 9): its touch, or why none was recorded.
+    touch: Touch | None = None
+    touch_dropped: str | None = None
 
     def to_json(self, *, explain: bool = False) -> dict[str, Any]:
         result = {
@@ -312,6 +332,45 @@ def process_message(
         return _rejected(Reason.INTERNAL_ERROR, error_text(error))
 
 
+def _touch(
+    doc: dict,
+    ctx: dict,
+    properties: dict | None,
+    platform: str | None,
+    publish_time: datetime | None,
+    now: datetime,
+    app_id: str,
+    message_id: str,
+    segment_name: str,
+) -> tuple[Touch | None, str | None]:
+    """The touch a touch-source message carries (SPEC 9), or None and why none is recorded."""
+    props: dict = properties if properties is not None else _EMPTY
+    try:
+        when = event_time(doc, publish_time, now)
+    except InvalidTimestamp:
+        return None, "invalid_timestamp"
+    warnings: list[str] = []
+    keys = identity_keys(user_data(doc, ctx, props, platform, warnings))
+    if not keys:
+        return None, "no_identity"
+    if event_names.is_branch_event(segment_name) and not carries_link_data(props):
+        return None, "no_link_data"
+    link = link_data(segment_name, props, warnings)
+    provider = props.get("provider") if event_names.name_key(segment_name) == INSTALL_ATTRIBUTED else None
+    return Touch(
+        id=event_id(app_id, message_id),
+        app_id=app_id,
+        type=touch_type(props),
+        timestamp=when,
+        source=segment_name.strip(),
+        keys=keys,
+        link=tuple(link.items()),
+        segment_message_id=message_id,
+        provider=provider if type(provider) is str else None,
+        warnings=tuple(warnings),
+    ), None
+
+
 def error_text(error: BaseException) -> str:
     """An exception as one bounded line: its type, message and where it was raised."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -387,7 +446,7 @@ def _decide(
         segment_name
     )
     if not_imported:
-        return _rejected(
+        skipped = _rejected(
             Reason.NOT_IMPORTED_EVENT,
             f"{segment_name.strip()!r} is tracked by Branch itself",
             app_id,
@@ -395,6 +454,11 @@ def _decide(
             segment_name,
             platform,
         )
+        if is_touch_source(segment_name):
+            skipped.touch, skipped.touch_dropped = _touch(
+                doc, ctx, properties, platform, publish_time, now, app.app_id, message_id, segment_name
+            )
+        return skipped
 
     try:
         when = event_time(doc, publish_time, now)

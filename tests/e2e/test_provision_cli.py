@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from google.cloud import bigquery
+
 from beam_jobs import cli
+from domain.attribution import ATTRIBUTION_COLUMNS
 from schemas.tables import TABLES, VIEWS
 from tests.support.stack import STACK_PROJECT
 
@@ -19,3 +22,22 @@ def test_provision_creates_every_table_and_view_then_nothing(local_stack, bq_cli
 
     assert cli.main(["provision", "--project", STACK_PROJECT, "--dataset", dataset]) == 0
     assert capsys.readouterr().out.strip() == "created: nothing (all present)"
+
+
+def test_provision_adds_the_columns_a_live_table_lacks(local_stack, bq_client, capsys):
+    # An events table as the release before attribution created it: the same columns, less
+    # the attribution ones (appended last).
+    dataset = f"provision_{uuid.uuid4().hex[:8]}"
+    assert cli.main(["provision", "--project", STACK_PROJECT, "--dataset", dataset]) == 0
+    table_id = f"{STACK_PROJECT}.{dataset}.events"
+    full = bq_client.get_table(table_id)
+    bq_client.delete_table(table_id)
+    older = bigquery.Table(table_id, schema=[f for f in full.schema if f.name not in ATTRIBUTION_COLUMNS])
+    older.time_partitioning = full.time_partitioning
+    bq_client.create_table(older)
+    capsys.readouterr()
+
+    assert cli.main(["provision", "--project", STACK_PROJECT, "--dataset", dataset]) == 0
+    added = capsys.readouterr().out.removeprefix("created: ").strip().split(", ")
+    assert added == [f"events.{name}" for name in ATTRIBUTION_COLUMNS]
+    assert [field.name for field in bq_client.get_table(table_id).schema] == [field.name for field in full.schema]

@@ -10,30 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.support.cli import NOW, outputs, run_map
 from tests.support.mapping import MAPPING_ABSENT, MAPPING_WEB_KEY, mapping_track_event
-
-ROOT = Path(__file__).resolve().parents[1]
-NOW = "2026-11-28T12:00:00Z"
-
-
-def run_map(lines: list[bytes] | bytes, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    stdin = lines if isinstance(lines, bytes) else b"".join(line + b"\n" for line in lines)
-    proc = subprocess.run(
-        [sys.executable, "-m", "beam_jobs.cli", "map", *args],
-        input=stdin,
-        capture_output=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr.decode()
-    return proc
-
-
-def outputs(proc) -> list[dict]:
-    text = proc.stdout.decode()
-    assert text.endswith("\n") or text == ""
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def ev(**fields) -> bytes:

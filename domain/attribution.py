@@ -1,0 +1,329 @@
+"""Attribution (SPEC section 9): touches, and which touch a conversion is attributed to.
+
+A *touch* is a Branch link click or ad impression known for a user: from Segment's
+``Install Attributed``, ``Deep Link Opened`` / ``Deep Link Clicked`` and Branch's own exported
+events (``branch_<NAME>``) in the stream, or from Branch's export files. A *conversion* is an
+imported event. Both carry identity keys (developer identity, advertising id, device id,
+browser fingerprint; never the anonymousId).
+
+The rule, per app: a conversion at event time ``t`` is attributed to a touch sharing an
+identity key with it, with ``touch time <= t`` and ``t - touch time`` within the window of the
+touch's type. Precedence: deterministic click (a shared developer identity, advertising id or
+device id) > probabilistic click (only the browser fingerprint shared) > deterministic
+impression; within a class the latest touch, ties by touch id; an impression sharing only
+the fingerprint never attributes. Cross-platform, one hop: the touch a conversion was
+attributed to through a key it knows directly becomes known under the conversion's other
+keys (*linked*), where later conversions can claim it; a linked touch is not passed on again.
+
+:func:`choose` decides and :func:`links_of` says what a decision teaches; both are used by the
+in-memory :class:`AttributionState` (``segment-branch map --attribute``) and by the pipeline's
+stateful stages, so both decide alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from domain.event_names import is_branch_event, name_key
+from domain.timestamps import to_bq_timestamp
+from domain.values import to_text
+
+CLICK = "CLICK"
+IMPRESSION = "IMPRESSION"
+
+# Identity key kinds, strongest first (the order of ``attribution_match``).
+DEVELOPER_IDENTITY = "developer_identity"
+ADVERTISING_ID = "advertising_id"
+DEVICE_ID = "device_id"
+BROWSER_FINGERPRINT = "browser_fingerprint"
+KEY_KINDS = (DEVELOPER_IDENTITY, ADVERTISING_ID, DEVICE_ID, BROWSER_FINGERPRINT)
+_KEY_RANK = {kind: rank for rank, kind in enumerate(KEY_KINDS)}
+
+# Branch's link data, as ``last_attributed_touch_data_tilde_<key>`` columns.
+LINK_KEYS = (
+    "id", "campaign", "campaign_id", "channel", "feature", "stage", "tags", "advertising_partner_name",
+    "ad_set_name", "ad_name", "creative_name", "keyword",
+)  # fmt: skip
+LINK_COLUMN_PREFIX = "last_attributed_touch_data_tilde_"
+# The attribution columns of ``events``, in the schema's order.
+ATTRIBUTION_COLUMNS = (
+    "attributed",
+    "last_attributed_touch_type",
+    "last_attributed_touch_timestamp",
+    *(LINK_COLUMN_PREFIX + key for key in LINK_KEYS),
+    "days_from_last_attributed_touch_to_event",
+    "attribution_match",
+)
+
+# Link data in Branch's exports to Segment (flat properties, with or without "~").
+_BRANCH_EVENT_LINK_KEYS = (
+    "campaign", "channel", "feature", "stage", "tags", "advertising_partner_name", "ad_set_name", "ad_name",
+    "creative_name", "keyword", "id",
+)  # fmt: skip
+# Segment's mobile spec: Install Attributed's campaign object -> Branch link keys.
+_CAMPAIGN_FIELDS = {
+    "name": "campaign", "source": "channel", "medium": "feature", "ad_group": "ad_set_name",
+    "ad_creative": "creative_name", "term": "keyword",
+}  # fmt: skip
+# UTM parameters of a deep link URL -> Branch link keys (a "~" key of the same link wins).
+_UTM_FIELDS = {"utm_campaign": "campaign", "utm_source": "channel", "utm_medium": "feature", "utm_term": "keyword"}
+MAX_LINK_VALUE = 1024  # characters: a longer value is dropped with a warning
+
+INSTALL_ATTRIBUTED = "install attributed"
+DEEP_LINK_EVENTS = frozenset({"deep link opened", "deep link clicked"})
+
+DEFAULT_CLICK_WINDOW_DAYS = 7.0
+DEFAULT_IMPRESSION_WINDOW_DAYS = 1.0
+
+
+def is_touch_source(segment_name: str) -> bool:
+    """Whether a (not imported) Segment event may carry a touch."""
+    key = name_key(segment_name)
+    return key == INSTALL_ATTRIBUTED or key in DEEP_LINK_EVENTS or is_branch_event(segment_name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Windows:
+    """An app's attribution windows; ``None`` turns a touch type off."""
+
+    click: timedelta | None = timedelta(days=DEFAULT_CLICK_WINDOW_DAYS)
+    impression: timedelta | None = timedelta(days=DEFAULT_IMPRESSION_WINDOW_DAYS)
+
+    @classmethod
+    def of_days(cls, click_days: float, impression_days: float) -> Windows:
+        return cls(timedelta(days=click_days) if click_days else None,
+                   timedelta(days=impression_days) if impression_days else None)  # fmt: skip
+
+    def of(self, touch_type: str) -> timedelta | None:
+        return self.click if touch_type == CLICK else self.impression
+
+    @property
+    def longest(self) -> timedelta:
+        return max((w for w in (self.click, self.impression) if w is not None), default=timedelta(0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Touch:
+    """One touch: a link click or impression, when, for whom, with which link data."""
+
+    id: str
+    app_id: str
+    type: str  # CLICK or IMPRESSION
+    timestamp: datetime
+    source: str  # the Segment event name as sent, or the Branch export topic
+    keys: tuple[tuple[str, str], ...]  # identity keys (kind, value)
+    link: tuple[tuple[str, Any], ...]  # (link key, value) for the keys present; tags as a tuple
+    segment_message_id: str | None = None
+    provider: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def link_data(self) -> dict[str, Any]:
+        return dict(self.link)
+
+    def columns(self) -> dict[str, Any]:
+        """The touch under the ``events`` attribution column names (type, time, link data)."""
+        link = self.link_data()
+        columns: dict[str, Any] = {
+            "last_attributed_touch_type": self.type,
+            "last_attributed_touch_timestamp": to_bq_timestamp(self.timestamp),
+        }
+        for key in LINK_KEYS:
+            value = link.get(key)
+            columns[LINK_COLUMN_PREFIX + key] = list(value) if isinstance(value, tuple) else value
+        return columns
+
+
+@dataclasses.dataclass(frozen=True)
+class Attribution:
+    """A conversion's decided touch, and the strongest identity key it shares with it."""
+
+    touch: Touch
+    match: str  # a KEY_KINDS member
+    linked: bool  # claimed through a key the touch is only linked to (not passed on again)
+
+    def columns(self, when: datetime) -> dict[str, Any]:
+        """The ``events`` attribution columns of a conversion at event time ``when``."""
+        return {
+            "attributed": True,
+            **self.touch.columns(),
+            "days_from_last_attributed_touch_to_event": (when - self.touch.timestamp) // timedelta(days=1),
+            "attribution_match": self.match,
+        }
+
+
+UNATTRIBUTED: dict[str, Any] = dict.fromkeys(ATTRIBUTION_COLUMNS) | {"attributed": False}
+
+
+def identity_keys(user: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The identity keys of a row's ``user_data_*`` columns (a zeroed advertising id was already
+    dropped by the mapping; anonymousId is never one)."""
+    keys = []
+    for kind, columns in (
+        (DEVELOPER_IDENTITY, ("user_data_developer_identity",)),
+        (ADVERTISING_ID, ("user_data_idfa", "user_data_aaid")),
+        (DEVICE_ID, ("user_data_idfv", "user_data_android_id")),
+        (BROWSER_FINGERPRINT, ("user_data_browser_fingerprint_id",)),
+    ):
+        for column in columns:
+            value = user.get(column)
+            if value is not None:
+                keys.append((kind, value))
+    return tuple(keys)
+
+
+def touch_type(properties: Mapping[str, Any]) -> str:
+    """IMPRESSION when ``touch_type`` (or ``last_attributed_touch_type``) says so, else CLICK."""
+    for key in ("touch_type", "last_attributed_touch_type"):
+        value = properties.get(key)
+        if type(value) is str and value.strip().casefold() == "impression":
+            return IMPRESSION
+    return CLICK
+
+
+def _link_value(key: str, value: Any, where: str, warnings: list[str]) -> Any:
+    """A link value as stored: text (numbers as their text), tags a tuple of text; else None."""
+    if key == "tags":
+        items = value if type(value) is list else None
+        texts = None if items is None else [to_text(item) for item in items]
+        if texts is None or any(text is None or len(text) > MAX_LINK_VALUE for text in texts):
+            warnings.append(f"invalid_value:{where}")
+            return None
+        return tuple(texts)
+    text = to_text(value)
+    if text is None or len(text) > MAX_LINK_VALUE:
+        warnings.append(f"invalid_value:{where}")
+        return None
+    return text or None
+
+
+def carries_link_data(properties: Mapping[str, Any]) -> bool:
+    """Whether a Branch-exported event's flat properties carry link data (valid or not)."""
+    return any(properties.get(name) is not None for key in _BRANCH_EVENT_LINK_KEYS for name in ("~" + key, key))
+
+
+def link_data(segment_name: str, properties: Mapping[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """The Branch link data a touch source carries (SPEC section 9), by link key."""
+    key = name_key(segment_name)
+    link: dict[str, Any] = {}
+    if key == INSTALL_ATTRIBUTED:
+        campaign = properties.get("campaign")
+        if isinstance(campaign, dict):
+            for field, link_key in _CAMPAIGN_FIELDS.items():
+                if campaign.get(field) is not None:
+                    link[link_key] = _link_value(link_key, campaign[field], f"campaign.{field}", warnings)
+        elif campaign is not None:
+            warnings.append("invalid_value:campaign")
+    elif key in DEEP_LINK_EVENTS:
+        link = _url_link_data(properties.get("url"), warnings)
+    else:  # branch_<NAME>: flat properties, each key with or without "~"
+        for link_key in _BRANCH_EVENT_LINK_KEYS:
+            for name in ("~" + link_key, link_key):
+                if properties.get(name) is not None:
+                    link[link_key] = _link_value(link_key, properties[name], name, warnings)
+                    break
+    return {k: v for k, v in link.items() if v is not None}
+
+
+def _url_link_data(url: Any, warnings: list[str]) -> dict[str, Any]:
+    if url is None:
+        return {}
+    if type(url) is not str or len(url) > 8 * MAX_LINK_VALUE:
+        warnings.append("invalid_value:url")
+        return {}
+    try:
+        query = parse_qs(urlsplit(url.strip()).query)
+    except ValueError:
+        warnings.append("invalid_value:url")
+        return {}
+    link: dict[str, Any] = {}
+    for name, link_key in _UTM_FIELDS.items():
+        if name in query:
+            link[link_key] = _link_value(link_key, query[name][-1], f"url.{name}", warnings)
+    for link_key in LINK_KEYS:  # "~" keys win over UTM parameters
+        values = query.get("~" + link_key)
+        if values:
+            value = values if link_key == "tags" else values[-1]
+            link[link_key] = _link_value(link_key, value, f"url.~{link_key}", warnings)
+    return link
+
+
+# --------------------------------------------------------------------------- the decision
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A touch a conversion shares ``kind`` with: directly, or through a link (``linked``)."""
+
+    touch: Touch
+    kind: str
+    linked: bool = False
+
+
+def _precedence(touch_type_: str, kind: str) -> int | None:
+    """0 deterministic click, 1 probabilistic click, 2 deterministic impression; None: never."""
+    probabilistic = kind == BROWSER_FINGERPRINT
+    if touch_type_ == CLICK:
+        return 1 if probabilistic else 0
+    return None if probabilistic else 2
+
+
+def choose(candidates: Iterable[Candidate], when: datetime, windows: Windows) -> Attribution | None:
+    """The touch a conversion at ``when`` is attributed to, among the touches it shares a key
+    with (each may come several times, through several keys), or None."""
+    strongest: dict[str, Candidate] = {}
+    for candidate in candidates:  # per touch: its strongest shared key, direct before linked
+        known = strongest.get(candidate.touch.id)
+        if known is None or (_KEY_RANK[candidate.kind], candidate.linked) < (_KEY_RANK[known.kind], known.linked):
+            strongest[candidate.touch.id] = candidate
+    best: tuple[Any, ...] | None = None
+    chosen: Candidate | None = None
+    for candidate in strongest.values():
+        touch = candidate.touch
+        rank = _precedence(touch.type, candidate.kind)
+        window = windows.of(touch.type)
+        if rank is None or window is None or not timedelta(0) <= when - touch.timestamp <= window:
+            continue
+        order = (-rank, touch.timestamp, touch.id)  # the best class, then the latest, then by id
+        if best is None or order > best:
+            best, chosen = order, candidate
+    return None if chosen is None else Attribution(chosen.touch, chosen.kind, chosen.linked)
+
+
+def links_of(attribution: Attribution | None, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The keys the decided touch becomes known under: the conversion's other keys, unless it
+    was itself claimed through a link (one hop)."""
+    if attribution is None or attribution.linked:
+        return []
+    direct = set(attribution.touch.keys)
+    return [key for key in keys if key not in direct]
+
+
+class AttributionState:
+    """Touches and links per app and identity key, in memory, in processing order: the
+    reference the pipeline's stateful stages are tested against (``map --attribute``)."""
+
+    def __init__(self) -> None:
+        self._direct: dict[tuple[str, tuple[str, str]], dict[str, Touch]] = {}
+        self._linked: dict[tuple[str, tuple[str, str]], dict[str, Touch]] = {}
+
+    def add_touch(self, touch: Touch) -> None:
+        for key in touch.keys:
+            self._direct.setdefault((touch.app_id, key), {})[touch.id] = touch
+
+    def attribute(self, app_id: str, keys: Iterable[tuple[str, str]], when: datetime,
+                  windows: Windows) -> Attribution | None:  # fmt: skip
+        """Decide a conversion (once, with the touches received so far) and learn its links."""
+        keys = list(keys)
+        candidates = [Candidate(touch, kind) for kind, value in keys
+                      for touch in self._direct.get((app_id, (kind, value)), {}).values()]  # fmt: skip
+        candidates += [Candidate(touch, kind, linked=True) for kind, value in keys
+                       for touch in self._linked.get((app_id, (kind, value)), {}).values()]  # fmt: skip
+        attribution = choose(candidates, when, windows)
+        for key in links_of(attribution, keys):
+            assert attribution is not None
+            self._linked.setdefault((app_id, key), {})[attribution.touch.id] = attribution.touch
+        return attribution
