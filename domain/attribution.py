@@ -11,13 +11,15 @@ identity key with it, with ``touch time <= t`` and ``t - touch time`` within the
 touch's type. Precedence: deterministic click (a shared developer identity, advertising id or
 device id) > probabilistic click (only the browser fingerprint shared) > deterministic
 impression; within a class the latest touch, ties by touch id; an impression sharing only
-the fingerprint never attributes. Cross-platform, one hop: the touch a conversion was
-attributed to through a key it knows directly becomes known under the conversion's other
-keys (*linked*), where later conversions can claim it; a linked touch is not passed on again.
+the fingerprint never attributes. Cross-platform, one hop: the touch a conversion is
+attributed to through its own keys (the best of its *direct* touches) becomes known under the
+conversion's other keys (*linked*), where later conversions can claim it; a linked touch is
+never passed on again. So what a conversion teaches depends on direct touches only, which
+lets a Beam graph (acyclic) decide exactly as the in-memory state does (docs/attribution.md).
 
-:func:`choose` decides and :func:`links_of` says what a decision teaches; both are used by the
-in-memory :class:`AttributionState` (``segment-branch map --attribute``) and by the pipeline's
-stateful stages, so both decide alike.
+:func:`choose` decides and :func:`links_of` says what a conversion teaches; both are used by
+the in-memory :class:`AttributionState` (``segment-branch map --attribute``) and by the
+pipeline's stateful stages, so both decide alike.
 """
 
 from __future__ import annotations
@@ -293,12 +295,13 @@ def choose(candidates: Iterable[Candidate], when: datetime, windows: Windows) ->
     return None if chosen is None else Attribution(chosen.touch, chosen.kind, chosen.linked)
 
 
-def links_of(attribution: Attribution | None, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The keys the decided touch becomes known under: the conversion's other keys, unless it
-    was itself claimed through a link (one hop)."""
-    if attribution is None or attribution.linked:
+def links_of(first_hop: Attribution | None, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The keys a conversion's first-hop touch (``choose`` over its direct touches only)
+    becomes known under: the conversion's keys the touch does not carry itself."""
+    if first_hop is None:
         return []
-    direct = set(attribution.touch.keys)
+    assert not first_hop.linked, "only a direct touch is passed on (one hop)"
+    direct = set(first_hop.touch.keys)
     return [key for key in keys if key not in direct]
 
 
@@ -318,12 +321,12 @@ class AttributionState:
                   windows: Windows) -> Attribution | None:  # fmt: skip
         """Decide a conversion (once, with the touches received so far) and learn its links."""
         keys = list(keys)
-        candidates = [Candidate(touch, kind) for kind, value in keys
-                      for touch in self._direct.get((app_id, (kind, value)), {}).values()]  # fmt: skip
-        candidates += [Candidate(touch, kind, linked=True) for kind, value in keys
-                       for touch in self._linked.get((app_id, (kind, value)), {}).values()]  # fmt: skip
-        attribution = choose(candidates, when, windows)
-        for key in links_of(attribution, keys):
-            assert attribution is not None
-            self._linked.setdefault((app_id, key), {})[attribution.touch.id] = attribution.touch
-        return attribution
+        direct = [Candidate(touch, kind) for kind, value in keys
+                  for touch in self._direct.get((app_id, (kind, value)), {}).values()]  # fmt: skip
+        linked = [Candidate(touch, kind, linked=True) for kind, value in keys
+                  for touch in self._linked.get((app_id, (kind, value)), {}).values()]  # fmt: skip
+        first_hop = choose(direct, when, windows)
+        for key in links_of(first_hop, keys):
+            assert first_hop is not None
+            self._linked.setdefault((app_id, key), {})[first_hop.touch.id] = first_hop.touch
+        return choose(direct + linked, when, windows)

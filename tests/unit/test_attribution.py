@@ -372,3 +372,18 @@ def test_map_attribute_runs_the_lines_in_order():
     # Without --attribute: no touch on the line, and rows are left unattributed.
     plain = outputs(run_map(lines, "--now", _iso(NOW)))
     assert "touch" not in plain[0] and plain[1]["row"]["attributed"] is False
+
+
+def test_what_a_conversion_teaches_is_its_best_direct_touch_even_when_a_linked_one_wins():
+    # The purchase claims the later web click through a link (u1), but its own direct touch,
+    # the app click by IDFA, is what it passes on under its other keys (here the IDFV).
+    context, fingerprint = web()
+    lines = run(
+        click(NOW - timedelta(days=2), campaign="app_ad", context=ios(advertisingId=IDFA)),
+        click(NOW - timedelta(hours=30), campaign="web_ad", context=context, properties=fingerprint),
+        message("Login", NOW - timedelta(hours=29), user_id="u1", context=context, properties=fingerprint),
+        purchase(NOW - timedelta(days=1), user_id="u1", context=ios(advertisingId=IDFA, id=IDFV)),
+        purchase(context=ios(id=IDFV)),
+    )
+    assert campaign_of(lines[3]) == "web_ad"  # the linked click is the later deterministic click
+    assert campaign_of(lines[4]) == "app_ad" and lines[4]["row"]["attribution_match"] == "device_id"

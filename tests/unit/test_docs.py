@@ -44,7 +44,9 @@ def test_readme_options_table_lists_every_option_of_the_import_jobs():
     assert documented == _flags(ImporterOptions, SegmentImportOptions, BackfillOptions)
 
 
-@pytest.mark.parametrize("doc", ["README.md", "CONTRIBUTING.md", "docs/compiled.md", "docs/testing.md"])
+@pytest.mark.parametrize(
+    "doc", ["README.md", "CONTRIBUTING.md", "docs/compiled.md", "docs/testing.md", "docs/attribution.md"]
+)
 def test_every_file_a_guide_names_exists(doc):
     text = (REPO / doc).read_text()
     named = set(
