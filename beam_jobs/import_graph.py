@@ -2,6 +2,7 @@
 
     messages -> RouteSegmentMessages -> events ---------> WriteEvents -> refused rows
                                      |- rejected_events -+-> WriteRejectedEvents
+                                     |- touches ------------> WriteTouches
                                      '- import_stats ----+-> WriteImportStats
 
 The step names are pinned by tests/pipeline/test_dataflow_graph.py: Dataflow matches steps
@@ -17,7 +18,7 @@ from adapters.bigquery import emulator_client
 from beam_jobs.options import ImporterOptions
 from domain.mapping import ImportSettings
 from domain.timestamps import parse_duration
-from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
+from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES
 from transforms.routing import RouteSegmentMessages
 from transforms.sinks import WriteEventRows, WriteTableRows, rows_carry_raw_message
 
@@ -52,6 +53,9 @@ def import_messages(
         | "FlattenDeadLetters" >> beam.Flatten()
         | "WriteRejectedEvents"
         >> WriteTableRows(project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
+    )
+    routed[TOUCHES] | "WriteTouches" >> WriteTableRows(
+        project, opts.dataset, TOUCHES, method="STREAMING_INSERTS", test_client=client
     )
     (
         (routed[IMPORT_STATS], refused[IMPORT_STATS])

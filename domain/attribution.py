@@ -126,6 +126,24 @@ class Touch:
     def link_data(self) -> dict[str, Any]:
         return dict(self.link)
 
+    def row(self, ingested_at: datetime) -> dict[str, Any]:
+        """The touch as a ``touches`` row."""
+        identity = dict(self.keys)
+        columns = self.columns()
+        return {
+            "id": self.id,
+            "app_id": self.app_id,
+            "type": self.type,
+            "timestamp": columns.pop("last_attributed_touch_timestamp"),
+            "source": self.source,
+            **{kind: identity.get(kind) for kind in KEY_KINDS},
+            **{name: value for name, value in columns.items() if name.startswith(LINK_COLUMN_PREFIX)},
+            "provider": self.provider,
+            "segment_message_id": self.segment_message_id,
+            "warnings": list(self.warnings),
+            "ingested_at": to_bq_timestamp(ingested_at),
+        }
+
     def columns(self) -> dict[str, Any]:
         """The touch under the ``events`` attribution column names (type, time, link data)."""
         link = self.link_data()

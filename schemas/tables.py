@@ -20,6 +20,7 @@ SQL_DIR = Path(__file__).with_name("sql")
 EVENTS = "events"
 REJECTED_EVENTS = "rejected_events"
 IMPORT_STATS = "import_stats"
+TOUCHES = "touches"
 
 # Views (one per file in SQL_DIR; tests/unit/test_schemas.py checks the two lists agree).
 EVENTS_DEDUP = "events_dedup"  # one row per event id: what every reader of events goes through
@@ -80,6 +81,13 @@ TABLES: dict[str, TableSpec] = {
         ("app_id", "outcome"),
         False,
         "Per-minute outcome counts per app, platform, reason and event name.",
+    ),
+    TOUCHES: TableSpec(
+        TOUCHES,
+        "timestamp",
+        ("app_id", "type"),
+        False,
+        "Touches (Branch link clicks and impressions) the attribution knows, one row per touch (read by id).",
     ),
 }
 

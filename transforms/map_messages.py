@@ -1,6 +1,7 @@
 """MapSegmentMessages: each message's outcome by the domain's ``process_message``, routed.
 
     messages -> imported copies (main, for dedup) / rejected rows (REJECTED) / counts (COUNTS)
+                / touches rows (TOUCHES)
 
 Streaming takes Pub/Sub messages; the backfill takes chunks of archive lines and packs its
 copies per dedup shard. Failsafe: ``process_message`` never raises (a bug becomes the
@@ -9,6 +10,7 @@ outcome ``internal_error``), and every rejected message is dead-lettered with it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +24,7 @@ from domain.timestamps import to_bq_timestamp
 from schemas.reasons import METRICS_NAMESPACE, Outcome
 from transforms.counting import BundleCounts
 from transforms.dedup import CopyPacker
-from transforms.tags import COUNTS, REJECTED
+from transforms.tags import COUNTS, REJECTED, TOUCHES
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -49,6 +51,13 @@ class _MapMessagesFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._metric_counts: dict[str, int] = {}
         self._counts = BundleCounts()
+        self._touches: list[dict[str, Any]] = []
+
+    def _touch_rows(self) -> Iterator[beam.pvalue.TaggedOutput]:
+        """The touches the last message(s) carried, as ``touches`` rows (rare: a list, drained)."""
+        touches, self._touches = self._touches, []
+        for row in touches:
+            yield beam.pvalue.TaggedOutput(TOUCHES, row)
 
     def finish_bundle(self):
         for name, count in self._metric_counts.items():
@@ -80,6 +89,12 @@ class _MapMessagesFn(beam.DoFn):
             micros = (event_time - _EPOCH) // _MICROSECOND if dedup_micros is None else dedup_micros
             return row["id"], micros, row
         self._counts.add(_stat(minute_of(to_bq_timestamp(now)), outcome), 1, timestamp, window)
+        if outcome.touch is not None:
+            self._touches.append(outcome.touch.row(now))
+            self._metric_counts["touches"] = self._metric_counts.get("touches", 0) + 1
+        elif outcome.touch_dropped is not None:  # a touch source with no identity (or no link data)
+            metric = f"touch_dropped.{outcome.touch_dropped}"
+            self._metric_counts[metric] = self._metric_counts.get(metric, 0) + 1
         if outcome.outcome is Outcome.REJECTED and outcome.reason is not None:
             return rejected_row(
                 data,
@@ -107,6 +122,8 @@ class _MapPubSubMessagesFn(_MapMessagesFn):
             yield event_id, (micros, row)
         elif mapped is not None:
             yield beam.pvalue.TaggedOutput(REJECTED, mapped)
+        elif self._touches:
+            yield from self._touch_rows()
 
 
 @beam.typehints.with_output_types(tuple[int, bytes])
@@ -126,6 +143,7 @@ class _MapArchiveChunksFn(_MapMessagesFn):
                 packer.add(*mapped)
             elif mapped is not None:
                 yield beam.pvalue.TaggedOutput(REJECTED, mapped)
+        yield from self._touch_rows()
         yield from packer.packs()
 
 
@@ -155,4 +173,4 @@ class MapSegmentMessages(beam.PTransform):
             fn = _MapPubSubMessagesFn(self._settings, self._keep_raw)
         else:
             fn = _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)
-        return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(REJECTED, COUNTS, main="imported")
+        return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(REJECTED, COUNTS, TOUCHES, main="imported")

@@ -2,6 +2,7 @@
 
     messages -> MapSegmentMessages -> imported copies -> DeduplicateEvents -> events rows
                      |  rejected rows ----------------------------------------> rejected_events rows
+                     |  touches (SPEC 9) --------------------------------------> touches rows
                      '- counts ------- + dedup's imported/duplicate counts ---> import_stats rows
 
 The streaming job, the backfill, the benchmark and the tests all run this one composite;
@@ -19,10 +20,11 @@ from domain.import_stats import StatKey, row_key
 from domain.mapping import ImportSettings
 from schemas.reasons import Outcome
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
+from schemas.tables import TOUCHES as TOUCHES_TABLE
 from transforms.counting import CountOutcomesPerMinute
 from transforms.dedup import DropDuplicates
 from transforms.map_messages import MapSegmentMessages
-from transforms.tags import COUNTS, REJECTED
+from transforms.tags import COUNTS, REJECTED, TOUCHES
 
 
 def _dedup_stat(row: dict[str, Any], duplicate: bool) -> StatKey:
@@ -31,7 +33,7 @@ def _dedup_stat(row: dict[str, Any], duplicate: bool) -> StatKey:
 
 
 class RouteSegmentMessages(beam.PTransform):
-    """Messages -> ``{"events": rows, "rejected_events": rows, "import_stats": rows}``.
+    """Messages -> ``{"events": rows, "rejected_events": rows, "import_stats": rows, "touches": rows}``.
 
     Streaming (``dedup_shards`` None): Pub/Sub messages, deduplicated by a stateful step on
     their publish time. Batch: chunks of archive lines, whose copies are grouped by
@@ -66,4 +68,9 @@ class RouteSegmentMessages(beam.PTransform):
             | "FlattenOutcomes" >> beam.Flatten()
             | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
         )
-        return {EVENTS: deduped.unique, REJECTED_EVENTS: mapped[REJECTED], IMPORT_STATS: import_stats}
+        return {
+            EVENTS: deduped.unique,
+            REJECTED_EVENTS: mapped[REJECTED],
+            IMPORT_STATS: import_stats,
+            TOUCHES_TABLE: mapped[TOUCHES],
+        }

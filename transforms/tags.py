@@ -9,3 +9,4 @@ from schemas.reasons import Outcome
 REJECTED = Outcome.REJECTED.value  # rejected_events rows: dead letters, raw payload kept
 DUPLICATE = Outcome.DUPLICATE.value  # copies dedup dropped as repeats
 COUNTS = "counts"  # (StatKey, delta) outcome counts, summed into import_stats rows
+TOUCHES = "touches"  # touches rows (SPEC 9), from the touch sources among skipped messages

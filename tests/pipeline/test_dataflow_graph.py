@@ -36,6 +36,7 @@ IMPORT_STEPS = [
     "WriteEvents",
     "FlattenDeadLetters",
     "WriteRejectedEvents",
+    "WriteTouches",
     "FlattenImportStats",
     "WriteImportStats",
 ]

@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from domain.config import load_config
-from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
+from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES
 from tests.support.mapping import FAULT_ATTRIBUTE, FaultInjectingSettings
 from transforms.routing import RouteSegmentMessages
 
@@ -127,4 +127,27 @@ def test_a_message_that_makes_the_mapping_raise_is_an_internal_error_dead_letter
         lambda rows: _check_totals(rows, {("imported", None): 2, ("rejected", "internal_error"): 1}),
         label="ImportStats",
     )
+    pipeline.run().wait_until_finish()
+
+
+def test_a_touch_source_is_skipped_and_its_touch_written_as_a_touches_row():
+    touch = _message(20, "m-touch", event="Deep Link Opened",
+                     properties={"url": "https://x.app.link/?~campaign=spring&~channel=email"})  # fmt: skip
+    no_identity = _message(25, "m-anon", event="Install Attributed", userId=None, anonymousId="a-1")
+    stream = _TestStream().add_elements([touch, no_identity, _message(30, "m-1")]).advance_watermark_to_infinity()
+    pipeline, routed = _route(stream)
+    assert_that(
+        routed[TOUCHES]
+        | beam.Map(
+            lambda row: (
+                row["id"] is not None,
+                row["developer_identity"],
+                row["last_attributed_touch_data_tilde_campaign"],
+            )
+        ),  # fmt: skip
+        equal_to([(True, "u-1", "spring")]),
+        label="Touches",
+    )
+    assert_that(routed[IMPORT_STATS], lambda rows: _check_totals(rows, {
+        ("imported", None): 1, ("skipped", "not_imported_event"): 2}), label="ImportStats")  # fmt: skip
     pipeline.run().wait_until_finish()

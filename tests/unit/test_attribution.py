@@ -387,3 +387,28 @@ def test_what_a_conversion_teaches_is_its_best_direct_touch_even_when_a_linked_o
     )
     assert campaign_of(lines[3]) == "web_ad"  # the linked click is the later deterministic click
     assert campaign_of(lines[4]) == "app_ad" and lines[4]["row"]["attribution_match"] == "device_id"
+
+
+def test_every_touch_row_fits_the_touches_table():
+    from domain.row_schema import validator_for
+    from schemas.tables import TOUCHES
+
+    settings = ImportSettings(load_config(), max_event_age=None)
+    validator = validator_for(TOUCHES)
+    docs = [
+        click(NOW, user_id="u1", properties={"url": "https://x.app.link/?~tags=a&~tags=b&~id=9"}),
+        message(
+            "Install Attributed",
+            NOW,
+            context=ios(advertisingId=IDFA, id=IDFV),
+            properties={"provider": "Branch", "campaign": {"name": "c", "term": 5}},
+        ),  # fmt: skip
+        message("branch_OPEN", NOW, context=web()[0], properties={**web()[1], "~channel": "x", "tags": "bad"}),
+    ]
+    for doc in docs:
+        result, _ = map_message(orjson.dumps(doc), None, settings, NOW)
+        assert result.touch is not None
+        row = result.touch.row(NOW)
+        assert validator.validate(row) is None, (validator.validate(row), row)
+        assert sum(row[kind] is not None for kind in ("developer_identity", "advertising_id", "device_id",
+                                                        "browser_fingerprint")) >= 1  # fmt: skip
