@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from domain.event_names import is_branch_event, name_key
-from domain.timestamps import to_bq_timestamp
+from domain.timestamps import parse_timestamp, to_bq_timestamp
 from domain.values import to_text
 
 CLICK = "CLICK"
@@ -125,6 +125,27 @@ class Touch:
 
     def link_data(self) -> dict[str, Any]:
         return dict(self.link)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Touch:
+        """The touch a ``touches`` row holds (the inverse of :meth:`row`)."""
+        link = []
+        for key in LINK_KEYS:
+            value = row.get(LINK_COLUMN_PREFIX + key)
+            if value is not None and value != []:
+                link.append((key, tuple(value) if isinstance(value, list) else value))
+        return cls(
+            id=row["id"],
+            app_id=row["app_id"],
+            type=row["type"],
+            timestamp=parse_timestamp(row["timestamp"], "timestamp"),
+            source=row.get("source") or "",
+            keys=tuple((kind, row[kind]) for kind in KEY_KINDS if row.get(kind) is not None),
+            link=tuple(link),
+            segment_message_id=row.get("segment_message_id"),
+            provider=row.get("provider"),
+            warnings=tuple(row.get("warnings") or ()),
+        )
 
     def row(self, ingested_at: datetime) -> dict[str, Any]:
         """The touch as a ``touches`` row."""

@@ -1,6 +1,6 @@
 """RouteSegmentMessages: the whole import without I/O, messages -> the rows of each table.
 
-    messages -> MapSegmentMessages -> imported copies -> DeduplicateEvents -> events rows
+    messages -> MapSegmentMessages -> imported copies -> DeduplicateEvents -> AttributeEvents -> events rows
                      |  rejected rows ----------------------------------------> rejected_events rows
                      |  touches (SPEC 9) --------------------------------------> touches rows
                      '- counts ------- + dedup's imported/duplicate counts ---> import_stats rows
@@ -21,6 +21,7 @@ from domain.mapping import ImportSettings
 from schemas.reasons import Outcome
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from schemas.tables import TOUCHES as TOUCHES_TABLE
+from transforms.attribution import AttributeEvents
 from transforms.counting import CountOutcomesPerMinute
 from transforms.dedup import DropDuplicates
 from transforms.map_messages import MapSegmentMessages
@@ -68,8 +69,13 @@ class RouteSegmentMessages(beam.PTransform):
             | "FlattenOutcomes" >> beam.Flatten()
             | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
         )
+        events = deduped.unique
+        if self._dedup_shards is None:  # streaming: attributed in arrival order (the backfill: not yet)
+            events = {"events": events, "touches": mapped[TOUCHES]} | "AttributeEvents" >> AttributeEvents(
+                self._settings.windows, self._settings.max_event_age
+            )
         return {
-            EVENTS: deduped.unique,
+            EVENTS: events,
             REJECTED_EVENTS: mapped[REJECTED],
             IMPORT_STATS: import_stats,
             TOUCHES_TABLE: mapped[TOUCHES],

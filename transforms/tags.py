@@ -10,3 +10,4 @@ REJECTED = Outcome.REJECTED.value  # rejected_events rows: dead letters, raw pay
 DUPLICATE = Outcome.DUPLICATE.value  # copies dedup dropped as repeats
 COUNTS = "counts"  # (StatKey, delta) outcome counts, summed into import_stats rows
 TOUCHES = "touches"  # touches rows (SPEC 9), from the touch sources among skipped messages
+CANDIDATES = "candidates"  # a conversion's direct touch candidates, on their way to its decision

@@ -43,7 +43,14 @@ IMPORT_STEPS = [
 STREAMING_STEPS = ["ReadSegmentMessages", *IMPORT_STEPS]
 BACKFILL_STEPS = ["ReadArchive0", "FlattenArchives", *IMPORT_STEPS]
 # The only step with state: its full name must survive an update or the dedup state is lost.
-DEDUP_STATE_STEP = "RouteSegmentMessages/DeduplicateEvents/FirstCopyPerKey/ParDo(_DedupStreamingFn)"
+# The steps with state: their full names must survive an update or their state is lost.
+STATE_STEPS = {
+    "RouteSegmentMessages/DeduplicateEvents/FirstCopyPerKey/ParDo(_DedupStreamingFn)",
+    "RouteSegmentMessages/AttributeEvents/DirectTouches",
+    "RouteSegmentMessages/AttributeEvents/FirstHop/ParDo(_FirstHopFn)",
+    "RouteSegmentMessages/AttributeEvents/LinkedTouches",
+    "RouteSegmentMessages/AttributeEvents/Decide",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +120,7 @@ def _bigquery_test_clients(pipeline: beam.Pipeline) -> list[object]:
 def test_streaming_graph_serializes_for_dataflow_with_the_stable_step_names():
     proto = _streaming().to_runner_api()
     assert _top_level_names(proto) == STREAMING_STEPS
-    assert _stateful_steps(proto) == {DEDUP_STATE_STEP}
+    assert _stateful_steps(proto) == STATE_STEPS
 
 
 def test_backfill_graph_serializes_for_dataflow_with_the_stable_step_names(archive):
@@ -139,7 +146,7 @@ def test_daily_export_graph_serializes_for_dataflow():
 
 def test_the_dataflow_readme_lists_every_stable_step_name():
     text = README.read_text()
-    for name in {*STREAMING_STEPS, *BACKFILL_STEPS, DEDUP_STATE_STEP}:
+    for name in {*STREAMING_STEPS, *BACKFILL_STEPS, *STATE_STEPS}:
         assert f"`{name}`" in text, name
 
 

@@ -3,58 +3,19 @@ in-memory state: messages run in order, touches first where a scenario says so."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
 import pytest
 
 from beam_jobs.cli import map_message
-from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState, link_data
+from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState, Touch, link_data
 from domain.config import load_config
 from domain.mapping import ImportSettings
+from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, iso, message, purchase, web
 from tests.support.cli import outputs, run_map
 from tests.support.mapping import MAPPING_WEB_KEY, mapping_config_from
-
-NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
-CONVERSION_AT = NOW - timedelta(hours=1)
-IDFA, IDFV, AAID = "6D92078A-8246-4BA4-AE5B-76104861E7DC", "B5372DB0-C21E-11E4-8DFC-AA07A5B093DB", "aaid-0001"
-FINGERPRINT = "fp-123"
-_ids = iter(range(10**6))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def ios(**device: Any) -> dict[str, Any]:
-    return {"device": {"type": "ios", **device}}
-
-
-def web(fingerprint: str = FINGERPRINT) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A web context and the properties that carry its browser fingerprint."""
-    return {"userAgent": "Mozilla/5.0 (Windows NT 10.0)"}, {"browser_fingerprint_id": fingerprint}
-
-
-def message(event: str, at: datetime, *, user_id: str | None = None, context: dict | None = None,
-            properties: dict | None = None, **fields: Any) -> dict[str, Any]:  # fmt: skip
-    doc: dict[str, Any] = {"type": "track", "event": event, "messageId": f"m-{next(_ids)}", "timestamp": _iso(at),
-                           "context": context or {}, "properties": properties or {}, **fields}  # fmt: skip
-    if user_id is not None:
-        doc["userId"] = user_id
-    return doc
-
-
-def click(at: datetime, *, campaign: str = "spring", impression: bool = False, **identity: Any) -> dict[str, Any]:
-    """A Deep Link Opened touch (a click, or an impression) with ``~campaign``."""
-    properties = {"url": f"https://example.app.link/x?~campaign={campaign}&~channel=facebook",
-                  **({"touch_type": "impression"} if impression else {}), **identity.pop("properties", {})}  # fmt: skip
-    return message("Deep Link Opened", at, properties=properties, **identity)
-
-
-def purchase(at: datetime = CONVERSION_AT, **identity: Any) -> dict[str, Any]:
-    properties = {"revenue": 10, "currency": "USD", **identity.pop("properties", {})}
-    return message("Order Completed", at, properties=properties, **identity)
 
 
 def run(*docs: dict[str, Any], settings: ImportSettings | None = None,
@@ -174,7 +135,7 @@ def test_a_conversion_shares_a_key_with_an_earlier_touch_and_gets_its_columns():
     row = lines[1]["row"]
     assert row["attributed"] is True and row["attribution_match"] == "advertising_id"
     assert row["last_attributed_touch_type"] == "CLICK"
-    assert row["last_attributed_touch_timestamp"] == _iso(NOW - timedelta(days=2, hours=5)).replace("Z", ".000000Z")
+    assert row["last_attributed_touch_timestamp"] == iso(NOW - timedelta(days=2, hours=5)).replace("Z", ".000000Z")
     assert (row["last_attributed_touch_data_tilde_campaign"], row["last_attributed_touch_data_tilde_channel"]) == (
         "spring", "facebook")  # fmt: skip
     assert row["days_from_last_attributed_touch_to_event"] == 2  # 2 days 4 hours: whole days, floor
@@ -366,11 +327,11 @@ def test_map_attribute_runs_the_lines_in_order():
         orjson.dumps(click(CONVERSION_AT - timedelta(hours=1), user_id="u1")),
         orjson.dumps(purchase(user_id="u1")),
     ]
-    out = outputs(run_map(lines, "--attribute", "--now", _iso(NOW)))
+    out = outputs(run_map(lines, "--attribute", "--now", iso(NOW)))
     assert out[0]["touch"]["last_attributed_touch_data_tilde_campaign"] == "spring"
     assert out[1]["row"]["attributed"] is True and "touch" not in out[1]
     # Without --attribute: no touch on the line, and rows are left unattributed.
-    plain = outputs(run_map(lines, "--now", _iso(NOW)))
+    plain = outputs(run_map(lines, "--now", iso(NOW)))
     assert "touch" not in plain[0] and plain[1]["row"]["attributed"] is False
 
 
@@ -412,3 +373,12 @@ def test_every_touch_row_fits_the_touches_table():
         assert validator.validate(row) is None, (validator.validate(row), row)
         assert sum(row[kind] is not None for kind in ("developer_identity", "advertising_id", "device_id",
                                                         "browser_fingerprint")) >= 1  # fmt: skip
+
+
+def test_a_touch_read_back_from_its_row_is_the_same_touch():
+    settings = ImportSettings(load_config(), max_event_age=None)
+    doc = click(NOW, user_id="u1", context=ios(advertisingId=IDFA),
+                properties={"url": "https://x.app.link/?~tags=a&~tags=b&~id=9&~campaign=c"})  # fmt: skip
+    result, _ = map_message(orjson.dumps(doc), None, settings, NOW)
+    assert result.touch is not None
+    assert Touch.from_row(result.touch.row(NOW)) == result.touch

@@ -1,0 +1,106 @@
+"""AttributeEvents (the four keyed stages) on a stream decides exactly as the in-memory state
+of ``map --attribute`` does on the same ordered input; state per key expires; repeats of a
+message are never attributed twice; apps never see each other's touches."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import apache_beam as beam
+import orjson
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.testing.test_stream import TestStream as _TestStream
+from apache_beam.testing.util import assert_that
+from apache_beam.transforms.window import TimestampedValue
+
+from beam_jobs.cli import map_message
+from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState
+from domain.config import load_config
+from domain.mapping import ImportSettings
+from schemas.tables import EVENTS
+from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, message, purchase, web
+from tests.support.mapping import MAPPING_WEB_KEY
+from transforms.routing import RouteSegmentMessages
+
+SETTINGS = ImportSettings(load_config(), max_event_age=None)
+
+
+def reference(docs: list[tuple[dict, dict | None]]) -> dict[str, dict[str, Any]]:
+    """Each imported event's attribution columns, by message id, from the in-memory state."""
+    state, decided = AttributionState(), {}
+    for doc, attributes in docs:
+        result, _ = map_message(orjson.dumps(doc), attributes, SETTINGS, NOW, attribution=state)
+        if result.row is not None:
+            decided[doc["messageId"]] = {column: result.row[column] for column in ATTRIBUTION_COLUMNS}
+    return decided
+
+
+def stream(docs: list[tuple[dict, dict | None]]) -> _TestStream:
+    """One message at a time, in order, each published a second after the previous one (the
+    watermark moves between them, so every stage sees them in that order)."""
+    test_stream = _TestStream()
+    for index, (doc, attributes) in enumerate(docs):
+        published = NOW - timedelta(minutes=30) + timedelta(seconds=index)
+        pubsub = PubsubMessage(orjson.dumps(doc), attributes or {}, publish_time=published)
+        test_stream = test_stream.add_elements([TimestampedValue(pubsub, published.timestamp())])
+        test_stream = test_stream.advance_watermark_to(published.timestamp() + 0.5)
+    return test_stream.advance_watermark_to_infinity()
+
+
+def run_pipeline(docs: list[tuple[dict, dict | None]]):
+    options = PipelineOptions(["--runner=BundleBasedDirectRunner"])
+    options.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(options=options)
+    routed = pipeline | stream(docs) | RouteSegmentMessages(SETTINGS, timedelta(minutes=10))
+    return pipeline, routed[EVENTS]
+
+
+def check_parity(docs: list[tuple[dict, dict | None]]) -> None:
+    expected = reference(docs)
+    assert any(columns["attributed"] for columns in expected.values())  # the scenario is not trivial
+    pipeline, events = run_pipeline(docs)
+
+    def same_as_the_reference(rows) -> None:
+        actual = {row["segment_message_id"]: {column: row[column] for column in ATTRIBUTION_COLUMNS} for row in rows}
+        assert actual == expected
+
+    assert_that(events, same_as_the_reference)
+    pipeline.run().wait_until_finish()
+
+
+def test_the_stages_decide_as_the_reference_across_platforms_classes_and_windows():
+    context, fingerprint = web()
+    docs = [
+        click(NOW - timedelta(days=3), campaign="web_ad", context=context, properties=fingerprint),
+        click(NOW - timedelta(days=2), campaign="app_ad", context=ios(advertisingId=IDFA)),
+        message("Login", NOW - timedelta(days=2, hours=20), user_id="u1", context=context, properties=fingerprint),
+        purchase(NOW - timedelta(days=1), user_id="u1", context=ios(advertisingId=IDFA, id=IDFV)),
+        purchase(CONVERSION_AT, context=ios(id=IDFV)),
+        click(NOW - timedelta(hours=2), campaign="late_impression", impression=True, user_id="u2"),
+        purchase(CONVERSION_AT, user_id="u2"),
+        purchase(CONVERSION_AT, user_id="u3"),
+        click(NOW - timedelta(days=9), campaign="too_old", user_id="u4"),
+        purchase(CONVERSION_AT, user_id="u4"),
+        purchase(CONVERSION_AT - timedelta(hours=3), user_id="u5"),
+        click(CONVERSION_AT - timedelta(hours=4), campaign="arrived_after", user_id="u5"),  # after its purchase
+    ]
+    check_parity([(doc, None) for doc in docs])
+
+
+def test_a_repeat_of_a_conversion_is_dropped_before_attribution_and_apps_do_not_mix():
+    context, fingerprint = web()
+    touch = click(NOW - timedelta(days=1), user_id="u1", context=context, properties=fingerprint)
+    conversion = purchase(user_id="u1", context=context, properties=fingerprint)
+    docs = [(touch, None), (conversion, {"branch_key": MAPPING_WEB_KEY}), (conversion | {"messageId": "m-app"}, None),
+            (conversion | {"messageId": "m-app"}, None)]  # fmt: skip
+    check_parity(docs[:3])
+    pipeline, events = run_pipeline(docs)
+    assert_that(events | beam.Map(lambda row: (row["app_id"], row["attributed"])),
+                lambda rows: _check(sorted(rows), [("local-app", True), ("local-web-app", False)]))  # fmt: skip
+    pipeline.run().wait_until_finish()
+
+
+def _check(actual, expected) -> None:
+    assert actual == expected

@@ -1,0 +1,214 @@
+"""AttributeEvents: each imported event's attribution (SPEC section 9), decided in the stream.
+
+The rules are ``domain.attribution``'s; this composite runs them over keyed state. A Beam graph
+is acyclic, so the one-hop rule is run in four keyed, stateful stages (docs/attribution.md):
+
+    events --fan out over identity keys--> DirectTouches (app, key) <-- touches
+              --direct candidates per key--> FirstHop (event id): decides the first-hop touch
+              --links and lookups----------> LinkedTouches (app, key)
+              --linked candidates per key--> Decide (event id) <-- the row, the direct candidates
+                                               '-> the row with its attribution columns
+
+Each conversion is decided once, with the touches and links its keys' stages had received
+when it reached them (the arrival order the in-memory state of ``map --attribute`` is given).
+State per identity key expires after the app's longest window plus the oldest accepted event
+age; state per event id is cleared once the event is decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder, VarIntCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.utils.timestamp import Duration
+
+from domain.attribution import UNATTRIBUTED, Candidate, Touch, Windows, choose, identity_keys, links_of
+from domain.timestamps import parse_timestamp
+from schemas.reasons import METRICS_NAMESPACE
+from transforms.tags import CANDIDATES
+
+# Elements between the stages (tuples: the first item says what it is).
+_CONVERSION = "c"  # (event id, event time, key count) to DirectTouches
+_DIRECT = "d"  # (key, touches, event time, key count) to FirstHop
+_LINK = "l"  # (touch, origin event id) to LinkedTouches
+_LOOKUP = "k"  # (event id, event time) to LinkedTouches
+_CANDIDATES = "D"  # (direct candidates, key count) to Decide
+_LINKED = "L"  # (key, touches) to Decide
+_ROW = "r"  # the events row, to Decide
+
+
+def _relevant(touches: list[Touch], when: datetime, horizon: timedelta) -> list[Touch]:
+    """The touches a conversion at ``when`` could be attributed to (by time; ``choose`` decides)."""
+    return [touch for touch in touches if timedelta(0) <= when - touch.timestamp <= horizon]
+
+
+# Keys: (app id, (key kind, value)) for the identity stages, the event id for the others.
+IdentityKey = tuple[str, tuple[str, str]]
+
+
+@beam.typehints.with_input_types(tuple[IdentityKey, tuple[str, Any]])
+class _KeyedTouchesFn(beam.DoFn):
+    """Base of the two stages keyed by (app id, identity key): a bag of touches that expires."""
+
+    TOUCHES = BagStateSpec("touches", PickleCoder())
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+    EXPIRES_AT = ReadModifyWriteStateSpec("expires_at_micros", VarIntCoder())
+
+    def __init__(self, windows: dict[str, Windows], max_event_age: timedelta | None) -> None:
+        self._windows = windows
+        # A conversion can be published up to max_event_age after its event time: a touch stays
+        # usable for its window after that.
+        self._lifetime = {app: w.longest + (max_event_age or timedelta(0)) for app, w in windows.items()}
+
+    def _keep(self, app_id: str, timestamp: Any, expiry: Any, expires_at: Any) -> None:
+        """Hold the key's state until the watermark passes the lifetime after this element."""
+        at = timestamp + Duration(micros=self._lifetime.get(app_id, timedelta(0)) // timedelta(microseconds=1))
+        known = expires_at.read()
+        if known is None or at.micros > known:
+            expires_at.write(at.micros)
+            expiry.set(at)
+
+    @on_timer(EXPIRY)
+    def expire(self, touches=beam.DoFn.StateParam(TOUCHES), expires_at=beam.DoFn.StateParam(EXPIRES_AT)):
+        touches.clear()
+        expires_at.clear()
+
+
+class _DirectTouchesFn(_KeyedTouchesFn):
+    """Stage 1: the touches seen under a key; each conversion gets those it could use."""
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, touches=beam.DoFn.StateParam(
+            _KeyedTouchesFn.TOUCHES), expiry=beam.DoFn.TimerParam(_KeyedTouchesFn.EXPIRY),
+            expires_at=beam.DoFn.StateParam(_KeyedTouchesFn.EXPIRES_AT)) -> Iterator[Any]:  # fmt: skip
+        (app_id, key), (kind, payload) = element
+        if kind == _CONVERSION:
+            event_id, when, count = payload
+            found = _relevant(list(touches.read()), when, self._windows[app_id].longest)
+            yield event_id, (_DIRECT, (app_id, key, found, when, count))
+        else:  # a touch
+            touches.add(payload)
+            self._keep(app_id, timestamp, expiry, expires_at)
+
+
+class _LinkedTouchesFn(_KeyedTouchesFn):
+    """Stage 3: the touches learned under a key through other conversions (one hop)."""
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, touches=beam.DoFn.StateParam(
+            _KeyedTouchesFn.TOUCHES), expiry=beam.DoFn.TimerParam(_KeyedTouchesFn.EXPIRY),
+            expires_at=beam.DoFn.StateParam(_KeyedTouchesFn.EXPIRES_AT)) -> Iterator[Any]:  # fmt: skip
+        (app_id, key), (kind, payload) = element
+        if kind == _LOOKUP:
+            event_id, when = payload
+            found = [touch for touch, origin in touches.read() if origin != event_id]
+            yield event_id, (_LINKED, (key, _relevant(found, when, self._windows[app_id].longest)))
+        else:  # a link: (touch, the conversion that taught it)
+            touches.add(payload)
+            self._keep(app_id, timestamp, expiry, expires_at)
+
+
+@beam.typehints.with_input_types(tuple[str, tuple[str, Any]])
+class _FirstHopFn(beam.DoFn):
+    """Stage 2, keyed by event id: once every key has answered, the first-hop touch (the best
+    direct one) is taught under the conversion's other keys, and each key is asked for links."""
+
+    ANSWERS = BagStateSpec("answers", PickleCoder())
+
+    def __init__(self, windows: dict[str, Windows]) -> None:
+        self._windows = windows
+
+    def process(self, element, answers=beam.DoFn.StateParam(ANSWERS)) -> Iterator[Any]:
+        event_id, (_, answer) = element
+        answers.add(answer)
+        received = list(answers.read())
+        app_id, _, _, when, count = answer
+        if len(received) < count:
+            return
+        answers.clear()
+        keys = [key for _, key, _, _, _ in received]
+        direct = [Candidate(touch, key[0]) for _, key, found, _, _ in received for touch in found]
+        first_hop = choose(direct, when, self._windows[app_id])
+        for key in links_of(first_hop, keys):
+            assert first_hop is not None
+            yield (app_id, key), (_LINK, (first_hop.touch, event_id))
+        for key in keys:
+            yield (app_id, key), (_LOOKUP, (event_id, when))
+        yield beam.pvalue.TaggedOutput(CANDIDATES, (event_id, (_CANDIDATES, (direct, count))))
+
+
+@beam.typehints.with_input_types(tuple[str, tuple[str, Any]])
+@beam.typehints.with_output_types(dict)
+class _DecideFn(beam.DoFn):
+    """Stage 4, keyed by event id: the row, its direct candidates and each key's linked ones
+    -> the row with its attribution columns."""
+
+    PARTS = BagStateSpec("parts", PickleCoder())
+
+    def __init__(self, windows: dict[str, Windows]) -> None:
+        self._windows = windows
+        self._attributed = Metrics.counter(METRICS_NAMESPACE, "attributed")
+
+    def process(self, element, parts=beam.DoFn.StateParam(PARTS)) -> Iterator[dict[str, Any]]:
+        _, part = element
+        parts.add(part)
+        received = list(parts.read())
+        rows = [payload for kind, payload in received if kind == _ROW]
+        direct = [payload for kind, payload in received if kind == _CANDIDATES]
+        if not rows or not direct or sum(kind == _LINKED for kind, _ in received) < direct[0][1]:
+            return
+        parts.clear()
+        row = rows[0]
+        when = parse_timestamp(row["timestamp"], "timestamp")
+        linked = [Candidate(touch, key[0], linked=True) for kind, (key, found) in
+                  ((k, p) for k, p in received if k == _LINKED) for touch in found]  # fmt: skip
+        decided = choose(direct[0][0] + linked, when, self._windows[row["app_id"]])
+        if decided is not None:
+            self._attributed.inc()
+        yield {**row, **(decided.columns(when) if decided else UNATTRIBUTED)}
+
+
+def _fan_out_conversion(row: dict[str, Any]) -> Iterator[Any]:
+    keys = identity_keys(row)
+    when = parse_timestamp(row["timestamp"], "timestamp")
+    for key in keys:
+        yield (row["app_id"], key), (_CONVERSION, (row["id"], when, len(keys)))
+
+
+def _fan_out_touch(row: dict[str, Any]) -> Iterator[Any]:
+    touch = Touch.from_row(row)
+    for key in touch.keys:
+        yield (touch.app_id, key), ("t", touch)
+
+
+class AttributeEvents(beam.PTransform):
+    """``{"events": unique events rows, "touches": touches rows}`` -> the events rows with their
+    attribution columns (SPEC 9). ``windows``: each app's windows, by app id."""
+
+    def __init__(self, windows: dict[str, Windows], max_event_age: timedelta | None) -> None:
+        super().__init__()
+        self._windows = windows
+        self._max_event_age = max_event_age
+
+    def expand(self, inputs):
+        events, touches = inputs["events"], inputs["touches"]
+        direct = (
+            (
+                events | "KeyConversions" >> beam.FlatMap(_fan_out_conversion),
+                touches | "KeyTouches" >> beam.FlatMap(_fan_out_touch),
+            )
+            | "ToDirectTouches" >> beam.Flatten()
+            | "DirectTouches" >> beam.ParDo(_DirectTouchesFn(self._windows, self._max_event_age))
+        )
+        asked = direct | "FirstHop" >> beam.ParDo(_FirstHopFn(self._windows)).with_outputs(CANDIDATES, main="keys")
+        linked = asked.keys | "LinkedTouches" >> beam.ParDo(_LinkedTouchesFn(self._windows, self._max_event_age))
+        rows = events | "KeyRows" >> beam.Map(lambda row: (row["id"], (_ROW, row)))
+        return (
+            (rows, asked[CANDIDATES], linked)
+            | "ToDecide" >> beam.Flatten()
+            | "Decide" >> beam.ParDo(_DecideFn(self._windows))
+        )
