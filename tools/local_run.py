@@ -8,11 +8,12 @@ the summary read back from the BigQuery tables, never from in-process counters.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import signal
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from adapters.bigquery import make_client
 from adapters.provision import provision_tables
 from tools import localstack
+from tools.attribution_sample import Expected, attribution_sample
 from tools.localstack import provision_pubsub
 from tools.samples import SampleMessage, generate_sample
 
@@ -41,6 +43,7 @@ class Accounting:
     skipped: int
     rejected: int
     stats: dict[str, int]
+    attributed: int = 0  # imported events attributed to a touch (SPEC 9)
 
     @property
     def total(self) -> int:
@@ -58,7 +61,7 @@ class Accounting:
     def summary_line(self, published: int) -> str:
         return (
             f"SUMMARY published={published} imported={self.imported} duplicate={self.duplicate} "
-            f"skipped={self.skipped} rejected={self.rejected}"
+            f"skipped={self.skipped} rejected={self.rejected} attributed={self.attributed}"
         )
 
 
@@ -78,6 +81,7 @@ def read_accounting(client: bigquery.Client, dataset: str) -> Accounting:
     and skipped from ``import_stats`` (summed increments), each written row counted once."""
     ds = f"`{client.project}.{dataset}`"
     imported = _scalar(client, f"SELECT COUNT(DISTINCT id) FROM {ds}.events WHERE {ALL_TIME}")
+    attributed = _scalar(client, f"SELECT COUNT(DISTINCT id) FROM {ds}.events WHERE {ALL_TIME} AND attributed")
     rejected = _scalar(client, f"SELECT COUNT(*) FROM {ds}.rejected_events_dedup")
     stats = {
         row.outcome: int(row.n)
@@ -85,7 +89,7 @@ def read_accounting(client: bigquery.Client, dataset: str) -> Accounting:
             f"SELECT outcome, SUM(count) AS n FROM {ds}.import_stats_dedup GROUP BY outcome"
         ).result()
     }
-    return Accounting(imported, stats.get("duplicate", 0), stats.get("skipped", 0), rejected, stats)
+    return Accounting(imported, stats.get("duplicate", 0), stats.get("skipped", 0), rejected, stats, attributed)
 
 
 def _scalar(client: bigquery.Client, sql: str) -> int:
@@ -111,6 +115,13 @@ def import_until_accounted(
 ) -> Accounting:
     """Run the streaming job (DirectRunner) on ``subscription`` until every one of the
     ``published`` messages is accounted for in the tables (or the deadline passes); stop it."""
+    with streaming_job(project, dataset, subscription):
+        return wait_until_accounted(make_client(project), dataset, published, timeout=timeout, progress=progress)
+
+
+@contextlib.contextmanager
+def streaming_job(project: str, dataset: str, subscription: str) -> Iterator[None]:
+    """The streaming job on the DirectRunner, running on ``subscription`` until the block ends."""
     from beam_jobs import segment_import
 
     result = segment_import.run(
@@ -122,9 +133,49 @@ def import_until_accounted(
         ]
     )
     try:
-        return wait_until_accounted(make_client(project), dataset, published, timeout=timeout, progress=progress)
+        yield
     finally:
         result.cancel()
+
+
+def publish_in_phases(
+    client: bigquery.Client, dataset: str, topic: str, phases: Sequence[Sequence[SampleMessage]], *, timeout: float
+) -> Accounting:
+    """Publish each phase once every message before it is accounted for (attribution depends
+    on what arrived first); returns the accounting after the last phase."""
+    published = 0
+    accounting = read_accounting(client, dataset)
+    for phase in phases:
+        publish(PROJECT, topic, phase)
+        published += len(phase)
+        accounting = wait_until_accounted(client, dataset, published, timeout=timeout)
+        if not accounting.consistent(published):
+            break
+    return accounting
+
+
+def check_attribution(client: bigquery.Client, dataset: str, expected: dict[str, Expected]) -> tuple[int, int]:
+    """Every imported event's attribution against the ground truth (unattributed unless the
+    attribution sample says otherwise): (checked, mismatches), the mismatches printed."""
+    rows = client.query(f"""
+        SELECT segment_message_id, attributed, last_attributed_touch_data_tilde_campaign AS campaign,
+               last_attributed_touch_data_tilde_channel AS channel, last_attributed_touch_type AS type,
+               attribution_match AS match
+        FROM `{client.project}.{dataset}.events_dedup` WHERE {ALL_TIME}""").result()
+    checked = mismatches = 0
+    seen = set()
+    for row in rows:
+        checked += 1
+        seen.add(row.segment_message_id)
+        actual = Expected(row.campaign, row.channel, row.type, row.match) if row.attributed else Expected(None)
+        truth = expected.get(row.segment_message_id, Expected(None))
+        if actual != truth:
+            mismatches += 1
+            print(f"  attribution mismatch {row.segment_message_id}: {actual} != {truth}")
+    for message_id in sorted(expected.keys() - seen):  # a conversion of the sample that was not imported
+        mismatches += 1
+        print(f"  attribution mismatch {message_id}: not imported")
+    return checked, mismatches
 
 
 def reset_dataset(client: bigquery.Client, dataset: str) -> None:
@@ -170,6 +221,22 @@ def print_report(client: bigquery.Client, dataset: str) -> None:
             FROM {ds}.events, UNNEST(content_items) AS item
             WHERE {ALL_TIME} AND name = 'ADD_TO_CART'
             GROUP BY product ORDER BY quantity DESC, product LIMIT 5""",
+        ),
+        (
+            "Attribution: share of imported events attributed",
+            f"""
+            SELECT SUM(IF(attributed, 1, 0)) AS attributed, COUNT(*) AS imported,
+                   ROUND(100 * SUM(IF(attributed, 1, 0)) / COUNT(*), 1) AS percent
+            FROM {ds}.events_dedup WHERE {ALL_TIME}""",
+        ),
+        (
+            "Attribution: conversions and revenue by campaign and channel",
+            f"""
+            SELECT last_attributed_touch_data_tilde_campaign AS campaign,
+                   last_attributed_touch_data_tilde_channel AS channel,
+                   COUNT(*) AS conversions, SUM(event_data_revenue) AS revenue
+            FROM {ds}.events_dedup WHERE {ALL_TIME} AND attributed
+            GROUP BY campaign, channel ORDER BY conversions DESC, campaign LIMIT 10""",
         ),
     )
     for title, sql in sections:
@@ -267,23 +334,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         reset_dataset(client, args.dataset)
         topic, subscription = "segment-events", f"segment-import-{int(time.time())}"
         provision_pubsub(PROJECT, topic, subscription)
-        messages = generate_sample(args.count, seed=args.seed, now=datetime.now(UTC))
-        publish(PROJECT, topic, messages)
+        now = datetime.now(UTC)
+        attribution = attribution_sample(now)
+        # Touches first, then the conversions that link platforms, then everything else.
+        phases = [attribution.touches, attribution.teachers, [*generate_sample(args.count, args.seed, now),
+                                                              *attribution.conversions]]  # fmt: skip
+        messages = [message for phase in phases for message in phase]
 
         job_started = time.monotonic()
-        accounting = import_until_accounted(
-            PROJECT, args.dataset, subscription, len(messages), timeout=args.timeout, progress=True
-        )
+        with streaming_job(PROJECT, args.dataset, subscription):
+            accounting = publish_in_phases(client, args.dataset, topic, phases, timeout=args.timeout)
         job_seconds = time.monotonic() - job_started
         import_seconds = time.monotonic() - started
         print_report(client, args.dataset)
+        checked, mismatches = check_attribution(client, args.dataset, attribution.expected)
         show_serving(args.dataset, args.export_dir)
         print(
             f"\n{len(messages)} messages accounted for {import_seconds:.1f}s after start (emulators, "
             f"provisioning and publish included); the streaming job took {job_seconds:.1f}s "
             f"({len(messages) / job_seconds:.0f} msg/s on the DirectRunner, job start-up included)"
         )
+        attribution_line = f"ATTRIBUTION checked={checked} mismatches={mismatches}"
         if args.serve:
+            print(attribution_line)
             print(accounting.summary_line(len(messages)), flush=True)
             serve(args.dataset, args.port)
         else:
@@ -291,8 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "Status page and APIs: ./run_local.sh --serve keeps the service up at "
                 f"http://127.0.0.1:{args.port}/status"
             )
+        print(attribution_line)
         print(accounting.summary_line(len(messages)))
-    return 0 if accounting.consistent(len(messages)) else 1
+    return 0 if accounting.consistent(len(messages)) and mismatches == 0 else 1
 
 
 if __name__ == "__main__":

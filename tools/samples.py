@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import orjson
 
+from domain.attribution import is_touch_source
 from schemas.reasons import Outcome, Reason
 
 T = TypeVar("T")
@@ -1105,6 +1106,10 @@ def _sample_message(
         event = factory.call(kind, t_ms)
     elif kind == "not_imported":
         event = factory.track(t_ms, name=rand.pick(NOT_IMPORTED_NAMES))
+        if is_touch_source(event["event"]):
+            # Touches are the attribution sample's (tools/attribution_sample.py), whose
+            # ground truth is known by construction: the random ones carry no identity.
+            _strip_identity(event)
     elif kind == "integration_disabled":
         event = factory.track(t_ms)
         event["integrations"] = rand.pick(_DISABLED_INTEGRATIONS)
@@ -1122,6 +1127,15 @@ def _sample_message(
     else:
         return SampleMessage(factory.bad_record(kind, t_ms), attributes, kind)
     return SampleMessage(orjson.dumps(event), attributes, kind)
+
+
+def _strip_identity(event: Event) -> None:
+    event.pop("userId", None)
+    device = event.get("context", {}).get("device")
+    if isinstance(device, dict):
+        device.pop("id", None)
+        device.pop("advertisingId", None)
+    event.get("properties", {}).pop("browser_fingerprint_id", None)
 
 
 def _pin_timestamp(event: Event) -> None:

@@ -1,0 +1,26 @@
+"""Attribution end to end: the streaming job on the emulators attributes every conversion of
+the attribution sample exactly as its ground truth says (published in its three phases),
+and leaves the random sample's conversions unattributed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tools.attribution_sample import attribution_sample
+from tools.local_run import check_attribution, publish_in_phases, streaming_job
+from tools.samples import generate_sample
+
+
+def test_the_streaming_job_attributes_the_sample_as_its_ground_truth_says(bq_client, fresh_dataset,
+                                                                         fresh_subscription):  # fmt: skip
+    topic, subscription = (path.rsplit("/", 1)[1] for path in fresh_subscription)
+    now = datetime.now(UTC)
+    sample = attribution_sample(now, instances=2)
+    phases = [sample.touches, sample.teachers, [*generate_sample(120, 5, now), *sample.conversions]]
+    with streaming_job(bq_client.project, fresh_dataset, subscription):
+        accounting = publish_in_phases(bq_client, fresh_dataset, topic, phases, timeout=240)
+    assert accounting.consistent(sum(len(phase) for phase in phases)), accounting
+    checked, mismatches = check_attribution(bq_client, fresh_dataset, sample.expected)
+    assert mismatches == 0
+    assert checked >= len(sample.expected)
+    assert accounting.attributed == sum(expected.campaign is not None for expected in sample.expected.values()) > 0
