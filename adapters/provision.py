@@ -66,6 +66,20 @@ def provision_tables(
     return created
 
 
+def missing_columns(client: bigquery.Client, dataset: str, tables: list[str]) -> dict[str, list[str]]:
+    """Per table, the columns of its schema file the live table lacks (a missing table: all)."""
+    missing = {}
+    for name in tables:
+        try:
+            live = {field.name for field in client.get_table(f"{client.project}.{dataset}.{name}").schema}
+        except exceptions.NotFound:
+            live = set()
+        lacking = [field["name"] for field in TABLES[name].fields if field["name"] not in live]
+        if lacking:
+            missing[name] = lacking
+    return missing
+
+
 def views_in_dependency_order() -> list[str]:
     """The views, each after the views it reads (BigQuery refuses a view of a missing table)."""
     texts = {name: view_sql(name) for name in sorted(VIEWS)}

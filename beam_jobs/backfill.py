@@ -20,7 +20,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs.import_graph import import_messages
-from beam_jobs.options import ImporterOptions, bq_project, import_settings, runs_on_dataflow
+from beam_jobs.options import ImporterOptions, bq_project, check_live_tables, import_settings, runs_on_dataflow
 from schemas.reasons import METRICS_NAMESPACE, Reason
 from transforms.archives import ARCHIVE_LINES, ReadArchiveChunks
 
@@ -96,6 +96,7 @@ def summary(counts: dict[str, int]) -> str:
 
 def run(argv: Sequence[str] | None = None, *, wait: bool = True):
     options = PipelineOptions(argv)
+    check_live_tables(options)
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, options)
     result = pipeline.run()

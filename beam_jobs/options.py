@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
+from adapters.bigquery import make_client
+from adapters.provision import missing_columns
 from adapters.storage import load_app_config
 from domain.mapping import DEFAULT_MAX_PAYLOAD_BYTES, ImportSettings
 from domain.timestamps import parse_duration
+from schemas.tables import TABLES
 
 # STORAGE_WRITE_API is not offered: Beam 2.77's Python path to it (cross-language) cannot
 # convert JSON columns (custom_data, content_items.custom_fields). See dataflow/README.md.
@@ -72,6 +75,19 @@ def import_settings(options: ImporterOptions, *, max_event_age: str | None) -> I
         max_event_age=parse_duration(max_event_age),
         max_clock_skew=parse_duration(options.max_clock_skew),
     )
+
+
+def check_live_tables(options: PipelineOptions) -> None:
+    """Refuse to start a job whose tables lack a column it writes (after an upgrade that added
+    columns, ``segment-branch provision`` adds them; run it before updating the job)."""
+    project, dataset = bq_project(options), options.view_as(ImporterOptions).dataset
+    missing = missing_columns(make_client(project), dataset, list(TABLES))
+    if missing:
+        lacking = "; ".join(f"{table} lacks {', '.join(columns)}" for table, columns in missing.items())
+        raise SystemExit(
+            f"the tables of {project}.{dataset} are older than this job ({lacking}): "
+            f"run `segment-branch provision --project {project} --dataset {dataset}` first"
+        )
 
 
 def runs_on_dataflow(options: PipelineOptions) -> bool:

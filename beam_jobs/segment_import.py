@@ -18,7 +18,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
 from beam_jobs.import_graph import import_messages
-from beam_jobs.options import ImporterOptions, bq_project, import_settings
+from beam_jobs.options import ImporterOptions, bq_project, check_live_tables, import_settings
 
 
 class SegmentImportOptions(ImporterOptions):
@@ -57,6 +57,7 @@ def make_options(argv: Sequence[str] | None) -> PipelineOptions:
 def run(argv: Sequence[str] | None = None) -> beam.runners.runner.PipelineResult:
     """Start the job and return its result (on Dataflow, returns once submitted)."""
     options = make_options(argv)
+    check_live_tables(options)
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, options)
     return pipeline.run()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from google.cloud import bigquery
 
-from beam_jobs import cli
+from beam_jobs import backfill, cli, segment_import
 from domain.attribution import ATTRIBUTION_COLUMNS
 from schemas.tables import TABLES, VIEWS
 from tests.support.stack import STACK_PROJECT
@@ -36,6 +37,12 @@ def test_provision_adds_the_columns_a_live_table_lacks(local_stack, bq_client, c
     older.time_partitioning = full.time_partitioning
     bq_client.create_table(older)
     capsys.readouterr()
+
+    # The jobs refuse to start on it, naming what is missing and what to run.
+    for job in (segment_import, backfill):
+        with pytest.raises(SystemExit, match=r"events lacks attributed, .*segment-branch provision"):
+            job.run([f"--project={STACK_PROJECT}", f"--dataset={dataset}", "--subscription=projects/p/subscriptions/s",
+                     "--input=/nonexistent.jsonl"])  # fmt: skip
 
     assert cli.main(["provision", "--project", STACK_PROJECT, "--dataset", dataset]) == 0
     added = capsys.readouterr().out.removeprefix("created: ").strip().split(", ")
