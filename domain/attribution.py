@@ -25,7 +25,7 @@ pipeline's stateful stages, so both decide alike.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -369,3 +369,24 @@ class AttributionState:
             assert first_hop is not None
             self._linked.setdefault((app_id, key), {})[first_hop.touch.id] = first_hop.touch
         return choose(direct + linked, when, windows)
+
+
+def attribute_in_event_time_order(
+    app_id: str,
+    touches: Iterable[Touch],
+    conversions: Iterable[tuple[str, datetime, tuple[tuple[str, str], ...]]],
+    windows: Windows,
+) -> Iterator[tuple[str, Attribution | None]]:
+    """One app's ``(event id, event time, keys)`` conversions decided as if touches and
+    conversions had arrived in event-time order (a touch before a conversion of the same
+    time; then by id): the backfill's order, so a replay decides as the stream did when the
+    stream arrived in that order."""
+    timeline: list[tuple[datetime, int, str, Any]] = [(touch.timestamp, 0, touch.id, touch) for touch in touches]
+    timeline += [(when, 1, event_id, keys) for event_id, when, keys in conversions]
+    timeline.sort(key=lambda item: item[:3])
+    state = AttributionState()
+    for when, kind, identifier, payload in timeline:
+        if kind == 0:
+            state.add_touch(payload)
+        else:
+            yield identifier, state.attribute(app_id, payload, when, windows)

@@ -17,7 +17,7 @@ age; state per event id is cleared once the event is decided.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,16 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
-from domain.attribution import UNATTRIBUTED, Candidate, Touch, Windows, choose, identity_keys, links_of
+from domain.attribution import (
+    UNATTRIBUTED,
+    Candidate,
+    Touch,
+    Windows,
+    attribute_in_event_time_order,
+    choose,
+    identity_keys,
+    links_of,
+)
 from domain.timestamps import parse_timestamp
 from schemas.reasons import METRICS_NAMESPACE
 from transforms.tags import CANDIDATES
@@ -212,3 +221,95 @@ class AttributeEvents(beam.PTransform):
             | "ToDecide" >> beam.Flatten()
             | "Decide" >> beam.ParDo(_DecideFn(self._windows))
         )
+
+
+# --------------------------------------------------------------------------- the backfill
+
+
+def _keys_of_touches(row: dict[str, Any]) -> Iterator[IdentityKey]:
+    touch = Touch.from_row(row)
+    for key in touch.keys:
+        yield touch.app_id, key
+
+
+def _teacher_keys(row: dict[str, Any], touch_keys: Mapping[IdentityKey, bool]) -> Iterator[IdentityKey]:
+    """The keys of a conversion that shares a key with a touch: where it may teach a link."""
+    keys = [(row["app_id"], key) for key in identity_keys(row)]
+    if any(key in touch_keys for key in keys):
+        yield from keys
+
+
+@beam.typehints.with_output_types(dict)
+class _SplitRelevantFn(beam.DoFn):
+    """Rows that share no key with a touch or a link are unattributed as they are (the common
+    case); the others go to the in-order replay as (app, conversion) and wait for its decision."""
+
+    def process(self, row: dict[str, Any], touch_keys: Mapping, linked_keys: Mapping) -> Iterator[Any]:
+        keys = identity_keys(row)
+        if not any((row["app_id"], key) in touch_keys or (row["app_id"], key) in linked_keys for key in keys):
+            yield row
+            return
+        when = parse_timestamp(row["timestamp"], "timestamp")
+        yield beam.pvalue.TaggedOutput(CANDIDATES, (row["app_id"], ("c", (row["id"], when, keys))))
+        yield beam.pvalue.TaggedOutput(_ROW, (row["id"], (_ROW, row)))
+
+
+class _ReplayAppFn(beam.DoFn):
+    """One app's relevant conversions and touches, replayed in event-time order."""
+
+    def __init__(self, windows: dict[str, Windows]) -> None:
+        self._windows = windows
+
+    def process(self, element) -> Iterator[Any]:
+        app_id, items = element
+        touches = [payload for kind, payload in items if kind == "t"]
+        conversions = [payload for kind, payload in items if kind == "c"]
+        for event_id, decided in attribute_in_event_time_order(app_id, touches, conversions, self._windows[app_id]):
+            yield event_id, (_CANDIDATES, decided)
+
+
+def _decided_row(element) -> Iterator[dict[str, Any]]:
+    _, parts = element
+    rows = [payload for kind, payload in parts if kind == _ROW]
+    decisions = [payload for kind, payload in parts if kind == _CANDIDATES]
+    for row in rows:
+        decided = decisions[0] if decisions else None
+        when = parse_timestamp(row["timestamp"], "timestamp")
+        yield {**row, **(decided.columns(when) if decided else UNATTRIBUTED)}
+
+
+class AttributeEventsInEventTimeOrder(beam.PTransform):
+    """The backfill's attribution: ``{"events": rows, "touches": rows}`` -> the events rows with
+    their attribution columns, decided in event-time order (``attribute_in_event_time_order``).
+
+    Only the conversions that share a key with a touch, or with a conversion that does (where
+    a link can be taught), are replayed; each app's are replayed by one worker, in order.
+    """
+
+    def __init__(self, windows: dict[str, Windows]) -> None:
+        super().__init__()
+        self._windows = windows
+
+    def expand(self, inputs):
+        events, touches = inputs["events"], inputs["touches"]
+        touch_keys = touches | "TouchKeys" >> beam.FlatMap(_keys_of_touches)
+        touch_key_set = beam.pvalue.AsDict(touch_keys | "TouchKeyEntries" >> beam.Map(lambda key: (key, True)))
+        linked = events | "TeacherKeys" >> beam.FlatMap(_teacher_keys, touch_key_set)
+        linked_key_set = beam.pvalue.AsDict(linked | "LinkedKeyEntries" >> beam.Map(lambda key: (key, True)))
+        split = events | "SplitRelevant" >> beam.ParDo(_SplitRelevantFn(), touch_key_set, linked_key_set).with_outputs(
+            CANDIDATES, _ROW, main="unattributed"
+        )
+        app_touches = touches | "TouchesByApp" >> beam.Map(lambda row: (row["app_id"], ("t", Touch.from_row(row))))
+        decided = (
+            (split[CANDIDATES], app_touches)
+            | "ToReplay" >> beam.Flatten()
+            | "GroupByApp" >> beam.GroupByKey()
+            | "ReplayInOrder" >> beam.ParDo(_ReplayAppFn(self._windows))
+        )
+        attributed = (
+            (split[_ROW], decided)
+            | "ToJoin" >> beam.Flatten()
+            | "GroupByEvent" >> beam.GroupByKey()
+            | "WithColumns" >> beam.FlatMap(_decided_row)
+        )
+        return (split.unattributed, attributed) | "AllRows" >> beam.Flatten()

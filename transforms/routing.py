@@ -21,7 +21,7 @@ from domain.mapping import ImportSettings
 from schemas.reasons import Outcome
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from schemas.tables import TOUCHES as TOUCHES_TABLE
-from transforms.attribution import AttributeEvents
+from transforms.attribution import AttributeEvents, AttributeEventsInEventTimeOrder
 from transforms.counting import CountOutcomesPerMinute
 from transforms.dedup import DropDuplicates
 from transforms.map_messages import MapSegmentMessages
@@ -69,11 +69,12 @@ class RouteSegmentMessages(beam.PTransform):
             | "FlattenOutcomes" >> beam.Flatten()
             | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
         )
-        events = deduped.unique
-        if self._dedup_shards is None:  # streaming: attributed in arrival order (the backfill: not yet)
-            events = {"events": events, "touches": mapped[TOUCHES]} | "AttributeEvents" >> AttributeEvents(
-                self._settings.windows, self._settings.max_event_age
-            )
+        attribute = (
+            AttributeEvents(self._settings.windows, self._settings.max_event_age)
+            if self._dedup_shards is None  # streaming: in arrival order
+            else AttributeEventsInEventTimeOrder(self._settings.windows)  # the backfill
+        )
+        events = {"events": deduped.unique, "touches": mapped[TOUCHES]} | "AttributeEvents" >> attribute
         return {
             EVENTS: events,
             REJECTED_EVENTS: mapped[REJECTED],

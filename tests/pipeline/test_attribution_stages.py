@@ -104,3 +104,56 @@ def test_a_repeat_of_a_conversion_is_dropped_before_attribution_and_apps_do_not_
 
 def _check(actual, expected) -> None:
     assert actual == expected
+
+
+def _scenario() -> list[dict]:
+    context, fingerprint = web()
+    return [
+        click(NOW - timedelta(days=3), campaign="web_ad", context=context, properties=fingerprint),
+        click(NOW - timedelta(days=2), campaign="app_ad", context=ios(advertisingId=IDFA)),
+        message("Login", NOW - timedelta(days=2, hours=20), user_id="u1", context=context, properties=fingerprint),
+        purchase(NOW - timedelta(days=1), user_id="u1", context=ios(advertisingId=IDFA, id=IDFV)),
+        purchase(CONVERSION_AT, context=ios(id=IDFV)),
+        click(NOW - timedelta(hours=2), campaign="late_impression", impression=True, user_id="u2"),
+        purchase(CONVERSION_AT, user_id="u2"),
+        purchase(CONVERSION_AT, user_id="u3"),
+        purchase(CONVERSION_AT - timedelta(hours=3), user_id="u5"),
+        click(CONVERSION_AT - timedelta(hours=4), campaign="before_by_event_time", user_id="u5"),
+    ]
+
+
+def _in_event_time_order(docs: list[dict]) -> list[dict]:
+    """As the backfill replays them: by event time, a touch before a conversion of the same time."""
+    return sorted(docs, key=lambda doc: (doc["timestamp"], doc["event"] not in ("Deep Link Opened",)))
+
+
+def _backfill(docs: list[dict]):
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"]))
+    lines = [orjson.dumps(doc) for doc in docs]
+    routed = (pipeline | beam.Create([lines[:4], lines[4:]])
+              | RouteSegmentMessages(SETTINGS, timedelta(minutes=10), dedup_shards=4))  # fmt: skip
+    return pipeline, routed[EVENTS]
+
+
+def _columns(rows) -> dict[str, dict[str, Any]]:
+    return {row["segment_message_id"]: {column: row[column] for column in ATTRIBUTION_COLUMNS} for row in rows}
+
+
+def test_the_backfill_decides_in_event_time_order_whatever_the_archive_order():
+    docs = _scenario()
+    expected = reference([(doc, None) for doc in _in_event_time_order(docs)])
+    # u5's click came after its purchase in the stream, but is earlier in event time.
+    assert expected[docs[8]["messageId"]]["last_attributed_touch_data_tilde_campaign"] == "before_by_event_time"
+    pipeline, events = _backfill(list(reversed(docs)))
+    assert_that(events, lambda rows: _check(_columns(rows), expected))
+    pipeline.run().wait_until_finish()
+
+
+def test_a_stream_in_event_time_order_and_its_backfill_attribute_alike():
+    # Both are held to the same in-memory replay of that order, so to each other.
+    docs = [(doc, None) for doc in _in_event_time_order(_scenario())]
+    expected = reference(docs)
+    assert any(columns["attributed"] for columns in expected.values())
+    for pipeline, events in (run_pipeline(docs), _backfill([doc for doc, _ in docs])):
+        assert_that(events, lambda rows: _check(_columns(rows), expected))
+        pipeline.run().wait_until_finish()
