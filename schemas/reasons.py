@@ -41,6 +41,7 @@ class Reason(str, enum.Enum):
     SCHEMA_VIOLATION = "schema_violation"
     SINK_ERROR = "sink_error"
     INTERNAL_ERROR = "internal_error"
+    INVALID_TOUCH_ROW = "invalid_touch_row"
 
     @property
     def outcome(self) -> Outcome:
@@ -84,6 +85,7 @@ _STAGES = {
     Reason.SCHEMA_VIOLATION: "schema",
     Reason.SINK_ERROR: "sink",
     Reason.INTERNAL_ERROR: "internal",
+    Reason.INVALID_TOUCH_ROW: "touch",
 }
 
 _DESCRIPTIONS = {
@@ -105,4 +107,5 @@ _DESCRIPTIONS = {
     Reason.SCHEMA_VIOLATION: "The mapped row does not fit the events table schema.",
     Reason.SINK_ERROR: "BigQuery refused the row permanently.",
     Reason.INTERNAL_ERROR: "An unexpected error while processing the message (a bug): kept with the error for replay.",
+    Reason.INVALID_TOUCH_ROW: "A row of a Branch export file that cannot be a touch (load_touches): no id or time, or the wrong columns.",
 }

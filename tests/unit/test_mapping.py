@@ -58,6 +58,7 @@ def test_reason_outcomes_split_as_spec_says():
         "schema_violation",
         "sink_error",
         "internal_error",
+        "invalid_touch_row",
     }
     assert {r.value for r in Reason} == skipped | rejected
     assert {r.value for r in SKIP_REASONS} == skipped

@@ -1,0 +1,108 @@
+"""Touches from Branch's own Daily Export files (v2 CSV: eo_click, eo_install, eo_open,
+eo_reinstall), SPEC section 9: from their ``user_data_*``, ``last_attributed_touch_type``,
+``last_attributed_touch_timestamp`` (else ``timestamp``) and ``last_attributed_touch_data_*``
+columns. Branch writes epoch milliseconds as text, arrays as JSON text, and an empty string
+for an absent value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from domain.attribution import (
+    ADVERTISING_ID,
+    CLICK,
+    DEVELOPER_IDENTITY,
+    DEVICE_ID,
+    IMPRESSION,
+    LINK_COLUMN_PREFIX,
+    LINK_KEYS,
+    MAX_LINK_VALUE,
+    Touch,
+)
+
+TOUCH_TOPICS = ("eo_click", "eo_install", "eo_open", "eo_reinstall")
+_TOPIC = re.compile(r"(eo_click|eo_install|eo_open|eo_reinstall)(?![a-z_])")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_IDENTITY_COLUMNS = (
+    (DEVELOPER_IDENTITY, "user_data_developer_identity"),
+    (ADVERTISING_ID, "user_data_idfa"),
+    (ADVERTISING_ID, "user_data_aaid"),
+    (DEVICE_ID, "user_data_idfv"),
+    (DEVICE_ID, "user_data_android_id"),
+)
+
+
+class InvalidExportRow(ValueError):
+    """A row that cannot be a touch (its detail says why)."""
+
+
+def topic_of(path: str) -> str | None:
+    """The touch topic an export file holds, by its name (``<app>-<day>-eo_click-v2-...``)."""
+    match = _TOPIC.search(path.rsplit("/", 1)[-1])
+    return match.group(1) if match else None
+
+
+def _text(row: Mapping[str, Any], column: str) -> str | None:
+    value = row.get(column)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _epoch_ms(text: str, column: str) -> datetime:
+    try:
+        return _EPOCH + timedelta(milliseconds=int(text))
+    except (ValueError, OverflowError):
+        raise InvalidExportRow(f"{column} is not epoch milliseconds: {text[:40]!r}") from None
+
+
+def touch_of_export_row(row: Mapping[str, Any], app_id: str, topic: str) -> tuple[Touch | None, list[str]]:
+    """The touch one export row holds, and warnings; None when the row has no identity key.
+    Raises InvalidExportRow for a row that is not a touch at all (no id, no time)."""
+    warnings: list[str] = []
+    touch_id = _text(row, "id")
+    if touch_id is None:
+        raise InvalidExportRow("no id")
+    stamp = _text(row, "last_attributed_touch_timestamp") or _text(row, "timestamp")
+    if stamp is None:
+        raise InvalidExportRow("no last_attributed_touch_timestamp and no timestamp")
+    when = _epoch_ms(stamp, "timestamp")
+    keys = tuple((kind, value) for kind, column in _IDENTITY_COLUMNS if (value := _text(row, column)) is not None)
+    if not keys:
+        return None, warnings
+    touch_type = (_text(row, "last_attributed_touch_type") or CLICK).upper()
+    if touch_type not in (CLICK, IMPRESSION):
+        warnings.append("invalid_value:last_attributed_touch_type")
+        touch_type = CLICK
+    link: list[tuple[str, Any]] = []
+    for key in LINK_KEYS:
+        text = _text(row, LINK_COLUMN_PREFIX + key)
+        if text is None:
+            continue
+        if key == "tags":
+            try:
+                tags = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                tags = None
+            if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+                warnings.append(f"invalid_value:{LINK_COLUMN_PREFIX}tags")
+                continue
+            link.append((key, tuple(tags)))
+        elif len(text) > MAX_LINK_VALUE:
+            warnings.append(f"invalid_value:{LINK_COLUMN_PREFIX}{key}")
+        else:
+            link.append((key, text))
+    return Touch(
+        id=f"{topic}:{touch_id}",
+        app_id=app_id,
+        type=touch_type,
+        timestamp=when,
+        source=topic,
+        keys=keys,
+        link=tuple(link),
+        warnings=tuple(warnings),
+    ), warnings
