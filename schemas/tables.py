@@ -31,6 +31,8 @@ DAILY_REVENUE = "daily_revenue"
 DAILY_UNIQUE_USERS = "daily_unique_users"
 CONTENT_ITEM_BREAKDOWN = "content_item_breakdown"
 IMPORT_HEALTH = "import_health"
+DAILY_ATTRIBUTED_CONVERSIONS = "daily_attributed_conversions"
+CAMPAIGN_TOUCHES = "campaign_touches"
 VIEWS = (
     EVENTS_DEDUP,
     REJECTED_EVENTS_DEDUP,
@@ -40,6 +42,8 @@ VIEWS = (
     DAILY_UNIQUE_USERS,
     CONTENT_ITEM_BREAKDOWN,
     IMPORT_HEALTH,
+    DAILY_ATTRIBUTED_CONVERSIONS,
+    CAMPAIGN_TOUCHES,
 )
 
 

@@ -4,8 +4,10 @@ and leaves the random sample's conversions unattributed."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
+from tests.support.stack import query_rows
 from tools.attribution_sample import attribution_sample
 from tools.local_run import check_attribution, publish_in_phases, streaming_job
 from tools.samples import generate_sample
@@ -24,3 +26,13 @@ def test_the_streaming_job_attributes_the_sample_as_its_ground_truth_says(bq_cli
     assert mismatches == 0
     assert checked >= len(sample.expected)
     assert accounting.attributed == sum(expected.campaign is not None for expected in sample.expected.values()) > 0
+    # The analyst views over the same data.
+    ds = f"`{bq_client.project}.{fresh_dataset}`"
+    by_campaign = {row["campaign"]: row["conversions"] for row in query_rows(bq_client, f"""
+        SELECT campaign, SUM(conversions) AS conversions FROM {ds}.daily_attributed_conversions
+        WHERE day >= DATE '2000-01-01' GROUP BY campaign""")}  # fmt: skip
+    expected = Counter(e.campaign for e in sample.expected.values() if e.campaign is not None)
+    assert by_campaign == dict(expected)
+    touches = {row["campaign"]: row["touches"] for row in query_rows(bq_client, f"""
+        SELECT campaign, SUM(touches) AS touches FROM {ds}.campaign_touches GROUP BY campaign""")}  # fmt: skip
+    assert touches["paid_install_0"] == touches["deep_link_1"] == 1 and len(touches) == len(sample.touches)
