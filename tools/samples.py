@@ -1130,12 +1130,14 @@ def _sample_message(
 
 
 def _strip_identity(event: Event) -> None:
+    """Drop the event's identity keys (copies: the profile's dicts are shared with its other events)."""
     event.pop("userId", None)
-    device = event.get("context", {}).get("device")
-    if isinstance(device, dict):
-        device.pop("id", None)
-        device.pop("advertisingId", None)
-    event.get("properties", {}).pop("browser_fingerprint_id", None)
+    context = event.get("context", {})
+    if isinstance(context.get("device"), dict):
+        device = {k: v for k, v in context["device"].items() if k not in ("id", "advertisingId")}
+        event["context"] = {**context, "device": device}
+    if isinstance(event.get("properties"), dict):
+        event["properties"] = {k: v for k, v in event["properties"].items() if k != "browser_fingerprint_id"}
 
 
 def _pin_timestamp(event: Event) -> None:
