@@ -21,7 +21,7 @@ from domain.event_names import CATEGORIES
 from serving import status_data, status_html, status_sql
 from serving.auth import SESSION_COOKIE, SESSION_TTL, authenticate, caller_app, make_session, session_app
 from serving.status_html import Html, render, time_text
-from serving.status_models import Chart, Liveview, StatusSummary
+from serving.status_models import Campaigns, Chart, Liveview, StatusSummary
 
 router = APIRouter(tags=["status"])
 
@@ -81,6 +81,14 @@ def status_chart(request: Request, hours: int = Query(3, ge=1, le=24), app: AppC
     return status_data.build_chart(request.app.state.queries, _dataset(request), app, hours)
 
 
+@router.get("/v1/status/campaigns", response_model=Campaigns)
+def status_campaigns(
+    request: Request, hours: int = Query(24, ge=1, le=7 * 24), app: AppConfig = Security(caller_app)
+) -> Campaigns:
+    """Attributed conversions and revenue by campaign and channel, and the attributed share."""
+    return status_data.build_campaigns(request.app.state.queries, _dataset(request), app, hours)
+
+
 @router.get("/status/login", include_in_schema=False)
 def login_form() -> HTMLResponse:
     return render("login", title="Sign in: Segment import status", error="")
@@ -131,6 +139,7 @@ def status_page(
     if app is None:
         return RedirectResponse("/status/login", status_code=303)
     summary = status_data.build_summary(request.app.state.queries, _dataset(request), app, window)
+    campaigns = status_data.build_campaigns(request.app.state.queries, _dataset(request), app, 24)
     return render(
         "status",
         title=f"Segment import status: {app.app_id}",
@@ -146,6 +155,10 @@ def status_page(
         platform_options=status_html.options([p.value for p in Platform], platform, "any platform"),
         outcome_options=status_html.options(["all", "imported", "rejected"], outcome, None),
         refresh_seconds=LIVEVIEW_REFRESH_SECONDS,
+        attributed_share=f"{campaigns.attributed_share:.1%}",
+        attributed=campaigns.attributed,
+        imported=campaigns.imported,
+        campaign_rows=status_html.campaign_rows(campaigns),
     )
 
 

@@ -18,6 +18,8 @@ from schemas.reasons import Outcome
 from serving import status_sql
 from serving.queries import QueryRunner
 from serving.status_models import (
+    CampaignRow,
+    Campaigns,
     Chart,
     ChartPoint,
     Dot,
@@ -34,6 +36,7 @@ from serving.status_models import (
 LAST_EVENT_LOOKBACK = timedelta(days=7)
 TOP_REASONS = 5
 EXAMPLES_PER_REASON = 3
+TOP_CAMPAIGNS = 20
 
 
 def payload_url(sha256: str, rejected_at: datetime) -> str:
@@ -182,3 +185,17 @@ def build_chart(queries: QueryRunner, dataset: str, app: AppConfig, hours: int) 
     start = end - timedelta(hours=hours)
     points = [ChartPoint(**row) for row in queries.rows(status_sql.events_per_minute(dataset, app.app_id, start, end))]
     return Chart(app_id=app.app_id, start=start, end=end, categories=list(CATEGORIES), points=points)
+
+
+def build_campaigns(queries: QueryRunner, dataset: str, app: AppConfig, hours: int) -> Campaigns:
+    """The last ``hours``' attributed conversions and revenue by campaign and channel, and the
+    share of imported events attributed (SPEC 9)."""
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    [share] = queries.rows(status_sql.attributed_share(dataset, app.app_id, since))
+    imported, attributed = int(share["imported"] or 0), int(share["attributed"] or 0)
+    rows = [
+        CampaignRow(**{**row, "revenue": float(row["revenue"]) if row["revenue"] is not None else None})
+        for row in queries.rows(status_sql.campaign_totals(dataset, app.app_id, since, TOP_CAMPAIGNS))
+    ]
+    return Campaigns(app_id=app.app_id, since=since, imported=imported, attributed=attributed,
+                     attributed_share=attributed / imported if imported else 0.0, rows=rows)  # fmt: skip

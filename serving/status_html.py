@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse
 
-from serving.status_models import OutcomeCounts, ReasonCount, StatusSummary
+from serving.status_models import Campaigns, OutcomeCounts, ReasonCount, StatusSummary
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -97,3 +97,13 @@ def options(choices: list[str], selected: str | None, blank: str | None) -> Html
     items = [f'<option value="">{esc(blank)}</option>'] if blank is not None else []
     items += [f'<option value="{esc(c)}"{" selected" if c == selected else ""}>{esc(c)}</option>' for c in choices]
     return Html("".join(items))
+
+
+def campaign_rows(campaigns: Campaigns) -> Html:
+    if not campaigns.rows:
+        return Html('<tr><td colspan="5" class="muted">No attributed conversions in the last day.</td></tr>')
+    return Html("".join(
+        f'<tr data-campaign="{esc(r.campaign)}"><td>{esc(r.campaign or "(none)")}</td><td>{esc(r.channel)}</td>'
+        f'<td class="num">{r.conversions}</td><td class="num">{esc("" if r.revenue is None else f"{r.revenue:,.2f}")}</td>'
+        f"<td>{esc(r.currency)}</td></tr>"
+        for r in campaigns.rows))  # fmt: skip

@@ -83,3 +83,20 @@ class Chart(BaseModel):
     end: datetime
     categories: list[str]
     points: list[ChartPoint]
+
+
+class CampaignRow(BaseModel):
+    campaign: str | None
+    channel: str | None
+    currency: str | None
+    conversions: int
+    revenue: float | None
+
+
+class Campaigns(BaseModel):
+    app_id: str
+    since: datetime
+    imported: int
+    attributed: int
+    attributed_share: float
+    rows: list[CampaignRow]

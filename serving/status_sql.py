@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.tables import EVENTS, IMPORT_STATS_DEDUP, REJECTED_EVENTS_DEDUP
+from schemas.tables import EVENTS, EVENTS_DEDUP, IMPORT_STATS_DEDUP, REJECTED_EVENTS_DEDUP
 from serving.queries import Query, scalar
 
 # Identifier columns of `events`, by the name Liveview shows (values are never shown).
@@ -161,4 +161,31 @@ def rejected_payload(dataset: str, app_id: str, rejected_at: datetime, payload_s
             scalar("at", "TIMESTAMP", rejected_at),
             scalar("sha256", "STRING", payload_sha256),
         ],
+    )
+
+
+def attributed_share(dataset: str, app_id: str, since: datetime) -> Query:
+    """Imported and attributed events since ``since`` (each event once)."""
+    return Query(
+        f"""
+        SELECT COUNT(*) AS imported, SUM(IF(attributed, 1, 0)) AS attributed
+        FROM {_table(dataset, EVENTS_DEDUP)}
+        WHERE app_id = @app_id AND timestamp >= @since""",
+        [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since)],
+    )
+
+
+def campaign_totals(dataset: str, app_id: str, since: datetime, limit: int) -> Query:
+    """Attributed conversions and revenue by campaign, channel and currency since ``since``."""
+    return Query(
+        f"""
+        SELECT last_attributed_touch_data_tilde_campaign AS campaign,
+               last_attributed_touch_data_tilde_channel AS channel,
+               event_data_currency AS currency, COUNT(*) AS conversions, SUM(event_data_revenue) AS revenue
+        FROM {_table(dataset, EVENTS_DEDUP)}
+        WHERE app_id = @app_id AND timestamp >= @since AND attributed
+        GROUP BY campaign, channel, currency
+        ORDER BY conversions DESC, campaign, channel, currency
+        LIMIT @limit""",
+        [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since), scalar("limit", "INT64", limit)],
     )

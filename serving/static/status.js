@@ -114,6 +114,32 @@ async function refreshChart() {
   }));
 }
 
+async function refreshCampaigns() {
+  const response = await fetch("/v1/status/campaigns?hours=24", { credentials: "same-origin" });
+  if (!response.ok) return;
+  const data = await response.json();
+  const totals = new Map();  // "campaign / channel" -> conversions (all currencies)
+  for (const row of data.rows) {
+    const label = (row.campaign || "(none)") + " / " + (row.channel || "-");
+    totals.set(label, (totals.get(label) || 0) + row.conversions);
+  }
+  const entries = [...totals.entries()].slice(0, 10);
+  const peak = Math.max(1, ...entries.map(([, n]) => n));
+  const W = 720, rowH = 18, labelW = 260;
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${Math.max(rowH, entries.length * rowH)}` });
+  entries.forEach(([label, count], i) => {
+    const text = svg("text", { x: 0, y: i * rowH + 13 });
+    text.textContent = label;
+    const bar = svg("rect", { x: labelW, y: i * rowH + 3, height: rowH - 6,
+                              width: Math.max(1, (count / peak) * (W - labelW - 40)), class: "bar campaign-bar" });
+    const value = svg("text", { x: labelW + (count / peak) * (W - labelW - 40) + 4, y: i * rowH + 13 });
+    value.textContent = String(count);
+    chart.append(text, bar, value);
+  });
+  document.getElementById("campaign-chart").replaceChildren(chart);
+  main.dataset.campaignsLoaded = String(entries.length);
+}
+
 form.addEventListener("submit", event => {
   event.preventDefault();
   const params = filterParams();
@@ -132,3 +158,4 @@ setInterval(() => {
 setInterval(refreshChart, 60000);
 refreshLiveview();
 refreshChart();
+refreshCampaigns();

@@ -225,3 +225,16 @@ def test_status_endpoints_are_in_the_openapi_spec(client):
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/v1/status/summary", "/v1/status/liveview", "/v1/status/chart"):
         assert "get" in paths[path]
+
+
+def test_campaigns_show_the_last_days_attributed_conversions_by_campaign_and_the_share(client):
+    campaigns = client.get("/v1/status/campaigns", headers=LOCAL_APP_CREDENTIALS).json()
+    names = {row["campaign"] for row in campaigns["rows"]}
+    # The attribution sample's attributed conversions, less the Android ones this sample leaves out.
+    assert {"paid_install_0", "branch_export_1", "web_click_0", "cross_platform_1", "impression_0"} <= names
+    assert not {name for name in names if name.startswith(("deep_link_", "too_old_", "after_"))}
+    assert campaigns["attributed"] == sum(row["conversions"] for row in campaigns["rows"]) > 0
+    assert 0 < campaigns["attributed_share"] == pytest.approx(campaigns["attributed"] / campaigns["imported"])
+    page = login(client, LOCAL_APP_CREDENTIALS).get("/status").text
+    assert 'data-campaign="paid_install_0"' in page and "of imported events" in page
+    assert client.get("/v1/status/campaigns", headers=WEB_APP_CREDENTIALS).json()["rows"] == []

@@ -92,7 +92,7 @@ def _liveview_loaded_after(page, since: str) -> None:
     )
 
 
-def test_status_page_login_dots_liveview_filters_and_chart(base_url, browser):
+def test_status_page_login_dots_liveview_filters_chart_and_campaigns(base_url, browser):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -151,6 +151,15 @@ def test_status_page_login_dots_liveview_filters_and_chart(base_url, browser):
     expect(page.locator("#chart rect.bar").first).to_be_attached()
     assert page.locator("#chart-legend li").all_inner_texts() == ["COMMERCE", "CONTENT", "USER_LIFECYCLE", "CUSTOM"]
     expect(page.locator("#reasons a").first).to_be_visible()
+
+    # Campaigns: the table (server-rendered), the bar chart (drawn by the script) and the share.
+    expect(page.locator('#campaign-table tr[data-campaign="paid_install_0"]')).to_have_count(1)
+    expect(page.locator("#campaign-chart rect.campaign-bar").first).to_be_attached()
+    assert page.locator("#campaign-chart rect.campaign-bar").count() == min(
+        10,
+        len({(r.split("\t")[0], r.split("\t")[1]) for r in page.locator("#campaign-table tbody tr").all_inner_texts()}),
+    )
+    assert page.locator("#attributed-share").inner_text().endswith("%")
 
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)

@@ -16,6 +16,7 @@ from adapters.provision import provision_tables
 from beam_jobs import backfill
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
+from tools.attribution_sample import attribution_sample
 from tools.samples import SampleMessage, generate_sample
 
 PROJECT = "local-project"
@@ -110,14 +111,16 @@ def hostile_web_event(messages: Iterable[SampleMessage], now: datetime) -> bytes
 
 
 def import_sample(tmp_path: Path, keep: Keep, count: int = 400, seed: int = 8) -> tuple[str, list[bytes]]:
-    """A new dataset holding a generated sample (the messages ``keep`` accepts) plus two hostile ones.
+    """A new dataset holding a generated sample and the attribution sample (the messages ``keep``
+    accepts) plus two hostile ones.
 
     The hostile ones: a Web event named with markup (imported) and the same name without
     identifiers (rejected, so its payload is stored). Returns (dataset, lines imported).
     """
     now = datetime.now(UTC)
     messages = generate_sample(count, seed, now)
-    lines = [m.data for m in messages if keep(m, *classify(m, now))]
+    touches_and_conversions = [m for phase in attribution_sample(now, instances=2).phases for m in phase]
+    lines = [m.data for m in [*messages, *touches_and_conversions] if keep(m, *classify(m, now))]
     lines.append(hostile_web_event(messages, now))
     lines.append(
         orjson.dumps(
