@@ -1,0 +1,77 @@
+"""Attribution's cost per conversion and its state per identity key, measured (not estimated).
+
+    .venv/bin/python -m bench.attribution [--conversions 100000]
+
+- decision: the in-memory state (``AttributionState.attribute``, what every stage's decision
+  calls) over conversions of the benchmark corpus, with the attribution sample's touches and
+  links in the state: microseconds per conversion, one core.
+- state: the encoded size (Beam's PickleCoder, as the stateful stages store them) of one touch
+  in DirectTouches, one link in LinkedTouches, and one event's transient entries in FirstHop
+  and Decide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime
+
+from apache_beam.coders import PickleCoder
+
+from domain.attribution import AttributionState, Candidate, choose, identity_keys
+from domain.config import load_config
+from domain.mapping import ImportSettings, process_message
+from tools.attribution_sample import attribution_sample
+from tools.samples import generate_corpus
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversions", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    now = datetime.now(UTC)
+    settings = ImportSettings(load_config(), max_event_age=None)
+    windows = settings.windows["local-app"]
+
+    rows = [r.row for r in (process_message(d, None, None, settings, now) for d in generate_corpus(args.conversions, 3, now))
+            if r.row is not None]  # fmt: skip
+    conversions = [(identity_keys(row), datetime.fromisoformat(row["timestamp"])) for row in rows]
+    sample = attribution_sample(now, instances=50)
+    touches = [r.touch for r in (process_message(m.data, None, None, settings, now) for m in sample.touches)
+               if r.touch is not None]  # fmt: skip
+
+    rates = []
+    for _ in range(3):
+        state = AttributionState()
+        for touch in touches:
+            state.add_touch(touch)
+        started = time.perf_counter()
+        for keys, when in conversions:
+            state.attribute("local-app", keys, when, windows)
+        rates.append((time.perf_counter() - started) / len(conversions) * 1e6)
+    with_touch = [Candidate(touch, "developer_identity") for touch in touches[:3]]
+    started = time.perf_counter()
+    for _ in range(20_000):
+        choose(with_touch, now, windows)
+    choose_us = (time.perf_counter() - started) / 20_000 * 1e6
+
+    coder = PickleCoder()
+    touch_bytes = statistics.median(len(coder.encode(touch)) for touch in touches)
+    link_bytes = statistics.median(len(coder.encode((touch, "0" * 32))) for touch in touches)
+    key_bytes = statistics.median(
+        len(coder.encode(("local-app", key))) for keys, _ in conversions[:1000] for key in keys
+    )
+    first_hop = statistics.median(len(coder.encode(("local-app", key, [], now, len(keys))))
+                                  for keys, _ in conversions[:1000] for key in keys)  # fmt: skip
+    decide = statistics.median(len(coder.encode(("r", row))) for row in rows[:1000])
+    print(
+        f"ATTRIBUTION_BENCH conversions={len(conversions)} touches={len(touches)} "
+        f"decision_us={min(rates):.2f} choose_3_candidates_us={choose_us:.2f} "
+        f"touch_state_bytes={touch_bytes:.0f} link_state_bytes={link_bytes:.0f} key_bytes={key_bytes:.0f} "
+        f"first_hop_entry_bytes={first_hop:.0f} decide_row_entry_bytes={decide:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
