@@ -30,7 +30,7 @@ def row_key(row: dict[str, Any], outcome: Outcome, reason: Reason | None = None)
     return StatKey(
         minute_of(row["ingested_at"]),
         row["app_id"],
-        row["user_data_os"],
+        row.get("user_data_os"),  # (a row may leave its null columns out)
         outcome.value,
         reason.value if reason else None,
         row["name"],

@@ -37,7 +37,7 @@ from domain.attribution import (
 from domain.config import AppConfig, ImporterConfig
 from domain.identifiers import USER_COLUMNS, detect_platform, is_identifiable, user_data
 from domain.properties import PROPERTY_COLUMNS, map_properties
-from domain.row_schema import EVENTS_VALIDATOR
+from domain.row_schema import RowValidator
 from domain.speedups import has_long_number
 from domain.timestamps import InvalidTimestamp, bq_timestamp_of, bq_timestamp_text, event_time, to_bq_timestamp
 from domain.values import to_text
@@ -53,17 +53,28 @@ ORIGIN = "SEGMENT"
 BRANCH_KEY_ATTRIBUTE = "branch_key"
 
 _EMPTY: dict = {}
-_EVENTS_ROW_FITS = EVENTS_VALIDATOR.fits
 _IMPORTED = Outcome.IMPORTED  # (read per message: a module constant, not a class attribute)
 
-# An events row with every column None, in the schema's order: process_message fills a copy
-# (one C-level copy; then only the columns with a value are written), and the row validator
-# reads it in that order (compiled, in one pass). The list columns (content_items,
-# warnings) are always set to fresh lists, never shared from here. Names interned: the
-# same objects as the mapping's and the validator's column names.
-_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(sys.intern(field["name"]) for field in schema_fields(EVENTS))
+# The columns the mapping writes, in the schema's order: every events column but the ones the
+# attribution stage sets when it finds a conversion's touch (SPEC 9). Until then a row lacks
+# them (NULL in BigQuery), so that the unattributed rows, most of them, are packed, shuffled
+# and loaded without sixteen nulls each.
+MAPPED_FIELDS = [
+    field
+    for field in schema_fields(EVENTS)
+    if field["name"] == "attributed" or field["name"] not in ATTRIBUTION_COLUMNS
+]
+_MAPPED_VALIDATOR = RowValidator(MAPPED_FIELDS)
+_MAPPED_ROW_FITS = _MAPPED_VALIDATOR.fits
+
+# A mapped row with every column None, in that order: process_message fills a copy (one
+# C-level copy; then only the columns with a value are written), and the row validator reads
+# it in that order (compiled, in one pass). The list columns (content_items, warnings) are
+# always set to fresh lists, never shared from here. Names interned: the same objects as the
+# mapping's and the validator's column names.
+_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(sys.intern(field["name"]) for field in MAPPED_FIELDS)
 _ROW_TEMPLATE["origin"] = ORIGIN
-_ROW_TEMPLATE["attributed"] = False  # (decided later, by the attribution stage)
+_ROW_TEMPLATE["attributed"] = False  # (the attribution stage sets the rest when it finds a touch)
 assert _ROW_TEMPLATE.keys() == {
     "id",
     "app_id",
@@ -80,8 +91,14 @@ assert _ROW_TEMPLATE.keys() == {
     *USER_COLUMNS,
     *PROPERTY_COLUMNS,
     "warnings",
-    *ATTRIBUTION_COLUMNS,
+    "attributed",
 }, "events columns changed"
+
+
+def without_nulls(row: dict[str, Any]) -> dict[str, Any]:
+    """A row without its null columns, which BigQuery loads as NULL: what the backfill
+    shuffles (a mapped row is mostly nulls; they were half the bytes of its JSON)."""
+    return {name: value for name, value in row.items() if value is not None}
 
 
 class _EventName(NamedTuple):
@@ -537,8 +554,8 @@ def _decide(
     row["ingested_at"] = to_bq_timestamp(now)
     row["segment_message_id"] = message_id
     row["warnings"] = warnings
-    if not _EVENTS_ROW_FITS(row):  # (the validator's predicate, called directly: the walk names a misfit)
-        violation = EVENTS_VALIDATOR.validate(row)
+    if not _MAPPED_ROW_FITS(row):  # (the validator's predicate, called directly: the walk names a misfit)
+        violation = _MAPPED_VALIDATOR.validate(row)
         if violation:
             return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, name, platform)
     return MappingOutcome(_IMPORTED, None, None, row, app_id, message_id, name, platform, when)
