@@ -29,6 +29,7 @@ COMPILED_MODULES = [
     "domain/row_schema.py",
     "domain/event_names.py",
     "domain/currencies.py",
+    "domain/attribution.py",
     "domain/_fast.pyx",  # C forms of hot helpers; domain/_slow.py is its pure twin
 ]
 

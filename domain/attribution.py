@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
+
+import orjson
 
 from domain.event_names import is_branch_event, name_key
 from domain.timestamps import parse_timestamp, to_bq_timestamp
@@ -196,6 +198,7 @@ class Attribution:
         }
 
 
+# As BigQuery shows an unattributed row (the jobs write only ``attributed``; the rest is NULL).
 UNATTRIBUTED: dict[str, Any] = dict.fromkeys(ATTRIBUTION_COLUMNS) | {"attributed": False}
 
 
@@ -295,9 +298,9 @@ def _url_link_data(url: Any, warnings: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the decision
 
 
-@dataclasses.dataclass(frozen=True)
-class Candidate:
-    """A touch a conversion shares ``kind`` with: directly, or through a link (``linked``)."""
+class Candidate(NamedTuple):
+    """A touch a conversion shares ``kind`` with: directly, or through a link (``linked``).
+    (A named tuple: made for every touch of every conversion decided, so cheap to make.)"""
 
     touch: Touch
     kind: str
@@ -364,11 +367,11 @@ class AttributionState:
                   for touch in self._direct.get((app_id, (kind, value)), {}).values()]  # fmt: skip
         linked = [Candidate(touch, kind, linked=True) for kind, value in keys
                   for touch in self._linked.get((app_id, (kind, value)), {}).values()]  # fmt: skip
-        first_hop = choose(direct, when, windows)
+        first_hop = choose(direct, when, windows) if direct else None
         for key in links_of(first_hop, keys):
             assert first_hop is not None
             self._linked.setdefault((app_id, key), {})[first_hop.touch.id] = first_hop.touch
-        return choose(direct + linked, when, windows)
+        return choose(direct + linked, when, windows) if linked else first_hop
 
 
 def attribute_in_event_time_order(
@@ -390,3 +393,47 @@ def attribute_in_event_time_order(
             state.add_touch(payload)
         else:
             yield identifier, state.attribute(app_id, payload, when, windows)
+
+
+# --------------------------------------------------------------------------- replay input
+# The backfill ships each app's conversions compactly, per chunk of archive lines: JSON
+# ``[[event id, event time in microseconds since the epoch, key texts]]``, a key as one string
+# (``key_text``), so that a pass over every conversion looks keys up as they come out of the
+# JSON, building nothing.
+
+_KEY_SEPARATOR = "\x1f"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def key_text(key: tuple[str, str]) -> str:
+    """An identity key as one string (the value last: it may hold anything)."""
+    return f"{key[0]}{_KEY_SEPARATOR}{key[1]}"
+
+
+def _key_of_text(text: str) -> tuple[str, str]:
+    kind, value = text.split(_KEY_SEPARATOR, 1)
+    return kind, value
+
+
+def replay_candidates(touches: Iterable[Touch], packs: list[bytes]) -> list[tuple[str, datetime, tuple]]:
+    """An app's conversions that its in-order replay must decide, from its packs, as
+    ``(event id, event time, identity keys)``: those that share a key with a touch, or with a
+    conversion that does (where a link can be taught); the others are unattributed whatever
+    the order. One copy per event id, the earliest (the others are its duplicates)."""
+    touch_keys = {key_text(key) for touch in touches for key in touch.keys}
+    if not touch_keys:
+        return []
+    teachable: set[str] = set()  # the keys of the conversions that share a key with a touch
+    for pack in packs:
+        for _, _, keys in orjson.loads(pack):
+            if not touch_keys.isdisjoint(keys):
+                teachable.update(keys)
+    earliest: dict[str, tuple[int, list[str]]] = {}
+    for pack in packs:  # (a key shared with a touch is one of those)
+        for event_id, micros, keys in orjson.loads(pack):
+            if not teachable.isdisjoint(keys) and (event_id not in earliest or micros < earliest[event_id][0]):
+                earliest[event_id] = (micros, keys)
+    return [
+        (event_id, _EPOCH + timedelta(microseconds=micros), tuple(_key_of_text(key) for key in keys))
+        for event_id, (micros, keys) in earliest.items()
+    ]

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
+import orjson
 from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
@@ -29,7 +30,6 @@ from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateS
 from apache_beam.utils.timestamp import Duration
 
 from domain.attribution import (
-    UNATTRIBUTED,
     Candidate,
     Touch,
     Windows,
@@ -37,6 +37,7 @@ from domain.attribution import (
     choose,
     identity_keys,
     links_of,
+    replay_candidates,
 )
 from domain.timestamps import parse_timestamp
 from schemas.reasons import METRICS_NAMESPACE
@@ -176,9 +177,11 @@ class _DecideFn(beam.DoFn):
         linked = [Candidate(touch, key[0], linked=True) for kind, (key, found) in
                   ((k, p) for k, p in received if k == _LINKED) for touch in found]  # fmt: skip
         decided = choose(direct[0][0] + linked, when, self._windows[row["app_id"]])
-        if decided is not None:
+        if decided is None:  # the mapping's row is unattributed
+            yield row
+        else:
             self._attributed.inc()
-        yield {**row, **(decided.columns(when) if decided else UNATTRIBUTED)}
+            yield {**row, **decided.columns(when)}
 
 
 def _fan_out_conversion(row: dict[str, Any]) -> Iterator[Any]:
@@ -225,65 +228,52 @@ class AttributeEvents(beam.PTransform):
 
 # --------------------------------------------------------------------------- the backfill
 
-
-def _keys_of_touches(row: dict[str, Any]) -> Iterator[IdentityKey]:
-    touch = Touch.from_row(row)
-    for key in touch.keys:
-        yield touch.app_id, key
-
-
-def _teacher_keys(row: dict[str, Any], touch_keys: Mapping[IdentityKey, bool]) -> Iterator[IdentityKey]:
-    """The keys of a conversion that shares a key with a touch: where it may teach a link."""
-    keys = [(row["app_id"], key) for key in identity_keys(row)]
-    if any(key in touch_keys for key in keys):
-        yield from keys
-
-
-@beam.typehints.with_output_types(dict)
-class _SplitRelevantFn(beam.DoFn):
-    """Rows that share no key with a touch or a link are unattributed as they are (the common
-    case); the others go to the in-order replay as (app, conversion) and wait for its decision."""
-
-    def process(self, row: dict[str, Any], touch_keys: Mapping, linked_keys: Mapping) -> Iterator[Any]:
-        keys = identity_keys(row)
-        if not any((row["app_id"], key) in touch_keys or (row["app_id"], key) in linked_keys for key in keys):
-            yield row
-            return
-        when = parse_timestamp(row["timestamp"], "timestamp")
-        yield beam.pvalue.TaggedOutput(CANDIDATES, (row["app_id"], ("c", (row["id"], when, keys))))
-        yield beam.pvalue.TaggedOutput(_ROW, (row["id"], (_ROW, row)))
+_TOUCH, _PACK = "t", "p"  # what the replay of an app receives
 
 
 class _ReplayAppFn(beam.DoFn):
-    """One app's relevant conversions and touches, replayed in event-time order."""
+    """One app's touches and conversion packs -> its attributed conversions, decided in
+    event-time order, as ``(event key, JSON of their attribution columns)``: strings and
+    bytes, because a side input's cache sizes its value object by object."""
 
     def __init__(self, windows: dict[str, Windows]) -> None:
         self._windows = windows
+        self._attributed = Metrics.counter(METRICS_NAMESPACE, "attributed")
 
-    def process(self, element) -> Iterator[Any]:
+    def process(self, element) -> Iterator[tuple[str, bytes]]:
         app_id, items = element
-        touches = [payload for kind, payload in items if kind == "t"]
-        conversions = [payload for kind, payload in items if kind == "c"]
+        touches = [payload for kind, payload in items if kind == _TOUCH]
+        conversions = replay_candidates(touches, [payload for kind, payload in items if kind == _PACK])
+        times = {event_id: when for event_id, when, _ in conversions}
         for event_id, decided in attribute_in_event_time_order(app_id, touches, conversions, self._windows[app_id]):
-            yield event_id, (_CANDIDATES, decided)
+            if decided is not None:
+                self._attributed.inc()
+                yield _event_key(app_id, event_id), orjson.dumps(decided.columns(times[event_id]))
 
 
-def _decided_row(element) -> Iterator[dict[str, Any]]:
-    _, parts = element
-    rows = [payload for kind, payload in parts if kind == _ROW]
-    decisions = [payload for kind, payload in parts if kind == _CANDIDATES]
-    for row in rows:
-        decided = decisions[0] if decisions else None
-        when = parse_timestamp(row["timestamp"], "timestamp")
-        yield {**row, **(decided.columns(when) if decided else UNATTRIBUTED)}
+def _event_key(app_id: str, event_id: str) -> str:
+    return f"{app_id}\x1f{event_id}"
+
+
+def _with_attribution(row: dict[str, Any], decisions: Mapping[str, bytes]) -> dict[str, Any]:
+    columns = decisions.get(_event_key(row["app_id"], row["id"]))
+    if columns is None:  # the mapping's row is unattributed
+        return row
+    return {**row, **orjson.loads(columns)}
 
 
 class AttributeEventsInEventTimeOrder(beam.PTransform):
-    """The backfill's attribution: ``{"events": rows, "touches": rows}`` -> the events rows with
-    their attribution columns, decided in event-time order (``attribute_in_event_time_order``).
+    """The backfill's attribution: ``{"events": rows, "touches": rows, "conversions": packs}``
+    -> the events rows with their attribution columns, decided in event-time order
+    (``attribute_in_event_time_order``). ``conversions``: the mapping step's
+    ``(app id, pack)`` of each chunk (``domain.attribution``'s replay input), what attribution
+    needs of each copy: the decisions are made from these, and the rows (the bulk) meet them
+    only in one lookup where dedup emits them.
 
-    Only the conversions that share a key with a touch, or with a conversion that does (where
-    a link can be taught), are replayed; each app's are replayed by one worker, in order.
+    Each app's touches and packs are read by one worker (``replay_candidates``, then the
+    replay of those in event-time order): memory holds the app's touch keys, the keys it may
+    learn and the conversions replayed. The attributed ones reach the rows as a side input
+    (one entry per attributed event).
     """
 
     def __init__(self, windows: dict[str, Windows]) -> None:
@@ -291,25 +281,13 @@ class AttributeEventsInEventTimeOrder(beam.PTransform):
         self._windows = windows
 
     def expand(self, inputs):
-        events, touches = inputs["events"], inputs["touches"]
-        touch_keys = touches | "TouchKeys" >> beam.FlatMap(_keys_of_touches)
-        touch_key_set = beam.pvalue.AsDict(touch_keys | "TouchKeyEntries" >> beam.Map(lambda key: (key, True)))
-        linked = events | "TeacherKeys" >> beam.FlatMap(_teacher_keys, touch_key_set)
-        linked_key_set = beam.pvalue.AsDict(linked | "LinkedKeyEntries" >> beam.Map(lambda key: (key, True)))
-        split = events | "SplitRelevant" >> beam.ParDo(_SplitRelevantFn(), touch_key_set, linked_key_set).with_outputs(
-            CANDIDATES, _ROW, main="unattributed"
-        )
-        app_touches = touches | "TouchesByApp" >> beam.Map(lambda row: (row["app_id"], ("t", Touch.from_row(row))))
-        decided = (
-            (split[CANDIDATES], app_touches)
+        events, touches, packs = inputs["events"], inputs["touches"], inputs["conversions"]
+        app_touches = touches | "TouchesByApp" >> beam.Map(lambda row: (row["app_id"], (_TOUCH, Touch.from_row(row))))
+        app_packs = packs | "PacksByApp" >> beam.MapTuple(lambda app_id, pack: (app_id, (_PACK, pack)))
+        decisions = (
+            (app_touches, app_packs)
             | "ToReplay" >> beam.Flatten()
             | "GroupByApp" >> beam.GroupByKey()
             | "ReplayInOrder" >> beam.ParDo(_ReplayAppFn(self._windows))
         )
-        attributed = (
-            (split[_ROW], decided)
-            | "ToJoin" >> beam.Flatten()
-            | "GroupByEvent" >> beam.GroupByKey()
-            | "WithColumns" >> beam.FlatMap(_decided_row)
-        )
-        return (split.unattributed, attributed) | "AllRows" >> beam.Flatten()
+        return events | "WithColumns" >> beam.Map(_with_attribution, beam.pvalue.AsDict(decisions))

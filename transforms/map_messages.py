@@ -15,16 +15,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
+import orjson
 from apache_beam.metrics import Metrics
 
+from domain.attribution import identity_keys, key_text
 from domain.dead_letters import attach_raw, rejected_row
 from domain.import_stats import StatKey, minute_of
-from domain.mapping import ImportSettings, MappingOutcome, process_message
+from domain.mapping import ImportSettings, MappingOutcome, process_message, without_nulls
 from domain.timestamps import to_bq_timestamp
 from schemas.reasons import METRICS_NAMESPACE, Outcome
 from transforms.counting import BundleCounts
 from transforms.dedup import CopyPacker
-from transforms.tags import COUNTS, REJECTED, TOUCHES
+from transforms.tags import CONVERSIONS, COUNTS, REJECTED, TOUCHES
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -137,13 +139,20 @@ class _MapArchiveChunksFn(_MapMessagesFn):
 
     def process(self, lines, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         packer = CopyPacker(self._shards)
+        conversions: dict[str, list] = {}  # per app, what the backfill's attribution needs of each copy
         for line in lines:  # archive lines: no attributes, no publish time
             mapped = self._map(line, None, None, None, timestamp, window)
             if isinstance(mapped, tuple):
-                packer.add(*mapped)
+                event_id, micros, row = mapped
+                packer.add(event_id, micros, without_nulls(row))
+                keys = identity_keys(row)
+                if keys:
+                    conversions.setdefault(row["app_id"], []).append((event_id, micros, [key_text(k) for k in keys]))
             elif mapped is not None:
                 yield beam.pvalue.TaggedOutput(REJECTED, mapped)
         yield from self._touch_rows()
+        for app_id, packed in conversions.items():  # JSON bytes: a cheap coder
+            yield beam.pvalue.TaggedOutput(CONVERSIONS, (app_id, orjson.dumps(packed)))
         yield from packer.packs()
 
 
@@ -173,4 +182,6 @@ class MapSegmentMessages(beam.PTransform):
             fn = _MapPubSubMessagesFn(self._settings, self._keep_raw)
         else:
             fn = _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)
-        return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(REJECTED, COUNTS, TOUCHES, main="imported")
+        return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(
+            REJECTED, COUNTS, TOUCHES, CONVERSIONS, main="imported"
+        )

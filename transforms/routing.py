@@ -25,7 +25,7 @@ from transforms.attribution import AttributeEvents, AttributeEventsInEventTimeOr
 from transforms.counting import CountOutcomesPerMinute
 from transforms.dedup import DropDuplicates
 from transforms.map_messages import MapSegmentMessages
-from transforms.tags import COUNTS, REJECTED, TOUCHES
+from transforms.tags import CONVERSIONS, COUNTS, REJECTED, TOUCHES
 
 
 def _dedup_stat(row: dict[str, Any], duplicate: bool) -> StatKey:
@@ -74,7 +74,11 @@ class RouteSegmentMessages(beam.PTransform):
             if self._dedup_shards is None  # streaming: in arrival order
             else AttributeEventsInEventTimeOrder(self._settings.windows)  # the backfill
         )
-        events = {"events": deduped.unique, "touches": mapped[TOUCHES]} | "AttributeEvents" >> attribute
+        events = {
+            "events": deduped.unique,
+            "touches": mapped[TOUCHES],
+            "conversions": mapped[CONVERSIONS],
+        } | "AttributeEvents" >> attribute
         return {
             EVENTS: events,
             REJECTED_EVENTS: mapped[REJECTED],

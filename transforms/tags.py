@@ -11,3 +11,5 @@ DUPLICATE = Outcome.DUPLICATE.value  # copies dedup dropped as repeats
 COUNTS = "counts"  # (StatKey, delta) outcome counts, summed into import_stats rows
 TOUCHES = "touches"  # touches rows (SPEC 9), from the touch sources among skipped messages
 CANDIDATES = "candidates"  # a conversion's direct touch candidates, on their way to its decision
+CONVERSIONS = "conversions"  # batch: per chunk and app, (app id, pack of the imported copies that
+# have identity keys): attribution's input, not the rows (domain.attribution, "replay input")
