@@ -7,7 +7,7 @@ Two entry points:
   exact re-publishes (duplicates), other call types, not-imported names, integration
   opt-outs, events without identifiers and every kind of bad record.
 * :func:`generate_corpus` -- a streaming benchmark corpus of valid-looking ``track`` events
-  (plus ~2% bad records) with a realistic size mix, ~1 KB per event on average.
+  (plus ~2% bad records and ~1% touches) with a realistic size mix, ~1 KB per event on average.
 
 Payloads imitate what Segment delivers for its real libraries: analytics-ios/-swift
 (iOS apps), analytics-android/-kotlin (Android apps), analytics.js (desktop and mobile web,
@@ -120,6 +120,17 @@ _SAMPLE_MIX: tuple[tuple[str, float], ...] = (
     ("stale_event", 0.01),
 )
 _CORPUS_BAD_SHARE = 0.02
+# Touches in the corpus (SPEC 9): Branch link opens and attributed installs of the profiles,
+# so that a benchmark attributes the profiles' later events, as a Branch customer's would:
+# about one session in ten opened from a link, of ten events each. (A 200k corpus then
+# attributes about a fifth of its conversions.)
+_CORPUS_TOUCH_SHARE = 0.01
+_TOUCH_CAMPAIGNS = (
+    ("spring_sale", "facebook", "paid_advertising"),
+    ("retarget_q3", "google", "cpc"),
+    ("newsletter_11", "email", "marketing"),
+    ("creator_drop", "instagram", "influencer"),
+)
 # Segment retries re-publish soon after the original: duplicates repeat a recent message.
 _DUPLICATE_LOOKBACK = 40
 
@@ -874,6 +885,26 @@ class _Factory:
 
     # ---- records that fail one check each
 
+    def touch(self, t_ms: int) -> Event:
+        """A Branch touch as Segment carries it: a deep link opened (the link's data in its
+        URL) or an attributed install (its campaign), by one of the profiles."""
+        rand = self.rand
+        campaign, channel, feature = rand.pick(_TOUCH_CAMPAIGNS)
+        opened = rand.chance(0.6)
+        event = self.track(t_ms, name="Deep Link Opened" if opened else "Install Attributed")
+        if opened:
+            link = (
+                f"https://shop.app.link/{self.rand.hex(8)}?~campaign={campaign}&~channel={channel}&~feature={feature}"
+            )
+            properties: dict[str, Any] = {"url": link}
+        else:
+            properties = {"provider": "Branch", "campaign": {"name": campaign, "source": channel, "medium": feature}}
+        fingerprint = event["properties"].get("browser_fingerprint_id")
+        event["properties"] = (
+            properties if fingerprint is None else {**properties, "browser_fingerprint_id": fingerprint}
+        )
+        return event
+
     def no_identifier(self, t_ms: int) -> Event:
         """A track event that cannot be tied to a user (no userId, device ids or fingerprint)."""
         profile = self.profile()
@@ -1156,12 +1187,15 @@ def _corpus_records(count: int, seed: int, now: datetime | None) -> Iterator[tup
         if rand.chance(_CORPUS_BAD_SHARE):
             kind = rand.pick(CORPUS_BAD_KINDS)
             yield kind, factory.bad_record(kind, t_ms)
+        elif rand.chance(_CORPUS_TOUCH_SHARE):
+            yield "touch", orjson.dumps(factory.touch(t_ms))
         else:
             yield "valid", orjson.dumps(factory.track(t_ms))
 
 
 def generate_corpus(count: int, seed: int, now: datetime | None = None) -> Iterator[bytes]:
-    """Stream ``count`` benchmark records: valid track events plus ~2% bad records.
+    """Stream ``count`` benchmark records: valid track events plus ~2% bad records and ~1%
+    touches (Branch link opens and attributed installs, skipped as events, kept as touches).
 
     Sizes follow real traffic: ~400 B server-side custom events up to ~2.5 KB orders with
     five products, ~1 KB on average. Nothing is held in memory beyond a profile pool.
