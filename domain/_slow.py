@@ -115,3 +115,8 @@ class RowPredicate:
             elif not check(value):
                 return False
         return True
+
+
+def without_nulls(row: dict[str, Any]) -> dict[str, Any]:
+    """A row without its null columns (in its order): what BigQuery loads as the same row."""
+    return {name: value for name, value in row.items() if value is not None}

@@ -21,6 +21,7 @@ if TYPE_CHECKING or not COMPILED:
         segment_text,
         segment_timestamp,
         to_bq_timestamp,
+        without_nulls,
     )
 else:
     from domain._fast import (
@@ -30,6 +31,7 @@ else:
         segment_text,
         segment_timestamp,
         to_bq_timestamp,
+        without_nulls,
     )
 
 __all__ = [
@@ -40,4 +42,5 @@ __all__ = [
     "segment_text",
     "segment_timestamp",
     "to_bq_timestamp",
+    "without_nulls",
 ]

@@ -18,10 +18,11 @@ import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
 
-from domain.attribution import identity_keys, key_text
+from domain.attribution import replay_entry
 from domain.dead_letters import attach_raw, rejected_row
 from domain.import_stats import StatKey, minute_of
-from domain.mapping import ImportSettings, MappingOutcome, process_message, without_nulls
+from domain.mapping import ImportSettings, MappingOutcome, process_message
+from domain.speedups import without_nulls
 from domain.timestamps import to_bq_timestamp
 from schemas.reasons import METRICS_NAMESPACE, Outcome
 from transforms.counting import BundleCounts
@@ -144,10 +145,10 @@ class _MapArchiveChunksFn(_MapMessagesFn):
             mapped = self._map(line, None, None, None, timestamp, window)
             if isinstance(mapped, tuple):
                 event_id, micros, row = mapped
-                packer.add(event_id, micros, without_nulls(row))
-                keys = identity_keys(row)
-                if keys:
-                    conversions.setdefault(row["app_id"], []).append((event_id, micros, [key_text(k) for k in keys]))
+                packer.add(event_id, micros, without_nulls(row))  # (half its JSON is nulls)
+                entry = replay_entry(row, micros)
+                if entry is not None:
+                    conversions.setdefault(row["app_id"], []).append(entry)
             elif mapped is not None:
                 yield beam.pvalue.TaggedOutput(REJECTED, mapped)
         yield from self._touch_rows()

@@ -256,3 +256,17 @@ def test_a_row_in_another_order_goes_to_the_walk(rows):
     reordered = dict(reversed(list(rows[0].items())))
     assert EVENTS_VALIDATOR.fits(reordered) is False
     assert EVENTS_VALIDATOR.validate(reordered) is None
+
+
+# ------------------------------------------------------------------ without_nulls
+
+
+@each_form
+@given(data=st.data())
+def test_without_nulls_keeps_every_other_column_in_order(form, rows, data):
+    row = dict(data.draw(st.sampled_from(rows)))
+    for column in data.draw(st.lists(st.sampled_from(list(row)), max_size=5)):
+        row[column] = data.draw(_VALUES)
+    expected = [(name, value) for name, value in row.items() if value is not None]
+    assert list(form.without_nulls(row).items()) == expected
+    assert None in row.values()  # the case is not trivial: mapped rows hold nulls
