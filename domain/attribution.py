@@ -25,7 +25,7 @@ pipeline's stateful stages, so both decide alike.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
@@ -180,6 +180,9 @@ class Touch:
         return columns
 
 
+_DAYS_COLUMN = "days_from_last_attributed_touch_to_event"
+
+
 @dataclasses.dataclass(frozen=True)
 class Attribution:
     """A conversion's decided touch, and the strongest identity key it shares with it."""
@@ -193,7 +196,7 @@ class Attribution:
         return {
             "attributed": True,
             **self.touch.columns(),
-            "days_from_last_attributed_touch_to_event": (when - self.touch.timestamp) // timedelta(days=1),
+            _DAYS_COLUMN: (when - self.touch.timestamp) // timedelta(days=1),
             "attribution_match": self.match,
         }
 
@@ -202,20 +205,25 @@ class Attribution:
 UNATTRIBUTED: dict[str, Any] = dict.fromkeys(ATTRIBUTION_COLUMNS) | {"attributed": False}
 
 
+# The ``user_data_*`` columns that hold an identity key, strongest kind first.
+_IDENTITY_COLUMNS = (
+    (DEVELOPER_IDENTITY, "user_data_developer_identity"),
+    (ADVERTISING_ID, "user_data_idfa"),
+    (ADVERTISING_ID, "user_data_aaid"),
+    (DEVICE_ID, "user_data_idfv"),
+    (DEVICE_ID, "user_data_android_id"),
+    (BROWSER_FINGERPRINT, "user_data_browser_fingerprint_id"),
+)
+
+
 def identity_keys(user: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """The identity keys of a row's ``user_data_*`` columns (a zeroed advertising id was already
     dropped by the mapping; anonymousId is never one)."""
     keys = []
-    for kind, columns in (
-        (DEVELOPER_IDENTITY, ("user_data_developer_identity",)),
-        (ADVERTISING_ID, ("user_data_idfa", "user_data_aaid")),
-        (DEVICE_ID, ("user_data_idfv", "user_data_android_id")),
-        (BROWSER_FINGERPRINT, ("user_data_browser_fingerprint_id",)),
-    ):
-        for column in columns:
-            value = user.get(column)
-            if value is not None:
-                keys.append((kind, value))
+    for kind, column in _IDENTITY_COLUMNS:
+        value = user.get(column)
+        if value is not None:
+            keys.append((kind, value))
     return tuple(keys)
 
 
@@ -379,11 +387,11 @@ def attribute_in_event_time_order(
     touches: Iterable[Touch],
     conversions: Iterable[tuple[str, datetime, tuple[tuple[str, str], ...]]],
     windows: Windows,
-) -> Iterator[tuple[str, Attribution | None]]:
+) -> Iterator[tuple[str, datetime, Attribution | None]]:
     """One app's ``(event id, event time, keys)`` conversions decided as if touches and
     conversions had arrived in event-time order (a touch before a conversion of the same
     time; then by id): the backfill's order, so a replay decides as the stream did when the
-    stream arrived in that order."""
+    stream arrived in that order. Yields ``(event id, event time, decision)``."""
     timeline: list[tuple[datetime, int, str, Any]] = [(touch.timestamp, 0, touch.id, touch) for touch in touches]
     timeline += [(when, 1, event_id, keys) for event_id, when, keys in conversions]
     timeline.sort(key=lambda item: item[:3])
@@ -392,17 +400,18 @@ def attribute_in_event_time_order(
         if kind == 0:
             state.add_touch(payload)
         else:
-            yield identifier, state.attribute(app_id, payload, when, windows)
+            yield identifier, when, state.attribute(app_id, payload, when, windows)
 
 
 # --------------------------------------------------------------------------- replay input
 # The backfill ships each app's conversions compactly, per chunk of archive lines: JSON
-# ``[[event id, event time in microseconds since the epoch, key texts]]``, a key as one string
-# (``key_text``), so that a pass over every conversion looks keys up as they come out of the
-# JSON, building nothing.
+# ``[[event id, event time in microseconds since the epoch, key texts]]`` (``replay_entry``),
+# a key as one string (``key_text``), so that a pass over every conversion looks keys up as
+# they come out of the JSON, building nothing.
 
 _KEY_SEPARATOR = "\x1f"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_KEY_TEXT_PREFIXES = tuple((kind + _KEY_SEPARATOR, column) for kind, column in _IDENTITY_COLUMNS)
 
 
 def key_text(key: tuple[str, str]) -> str:
@@ -415,7 +424,19 @@ def _key_of_text(text: str) -> tuple[str, str]:
     return kind, value
 
 
-def replay_candidates(touches: Iterable[Touch], packs: list[bytes]) -> list[tuple[str, datetime, tuple]]:
+def replay_entry(row: dict[str, Any], micros: int) -> list[Any] | None:
+    """An events row's replay entry, ``[event id, micros, key texts]`` (the texts of
+    ``identity_keys(row)``, in order), or None when it has no identity key (it cannot be
+    attributed). Made for every imported copy of a backfill, so written for speed."""
+    keys = []
+    for prefix, column in _KEY_TEXT_PREFIXES:
+        value = row.get(column)
+        if value is not None:
+            keys.append(prefix + value)
+    return [row["id"], micros, keys] if keys else None
+
+
+def replay_candidates(touches: Iterable[Touch], packs: Sequence[bytes]) -> list[tuple[str, datetime, tuple]]:
     """An app's conversions that its in-order replay must decide, from its packs, as
     ``(event id, event time, identity keys)``: those that share a key with a touch, or with a
     conversion that does (where a link can be taught); the others are unattributed whatever
@@ -423,6 +444,8 @@ def replay_candidates(touches: Iterable[Touch], packs: list[bytes]) -> list[tupl
     touch_keys = {key_text(key) for touch in touches for key in touch.keys}
     if not touch_keys:
         return []
+    # Two passes over the packs (each parsed twice), so that memory holds the keys, not every
+    # conversion of the app.
     teachable: set[str] = set()  # the keys of the conversions that share a key with a touch
     for pack in packs:
         for _, _, keys in orjson.loads(pack):
@@ -431,9 +454,34 @@ def replay_candidates(touches: Iterable[Touch], packs: list[bytes]) -> list[tupl
     earliest: dict[str, tuple[int, list[str]]] = {}
     for pack in packs:  # (a key shared with a touch is one of those)
         for event_id, micros, keys in orjson.loads(pack):
-            if not teachable.isdisjoint(keys) and (event_id not in earliest or micros < earliest[event_id][0]):
-                earliest[event_id] = (micros, keys)
+            if not teachable.isdisjoint(keys):
+                known = earliest.get(event_id)
+                if known is None or micros < known[0]:
+                    earliest[event_id] = (micros, keys)
     return [
         (event_id, _EPOCH + timedelta(microseconds=micros), tuple(_key_of_text(key) for key in keys))
         for event_id, (micros, keys) in earliest.items()
     ]
+
+
+def replay_attributions(
+    app_id: str, touches: Sequence[Touch], packs: Sequence[bytes], windows: Windows
+) -> Iterator[tuple[str, bytes]]:
+    """The backfill's attribution of one app: its touches and conversion packs ->
+    ``(event id, JSON of the attribution columns)`` of each conversion attributed, decided in
+    event-time order (``attribute_in_event_time_order``) over ``replay_candidates``.
+
+    The JSON is ``orjson.dumps(decision.columns(when))``; the part that depends on the touch
+    only is written once per touch and match (many conversions share a touch)."""
+    heads: dict[tuple[str, str, bool], bytes] = {}
+    conversions = replay_candidates(touches, packs)
+    for event_id, when, decided in attribute_in_event_time_order(app_id, touches, conversions, windows):
+        if decided is None:
+            continue
+        key = (decided.touch.id, decided.match, decided.linked)
+        head = heads.get(key)
+        if head is None:
+            columns = decided.columns(when)
+            del columns[_DAYS_COLUMN]
+            head = heads[key] = orjson.dumps(columns)[:-1] + b',"' + _DAYS_COLUMN.encode() + b'":'
+        yield event_id, head + b"%d}" % ((when - decided.touch.timestamp) // timedelta(days=1))

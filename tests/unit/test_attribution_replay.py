@@ -1,0 +1,165 @@
+"""The backfill's replay input and replay (``domain.attribution``): what the mapping step keeps
+of each imported copy (``replay_entry``), which conversions the replay decides
+(``replay_candidates``), and that ``replay_attributions`` decides each one as the in-memory
+reference (``map --attribute``) does when the messages are fed to it in event-time order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from beam_jobs.cli import map_message
+from domain.attribution import (
+    ATTRIBUTION_COLUMNS,
+    AttributionState,
+    identity_keys,
+    key_text,
+    replay_attributions,
+    replay_candidates,
+    replay_entry,
+)
+from domain.config import load_config
+from domain.mapping import ImportSettings, process_message
+from tests.support.attribution import IDFA, NOW, click, ios, message, purchase, web
+from tools.attribution_sample import attribution_sample
+from tools.samples import generate_corpus
+
+SETTINGS = ImportSettings(load_config(None), max_event_age=None)  # the backfill's
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _replay_input(lines: list[bytes], pack_size: int = 7) -> tuple[dict[str, list], dict[str, list[bytes]]]:
+    """Per app: the touches and the packs the backfill's mapping step would ship."""
+    touches: dict[str, list] = {}
+    entries: dict[str, list] = {}
+    for data in lines:
+        outcome = process_message(data, None, None, SETTINGS, NOW)
+        if outcome.touch is not None:
+            touches.setdefault(outcome.touch.app_id, []).append(outcome.touch)
+        elif outcome.row is not None and outcome.event_time is not None:
+            entry = replay_entry(outcome.row, _micros(outcome.event_time))
+            if entry is not None:
+                entries.setdefault(outcome.row["app_id"], []).append(entry)
+    packs = {
+        app_id: [orjson.dumps(listed[i : i + pack_size]) for i in range(0, len(listed), pack_size)]
+        for app_id, listed in entries.items()
+    }
+    return touches, packs
+
+
+def _reference(lines: list[bytes]) -> dict[str, dict[str, Any]]:
+    """``map --attribute`` over the lines in event-time order (a touch first at equal times,
+    then by id): each attributed event's columns (once per event id, its first copy)."""
+    timed = []
+    for data in lines:
+        outcome = process_message(data, None, None, SETTINGS, NOW)
+        if outcome.touch is not None:
+            timed.append(((outcome.touch.timestamp, 0, outcome.touch.id), data))
+        elif outcome.row is not None and outcome.event_time is not None:
+            timed.append(((outcome.event_time, 1, outcome.row["id"]), data))
+    state, decided = AttributionState(), {}
+    for _, data in sorted(timed, key=lambda item: item[0]):
+        result, _ = map_message(data, None, SETTINGS, NOW, attribution=state)
+        row = result.row
+        if row is not None and row["attributed"] and row["id"] not in decided:
+            decided[row["id"]] = {column: row[column] for column in ATTRIBUTION_COLUMNS}
+    return decided
+
+
+def _replayed(lines: list[bytes]) -> dict[str, dict[str, Any]]:
+    touches, packs = _replay_input(lines)
+    decided: dict[str, dict[str, Any]] = {}
+    for app_id, app_packs in packs.items():
+        replayed = replay_attributions(app_id, touches.get(app_id, []), app_packs, SETTINGS.windows[app_id])
+        for event_id, columns in replayed:
+            assert event_id not in decided
+            decided[event_id] = orjson.loads(columns)
+    return decided
+
+
+def _lines(*docs: dict[str, Any]) -> list[bytes]:
+    return [orjson.dumps(doc) for doc in docs]
+
+
+# ------------------------------------------------------------------ replay_entry
+
+
+def test_a_replay_entry_holds_the_event_id_time_and_identity_keys_in_order():
+    rows = [
+        outcome.row
+        for outcome in (process_message(data, None, None, SETTINGS, NOW) for data in generate_corpus(600, 3, NOW))
+        if outcome.row is not None
+    ]
+    assert len(rows) > 500
+    for row in rows:
+        keys = [key_text(key) for key in identity_keys(row)]
+        assert replay_entry(row, 42) == ([row["id"], 42, keys] if keys else None)
+    assert any(len(identity_keys(row)) > 1 for row in rows)  # the order is exercised
+
+
+def test_a_row_with_no_identity_key_has_no_replay_entry():
+    assert replay_entry({"id": "e1", "segment_anonymous_id": "anon"}, 0) is None
+
+
+# ------------------------------------------------------------------ replay_candidates
+
+
+def test_the_candidates_are_the_conversions_sharing_a_key_with_a_touch_or_a_teacher():
+    context, fingerprint = web()
+    lines = _lines(
+        click(NOW - timedelta(days=2), context=context, properties=fingerprint),
+        message("Login", NOW - timedelta(days=1), user_id="u1", context=context, properties=fingerprint),  # teaches u1
+        purchase(NOW - timedelta(hours=2), user_id="u1"),  # shares u1 with the teacher
+        purchase(NOW - timedelta(hours=1), user_id="u2", context=ios(advertisingId=IDFA)),  # shares nothing
+    )
+    touches, packs = _replay_input(lines)
+    [app_id] = packs
+    candidates = replay_candidates(touches[app_id], packs[app_id])
+    assert sorted(when for _, when, _ in candidates) == [NOW - timedelta(days=1), NOW - timedelta(hours=2)]
+    assert all(keys for _, _, keys in candidates)
+
+
+def test_an_app_without_touches_has_no_candidates():
+    _, packs = _replay_input(_lines(purchase(user_id="u1"), purchase(user_id="u1")))
+    [app_id] = packs
+    assert replay_candidates([], packs[app_id]) == []
+
+
+def test_copies_of_one_event_are_one_candidate_at_the_earliest_time():
+    doc = purchase(NOW - timedelta(hours=3), user_id="u1")
+    lines = _lines(click(NOW - timedelta(days=1), user_id="u1"), doc, doc)
+    touches, packs = _replay_input(lines)
+    [app_id] = packs
+    [(_, when, keys)] = replay_candidates(touches[app_id], packs[app_id])
+    assert when == NOW - timedelta(hours=3) and keys == (("developer_identity", "u1"),)
+
+
+# ------------------------------------------------------------------ replay_attributions
+
+
+def test_the_replay_decides_the_attribution_sample_as_the_reference_in_event_time_order():
+    sample = attribution_sample(NOW - timedelta(hours=1), instances=3)
+    lines = [m.data for phase in reversed(sample.phases) for m in phase]  # archive order: any
+    expected = _reference(lines)
+    assert len(expected) > 20  # touches of every kind, links, impressions, windows
+    assert _replayed(lines) == expected
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_the_replay_decides_a_corpus_as_the_reference_in_event_time_order(seed):
+    lines = list(generate_corpus(3000, seed, NOW))
+    expected = _reference(lines)
+    assert len(expected) > 50  # ~1% of the records are touches
+    assert _replayed(lines) == expected
+
+
+def test_the_replay_is_the_same_whatever_the_archive_order():
+    lines = list(generate_corpus(1500, 5, NOW))
+    assert _replayed(lines) == _replayed(list(reversed(lines)))
