@@ -95,12 +95,6 @@ assert _ROW_TEMPLATE.keys() == {
 }, "events columns changed"
 
 
-def without_nulls(row: dict[str, Any]) -> dict[str, Any]:
-    """A row without its null columns, which BigQuery loads as NULL: what the backfill
-    shuffles (a mapped row is mostly nulls; they were half the bytes of its JSON)."""
-    return {name: value for name, value in row.items() if value is not None}
-
-
 class _EventName(NamedTuple):
     """What the mapping derives from a Segment event name, for one app."""
 
