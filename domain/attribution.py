@@ -206,7 +206,7 @@ UNATTRIBUTED: dict[str, Any] = dict.fromkeys(ATTRIBUTION_COLUMNS) | {"attributed
 
 
 # The ``user_data_*`` columns that hold an identity key, strongest kind first.
-_IDENTITY_COLUMNS = (
+IDENTITY_COLUMNS = (
     (DEVELOPER_IDENTITY, "user_data_developer_identity"),
     (ADVERTISING_ID, "user_data_idfa"),
     (ADVERTISING_ID, "user_data_aaid"),
@@ -220,7 +220,7 @@ def identity_keys(user: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """The identity keys of a row's ``user_data_*`` columns (a zeroed advertising id was already
     dropped by the mapping; anonymousId is never one)."""
     keys = []
-    for kind, column in _IDENTITY_COLUMNS:
+    for kind, column in IDENTITY_COLUMNS:
         value = user.get(column)
         if value is not None:
             keys.append((kind, value))
@@ -411,7 +411,7 @@ def attribute_in_event_time_order(
 
 _KEY_SEPARATOR = "\x1f"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_KEY_TEXT_PREFIXES = tuple((kind + _KEY_SEPARATOR, column) for kind, column in _IDENTITY_COLUMNS)
+_KEY_TEXT_PREFIXES = tuple((kind + _KEY_SEPARATOR, column) for kind, column in IDENTITY_COLUMNS)
 
 
 def key_text(key: tuple[str, str]) -> str:

@@ -15,10 +15,9 @@ from typing import Any
 import orjson
 
 from domain.attribution import (
-    ADVERTISING_ID,
+    BROWSER_FINGERPRINT,
     CLICK,
-    DEVELOPER_IDENTITY,
-    DEVICE_ID,
+    IDENTITY_COLUMNS,
     IMPRESSION,
     LINK_COLUMN_PREFIX,
     LINK_KEYS,
@@ -29,13 +28,8 @@ from domain.attribution import (
 TOUCH_TOPICS = ("eo_click", "eo_install", "eo_open", "eo_reinstall")
 _TOPIC = re.compile(r"(eo_click|eo_install|eo_open|eo_reinstall)(?![a-z_])")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_IDENTITY_COLUMNS = (
-    (DEVELOPER_IDENTITY, "user_data_developer_identity"),
-    (ADVERTISING_ID, "user_data_idfa"),
-    (ADVERTISING_ID, "user_data_aaid"),
-    (DEVICE_ID, "user_data_idfv"),
-    (DEVICE_ID, "user_data_android_id"),
-)
+# Branch's export files carry no browser fingerprint column.
+_IDENTITY_COLUMNS = tuple((kind, column) for kind, column in IDENTITY_COLUMNS if kind != BROWSER_FINGERPRINT)
 
 
 class InvalidExportRow(ValueError):
