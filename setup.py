@@ -86,7 +86,7 @@ setuptools.setup(
     ),
     package_data={
         "schemas": ["bigquery/*.json", "sql/*.sql"],
-        "domain": ["*.yaml"],
+        "domain": ["*.yaml", "data/*.csv"],
         "serving": ["templates/*", "static/*"],
     },
     install_requires=[

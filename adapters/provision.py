@@ -2,7 +2,7 @@
 
 Idempotent: existing resources are left as they are, except that a table missing columns of
 its schema file gets them (new columns are NULLABLE or REPEATED, so BigQuery adds them to a
-live table in place; old rows read NULL). Tables come from ``schemas/``; views from
+live table in place; old rows read NULL) and a view whose SQL changed gets the new SQL. Tables come from ``schemas/``; views from
 ``schemas/sql/*.sql`` (``{dataset}`` is replaced by the dataset's full name).
 """
 
@@ -37,13 +37,14 @@ def provision_tables(
     for spec in TABLES.values():
         table = bigquery.Table(f"{client.project}.{dataset}.{spec.name}", schema=_schema(spec.fields))
         table.description = spec.description
-        table.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.DAY,
-            field=spec.partition_field,
-            expiration_ms=partition_expiration_days * 86_400_000 if partition_expiration_days else None,
-        )
-        table.require_partition_filter = spec.require_partition_filter
-        table.clustering_fields = list(spec.clustering)
+        if spec.partition_field is not None:
+            table.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY,
+                field=spec.partition_field,
+                expiration_ms=partition_expiration_days * 86_400_000 if partition_expiration_days else None,
+            )
+            table.require_partition_filter = spec.require_partition_filter
+        table.clustering_fields = list(spec.clustering) or None
         try:
             live = client.get_table(table.reference)
         except exceptions.NotFound:
@@ -59,10 +60,17 @@ def provision_tables(
         view = bigquery.Table(f"{client.project}.{dataset}.{name}")
         view.view_query = view_sql(name).replace("{dataset}", f"`{client.project}.{dataset}`")
         try:
-            client.get_table(view.reference)
+            live = client.get_table(view.reference)
         except exceptions.NotFound:
             client.create_table(view)
             created.append(name)
+            continue
+        if live.view_query != view.view_query:  # an upgrade changed the view: replace its SQL
+            known = live.view_query is not None  # the emulator does not return a view's SQL
+            live.view_query = view.view_query
+            client.update_table(live, ["view_query"])
+            if known:
+                created.append(f"{name} (updated)")
     return created
 
 

@@ -5,6 +5,7 @@
                 also attributed, in order, through one in-memory attribution state).
 ``hash-secret`` a Branch secret on stdin -> the hash to put in the app config.
 ``provision``   create the BigQuery dataset, tables and views (idempotent).
+``load-rates``  load dated exchange rates to USD from a CSV (``day,currency,usd_per_unit``).
 """
 
 from __future__ import annotations
@@ -108,6 +109,21 @@ def _print_breakdown(counts: collections.Counter) -> None:
         print(f"  {outcome:<9} {reason or '':<24} {count:>7}", file=sys.stderr)
 
 
+def _load_rates(project: str, dataset: str, path: str) -> int:
+    from adapters.bigquery import make_client
+    from adapters.exchange_rates import load_rates
+    from domain.exchange_rates import BUNDLED_RATES, RatesError, parse_rates
+
+    try:
+        with open(BUNDLED_RATES if path == "bundled" else path, newline="", encoding="utf-8-sig") as file:
+            parsed = parse_rates(file)
+    except (OSError, RatesError) as exc:
+        print(f"load-rates: nothing loaded: {exc}", file=sys.stderr)
+        return 2
+    print(f"loaded {load_rates(make_client(project), dataset, parsed)} exchange rates")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="segment-branch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,7 +154,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     provision.add_argument("--location", default=None)
     provision.add_argument("--partition-expiration-days", type=int, default=None)
 
+    rates = commands.add_parser(
+        "load-rates", help="load dated exchange rates to USD from a CSV (day,currency,usd_per_unit)"
+    )
+    rates.add_argument("--project", required=True)
+    rates.add_argument("--dataset", default="segment_branch")
+    rates.add_argument("--csv", required=True, help="the CSV file, or 'bundled' for the sample rates of local runs")
+
     args = parser.parse_args(argv)
+    if args.command == "load-rates":
+        return _load_rates(args.project, args.dataset, args.csv)
     if args.command == "hash-secret":
         secret = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("Branch secret: ")
         if not secret:

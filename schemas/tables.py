@@ -21,6 +21,7 @@ EVENTS = "events"
 REJECTED_EVENTS = "rejected_events"
 IMPORT_STATS = "import_stats"
 TOUCHES = "touches"
+EXCHANGE_RATES = "exchange_rates"
 
 # Views (one per file in SQL_DIR; tests/unit/test_schemas.py checks the two lists agree).
 EVENTS_DEDUP = "events_dedup"  # one row per event id: what every reader of events goes through
@@ -50,7 +51,7 @@ VIEWS = (
 @dataclasses.dataclass(frozen=True)
 class TableSpec:
     name: str
-    partition_field: str
+    partition_field: str | None  # None: a small table, not partitioned
     clustering: tuple[str, ...]
     require_partition_filter: bool
     description: str
@@ -92,6 +93,13 @@ TABLES: dict[str, TableSpec] = {
         ("app_id", "type"),
         False,
         "Touches (Branch link clicks and impressions) the attribution knows, one row per touch (read by id).",
+    ),
+    EXCHANGE_RATES: TableSpec(
+        EXCHANGE_RATES,
+        None,
+        (),
+        False,
+        "Dated exchange rates to USD (segment-branch load-rates); events_dedup converts revenue with them.",
     ),
 }
 

@@ -12,9 +12,11 @@ import orjson
 from google.cloud import bigquery
 
 from adapters.bigquery import make_client
+from adapters.exchange_rates import load_rates
 from adapters.provision import provision_tables
 from beam_jobs import backfill
 from domain.config import load_config
+from domain.exchange_rates import BUNDLED_RATES, parse_rates
 from domain.mapping import ImportSettings, process_message
 from tools.attribution_sample import attribution_sample
 from tools.samples import SampleMessage, generate_sample
@@ -23,7 +25,7 @@ PROJECT = "local-project"
 SAMPLE_NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # events straddle 19/20 Nov, stale ones go back 9 days
 APP, APP_KEY, APP_SECRET = "local-app", "key_live_local_default", "secret_live_local_default"
 WEB_APP, WEB_KEY, WEB_SECRET = "local-web-app", "key_live_local_web", "secret_live_local_web"
-START, END = "2026-11-14", "2026-11-21"
+START, END = "2026-11-14", "2026-11-20"  # inclusive: 7 days, 14 Nov 00:00 to 21 Nov 00:00
 
 
 def query_body(*, key: str = APP_KEY, secret: str = APP_SECRET, **fields: Any) -> dict[str, Any]:
@@ -54,9 +56,11 @@ def load_sample_events(directory: Path) -> str:
 
 
 def new_dataset(prefix: str) -> str:
-    """A new dataset with the importer's tables and views; returns its name."""
+    """A new dataset with the importer's tables and views and the bundled exchange rates."""
     dataset = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    provision_tables(make_client(PROJECT), dataset)
+    client = make_client(PROJECT)
+    provision_tables(client, dataset)
+    load_rates(client, dataset, parse_rates(BUNDLED_RATES.read_text().splitlines()))
     return dataset
 
 
