@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,21 @@ class AttributionConfig(BaseModel):
         return Windows.of_days(self.click_window_days, self.impression_window_days)
 
 
+class QueryRateLimits(BaseModel):
+    """How many Query API requests an app may make per second, minute and hour (Branch's
+    defaults); the next one is answered 429 until the oldest falls out of its window."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_second: int = Field(default=5, ge=1, le=1_000_000)
+    per_minute: int = Field(default=20, ge=1, le=1_000_000)
+    per_hour: int = Field(default=150, ge=1, le=1_000_000)
+
+    def windows(self) -> tuple[tuple[float, int], ...]:
+        """``(window seconds, allowed requests)`` pairs."""
+        return ((1.0, self.per_second), (60.0, self.per_minute), (3600.0, self.per_hour))
+
+
 class AppConfig(BaseModel):
     """One Branch app: identity, credentials (hashed) and import choices."""
 
@@ -83,6 +99,22 @@ class AppConfig(BaseModel):
     natively_tracked_events: tuple[str, ...] = ()
     event_map: dict[str, EventOverride] = Field(default_factory=dict)
     attribution: AttributionConfig = AttributionConfig()
+    # The app's reporting timezone (IANA name): the Query API's days, as in Branch's dashboard.
+    timezone: str = "UTC"
+    query_rate_limits: QueryRateLimits = QueryRateLimits()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA timezone name such as UTC or America/Los_Angeles") from None
+        return value
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
     @field_validator("event_map", mode="before")
     @classmethod

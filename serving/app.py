@@ -9,6 +9,8 @@ Branch's API answers 400 for invalid requests.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,8 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.bigquery import make_client
 from serving import export, query_api, status
 from serving.auth import SESSION_KEY_ENV
-from serving.errors import error_response, validation_message
+from serving.errors import BranchJSONResponse, error_response, validation_message
 from serving.queries import QueryRunner
+from serving.rate_limit import RateLimiter
 from serving.settings import ServingSettings
 from serving.signing import Signer
 
@@ -67,14 +70,34 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
+class CollapseSlashes:
+    """Serve ``//v1/query/analytics`` as ``/v1/query/analytics``.
+
+    Some Branch clients join a base URL ending in ``/`` with a ``next_url`` that starts with
+    one; Branch's servers answer those, so this one does too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = re.sub("/{2,}", "/", scope["path"])
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+
 def create_app(
     settings: ServingSettings | None = None, *, export_settings: export.ExportSettings | None = None
 ) -> FastAPI:
     """Build the app; settings default to the environment (``ServingSettings.from_env``)."""
     settings = settings or ServingSettings.from_env()
-    app = FastAPI(title="Segment -> Branch serving", docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="Segment -> Branch serving", docs_url="/docs", redoc_url=None, default_response_class=BranchJSONResponse
+    )
     app.state.settings = settings
-    app.state.queries = QueryRunner(make_client(settings.project))
+    app.state.queries = QueryRunner(make_client(settings.project), settings.max_bytes_billed)
+    app.state.rate_limiter = RateLimiter()
     app.state.session_signer = Signer.from_env(SESSION_KEY_ENV)
     app.state.export = export.ExportService(settings, export_settings or export.ExportSettings.from_env())
 
@@ -90,4 +113,5 @@ def create_app(
     app.include_router(export.router)
     app.include_router(status.router)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(CollapseSlashes)
     return app

@@ -39,11 +39,17 @@ def authenticate(config: ImporterConfig, branch_key: Any, branch_secret: Any) ->
     return app if ok and app is not None else None
 
 
+# Branch's own answer to bad credentials on its Query and Export APIs (HTTP 400); clients
+# written against Branch read this body, so it is kept word for word.
+AUTH_FAILED = "Authentication failed !"
+
+
 def require_app(request: Request, branch_key: Any, branch_secret: Any) -> AppConfig:
-    """The app these credentials name, else HTTP 401 (before anything else about the request)."""
+    """The app these credentials name, else HTTP 400 ``Authentication failed !`` as Branch
+    answers (checked before anything else about the request)."""
     app = authenticate(request.app.state.settings.config, branch_key, branch_secret)
     if app is None:
-        raise HTTPException(401, "invalid or missing branch_key / branch_secret")
+        raise HTTPException(400, AUTH_FAILED)
     return app
 
 
@@ -96,7 +102,10 @@ def caller_app(
     """The dependency of the status endpoints: the ``branch_key`` + ``branch_secret`` headers
     when sent, else the session cookie; HTTP 401 without either."""
     if branch_key is not None or branch_secret is not None:
-        return require_app(request, branch_key, branch_secret)
+        app = authenticate(request.app.state.settings.config, branch_key, branch_secret)
+        if app is None:
+            raise HTTPException(401, "invalid or missing branch_key / branch_secret")
+        return app
     app = session_app(request) if session else None
     if app is None:
         raise HTTPException(401, "authentication required: session cookie or branch_key + branch_secret headers")

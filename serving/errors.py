@@ -7,9 +7,18 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+# Branch answers JSON with this exact type; one of its Go clients compares it byte for byte.
+JSON_UTF8 = "application/json; charset=utf-8"
+
+
+class BranchJSONResponse(JSONResponse):
+    """The service's JSON answers, typed as Branch types them."""
+
+    media_type = JSON_UTF8
+
 
 def error_response(code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=code)
+    return BranchJSONResponse({"error": {"code": code, "message": message}}, status_code=code)
 
 
 def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:

@@ -1,212 +1,340 @@
 """Query API request model and its translation to parameterized BigQuery SQL (pure, no I/O).
 
-Kept apart from the HTTP layer so the translation can be tested exhaustively without a
-server. The safety rule: SQL text is built only from this module's constants and the
-allow-list below; every value a caller sends (app, dates, topic, filter values, paging)
-reaches BigQuery as a query parameter. A request that names anything outside the
-allow-list fails validation (HTTP 400) before any SQL exists.
+Lenient in, exact out (SPEC §8): every dimension, data source and aggregation Branch
+documents is accepted, unknown body fields are ignored, a scalar filter value is a
+one-element list, ``"null"`` matches an unset value, a date-only ``end_date`` counts its
+whole day, and days are the app's timezone. What the importer has no data for answers
+``null`` (a dimension) or no rows (a data source or a cost aggregation), never an error.
+
+The safety rule: SQL text is built only from this module's constants; every value a caller
+sends (app, dates, topic, filter values, paging) reaches BigQuery as a query parameter, and
+a dimension name a caller sends reaches SQL only as a key of :data:`DIMENSIONS`. Names
+outside it never reach SQL at all: they are answered ``null`` in Python.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal, cast
+import dataclasses
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any, Literal
 
 from google.cloud import bigquery
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.event_names import TOPICS
+from schemas.tables import EVENTS, schema_fields
 from serving.queries import Query
 
-MAX_RANGE = timedelta(days=7)
+MAX_DAYS = 7
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_DIMENSIONS = 64
+MAX_FILTERS = 64
 MAX_FILTER_VALUES = 100
+MAX_NAME_LENGTH = 128
 MAX_VALUE_LENGTH = 256
+NULL = "null"  # the filter value that matches an unset dimension
+EXCLUDE = "!"
+TIMESTAMP = "timestamp"  # a dimension and an ordered_by value: the day bucket
 
-DATA_SOURCES = TOPICS
+# Branch's documented data sources (Query API reference). The importer writes the TOPICS
+# among them; the others (clicks, installs, opens, cost, ...) are accepted and answer no rows.
+DATA_SOURCES: tuple[str, ...] = (
+    "eo_impression",
+    "eo_click",
+    "xx_impression",
+    "xx_click",
+    "eo_branch_cta_view",
+    "eo_sms_sent",
+    "eo_open",
+    "eo_install",
+    "eo_reinstall",
+    "eo_web_session_start",
+    "eo_pageview",
+    "eo_commerce_event",
+    "eo_custom_event",
+    "eo_content_event",
+    "eo_dismissal",
+    "eo_user_lifecycle_event",
+    "eo_web_to_app_auto_redirect",
+    "cost",
+    "skadnetwork_valid_messages",
+    "skadnetwork_invalid_messages",
+)
+SERVED_DATA_SOURCES = frozenset(TOPICS)
 
-# API dimension name -> events column. Every one is a STRING column, so filter values are
-# STRING parameters. The API uses Branch's export names, which our columns share; the map
-# still exists so that SQL identifiers come from here and never from the request.
-DIMENSIONS: dict[str, str] = {
-    name: name
-    for name in (
-        "name",
-        "origin",
-        "customer_event_alias",
-        "user_data_os",
-        "user_data_platform",
-        "user_data_environment",
-        "user_data_country",
-        "user_data_language",
-        "user_data_os_version",
-        "user_data_app_version",
-        "user_data_brand",
-        "user_data_model",
-        "event_data_currency",
-        "event_data_coupon",
-        "event_data_affiliation",
-    )
-}
-
-# Aggregation -> SQL over one group; the view's user_key is the "user" of unique_count.
-AGGREGATIONS: dict[str, str] = {
+# Aggregation -> SQL over one group (None: accepted, no data: no rows). The view's user_key
+# is the "user" of unique_count. revenue is in USD unless the request groups by currency.
+AGGREGATIONS: dict[str, str | None] = {
     "total_count": "COUNT(*)",
     "unique_count": "COUNT(DISTINCT user_key)",
-    "revenue": "SUM(event_data_revenue)",
+    "revenue": "SUM(event_data_revenue_in_usd)",
+    "cost": None,
+    "cost_in_local_currency": None,
 }
+REVENUE_IN_CURRENCY = "SUM(event_data_revenue)"
+CURRENCY = "event_data_currency"
 
-EXCLUDE = "!"
+# Dimensions served from events_dedup: the events columns Branch names (its export and
+# Query API names, which ours share), plus the view's USD conversion. The keys are the only
+# dimension names that ever reach SQL text.
+_BRANCH_PREFIXES = ("user_data_", "event_data_", "last_attributed_touch_")
+_BRANCH_NAMES = ("name", "origin", "customer_event_alias", "attributed", "days_from_last_attributed_touch_to_event")
+_EVENTS_TYPES = {field["name"]: field["type"] for field in schema_fields(EVENTS) if field.get("mode") != "REPEATED"}
+DIMENSION_TYPES: dict[str, str] = {
+    **{
+        name: kind
+        for name, kind in _EVENTS_TYPES.items()
+        if (name in _BRANCH_NAMES or name.startswith(_BRANCH_PREFIXES)) and kind not in ("JSON", "RECORD")
+    },
+    "event_data_revenue_in_usd": "NUMERIC",
+    "event_data_exchange_rate": "NUMERIC",
+}
+DIMENSIONS: dict[str, str] = {name: f"`{name}`" for name in DIMENSION_TYPES}
 
 
-def _as_utc(value: datetime | date) -> datetime:
-    """A date means its UTC midnight; a naive datetime is taken as UTC."""
-    if not isinstance(value, datetime):
-        return datetime.combine(value, time(), tzinfo=UTC)
-    try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:00:00-01:00: past datetime's range in UTC
-        raise ValueError("date out of range") from None
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+def _filter_text(value: Any) -> Any:
+    """A filter value as Branch compares it: text (``true``/``false`` for booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return NULL
+    return str(value) if isinstance(value, int | float) else value
+
+
+def _parse_date(value: Any) -> Any:
+    """``YYYY-MM-DD`` stays a date (a whole day); anything longer is a date-time."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("must be YYYY-MM-DD or an ISO 8601 date-time") from None
+    return value
 
 
 class AnalyticsRequest(BaseModel):
-    """Body of ``POST /v1/query/analytics`` (Branch's field names; credentials checked apart)."""
+    """Body of ``POST /v1/query/analytics`` (Branch's field names; credentials checked apart,
+    unknown fields such as ``enable_install_recalculation`` or ``app_id`` ignored)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    branch_key: str
-    branch_secret: str
-    start_date: datetime | date
-    end_date: datetime | date
-    data_source: Literal[DATA_SOURCES]  # type: ignore[valid-type]
+    start_date: date | datetime
+    end_date: date | datetime
+    data_source: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     aggregation: Literal[tuple(AGGREGATIONS)] = "total_count"  # type: ignore[valid-type]
-    dimensions: list[str] = Field(default_factory=list, max_length=len(DIMENSIONS))
-    filters: dict[str, list[str]] = Field(default_factory=dict, max_length=2 * len(DIMENSIONS))
+    dimensions: list[str] = Field(default_factory=list, max_length=MAX_DIMENSIONS)
+    filters: dict[str, list[str]] = Field(default_factory=dict, max_length=MAX_FILTERS)
     granularity: Literal["all", "day"] = "all"
-    ordered_by: str | None = None
+    ordered_by: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
     ordered: Literal["ascending", "descending"] = "descending"
     zero_fill: bool = False
 
-    @field_validator("start_date", "end_date")
+    @field_validator("start_date", "end_date", mode="before")
     @classmethod
-    def _utc(cls, value: datetime | date) -> datetime:
-        return _as_utc(value)
+    def _dates(cls, value: Any) -> Any:
+        return _parse_date(value)
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _dimension_list(cls, value: Any) -> Any:
+        return _as_list(value) if isinstance(value, str) else value
 
     @field_validator("dimensions")
     @classmethod
-    def _known_dimensions(cls, value: list[str]) -> list[str]:
-        unknown = [d for d in value if d not in DIMENSIONS]
-        if unknown:
-            raise ValueError(f"unknown dimension(s) {unknown}; allowed: {sorted(DIMENSIONS)}")
-        if len(set(value)) != len(value):
-            raise ValueError("dimensions must not repeat")
-        return value
+    def _dimension_names(cls, value: list[str]) -> list[str]:
+        if any(not 1 <= len(name) <= MAX_NAME_LENGTH for name in value):
+            raise ValueError(f"each dimension name needs 1 to {MAX_NAME_LENGTH} characters")
+        return list(dict.fromkeys(value))  # a repeated dimension is asked once
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filter_lists(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {key: [_filter_text(v) for v in _as_list(values)] for key, values in value.items()}
 
     @field_validator("filters")
     @classmethod
-    def _known_filters(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _filter_sizes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for key, values in value.items():
-            if key.removeprefix(EXCLUDE) not in DIMENSIONS:
-                raise ValueError(f"unknown filter {key!r}; allowed: {sorted(DIMENSIONS)}, each optionally prefixed '!'")
+            if not 1 <= len(key.removeprefix(EXCLUDE)) <= MAX_NAME_LENGTH:
+                raise ValueError(f"each filter name needs 1 to {MAX_NAME_LENGTH} characters")
             if not 1 <= len(values) <= MAX_FILTER_VALUES:
-                raise ValueError(f"filter {key!r} needs 1 to {MAX_FILTER_VALUES} values")
+                raise ValueError(f"filter {key[:MAX_NAME_LENGTH]!r} needs 1 to {MAX_FILTER_VALUES} values")
             if any(len(v) > MAX_VALUE_LENGTH for v in values):
-                raise ValueError(f"filter {key!r} has a value longer than {MAX_VALUE_LENGTH} characters")
+                raise ValueError(f"filter {key[:MAX_NAME_LENGTH]!r} has a value over {MAX_VALUE_LENGTH} characters")
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> AnalyticsRequest:
-        start, end = self.start, self.end
-        if end <= start:
-            raise ValueError("end_date must be after start_date (end_date is exclusive)")
-        if end - start > MAX_RANGE:
-            raise ValueError("the range from start_date to end_date must not exceed 7 days")
-        if self.ordered_by is not None and self.ordered_by not in (self.aggregation, *self.dimensions):
-            raise ValueError("ordered_by must be the aggregation or one of the requested dimensions")
-        return self
+    @property
+    def daily(self) -> bool:
+        """Day buckets: ``granularity: day``, or ``timestamp`` among the dimensions."""
+        return self.granularity == "day" or TIMESTAMP in self.dimensions
 
     @property
-    def start(self) -> datetime:
-        """``start_date`` as validated: an aware UTC datetime."""
-        return cast(datetime, self.start_date)
+    def result_dimensions(self) -> list[str]:
+        """The dimensions a result row carries (the day bucket is its ``timestamp``)."""
+        return [d for d in self.dimensions if d != TIMESTAMP]
 
-    @property
-    def end(self) -> datetime:
-        """``end_date`` as validated: an aware UTC datetime."""
-        return cast(datetime, self.end_date)
+    def window(self, zone: tzinfo) -> Window:
+        """The request's time range in ``zone`` (the app's), or ValueError naming the field."""
+        return Window.of(self.start_date, self.end_date, zone)
 
-    def days(self) -> list[date]:
-        """The UTC days the range touches (the buckets of granularity ``day``)."""
-        first, last = self.start.date(), (self.end - timedelta(microseconds=1)).date()
-        return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """A request's range: UTC bounds (end exclusive), its local days and their zone."""
+
+    start: datetime
+    end: datetime
+    days: tuple[date, ...]
+    zone: tzinfo
+
+    @classmethod
+    def of(cls, start_value: date | datetime, end_value: date | datetime, zone: tzinfo) -> Window:
+        try:
+            start = _local(start_value, zone)
+            # A date-only end_date is inclusive: through the end of that day (Branch's examples).
+            end = _local(end_value + timedelta(days=1) if _is_date(end_value) else end_value, zone)
+            start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+        except (OverflowError, ValueError):  # e.g. 9999-12-31 + 1 day, or past datetime's range in UTC
+            raise ValueError("end_date: out of range") from None
+        if end_utc <= start_utc:
+            raise ValueError("end_date: must not be before start_date")
+        first, last = start.date(), (end - timedelta(microseconds=1)).date()
+        if (last - first).days + 1 > MAX_DAYS:
+            raise ValueError(f"end_date: the range covers more than {MAX_DAYS} days")
+        days = tuple(first + timedelta(days=n) for n in range((last - first).days + 1))
+        return cls(start_utc, end_utc, days, zone)
+
+    def day_start(self, day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=self.zone)
+
+
+def _is_date(value: date | datetime) -> bool:
+    return not isinstance(value, datetime)
+
+
+def _local(value: date | datetime, zone: tzinfo) -> datetime:
+    """A date means its local midnight; a naive date-time is local; an aware one is kept."""
+    if _is_date(value):
+        return datetime.combine(value, time(), tzinfo=zone)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+
+
+def served(request: AnalyticsRequest) -> bool:
+    """Whether the importer has rows for this data source and aggregation at all."""
+    return request.data_source in SERVED_DATA_SOURCES and AGGREGATIONS[request.aggregation] is not None
+
+
+def _aggregation_sql(request: AnalyticsRequest) -> str:
+    if request.aggregation == "revenue" and CURRENCY in request.dimensions:
+        return REVENUE_IN_CURRENCY  # grouped by currency: each row's own currency
+    sql = AGGREGATIONS[request.aggregation]
+    assert sql is not None
+    return sql
+
+
+def _filter_condition(column: str | None, values: list[str], param: str, exclude: bool) -> str:
+    """Rows matching one filter (``"null"`` = unset); ``column`` None: a dimension without data."""
+    wants_null = NULL in values
+    if column is None:
+        matches = "TRUE" if wants_null else "FALSE"
+    else:
+        listed = f"COALESCE(CAST({column} AS STRING) IN UNNEST(@{param}), FALSE)"
+        matches = f"({listed} OR {column} IS NULL)" if wants_null else listed
+    return f"NOT {matches}" if exclude else matches
 
 
 def build_analytics_query(
-    request: AnalyticsRequest, *, app_id: str, view: str, limit: int = DEFAULT_LIMIT, after: int = 0
+    request: AnalyticsRequest,
+    *,
+    app_id: str,
+    view: str,
+    window: Window,
+    cutoff: datetime,
+    limit: int = DEFAULT_LIMIT,
+    after: int = 0,
 ) -> Query:
-    """Translate a validated request for ``app_id`` into one query over ``view``.
+    """Translate a validated, :func:`served` request for ``app_id`` into one query over ``view``.
 
-    Its rows have the dimension names, the aggregation, ``day`` (granularity day),
-    ``_position`` (NULL on an empty page) and ``_total``.
+    Its rows have the served dimensions, the aggregation, ``day`` (day buckets), ``_rank``
+    (the row's place in its bucket; NULL on an empty page), ``_total`` (result rows) and
+    ``_widest`` (rows in the fullest bucket). ``limit``/``after`` page within each bucket,
+    as Branch's limit is "per granularity unit". ``cutoff`` (the query_id's time) keeps rows
+    ingested later out, so the pages of one query count the same rows.
 
-    ``view`` is the operator-configured ``project.dataset.events_dedup`` (never request
-    data). One statement returns the page and the total number of result rows, so paging
-    costs one query: the total comes from a one-row subquery LEFT JOINed to the page.
+    ``view`` is the operator-configured ``project.dataset.events_dedup`` (never request data).
     """
+    aggregation = request.aggregation
     params: list[Any] = [
         bigquery.ScalarQueryParameter("app_id", "STRING", app_id),
         bigquery.ScalarQueryParameter("data_source", "STRING", request.data_source),
-        bigquery.ScalarQueryParameter("start_ts", "TIMESTAMP", request.start),
-        bigquery.ScalarQueryParameter("end_ts", "TIMESTAMP", request.end),
+        bigquery.ScalarQueryParameter("start_ts", "TIMESTAMP", window.start),
+        bigquery.ScalarQueryParameter("end_ts", "TIMESTAMP", window.end),
+        bigquery.ScalarQueryParameter("cutoff", "TIMESTAMP", cutoff),
+        bigquery.ScalarQueryParameter("tz", "STRING", str(window.zone)),
         bigquery.ScalarQueryParameter("page_limit", "INT64", limit),
         bigquery.ScalarQueryParameter("page_after", "INT64", after),
     ]
-    where = ["app_id = @app_id", "topic = @data_source", "`timestamp` >= @start_ts", "`timestamp` < @end_ts"]
+    where = [
+        "app_id = @app_id",
+        "topic = @data_source",
+        "`timestamp` >= @start_ts",
+        "`timestamp` < @end_ts",
+        "ingested_at <= @cutoff",
+    ]
     for index, (key, values) in enumerate(sorted(request.filters.items())):
-        name = f"filter_{index}"
-        params.append(bigquery.ArrayQueryParameter(name, "STRING", values))
-        column = DIMENSIONS[key.removeprefix(EXCLUDE)]
-        # An exclusion keeps rows where the dimension is unknown: they are not the excluded value.
-        where.append(
-            f"({column} IS NULL OR {column} NOT IN UNNEST(@{name}))"
-            if key.startswith(EXCLUDE)
-            else f"{column} IN UNNEST(@{name})"
-        )
+        name = key.removeprefix(EXCLUDE)
+        params.append(bigquery.ArrayQueryParameter(f"filter_{index}", "STRING", values))
+        where.append(_filter_condition(DIMENSIONS.get(name), values, f"filter_{index}", key.startswith(EXCLUDE)))
 
-    dims = list(request.dimensions)
-    daily = request.granularity == "day"
+    dims = [d for d in request.result_dimensions if d in DIMENSIONS]
+    daily = request.daily
     keys = (["day"] if daily else []) + dims
     selected = ", ".join(
-        (["DATE(`timestamp`) AS day"] if daily else [])
+        (["DATE(`timestamp`, @tz) AS day"] if daily else [])
         + [f"{DIMENSIONS[d]} AS {d}" for d in dims]
-        + ["user_key", "event_data_revenue"]
+        + ["user_key", "event_data_revenue", "event_data_revenue_in_usd"]
     )
-    aggregation = request.aggregation
-    grouped = f"SELECT {', '.join(keys + [f'{AGGREGATIONS[aggregation]} AS {aggregation}'])} FROM filtered" + (
+    grouped = f"SELECT {', '.join(keys + [f'{_aggregation_sql(request)} AS {aggregation}'])} FROM filtered" + (
         f" GROUP BY {', '.join(keys)}" if keys else ""
     )
-
-    if request.zero_fill and daily:
-        params.append(bigquery.ArrayQueryParameter("days", "DATE", request.days()))
+    if request.zero_fill and (daily or not dims):
+        # Every bucket of the range, for each dimension combination that has data.
+        buckets = "UNNEST(@days) AS bucket" if daily else "(SELECT 1 AS bucket)"
+        if daily:
+            params.append(bigquery.ArrayQueryParameter("days", "DATE", list(window.days)))
         combos = f"(SELECT DISTINCT {', '.join(dims)} FROM grouped)" if dims else "(SELECT 1 AS one)"
         matches = " AND ".join(
-            ["grouped.day = bucket"] + [f"grouped.{d} IS NOT DISTINCT FROM combos.{d}" for d in dims]
+            (["grouped.day = bucket"] if daily else ["TRUE"])
+            + [f"grouped.{d} IS NOT DISTINCT FROM combos.{d}" for d in dims]
         )
         result = (
-            f"SELECT {', '.join(['bucket AS day'] + [f'combos.{d}' for d in dims])}, "
+            f"SELECT {', '.join((['bucket AS day'] if daily else []) + [f'combos.{d}' for d in dims] + [''])}"
             f"COALESCE(grouped.{aggregation}, 0) AS {aggregation} "
-            f"FROM UNNEST(@days) AS bucket CROSS JOIN {combos} AS combos LEFT JOIN grouped ON {matches}"
+            f"FROM {buckets} CROSS JOIN {combos} AS combos LEFT JOIN grouped ON {matches}"
         )
     else:
+        # zero_fill false: no zero rows (a revenue group of unconverted events sums to 0).
         result = (
-            f"SELECT {', '.join(keys)}{', ' if keys else ''}COALESCE({aggregation}, 0) AS {aggregation} FROM grouped"
+            f"SELECT {', '.join(keys + [''])}COALESCE({aggregation}, 0) AS {aggregation} FROM grouped "
+            f"WHERE COALESCE({aggregation}, 0) != 0"
         )
 
     direction = "ASC" if request.ordered == "ascending" else "DESC"
-    ordered_by = request.ordered_by or aggregation
-    # Day buckets come first; the remaining keys make the order total, so pages never overlap.
-    order = (["day"] if daily else []) + [f"{ordered_by} {direction}"] + [f"{d} ASC" for d in dims if d != ordered_by]
+    by_time = request.ordered_by in (None, TIMESTAMP) if daily else request.ordered_by == TIMESTAMP
+    # Within a bucket: the asked key, then the others, so the order is total and pages never overlap.
+    first = request.ordered_by if request.ordered_by in (aggregation, *dims) and not by_time else aggregation
+    first_direction = "DESC" if by_time else direction
+    order = [f"{first} {first_direction}"] + [f"{key} ASC" for key in [aggregation, *dims] if key != first]
+    bucket_order = f"ranked.day {direction if by_time else 'ASC'}, " if daily else ""
+    partition = "PARTITION BY day " if daily else ""
     sql = f"""WITH filtered AS (
   SELECT {selected}
   FROM `{view}`
@@ -214,26 +342,44 @@ def build_analytics_query(
 ),
 grouped AS ({grouped}),
 result AS ({result}),
-ranked AS (SELECT *, ROW_NUMBER() OVER (ORDER BY {", ".join(order)}) AS _position FROM result)
-SELECT ranked.*, total._total
-FROM (SELECT COUNT(*) AS _total FROM result) AS total
-LEFT JOIN ranked ON ranked._position > @page_after AND ranked._position <= @page_after + @page_limit
-ORDER BY ranked._position"""
+ranked AS (SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY {", ".join(order)}) AS _rank FROM result),
+sizes AS (SELECT COUNT(*) AS _total, COALESCE(MAX(_rank), 0) AS _widest FROM ranked)
+SELECT ranked.*, sizes._total, sizes._widest
+FROM sizes
+LEFT JOIN ranked ON ranked._rank > @page_after AND ranked._rank <= @page_after + @page_limit
+ORDER BY {bucket_order}ranked._rank"""
     return Query(sql, params)
 
 
-def result_rows(request: AnalyticsRequest, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """BigQuery rows -> (Branch ``results`` entries, total result rows)."""
-    total = rows[0]["_total"] if rows else 0
+def _json_value(value: Any) -> Any:
+    """A BigQuery value as Branch's JSON has it (numbers as numbers, times as ISO text)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    return float(value)  # Decimal (NUMERIC), float
+
+
+def branch_timestamp(moment: datetime) -> str:
+    """``2017-12-05T00:00:00.000-08:00`` (``...Z`` in UTC), as Branch's results show."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def result_rows(
+    request: AnalyticsRequest, window: Window, rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int, int]:
+    """BigQuery rows -> (Branch ``results`` entries, total result rows, rows in the fullest bucket)."""
+    total = int(rows[0]["_total"]) if rows else 0
+    widest = int(rows[0]["_widest"]) if rows else 0
     results = []
     for row in rows:
-        if row["_position"] is None:  # the empty page's only row, carrying just the total
+        if row["_rank"] is None:  # the empty page's only row, carrying just the sizes
             continue
-        bucket = _as_utc(row["day"]) if request.granularity == "day" else request.start
+        start = window.day_start(row["day"]) if request.daily else window.start.astimezone(window.zone)
+        result = {d: _json_value(row[d]) if d in DIMENSIONS else None for d in request.result_dimensions}
         value = row[request.aggregation]
-        result = {d: row[d] for d in request.dimensions}
         result[request.aggregation] = float(value) if request.aggregation == "revenue" else int(value)
-        results.append(
-            {"timestamp": bucket.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "result": result}
-        )
-    return results, int(total)
+        results.append({"timestamp": branch_timestamp(start), "result": result})
+    return results, total, widest

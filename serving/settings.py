@@ -9,12 +9,17 @@ from functools import cached_property
 from adapters.storage import load_app_config
 from domain.config import ImporterConfig
 
+# The cost cap of every query the service runs (SPEC §8): BigQuery fails a query that would
+# bill more instead of running it. 10 GiB covers a 7-day range of a large app's partitions.
+DEFAULT_MAX_BYTES_BILLED = 10 * 2**30
+
 
 @dataclasses.dataclass(frozen=True)
 class ServingSettings:
     project: str
     dataset: str
     app_config_path: str | None = None
+    max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED
 
     @classmethod
     def from_env(cls) -> ServingSettings:
@@ -22,6 +27,7 @@ class ServingSettings:
             project=os.environ.get("SEGMENT_BRANCH_PROJECT", "local-project"),
             dataset=os.environ.get("SEGMENT_BRANCH_DATASET", "segment_branch"),
             app_config_path=os.environ.get("SEGMENT_BRANCH_APP_CONFIG") or None,
+            max_bytes_billed=int(os.environ.get("SEGMENT_BRANCH_MAX_BYTES_BILLED") or DEFAULT_MAX_BYTES_BILLED),
         )
 
     @cached_property

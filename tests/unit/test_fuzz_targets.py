@@ -17,8 +17,12 @@ Each target counts its inputs into ``FUZZ_COUNT_FILE`` when set (the script sums
 from __future__ import annotations
 
 import base64
+import functools
+import itertools
+import json
 import os
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -295,7 +299,7 @@ def test_fuzz_segment_shaped_events(doc, attributes, publish_time, small_limit):
 
 query_sql = pytest.importorskip("serving.query_sql")
 
-DIMENSION_NAMES = sorted(query_sql.DIMENSIONS)
+DIMENSION_NAMES = sorted(query_sql.DIMENSIONS) + ["timestamp", "de_view_data_source", "last_cta_view_data_tilde_id"]
 HOSTILE = st.sampled_from(
     [
         "name; DROP TABLE events --",
@@ -332,11 +336,16 @@ DATES = st.one_of(
     ),
     ADVERSARIAL,
 )
+FILTER_VALUES = st.one_of(
+    st.lists(st.one_of(HOSTILE, st.text(max_size=300), st.just("null")), max_size=3),
+    JSON_SCALARS,
+    REQUEST_VALUES,
+)
 REQUEST = st.fixed_dictionaries(
     {},
     optional={
-        "branch_key": st.one_of(st.just("key_live_local_default"), ADVERSARIAL),
-        "branch_secret": st.one_of(st.just("secret"), ADVERSARIAL),
+        "branch_key": st.one_of(st.just("key_live_local_default"), st.just("key_live_local_default"), ADVERSARIAL),
+        "branch_secret": st.one_of(st.just("secret_live_local_default"), st.just("wrong"), ADVERSARIAL),
         "start_date": DATES,
         "end_date": DATES,
         "data_source": st.one_of(st.sampled_from(list(query_sql.DATA_SOURCES)), ADVERSARIAL),
@@ -345,7 +354,7 @@ REQUEST = st.fixed_dictionaries(
         "filters": st.one_of(
             st.dictionaries(
                 st.one_of(st.sampled_from(DIMENSION_NAMES + ["!" + d for d in DIMENSION_NAMES]), HOSTILE),
-                st.one_of(st.lists(st.one_of(HOSTILE, st.text(max_size=300)), max_size=3), REQUEST_VALUES),
+                FILTER_VALUES,
                 max_size=3,
             ),
             REQUEST_VALUES,
@@ -354,40 +363,112 @@ REQUEST = st.fixed_dictionaries(
         "ordered_by": st.one_of(st.sampled_from(DIMENSION_NAMES + list(query_sql.AGGREGATIONS)), HOSTILE, ADVERSARIAL),
         "ordered": st.one_of(st.sampled_from(["ascending", "descending"]), ADVERSARIAL),
         "zero_fill": st.one_of(st.booleans(), ADVERSARIAL),
+        "enable_install_recalculation": st.one_of(st.booleans(), ADVERSARIAL),
+        "limit": st.one_of(st.integers(-5, 2000), ADVERSARIAL),
+        "after": st.one_of(st.integers(-5, 2**40), ADVERSARIAL),
+        "query_id": st.one_of(st.just("q1764547200000000"), ADVERSARIAL),
         "unexpected": ADVERSARIAL,
     },
 )
+URL_PARAMS = st.dictionaries(
+    st.sampled_from(["limit", "after", "query_id", "export_date"]),
+    st.one_of(st.integers(-5, 2**64).map(str), st.text(max_size=30), st.just("q1764547200000000")),
+    max_size=3,
+)
+
+
+ZONES = st.sampled_from(["UTC", "America/Los_Angeles", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kolkata"])
+
+
+def _window(body, zone):
+    """The request and its window, or None where the API answers 400 (ValueError: the module's
+    documented refusal; pydantic's ValidationError is one)."""
+    try:
+        request = query_sql.AnalyticsRequest.model_validate(body)
+        return request, request.window(ZoneInfo(zone))
+    except ValueError:
+        return None
 
 
 @FUZZ
-@given(REQUEST, st.integers(min_value=1, max_value=1000), st.integers(min_value=0, max_value=2**31))
-def test_fuzz_query_request_model(body, limit, after):
-    from pydantic import ValidationError
-
+@given(REQUEST, ZONES, st.integers(min_value=1, max_value=1000), st.integers(min_value=0, max_value=2**31))
+def test_fuzz_query_request_model(body, zone, limit, after):
     _count("query")
-    try:
-        request = query_sql.AnalyticsRequest.model_validate(body)
-    except ValidationError:
+    validated = _window(body, zone)
+    if validated is None or not query_sql.served(validated[0]):
         return
+    request, window = validated
     query = query_sql.build_analytics_query(
-        request, app_id="local-app", view="p.d.events_dedup", limit=limit, after=after
+        request,
+        app_id="local-app",
+        view="p.d.events_dedup",
+        window=window,
+        cutoff=datetime(2026, 11, 1, tzinfo=UTC),
+        limit=limit,
+        after=after,
     )
     # Every caller value travels as a parameter: none of its strings is in the SQL text.
     for values in request.filters.values():
         for value in values:
             if len(value) >= 3 and value not in query_sql.DIMENSIONS:
                 assert value not in query.sql, value
+    for name in request.dimensions:
+        if name not in query_sql.DIMENSIONS and len(name) >= 3:
+            assert name not in query.sql, name
     for hostile in ("DROP", "--", "' OR", "/*"):
         assert hostile not in query.sql
     assert query.sql.count("`") % 2 == 0
+    assert 1 <= len(window.days) <= query_sql.MAX_DAYS
 
 
-@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-01:00", "0001-01-01T00:30:00+01:00"])
-def test_query_dates_at_the_edge_of_the_calendar_are_validation_errors(value):
-    from pydantic import ValidationError
+class _NoRows:
+    """BigQuery's place in the HTTP fuzz target: records the SQL, answers no rows."""
 
-    with pytest.raises(ValidationError):
-        query_sql.AnalyticsRequest.model_validate({**_VALID_QUERY, "start_date": value})
+    sql: list[str] = []
+
+    def query(self, sql, **_):
+        self.sql.append(sql)
+        return self
+
+    def result(self):
+        return iter(())
+
+
+@functools.cache
+def _service():
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+    from serving.queries import QueryRunner
+    from serving.rate_limit import RateLimiter
+    from serving.settings import ServingSettings
+
+    os.environ.setdefault("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")  # never contacted
+    app = create_app(ServingSettings("local-project", "fuzz"))
+    app.state.queries = QueryRunner(_NoRows())
+    app.state.rate_limiter = RateLimiter(clock=itertools.count(step=3600).__next__)  # never limits
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@FUZZ
+@given(st.one_of(REQUEST, ADVERSARIAL), URL_PARAMS, st.sampled_from(["/v1/query/analytics", "/v1/query/analytics/"]))
+def test_fuzz_query_api_over_http(body, params, path):
+    """Whole requests through the service: only 200 or a 400 in Branch's error shape, never a 500."""
+    _count("query_http")
+    # json.dumps escapes lone surrogates (\\ud83d): bytes any client can send, unlike httpx's json=.
+    content = json.dumps(body).encode()
+    response = _service().post(path, params=params, content=content, headers={"content-type": "application/json"})
+    answer = response.json()
+    if response.status_code == 200:
+        assert set(answer) == {"results", "paging"} and answer["paging"]["total_count"] >= 0
+    else:
+        assert response.status_code == 400, response.text
+        assert set(answer["error"]) == {"code", "message"} and answer["error"]["code"] == 400
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-01:00", "0001-01-01T00:30:00+01:00", "9999-12-31"])
+def test_query_dates_at_the_edge_of_the_calendar_are_refused_not_crashes(value):
+    assert _window({**_VALID_QUERY, "start_date": "9999-12-30", "end_date": value}, "Pacific/Kiritimati") is None
 
 
 _VALID_QUERY = {

@@ -3,13 +3,15 @@ malformed and oversized bodies (the service runs in process; no server)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.queries import QueryRunner
+from serving.queries import Query, QueryRunner
+from serving.rate_limit import RateLimiter
 from serving.settings import ServingSettings
 from tests.support.serving import APP_KEY, APP_SECRET, PROJECT, query_body
 
@@ -46,13 +48,13 @@ INJECTION = "1; DROP TABLE events --"
         ("?limit=1001", {}),
         ("?after=-1", {}),
         ("?after=99999999999999999999", {}),
-        ("", {"dimensions": [INJECTION]}),
-        ("", {"filters": {INJECTION: ["x"]}}),
-        ("", {"filters": {"!app_id": ["x"]}}),
+        ("?query_id=1%3B+DROP", {}),
+        ("", {"query_id": INJECTION}),
+        ("", {"limit": INJECTION}),
         ("", {"start_date": INJECTION}),
         ("", {"end_date": "2026-11-30"}),
-        ("", {"data_source": INJECTION}),
-        ("", {"ordered_by": INJECTION}),
+        ("", {"dimensions": "x" * 200}),
+        ("", {"filters": {"name": []}}),
     ],
 )
 def test_injection_attempts_are_400_and_never_reach_bigquery(offline_client, query, fields):
@@ -75,3 +77,71 @@ def test_malformed_json_is_400_and_oversized_body_is_413(offline_client):
     big = {"branch_key": APP_KEY, "branch_secret": APP_SECRET, "padding": "x" * 70_000}
     assert client.post("/v1/query/analytics", json=big).status_code == 413
     assert recorder.queries == []
+
+
+class EmptyResults:
+    """Stands in for BigQuery where only the SQL text matters: records it, answers no rows."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def query(self, sql: str, **_: Any):
+        self.queries.append(sql)
+        return self
+
+    def result(self):
+        return iter(())
+
+
+@pytest.fixture
+def sql_client(monkeypatch) -> tuple[TestClient, EmptyResults]:
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")  # never contacted
+    app = create_app(ServingSettings(PROJECT, "unused"))
+    recorder = EmptyResults()
+    app.state.queries = QueryRunner(recorder)
+    app.state.rate_limiter = RateLimiter(clock=itertools.count(step=3600).__next__)  # never limits
+    return TestClient(app), recorder
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"dimensions": [INJECTION]},
+        {"filters": {INJECTION: ["x"]}},
+        {"filters": {"!app_id": [INJECTION]}},
+        {"ordered_by": INJECTION},
+    ],
+)
+def test_hostile_names_are_answered_without_reaching_sql_text(sql_client, fields):
+    client, recorder = sql_client
+    response = client.post("/v1/query/analytics", json=query_body(**fields))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"results": [], "paging": {"total_count": 0}}
+    assert len(recorder.queries) == 1 and "DROP" not in recorder.queries[0]
+
+
+def test_unwritten_data_sources_never_query(sql_client):
+    client, recorder = sql_client
+    response = client.post("/v1/query/analytics", json=query_body(data_source=INJECTION))
+    assert response.json() == {"results": [], "paging": {"total_count": 0}}
+    assert recorder.queries == []
+
+
+def test_every_query_carries_the_cost_cap():
+    runner = QueryRunner(EmptyResults(), max_bytes_billed=12345)
+    assert runner.job_config(Query("SELECT 1", [])).maximum_bytes_billed == 12345
+    assert QueryRunner(EmptyResults()).job_config(Query("SELECT 1", [])).maximum_bytes_billed == 10 * 2**30
+
+
+def test_rate_limiter_windows_and_retry_after():
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    windows = ((1.0, 2), (60.0, 3))
+    assert [limiter.acquire("a", windows) for _ in range(2)] == [None, None]
+    assert limiter.acquire("a", windows) == 1  # the second is full
+    assert limiter.acquire("b", windows) is None  # per key
+    now[0] = 1.5
+    assert limiter.acquire("a", windows) is None  # a refused request was not logged
+    assert limiter.acquire("a", windows) == 59  # the minute is full until 60.0
+    now[0] = 60.0
+    assert limiter.acquire("a", windows) is None

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from google.cloud import bigquery
 from pydantic import ValidationError
 
-from serving.query_sql import DIMENSIONS, AnalyticsRequest, build_analytics_query
+from serving.query_sql import (
+    DATA_SOURCES,
+    DIMENSIONS,
+    AnalyticsRequest,
+    branch_timestamp,
+    build_analytics_query,
+    served,
+)
 
 VIEW = "local-project.ds.events_dedup"
 INJECTION = "x') OR 1=1; DROP TABLE events; --"
+UTC_ZONE = ZoneInfo("UTC")
+LA = ZoneInfo("America/Los_Angeles")
+CUTOFF = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def request(**fields) -> AnalyticsRequest:
@@ -19,11 +30,15 @@ def request(**fields) -> AnalyticsRequest:
         "branch_key": "k",
         "branch_secret": "s",
         "start_date": "2026-11-14",
-        "end_date": "2026-11-21",
+        "end_date": "2026-11-20",
         "data_source": "eo_commerce_event",
         **fields,
     }
     return AnalyticsRequest.model_validate(body)
+
+
+def build(req: AnalyticsRequest, zone=UTC_ZONE, **paging):
+    return build_analytics_query(req, app_id="a", view=VIEW, window=req.window(zone), cutoff=CUTOFF, **paging)
 
 
 def parameter_values(query) -> list:
@@ -32,94 +47,147 @@ def parameter_values(query) -> list:
 
 def test_every_value_is_a_parameter_and_never_sql_text():
     req = request(
-        dimensions=["name", "user_data_os"],
-        filters={"name": [INJECTION], "!user_data_os": ["IOS"]},
+        dimensions=["name", "user_data_os", INJECTION],
+        filters={"name": [INJECTION], "!user_data_os": "IOS", INJECTION: ["x"]},
         aggregation="revenue",
         granularity="day",
         zero_fill=True,
+        ordered_by=INJECTION,
     )
-    query = build_analytics_query(req, app_id="app-under-test", view=VIEW, limit=7, after=14)
-    for text in (INJECTION, "app-under-test", "eo_commerce_event", "IOS", "2026-11-14", "14", "7"):
+    query = build_analytics_query(
+        req, app_id="app-under-test", view=VIEW, window=req.window(UTC_ZONE), cutoff=CUTOFF, limit=7, after=14
+    )
+    for text in (INJECTION, "DROP", "app-under-test", "eo_commerce_event", "IOS", "2026-11-14"):
         assert text not in query.sql
     values = parameter_values(query)
     assert [INJECTION] in values and ["IOS"] in values and "app-under-test" in values
-    assert 7 in values and 14 in values
-    assert datetime(2026, 11, 14, tzinfo=UTC) in values
+    assert 7 in values and 14 in values and CUTOFF in values
+    assert datetime(2026, 11, 14, tzinfo=UTC) in values and datetime(2026, 11, 21, tzinfo=UTC) in values
 
 
-def test_query_is_scoped_to_the_app_topic_and_timestamp_range():
-    sql = build_analytics_query(request(), app_id="a", view=VIEW).sql
-    for condition in ("app_id = @app_id", "topic = @data_source", "`timestamp` >= @start_ts", "`timestamp` < @end_ts"):
+def test_query_is_scoped_to_the_app_topic_range_and_query_id_cutoff():
+    sql = build(request()).sql
+    for condition in (
+        "app_id = @app_id",
+        "topic = @data_source",
+        "`timestamp` >= @start_ts",
+        "`timestamp` < @end_ts",
+        "ingested_at <= @cutoff",
+    ):
         assert condition in sql
     assert f"FROM `{VIEW}`" in sql
 
 
-def test_exclusion_filter_keeps_unknown_values_and_inclusion_matches_listed_ones():
-    sql = build_analytics_query(
-        request(filters={"!user_data_os": ["IOS"], "name": ["PURCHASE"]}), app_id="a", view=VIEW
-    ).sql
-    assert "(user_data_os IS NULL OR user_data_os NOT IN UNNEST(@filter_0))" in sql
-    assert "name IN UNNEST(@filter_1)" in sql
+def test_filters_match_listed_values_and_null_means_unset():
+    sql = build(request(filters={"!user_data_os": ["IOS"], "name": ["PURCHASE", "null"]})).sql
+    assert "COALESCE(CAST(`name` AS STRING) IN UNNEST(@filter_1), FALSE) OR `name` IS NULL" in sql
+    # An exclusion keeps rows where the dimension is unset: they are not the excluded value.
+    assert "NOT COALESCE(CAST(`user_data_os` AS STRING) IN UNNEST(@filter_0), FALSE)" in sql
+
+
+def test_filters_on_dimensions_without_data_are_constant():
+    assert "NOT TRUE" in build(request(filters={"!de_view_data_source": ["null"]})).sql
+    assert " FALSE" in build(request(filters={"de_view_data_source": ["x"]})).sql
+
+
+def test_lenient_input_is_normalised():
+    req = request(
+        filters={"name": "PURCHASE", "attributed": True, "days_from_last_attributed_touch_to_event": 3},
+        dimensions="name",
+        enable_install_recalculation=True,
+        app_id="other-app",
+    )
+    assert req.filters == {
+        "name": ["PURCHASE"],
+        "attributed": ["true"],
+        "days_from_last_attributed_touch_to_event": ["3"],
+    }
+    assert req.dimensions == ["name"]
+    assert request(dimensions=["name", "name"]).dimensions == ["name"]
 
 
 @pytest.mark.parametrize(
     "fields",
     [
-        {"dimensions": [INJECTION]},
-        {"dimensions": ["name", "name"]},
-        {"dimensions": ["app_id"]},  # a real column, but not allow-listed: apps must not pick their scope
-        {"filters": {INJECTION: ["x"]}},
-        {"filters": {"app_id": ["other-app"]}},
-        {"filters": {"!!name": ["x"]}},
         {"filters": {"name": []}},
-        {"filters": {"name": "PURCHASE"}},
         {"filters": {"name": ["x" * 257]}},
+        {"filters": "name"},
+        {"dimensions": [""]},
+        {"dimensions": ["x" * 129]},
         {"start_date": INJECTION},
         {"end_date": "2026-11-21'; --"},
         {"start_date": "2026-13-01"},
-        {"data_source": INJECTION},
-        {"data_source": "events"},
+        {"data_source": ""},
         {"aggregation": "max(id)"},
         {"granularity": "hour"},
-        {"ordered_by": INJECTION},
-        {"ordered_by": "user_data_os"},  # allowed only when it is a requested dimension
         {"ordered": "desc; --"},
-        {"app_id": "other-app"},
         {"zero_fill": "maybe"},
     ],
 )
-def test_invalid_or_hostile_requests_are_rejected(fields):
+def test_invalid_requests_are_validation_errors(fields):
     with pytest.raises(ValidationError):
         request(**fields)
 
 
-def test_range_is_at_most_seven_days_with_an_exclusive_end():
-    assert request(start_date="2026-11-14", end_date="2026-11-21").days()[-1] == date(2026, 11, 20)
-    with pytest.raises(ValidationError, match="7 days"):
-        request(start_date="2026-11-14", end_date="2026-11-21T00:00:01Z")
-    with pytest.raises(ValidationError, match="after start_date"):
-        request(start_date="2026-11-14", end_date="2026-11-14")
+def test_a_date_only_end_is_inclusive_and_the_range_at_most_seven_days():
+    window = request(start_date="2026-11-14", end_date="2026-11-20").window(UTC_ZONE)
+    assert (window.start, window.end) == (datetime(2026, 11, 14, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+    assert window.days[0] == date(2026, 11, 14) and window.days[-1] == date(2026, 11, 20) and len(window.days) == 7
+    single = request(start_date="2026-11-14", end_date="2026-11-14").window(UTC_ZONE)
+    assert single.days == (date(2026, 11, 14),)
+    with pytest.raises(ValueError, match="7 days"):
+        request(start_date="2026-11-14", end_date="2026-11-21").window(UTC_ZONE)
+    with pytest.raises(ValueError, match="before start_date"):
+        request(start_date="2026-11-14", end_date="2026-11-13").window(UTC_ZONE)
 
 
-def test_datetimes_are_normalised_to_utc_and_partial_days_are_buckets():
-    req = request(start_date="2026-11-14T22:00:00+02:00", end_date="2026-11-16T00:30:00Z")
-    assert req.start_date == datetime(2026, 11, 14, 20, tzinfo=UTC)
-    assert req.days() == [date(2026, 11, 14), date(2026, 11, 15), date(2026, 11, 16)]
+def test_date_times_keep_their_offset_and_an_exclusive_end():
+    window = request(start_date="2026-11-14T22:00:00+02:00", end_date="2026-11-16T00:30:00Z").window(UTC_ZONE)
+    assert window.start == datetime(2026, 11, 14, 20, tzinfo=UTC)
+    assert window.end == datetime(2026, 11, 16, 0, 30, tzinfo=UTC)
+    assert window.days == (date(2026, 11, 14), date(2026, 11, 15), date(2026, 11, 16))
 
 
-def test_zero_fill_adds_a_day_array_parameter_only_for_daily_granularity():
-    daily = build_analytics_query(request(granularity="day", zero_fill=True), app_id="a", view=VIEW)
-    overall = build_analytics_query(request(granularity="all", zero_fill=True), app_id="a", view=VIEW)
+def test_days_are_the_apps_timezone():
+    window = request(start_date="2026-11-14", end_date="2026-11-14").window(LA)
+    assert window.start == datetime(2026, 11, 14, 8, tzinfo=UTC) and window.end == datetime(2026, 11, 15, 8, tzinfo=UTC)
+    assert branch_timestamp(window.day_start(date(2026, 11, 14))) == "2026-11-14T00:00:00.000-08:00"
+    assert branch_timestamp(datetime(2026, 11, 14, tzinfo=UTC)) == "2026-11-14T00:00:00.000Z"
+    assert "DATE(`timestamp`, @tz)" in build(request(granularity="day"), LA).sql
+
+
+def test_zero_fill_fills_day_buckets_and_zero_rows_are_omitted_without_it():
+    daily = build(request(granularity="day", zero_fill=True))
+    overall = build(request(granularity="all", zero_fill=True))
+    plain = build(request(granularity="day"))
     assert "UNNEST(@days)" in daily.sql and "@days" not in overall.sql
+    assert "!= 0" in plain.sql and "!= 0" not in daily.sql
 
 
-def test_every_allow_listed_dimension_builds_a_query():
+def test_revenue_is_usd_unless_grouped_by_currency():
+    assert "SUM(event_data_revenue_in_usd)" in build(request(aggregation="revenue")).sql
+    by_currency = build(request(aggregation="revenue", dimensions=["event_data_currency"])).sql
+    assert "SUM(event_data_revenue)" in by_currency and "SUM(event_data_revenue_in_usd)" not in by_currency
+
+
+def test_only_written_topics_and_counted_aggregations_are_served():
+    assert served(request())
+    assert not served(request(data_source="eo_install"))
+    assert not served(request(data_source="not_a_source"))
+    assert not served(request(aggregation="cost"))
+    assert {"eo_install", "eo_open", "eo_click", "cost"} <= set(DATA_SOURCES)
+
+
+def test_paging_is_per_day_bucket_for_daily_granularity():
+    assert "PARTITION BY day" in build(request(granularity="day")).sql
+    assert "PARTITION BY day" not in build(request()).sql
+
+
+def test_every_served_dimension_builds_a_query():
     for dimension in DIMENSIONS:
-        sql = build_analytics_query(
-            request(
-                dimensions=[dimension], ordered_by=dimension, ordered="ascending", filters={f"!{dimension}": ["v"]}
-            ),
-            app_id="a",
-            view=VIEW,
+        sql = build(
+            request(dimensions=[dimension], ordered_by=dimension, ordered="ascending", filters={f"!{dimension}": ["v"]})
         ).sql
         assert f"{DIMENSIONS[dimension]} AS {dimension}" in sql and f"{dimension} ASC" in sql
+    assert {"attributed", "last_attributed_touch_data_tilde_campaign", "name", "user_data_os"} <= set(DIMENSIONS)
+    assert not {"app_id", "id", "topic", "segment_anonymous_id", "custom_data"} & set(DIMENSIONS)

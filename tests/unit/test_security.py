@@ -98,7 +98,7 @@ def api(monkeypatch, tmp_path):
     # No BigQuery is reached by the requests below: auth and size checks come first.
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")
     app = create_app(
-        ServingSettings("local-project", "nowhere"), export_settings=ExportSettings(tmp_path, Signer(b"k" * 32))
+        ServingSettings("local-project", "nowhere"), export_settings=ExportSettings(str(tmp_path), Signer(b"k" * 32))
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
@@ -123,13 +123,13 @@ QUERY = {"start_date": "2026-11-01", "end_date": "2026-11-02", "data_source": "e
     ],
 )
 @pytest.mark.parametrize("path", ["/v1/query/analytics", "/v3/export"])
-def test_api_refuses_bad_credentials_with_401_and_echoes_nothing(api, caplog, credentials, path):
+def test_api_refuses_bad_credentials_as_branch_and_echoes_nothing(api, caplog, credentials, path):
     caplog.set_level(logging.DEBUG)
     body = {**QUERY, "export_date": "2026-11-01", **credentials}
     response = api.post(path, json=body)
-    assert response.status_code == 401, response.text
-    assert response.json()["error"]["code"] == 401
-    assert_no_secret(response.text, "401 body")
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": {"code": 400, "message": "Authentication failed !"}}
+    assert_no_secret(response.text, "400 body")
     assert_no_secret(caplog.text, "server logs")
 
 
@@ -144,7 +144,7 @@ def test_a_secret_with_trailing_nul_bytes_is_not_the_secret():
 def test_api_authenticates_before_it_validates(api):
     # An unauthenticated caller learns nothing about the body's validity.
     response = api.post("/v1/query/analytics", json={"branch_key": "key_live_local_default", "dimensions": ["'"]})
-    assert response.status_code == 401
+    assert response.json() == {"error": {"code": 400, "message": "Authentication failed !"}}
 
 
 @pytest.mark.parametrize("path", ["/v1/query/analytics", "/v3/export"])
