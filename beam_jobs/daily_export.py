@@ -1,14 +1,23 @@
-"""Daily Export: one app's events of one UTC day as gzipped CSV files per topic.
+"""Daily Export: every complete day of every app as Branch v2 files (SPEC 8, 10). Batch.
 
-    python -m beam_jobs.daily_export --project P --dataset segment_branch --app_id local-app \
-        --export_date 2026-11-19 --output gs://bucket/exports/local-app/2026-11-19 \
-        [--max_rows_per_file 200000] [--runner DataflowRunner ...]
+Scheduled (Cloud Scheduler or cron, e.g. hourly; README "Daily Export"):
 
-Writes ``<output>/<topic>/<topic>-SSSSS-of-NNNNN.csv.gz`` (Branch export column names, a
-header in every file, at most ``--max_rows_per_file`` rows each, no file for a topic without
-events) and then ``<output>/manifest.json`` listing the files and row counts per topic. The
-manifest is written last, so its presence means the export is complete. The stages are in
-``transforms/exports.py``; the columns and the CSV form in ``domain/export_files.py``.
+    python -m beam_jobs.daily_export --project P --dataset segment_branch \
+        --all-apps --date auto --output gs://bucket/exports [--runner DataflowRunner ...]
+
+``--date auto`` exports each day of the last ``--lookback_days`` that is complete (D + 1 day
++ ``--ready_after`` has passed: the streaming job's ``--max_event_age`` plus a safety lag)
+and either was never exported or has changed since (its row count or latest ``ingested_at``
+in ``events`` differs from the manifest's: a backfill or replay landed in it). One day by
+hand: ``--app_id APP --export_date 2026-11-19`` (exported even if not complete yet; the API
+serves it only once complete and re-exported).
+
+Writes ``<output>/<app_id>/<YYYY-MM-DD>/<app_id>-<day>-<topic>-v2-<hash>-<n>.csv.gz``
+(``<= --max_rows_per_file`` rows each, a header in each) and then that directory's
+``manifest.json`` (files, row counts, the snapshot it was made from). The manifest is
+written last, so its presence means the day's export is finished; the Export API lists it.
+The stages are in ``transforms/exports.py``; columns, formats and rules in
+``domain/export_files.py``.
 """
 
 from __future__ import annotations
@@ -16,58 +25,121 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from adapters.storage import load_app_config
 from beam_jobs.options import ImporterOptions, bq_project, runs_on_dataflow
-from domain.event_names import TOPICS
-from domain.export_files import MAX_ROWS_PER_FILE
-from schemas.tables import EVENTS_DEDUP
-from transforms.exports import ExportTopic, QueryTopicDay, read_manifest, write_manifest
+from domain.export_files import DEFAULT_LOOKBACK_DAYS, DEFAULT_READY_AFTER, MAX_ROWS_PER_FILE
+from domain.timestamps import parse_duration
+from schemas.tables import EVENTS, EVENTS_DEDUP
+from transforms.exports import ExportDays, PlanExports, QueryDay, manifests_since
+
+AUTO = "auto"
+
+
+def _day_or_auto(value: str) -> str:
+    return value if value == AUTO else date.fromisoformat(value).isoformat()
 
 
 class DailyExportOptions(PipelineOptions):
-    """The export's own options; ``--dataset`` and ``--bq_project`` come from ImporterOptions."""
+    """The export's own options; ``--dataset``, ``--bq_project`` and ``--app_config`` come from ImporterOptions."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        # Not ``required=True``: Beam parses every options class for every pipeline in the
-        # process, so a required flag here would break the other jobs. Checked in build_pipeline.
-        parser.add_argument("--app_id", help="The app whose events are exported (required).")
-        parser.add_argument("--export_date", type=date.fromisoformat, help="UTC day, YYYY-MM-DD (required).")
-        parser.add_argument("--output", help="Directory (local or gs://) for the files and manifest (required).")
+        # Nothing is ``required=True``: Beam parses every options class for every pipeline in
+        # the process, so a required flag here would break the other jobs. Checked in build_pipeline.
+        parser.add_argument("--output", help="Export root (local or gs://): <root>/<app_id>/<day>/ (required).")
+        parser.add_argument("--app_id", help="Export this app only. Default: every app of the app config.")
+        # ``--all-apps`` alone, or ``--all_apps=true`` as a Flex Template passes it.
+        parser.add_argument(
+            "--all_apps",
+            "--all-apps",
+            nargs="?",
+            const="true",
+            default="false",
+            choices=("true", "false"),
+            help="Export every app of the app config (also what no --app_id means). Default: false.",
+        )
+        parser.add_argument("--export_date", type=date.fromisoformat, help="Export this UTC day only, YYYY-MM-DD.")
+        parser.add_argument(
+            "--date",
+            type=_day_or_auto,
+            default=AUTO,
+            help="auto: every complete day not yet exported or stale; or one YYYY-MM-DD. Default: auto.",
+        )
+        parser.add_argument(
+            "--lookback_days", type=int, default=DEFAULT_LOOKBACK_DAYS, help="Days --date auto looks back."
+        )
+        parser.add_argument(
+            "--ready_after",
+            default=f"{DEFAULT_READY_AFTER // timedelta(hours=1)}h",
+            help="A day is complete this long after it ends: the import's --max_event_age plus a safety lag.",
+        )
+        parser.add_argument("--now", default=None, help="The run's clock, ISO-8601 (tests). Default: now.")
         parser.add_argument(
             "--max_rows_per_file", type=int, default=MAX_ROWS_PER_FILE, help="Start a new file after this many rows."
         )
 
 
+def export_apps(options: PipelineOptions) -> list[str]:
+    opts = options.view_as(DailyExportOptions)
+    if opts.app_id and opts.all_apps == "true":
+        raise ValueError("daily export: --app_id and --all-apps exclude each other")
+    if opts.app_id:
+        return [opts.app_id]
+    return [app.app_id for app in load_app_config(options.view_as(ImporterOptions).app_config).apps]
+
+
+def export_day(options: PipelineOptions) -> date | None:
+    """The one day to export, or None for ``--date auto``."""
+    opts = options.view_as(DailyExportOptions)
+    if opts.export_date is not None:
+        return opts.export_date
+    return None if opts.date == AUTO else date.fromisoformat(opts.date)
+
+
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     opts = options.view_as(DailyExportOptions)
-    missing = [flag for flag in ("app_id", "export_date", "output") if getattr(opts, flag) is None]
-    if missing:
-        raise ValueError(f"daily export needs --{', --'.join(missing)}")
+    if opts.output is None:
+        raise ValueError("daily export needs --output")
+    if opts.lookback_days < 1 or opts.max_rows_per_file < 1:
+        raise ValueError("daily export: --lookback_days and --max_rows_per_file must be at least 1")
+    ready_after = parse_duration(opts.ready_after) or timedelta(0)
+    now = datetime.fromisoformat(opts.now).astimezone(UTC) if opts.now else None
     project, dataset = bq_project(options), options.view_as(ImporterOptions).dataset
-    output = opts.output.rstrip("/")
-    read = QueryTopicDay(project, f"{project}.{dataset}.{EVENTS_DEDUP}", opts.app_id, opts.export_date)
+    plan = PlanExports(
+        project,
+        f"{project}.{dataset}.{EVENTS}",
+        opts.output,
+        export_apps(options),
+        export_day(options),
+        ready_after,
+        opts.lookback_days,
+        now,
+    )
+    read = QueryDay(project, f"{project}.{dataset}.{EVENTS_DEDUP}", opts.max_rows_per_file)
     (
-        [pipeline | f"Export[{topic}]" >> ExportTopic(topic, read, output, opts.max_rows_per_file) for topic in TOPICS]
-        | "AllEntries" >> beam.Flatten()
-        | "Collect" >> beam.combiners.ToList()
-        | "WriteManifest" >> beam.Map(write_manifest, output, opts.app_id, opts.export_date)
+        pipeline
+        | "Run" >> beam.Create([uuid.uuid4().hex])
+        | "PlanDays" >> beam.ParDo(plan)
+        | "ExportDays" >> ExportDays(read, opts.output)
     )
 
 
-def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run the export to completion; returns its manifest."""
+def run(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Run the export to completion; returns the manifests of the days it (re-)exported."""
     options = PipelineOptions(argv)
+    started = datetime.now(UTC)
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, options)
     pipeline.run().wait_until_finish()
-    return read_manifest(options.view_as(DailyExportOptions).output)
+    return manifests_since(options.view_as(DailyExportOptions).output, export_apps(options), started)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -77,10 +149,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if runs_on_dataflow(options):
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, options)
-        pipeline.run()  # the manifest, written last by the job, marks completion
-        print("submitted; the export is complete when manifest.json appears in --output")
+        pipeline.run()  # each day's manifest, written last by the job, marks its completion
+        print("submitted; a day's export is complete when <output>/<app_id>/<day>/manifest.json appears")
         return
-    print(json.dumps(run(argv)["row_counts"]))
+    for written in run(argv):
+        print(json.dumps({k: written[k] for k in ("app_id", "export_date", "complete", "row_counts")}))
 
 
 if __name__ == "__main__":

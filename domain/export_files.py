@@ -1,37 +1,112 @@
-"""Daily Export files: Branch's export columns and one events row as one CSV line (pure)."""
+"""Daily Export files (SPEC 8, 10), pure: Branch's v2 columns and value formats, one events
+row as one CSV line, the file names, the readiness rule and the staleness decision.
+
+Branch's readers (Kachit/branch-sdk-go's ``csv.go``/``types.go``, the Singer taps, position-
+based Java readers) parse these files strictly, so every value format here follows Branch's
+own sample files: integer ``id``, epoch-ms ``timestamp``, ``YYYY-MM-DD HH:MM:SS+0000``
+times, ``true``/``false``, JSON text for arrays and objects, an empty string where we have
+no value.
+"""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import io
 import json
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.event_names import TOPICS
+from domain.mapping import DEFAULT_MAX_EVENT_AGE
+from schemas.branch_export import BRANCH_V2_COLUMNS
 from schemas.tables import EVENTS, schema_fields
 
 MAX_ROWS_PER_FILE = 200_000
 MANIFEST = "manifest.json"
+# A day is exported once the streaming job can no longer accept events of it
+# (``--max_event_age``) plus this much, for the pipeline's own lag (SPEC 10).
+SAFETY_LAG = timedelta(hours=2)
+DEFAULT_READY_AFTER = DEFAULT_MAX_EVENT_AGE + SAFETY_LAG
+DEFAULT_LOOKBACK_DAYS = 7
 
-# Branch's export columns: identity and time first, then every user_data_* and event_data_*
-# column of the events table (so new ones flow into the export), then the JSON columns.
-# Internal bookkeeping (app_id, topic, ingest times, Segment ids) stays out; the Segment
-# anonymous id travels inside custom_data as the seed asks.
-_SCHEMA_COLUMNS = [field["name"] for field in schema_fields(EVENTS)]
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "id",
-    "name",
-    "timestamp",
-    "timestamp_iso",
-    "origin",
-    "customer_event_alias",
-    *(c for c in _SCHEMA_COLUMNS if c.startswith(("user_data_", "event_data_"))),
-    "content_items",
-    "custom_data",
+# The Daily Export API's keys: Branch's 15 event topics (SPEC 8), whether or not we import them.
+EXPORT_TOPICS: tuple[str, ...] = (
+    "eo_branch_cta_view",
+    "eo_click",
+    "eo_commerce_event",
+    "eo_content_event",
+    "eo_custom_event",
+    "eo_dismissal",
+    "eo_impression",
+    "eo_install",
+    "eo_open",
+    "eo_pageview",
+    "eo_reinstall",
+    "eo_sms_sent",
+    "eo_user_lifecycle_event",
+    "eo_web_session_start",
+    "eo_web_to_app_auto_redirect",
 )
-PLAIN_COLUMNS = [c for c in EXPORT_COLUMNS if c not in ("timestamp", "timestamp_iso", "content_items", "custom_data")]
+
+_SCHEMA_COLUMNS = tuple(field["name"] for field in schema_fields(EVENTS))
+_BRANCH = frozenset(BRANCH_V2_COLUMNS)
+# Ours, after Branch's so position-based readers still find Branch's columns: the event id
+# Branch's integer ``id`` is derived from, our attribution columns, the touch's link id as
+# sent (Branch's ``~id`` column holds integers only), the user_data_* / event_data_* columns
+# of the events table Branch has no name for (new ones follow the schema file), content items.
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "attributed",
+    "attribution_match",
+    "last_attributed_touch_link_id",
+    *(c for c in _SCHEMA_COLUMNS if c.startswith(("user_data_", "event_data_")) and c not in _BRANCH),
+    "content_items",
+)
+EXPORT_COLUMNS: tuple[str, ...] = (*BRANCH_V2_COLUMNS, *EXTRA_COLUMNS)
+
+# Columns of events_dedup the export reads: each file column of the same name, plus the
+# view's currency columns. The others are derived below.
+_DERIVED = frozenset(
+    {"id", "timestamp", "last_attributed_touch_timestamp", "last_attributed_touch_data_tilde_id"}
+    | {"custom_data", "content_items"}
+)
+VIEW_COLUMNS: tuple[str, ...] = (
+    "id",
+    "app_id",
+    "timestamp",
+    "segment_anonymous_id",
+    "last_attributed_touch_timestamp",
+    "last_attributed_touch_data_tilde_id",
+    "event_data_revenue_in_usd",
+    "event_data_exchange_rate",
+    *(c for c in _SCHEMA_COLUMNS if c in EXPORT_COLUMNS and c not in _DERIVED),
+)
+JSON_COLUMNS = ("custom_data", "content_items")  # read as JSON text
+_COPIED = tuple(c for c in VIEW_COLUMNS if c in EXPORT_COLUMNS and c not in _DERIVED)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ID_MASK = (1 << 63) - 1
+
+
+def export_id(app_id: str, event_id: str) -> int:
+    """Branch's integer ``id`` for one of our events: the first 8 bytes of
+    sha256("<app_id>/<event id>") as a big-endian integer, masked to 63 bits (a positive
+    int64 every reader can parse). Stable: the same event always gets the same id, so a
+    re-exported day replaces rows instead of adding new ones in a client's table."""
+    digest = hashlib.sha256(f"{app_id}/{event_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & _ID_MASK
+
+
+def epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def branch_time(moment: datetime) -> str:
+    """Branch's ``*_timestamp_iso`` form, Go layout ``2006-01-02 15:04:05-0700``, always UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+0000")
 
 
 def _cell(value: Any) -> str:
@@ -41,38 +116,159 @@ def _cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, Decimal):  # the emulator pads NUMERIC to 9 decimals; BigQuery does not
         return format(value.normalize(), "f")
+    if isinstance(value, list | tuple):  # repeated columns (tags): JSON text, empty when none
+        return json.dumps(list(value), ensure_ascii=False, separators=(",", ":")) if value else ""
     return str(value)
 
 
-def csv_line(row: dict[str, Any]) -> str:
-    """One events_dedup row (as :func:`export_sql` selects it) as a CSV line in EXPORT_COLUMNS order."""
-    moment: datetime = row["timestamp"]
-    custom_data = json.loads(row["custom_data"]) if row["custom_data"] else {}
-    if row["segment_anonymous_id"] is not None:
-        custom_data = {**(custom_data or {}), "segment_anonymous_id": row["segment_anonymous_id"]}
-    values = {
-        **{c: _cell(row[c]) for c in PLAIN_COLUMNS},
-        "timestamp": str(int(moment.timestamp() * 1000)),
-        "timestamp_iso": moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "content_items": row["content_items"] or "[]",
-        "custom_data": json.dumps(custom_data, separators=(",", ":"), ensure_ascii=False) if custom_data else "",
-    }
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow([values[c] for c in EXPORT_COLUMNS])
-    return out.getvalue()
+def _integer_link_id(value: str | None) -> str:
+    """Branch's ``~id`` is an integer (readers parse it as one); any other link id stays in
+    our ``last_attributed_touch_link_id`` column only."""
+    if value and value.isascii() and value.isdigit() and int(value) <= _ID_MASK:
+        return str(int(value))
+    return ""
 
 
-def manifest(entries: list[tuple[str, str, Any]], output: str, app_id: str, day: str) -> dict[str, Any]:
-    """The export's manifest: files (relative to ``output``) and row counts per topic, from
-    ``("file", topic, path)`` and ``("rows", topic, n)`` entries."""
-    prefix = output.rstrip("/") + "/"
+def _touch_values(row: Mapping[str, Any]) -> dict[str, str]:
+    """The last attributed touch's time columns: epoch ms, ISO and the elapsed whole units."""
+    touched: datetime | None = row["last_attributed_touch_timestamp"]
+    if touched is None:
+        return {}
+    elapsed = row["timestamp"] - touched
     return {
-        "app_id": app_id,
-        "export_date": day,
-        "generated_at": datetime.now(UTC).isoformat(),
-        "files": {
-            t: sorted(p.removeprefix(prefix) for kind, topic, p in entries if kind == "file" and topic == t)
-            for t in TOPICS
-        },
-        "row_counts": {t: sum(n for kind, topic, n in entries if kind == "rows" and topic == t) for t in TOPICS},
+        "last_attributed_touch_timestamp": str(epoch_ms(touched)),
+        "last_attributed_touch_timestamp_iso": branch_time(touched),
+        "hours_from_last_attributed_touch_to_event": str(elapsed // timedelta(hours=1)),
+        "minutes_from_last_attributed_touch_to_event": str(elapsed // timedelta(minutes=1)),
+        "seconds_from_last_attributed_touch_to_event": str(elapsed // timedelta(seconds=1)),
     }
+
+
+def _custom_data(row: Mapping[str, Any]) -> str:
+    """A JSON object, ``{}`` when empty; the Segment anonymous id travels in it (the seed asks so)."""
+    custom = json.loads(row["custom_data"]) if row["custom_data"] else {}
+    if row["segment_anonymous_id"] is not None:
+        custom = {**(custom or {}), "segment_anonymous_id": row["segment_anonymous_id"]}
+    return json.dumps(custom or {}, separators=(",", ":"), ensure_ascii=False)
+
+
+def export_values(row: Mapping[str, Any]) -> dict[str, str]:
+    """One events_dedup row (``VIEW_COLUMNS``, JSON columns as JSON text) -> a value per file column."""
+    moment: datetime = row["timestamp"]
+    ms = str(epoch_ms(moment))
+    return {
+        **{c: _cell(row[c]) for c in _COPIED},
+        **_touch_values(row),
+        "id": str(export_id(row["app_id"], row["id"])),
+        "event_id": row["id"],
+        "timestamp": ms,
+        "timestamp_iso": branch_time(moment),
+        "event_timestamp": ms,
+        "last_attributed_touch_data_tilde_id": _integer_link_id(row["last_attributed_touch_data_tilde_id"]),
+        "last_attributed_touch_link_id": _cell(row["last_attributed_touch_data_tilde_id"]),
+        "custom_data": _custom_data(row),
+        "content_items": row["content_items"] or "[]",
+    }
+
+
+def csv_line(row: Mapping[str, Any]) -> str:
+    """One row as an RFC 4180 CSV line in ``EXPORT_COLUMNS`` order, empty where we have no value."""
+    values = export_values(row)
+    return _csv([values.get(c, "") for c in EXPORT_COLUMNS])
+
+
+def header_line() -> str:
+    return _csv(EXPORT_COLUMNS)
+
+
+def _csv(cells: Iterable[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)  # quotes a field holding "\n" (not with "")
+    return out.getvalue().removesuffix("\n")
+
+
+def file_name(app_id: str, day: date, topic: str, token: str, n: int) -> str:
+    """Branch's naming (SPEC 8): ``<app_id>-<YYYY-MM-DD>-<topic>-v2-<hash>-<n>.csv.gz``."""
+    return f"{app_id}-{day.isoformat()}-{topic}-v2-{token}-{n}.csv.gz"
+
+
+def export_token(app_id: str, day: date, run_id: str) -> str:
+    """The ``<hash>`` of one export of a day: new for every run, so a re-export (stale day)
+    never overwrites a file a client may be downloading from an earlier answer."""
+    return hashlib.sha256(f"{app_id}/{day.isoformat()}/{run_id}".encode()).hexdigest()[:16]
+
+
+def ready_at(day: date, ready_after: timedelta = DEFAULT_READY_AFTER) -> datetime:
+    """When day D is complete (SPEC 10): D + 1 day + max event age + safety lag."""
+    return datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1) + ready_after
+
+
+def is_complete(day: date, now: datetime, ready_after: timedelta = DEFAULT_READY_AFTER) -> bool:
+    return now >= ready_at(day, ready_after)
+
+
+def complete_days(now: datetime, ready_after: timedelta, lookback_days: int) -> list[date]:
+    """The ``lookback_days`` most recent complete days, oldest first."""
+    newest = (now - ready_after - timedelta(days=1)).astimezone(UTC).date()
+    return [newest - timedelta(days=back) for back in reversed(range(lookback_days))]
+
+
+@dataclasses.dataclass(frozen=True)
+class DaySnapshot:
+    """What the events table held for an app's day: a late event (backfill, replay) changes it."""
+
+    rows: int = 0
+    max_ingested_at: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> DaySnapshot | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(int(data.get("rows", 0)), data.get("max_ingested_at"))
+
+
+@dataclasses.dataclass(frozen=True)
+class DayExport:
+    """One app's day to (re-)export: its file token, its snapshot, and whether it was complete."""
+
+    app_id: str
+    day: date
+    token: str
+    snapshot: DaySnapshot
+    complete: bool
+
+
+def needs_export(existing: Mapping[str, Any] | None, current: DaySnapshot) -> bool:
+    """Whether a complete day must be (re-)exported: never exported, exported before it was
+    complete (an explicit ``--export_date``), or its events changed since (SPEC 10)."""
+    if existing is None or not existing.get("complete"):
+        return True
+    return DaySnapshot.from_json(existing.get("snapshot")) != current
+
+
+def manifest(plan: DayExport, files: Iterable[tuple[str, str, int]], generated_at: datetime) -> dict[str, Any]:
+    """The manifest of one app's day from its ``(topic, file name, rows)`` files; written last,
+    so its presence means the export is finished."""
+    ordered = sorted(files)
+    return {
+        "app_id": plan.app_id,
+        "export_date": plan.day.isoformat(),
+        "generated_at": generated_at.astimezone(UTC).isoformat(),
+        "complete": plan.complete,
+        "snapshot": dataclasses.asdict(plan.snapshot),
+        "files": {t: [name for topic, name, _ in ordered if topic == t] for t in EXPORT_TOPICS},
+        "row_counts": {t: sum(n for topic, _, n in ordered if topic == t) for t in EXPORT_TOPICS},
+    }
+
+
+def served_files(
+    existing: Mapping[str, Any] | None, day: date, now: datetime, ready_after: timedelta
+) -> dict[str, list[str]]:
+    """The Export API's answer, file names per topic: every topic, ``[]`` unless the day is
+    complete and was exported complete (a partial export, e.g. the local demo's, is not served)."""
+    listed = (
+        existing.get("files", {})
+        if existing and existing.get("complete") and is_complete(day, now, ready_after)
+        else {}
+    )
+    return {t: list(listed.get(t, [])) for t in EXPORT_TOPICS}

@@ -256,13 +256,12 @@ def show_serving(dataset: str, export_dir: str) -> None:
     """One Query API call (in-process, the real FastAPI app) and one daily export (the Beam job)."""
     from fastapi.testclient import TestClient
 
-    from beam_jobs import daily_export
     from serving.app import create_app
     from serving.settings import ServingSettings
 
     today = datetime.now(UTC).date()
     tomorrow = today + timedelta(days=1)
-    api = TestClient(create_app(ServingSettings(PROJECT, dataset)))
+    api = TestClient(create_app(ServingSettings(PROJECT, dataset), export_settings=export_settings(export_dir)))
     body = {
         "branch_key": LOCAL_KEY,
         "branch_secret": LOCAL_SECRET,
@@ -279,24 +278,47 @@ def show_serving(dataset: str, export_dir: str) -> None:
     print(f"\nQuery API: POST /v1/query/analytics?limit=5 {orjson.dumps(shown).decode()}")
     print(f"  -> HTTP {response.status_code} {orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode()}")
 
-    # The export API serves finished (past) days; today's export so far comes from the job itself.
-    output = f"{export_dir}/{LOCAL_APP}/{today.isoformat()}"
-    manifest = daily_export.run(
-        [
-            "--runner=FnApiRunner",
-            f"--project={PROJECT}",
-            f"--dataset={dataset}",
-            f"--app_id={LOCAL_APP}",
-            f"--export_date={today.isoformat()}",
-            f"--output={output}",
-        ]
+    show_export(api, dataset, export_dir, today)
+
+
+def show_export(api, dataset: str, export_dir: str, today) -> None:
+    """The scheduled export job over every app, then today's partial day by hand (the sample's
+    events are today's), then the Export API for today: 15 empty lists, since a day is only
+    served once complete (SPEC 10) and a partial export is never served."""
+    from beam_jobs import daily_export
+
+    common = ["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}", f"--output={export_dir}"]
+    scheduled = daily_export.run([*common, "--all-apps", "--date=auto"])
+    print(
+        f"\nDaily Export, scheduled form (--all-apps --date auto) -> {export_dir}: {len(scheduled)} complete day(s) exported"
     )
-    print(f"\nDaily Export of {LOCAL_APP} for {today} (beam_jobs.daily_export) -> {output}")
-    for topic, count in sorted(manifest["row_counts"].items()):
-        print(f"  {topic:<26} {count:>5} rows in {len(manifest['files'][topic])} file(s)")
+    for manifest in daily_export.run([*common, "--all-apps", f"--export_date={today.isoformat()}"]):
+        print(
+            f"  {manifest['app_id']} {manifest['export_date']} (partial: today is not complete, not served by the API)"
+        )
+        for topic, count in sorted(manifest["row_counts"].items()):
+            if count:
+                print(f"    {topic:<26} {count:>5} rows in {len(manifest['files'][topic])} file(s)")
+    answer = api.post(
+        "/v3/export", json={"branch_key": LOCAL_KEY, "branch_secret": LOCAL_SECRET, "export_date": today.isoformat()}
+    )
+    empty = sum(1 for urls in answer.json().values() if not urls) if answer.status_code == 200 else 0
+    print(
+        f"Export API: POST /v3/export for {today} -> HTTP {answer.status_code}, {len(answer.json())} topic keys, {empty} empty "
+        f"(a day is served once complete: day + 1 day + max event age + safety lag)"
+    )
 
 
-def serve(dataset: str, port: int) -> None:
+def export_settings(export_dir: str):
+    """The service reads the files the local export job wrote (and signs its links with a fixed
+    local key, so links printed in one process work in the other)."""
+    from serving.export import ExportSettings
+    from serving.signing import Signer
+
+    return ExportSettings(export_dir, Signer(b"local-run-export-links"))
+
+
+def serve(dataset: str, port: int, export_dir: str) -> None:
     """Keep the service up (Ctrl-C stops it and the emulators)."""
     import uvicorn
 
@@ -305,7 +327,8 @@ def serve(dataset: str, port: int) -> None:
 
     print(f"\nStatus page: http://127.0.0.1:{port}/status  (log in with {LOCAL_KEY} / {LOCAL_SECRET})")
     print(f"Query API:   http://127.0.0.1:{port}/docs   Ctrl-C stops the service and the emulators.")
-    uvicorn.run(create_app(ServingSettings(PROJECT, dataset)), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(ServingSettings(PROJECT, dataset), export_settings=export_settings(export_dir))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def _cell(value) -> str:
@@ -358,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.serve:
             print(attribution_line)
             print(accounting.summary_line(len(messages)), flush=True)
-            serve(args.dataset, args.port)
+            serve(args.dataset, args.port, args.export_dir)
         else:
             print(
                 "Status page and APIs: ./run_local.sh --serve keeps the service up at "

@@ -133,15 +133,15 @@ def test_daily_export_graph_serializes_for_dataflow():
     options = PipelineOptions(
         [
             *DATAFLOW_FLAGS,
-            "--app_id=local-app",
-            "--export_date=2026-11-19",
-            "--output=gs://bucket/exports/local-app/2026-11-19",
+            "--all-apps",
+            "--date=auto",
+            "--output=gs://bucket/exports",
         ]
     )
     pipeline = beam.Pipeline(options=options)
     daily_export.build_pipeline(pipeline, options)
     names = _top_level_names(pipeline.to_runner_api())
-    assert names[-3:] == ["AllEntries", "Collect", "WriteManifest"]
+    assert names == ["Run", "PlanDays", "ExportDays"]
 
 
 def test_the_dataflow_readme_lists_every_stable_step_name():

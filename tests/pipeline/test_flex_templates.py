@@ -29,7 +29,7 @@ DOCKERFILE = REPO / "dataflow" / "Dockerfile"
 JOBS: dict[str, tuple[Any, tuple[type[PipelineOptions], ...], tuple[str, ...] | None]] = {
     "segment_import": (segment_import, (segment_import.SegmentImportOptions, ImporterOptions), None),
     "backfill": (backfill, (backfill.BackfillOptions, ImporterOptions), None),
-    "daily_export": (daily_export, (daily_export.DailyExportOptions,), ("dataset", "bq_project")),
+    "daily_export": (daily_export, (daily_export.DailyExportOptions,), ("dataset", "bq_project", "app_config")),
 }
 
 # A realistic value (launching on Dataflow) and an obviously bad one, per option name.
@@ -49,7 +49,12 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     # The other methods' graphs are checked in test_dataflow_graph.py.
     "bq_write_method": ("STREAMING_INSERTS", "storage_write"),
     "export_date": ("2026-11-19", "2026-13-01"),
-    "output": ("gs://my-bucket/exports/local-app/2026-11-19", "exports/local-app"),
+    "output": ("gs://my-bucket/exports", "exports/local-app"),
+    "all_apps": ("true", "yes"),
+    "date": ("auto", "yesterday"),
+    "lookback_days": ("7", "0"),
+    "ready_after": ("26h", "one day"),
+    "now": ("2026-11-22T12:00:00+00:00", "noon"),
     "max_rows_per_file": ("200000", "-1"),
 }
 
