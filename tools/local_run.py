@@ -14,14 +14,16 @@ import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import orjson
 from google.cloud import bigquery
 from tqdm import tqdm
 
 from adapters.bigquery import make_client
+from adapters.exchange_rates import load_rates
 from adapters.provision import provision_tables
+from domain.exchange_rates import BUNDLED_RATES, parse_rates
 from tools import localstack
 from tools.attribution_sample import Expected, attribution_sample
 from tools.localstack import provision_pubsub
@@ -179,9 +181,11 @@ def check_attribution(client: bigquery.Client, dataset: str, expected: dict[str,
 
 
 def reset_dataset(client: bigquery.Client, dataset: str) -> None:
-    """Local runs start from empty tables (only ever against the emulator)."""
+    """Local runs start from empty tables (only ever against the emulator) and the bundled
+    exchange rates (what `segment-branch load-rates --csv bundled` loads)."""
     client.delete_dataset(f"{client.project}.{dataset}", delete_contents=True, not_found_ok=True)
     provision_tables(client, dataset)
+    load_rates(client, dataset, parse_rates(BUNDLED_RATES.read_text().splitlines()))
 
 
 def print_report(client: bigquery.Client, dataset: str) -> None:
@@ -260,23 +264,30 @@ def show_serving(dataset: str, export_dir: str) -> None:
     from serving.settings import ServingSettings
 
     today = datetime.now(UTC).date()
-    tomorrow = today + timedelta(days=1)
     api = TestClient(create_app(ServingSettings(PROJECT, dataset), export_settings=export_settings(export_dir)))
-    body = {
-        "branch_key": LOCAL_KEY,
-        "branch_secret": LOCAL_SECRET,
-        "start_date": today.isoformat(),
-        "end_date": tomorrow.isoformat(),
-        "data_source": "eo_commerce_event",
-        "aggregation": "revenue",
-        "dimensions": ["name", "event_data_currency"],
-        "ordered_by": "revenue",
-        "ordered": "descending",
-    }
-    response = api.post("/v1/query/analytics?limit=5", json=body)
-    shown = {k: ("***" if k == "branch_secret" else v) for k, v in body.items()}
-    print(f"\nQuery API: POST /v1/query/analytics?limit=5 {orjson.dumps(shown).decode()}")
-    print(f"  -> HTTP {response.status_code} {orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode()}")
+    credentials = {"branch_key": LOCAL_KEY, "branch_secret": LOCAL_SECRET}
+    one_day = {"start_date": today.isoformat(), "end_date": today.isoformat(), "data_source": "eo_commerce_event"}
+    requests = (
+        # Revenue by event and currency over one day (start_date == end_date: that whole day).
+        {
+            **one_day,
+            "aggregation": "revenue",
+            "dimensions": ["name", "event_data_currency"],
+            "ordered_by": "revenue",
+            "ordered": "descending",
+        },
+        # Which campaigns drove today's commerce events (the attribution dimensions).
+        {
+            **one_day,
+            "aggregation": "total_count",
+            "dimensions": ["last_attributed_touch_data_tilde_campaign", "last_attributed_touch_data_tilde_channel"],
+            "filters": {"attributed": ["true"]},
+        },
+    )
+    for body in requests:
+        response = api.post("/v1/query/analytics?limit=5", json={**credentials, **body})
+        print(f"\nQuery API: POST /v1/query/analytics?limit=5 {orjson.dumps(body).decode()}")
+        print(f"  -> HTTP {response.status_code} {orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode()}")
 
     show_export(api, dataset, export_dir, today)
 
