@@ -151,3 +151,46 @@ def test_a_touch_source_is_skipped_and_its_touch_written_as_a_touches_row():
     assert_that(routed[IMPORT_STATS], lambda rows: _check_totals(rows, {
         ("imported", None): 1, ("skipped", "not_imported_event"): 2}), label="ImportStats")  # fmt: skip
     pipeline.run().wait_until_finish()
+
+
+def test_a_backlog_read_days_after_publish_keeps_on_time_events():
+    """SPEC 10: stale_event is measured from the publish time, so messages Pub/Sub got three
+    days before the pipeline reads them (an outage's backlog) are imported when they were on
+    time then; one that was already a day old when published is still stale."""
+    published = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+
+    def backlog(message_id: str, age: timedelta) -> TimestampedValue:
+        event = {
+            "type": "track",
+            "event": "Order Completed",
+            "messageId": message_id,
+            "userId": "u-1",
+            "timestamp": (published - age).isoformat(),
+        }
+        return TimestampedValue(PubsubMessage(orjson.dumps(event), {}, publish_time=published), published.timestamp())
+
+    stream = (
+        _TestStream()
+        .add_elements(
+            [
+                backlog("b-1", timedelta(minutes=5)),
+                backlog("b-2", timedelta(hours=23)),
+                backlog("b-3", timedelta(hours=25)),
+            ]
+        )
+        .advance_watermark_to_infinity()
+    )
+    options = PipelineOptions(["--runner=BundleBasedDirectRunner"])
+    options.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(options=options)
+    settings = FaultInjectingSettings(load_config(), max_event_age=timedelta(hours=24))
+    routed = pipeline | stream | RouteSegmentMessages(settings, timedelta(minutes=10))
+    assert_that(
+        routed[EVENTS] | beam.Map(lambda row: row["segment_message_id"]), equal_to(["b-1", "b-2"]), label="Events"
+    )
+    assert_that(
+        routed[REJECTED_EVENTS] | beam.Map(lambda row: (row["segment_message_id"], row["reason"])),
+        equal_to([("b-3", "stale_event")]),
+        label="Stale",
+    )
+    pipeline.run().wait_until_finish()

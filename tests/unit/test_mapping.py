@@ -439,6 +439,22 @@ def test_stale_check_uses_now_argument():
     assert mapping_process(event, now=then).outcome is Outcome.IMPORTED
 
 
+def test_stale_and_future_are_measured_from_the_publish_time_not_the_read_time():
+    """SPEC 10: a backlog (messages read days after Pub/Sub got them) keeps on-time events."""
+    from datetime import datetime
+
+    published = datetime(2026, 11, 20, 12, tzinfo=UTC)  # 8 days before MAPPING_NOW, the read time
+    on_time = mapping_track_event(timestamp="2026-11-20T11:00:00Z")
+    assert mapping_process(on_time, publish_time=published).outcome is Outcome.IMPORTED
+    assert_reason(mapping_process(on_time), Reason.STALE_EVENT)  # no publish time: measured from now
+    late = mapping_track_event(timestamp="2026-11-19T11:59:59Z")  # a day and a second before publish
+    outcome = mapping_process(late, publish_time=published)
+    assert_reason(outcome, Reason.STALE_EVENT)
+    assert "before its publish time" in outcome.detail
+    ahead = mapping_track_event(timestamp="2026-11-20T12:10:01Z")  # in the past at read time, ahead of publish
+    assert_reason(mapping_process(ahead, publish_time=published), Reason.FUTURE_EVENT)
+
+
 def test_backfill_without_max_event_age_accepts_old_events():
     settings = mapping_settings_for(max_event_age=None)
     row = mapping_imported_row(mapping_track_event(timestamp="2001-02-03T04:05:06Z"), settings=settings)
