@@ -91,6 +91,10 @@ setuptools.setup(
     },
     install_requires=[
         f"apache-beam[gcp]=={BEAM_VERSION}",
+        # Used directly (provisioning, the emulator client, the local runner), not only
+        # through Beam: declared at the versions Beam's gcp extra resolves to.
+        "google-cloud-bigquery==3.47.0",
+        "google-cloud-pubsub==2.44.0",
         "orjson==3.13.0",
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
@@ -101,12 +105,16 @@ setuptools.setup(
             "fastapi==0.165.0",
             "uvicorn==0.54.0",
             "python-multipart==0.0.34",
+            "google-cloud-storage==3.17.1",  # V4 signed URLs of gs:// export files
+            "tzdata==2026.6",  # the apps' timezones where the image has no system zoneinfo
         ],
         # Local runs, tests and benchmarks.
         "dev": [
             "fastapi==0.165.0",
             "uvicorn==0.54.0",
             "python-multipart==0.0.34",
+            "google-cloud-storage==3.17.1",
+            "tzdata==2026.6",
             "httpx==0.28.1",
             "hypothesis==6.170.17",
             "pytest==9.2.0",
