@@ -7,7 +7,7 @@ cpdef _screen_dpi(density)
 cpdef dict user_data(dict doc, dict context, dict properties, str platform, list warnings, dict row=*)
 cpdef bint is_identifiable(dict user)
 
-from domain.values cimport to_int, to_text
+from domain.values cimport to_bool, to_int, to_text
 
 # Module tables read per message.
 cdef dict _DEVICE_TYPES, _OS_NAMES, _APP_PLATFORM, _LOCALES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.values import to_int, to_text
+from domain.values import to_bool, to_int, to_text
 
 IOS = "IOS"
 ANDROID = "ANDROID"
@@ -180,10 +180,14 @@ def user_data(
         advertising_id = _identifier(device_info.get("advertisingId"))
         device_id = _identifier(device_info.get("id"))
         ad_tracking = device_info.get("adTrackingEnabled")
-        if ad_tracking is False:
-            row["user_data_limit_ad_tracking"] = True
-        elif ad_tracking is True:
-            row["user_data_limit_ad_tracking"] = False
+        if ad_tracking is not None:
+            # A user's tracking choice: honoured as a boolean, "true"/"false" or 1/0 (SDKs and
+            # server libraries send each); anything else is dropped with a warning.
+            enabled = to_bool(ad_tracking)
+            if enabled is None:
+                warnings.append("invalid_value:adTrackingEnabled")
+            else:
+                row["user_data_limit_ad_tracking"] = not enabled
         if advertising_id is not None and is_zeroed(advertising_id):
             advertising_id = None
             row["user_data_limit_ad_tracking"] = True

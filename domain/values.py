@@ -131,6 +131,22 @@ def to_float(value: Any, *, allow_negative: bool = True) -> float | None:
     return number
 
 
+_TRUE, _FALSE = frozenset(("true", "1")), frozenset(("false", "0"))
+
+
+def to_bool(value: Any) -> bool | None:
+    """A boolean as SDKs send it: true/false, "true"/"false" (any case), 1/0 or "1"/"0";
+    None for anything else (the caller warns: a value it cannot read is not a choice)."""
+    if value is True or value is False:
+        return bool(value)
+    if type(value) is int:
+        return True if value == 1 else False if value == 0 else None
+    if type(value) is str:
+        text = value.strip().lower()
+        return True if text in _TRUE else False if text in _FALSE else None
+    return None
+
+
 def to_int(value: Any) -> int | None:
     """An INT64 from an integral JSON number or numeric string (1080, 1080.0, "1080")."""
     if type(value) is int:

@@ -186,11 +186,32 @@ def test_is_zeroed():
     assert not is_zeroed("00000000-0000-0000-0000-000000000001")
 
 
-@pytest.mark.parametrize("enabled,limit", [(False, True), (True, False)])
+@pytest.mark.parametrize(
+    "enabled,limit",
+    [
+        (False, True),
+        (True, False),
+        ("false", True),
+        ("TRUE", False),
+        (" False ", True),
+        (0, True),
+        (1, False),
+        ("0", True),
+    ],
+)
 def test_ad_tracking_enabled_flag_sets_limit_ad_tracking(enabled, limit):
+    """A tracking opt-out is honoured however the SDK spelled it (issue 17: "false" was lost)."""
     row = mapping_imported_row(anon(context=mapping_ios_context(adTrackingEnabled=enabled)))
     assert row["user_data_limit_ad_tracking"] is limit
     assert row["user_data_idfa"] == IDFA
+    assert "invalid_value:adTrackingEnabled" not in (row["warnings"] or "")
+
+
+@pytest.mark.parametrize("value", ["no", 2, 0.5, [], {}, ""])
+def test_an_unreadable_ad_tracking_flag_is_dropped_with_a_warning(value):
+    row = mapping_imported_row(anon(context=mapping_ios_context(adTrackingEnabled=value)))
+    assert row["user_data_limit_ad_tracking"] is None
+    assert "invalid_value:adTrackingEnabled" in row["warnings"]
 
 
 def test_limit_ad_tracking_unknown_without_flag():
