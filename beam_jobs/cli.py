@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     settings = ImportSettings(
-        load_app_config(args.app_config),
+        load_app_config(args.app_config, bundled_ok=True),  # a dry run on this machine
         max_payload_bytes=args.max_payload_bytes,
         max_event_age=args.max_event_age,
         max_clock_skew=args.max_clock_skew,

@@ -30,7 +30,7 @@ class ImporterOptions(PipelineOptions):
         parser.add_argument(
             "--app_config",
             default=None,
-            help="App config file (YAML/JSON, local or gs://). Default: the bundled local config.",
+            help="App config file (YAML/JSON, local or gs://; required, except against the local emulators).",
         )
         parser.add_argument(
             "--default_app_id",

@@ -477,9 +477,9 @@ def _decide(
         return _rejected(Reason.INVALID_TIMESTAMP, str(error), app_id, message_id, segment_name, platform)
     # Measured against when Pub/Sub got the message, not when the pipeline reads it (SPEC 10):
     # a backlog after an outage must not turn on-time events into stale ones.
-    received = publish_time if publish_time is not None else now
+    reference = publish_time if publish_time is not None else now
     basis = "its publish time" if publish_time is not None else "now"
-    if settings.max_event_age is not None and when < received - settings.max_event_age:
+    if settings.max_event_age is not None and when < reference - settings.max_event_age:
         return _rejected(
             Reason.STALE_EVENT,
             f"event time {to_bq_timestamp(when)} older than {settings.max_event_age} before {basis}",
@@ -488,7 +488,7 @@ def _decide(
             segment_name,
             platform,
         )
-    if settings.max_clock_skew is not None and when > received + settings.max_clock_skew:
+    if settings.max_clock_skew is not None and when > reference + settings.max_clock_skew:
         return _rejected(
             Reason.FUTURE_EVENT,
             f"event time {to_bq_timestamp(when)} ahead of {basis} by more than {settings.max_clock_skew}",

@@ -92,6 +92,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; settings default to the environment (``ServingSettings.from_env``)."""
     settings = settings or ServingSettings.from_env()
+    _ = settings.config  # read now: a missing or bad app config stops the start, not a request
     app = FastAPI(
         title="Segment -> Branch serving", docs_url="/docs", redoc_url=None, default_response_class=BranchJSONResponse
     )

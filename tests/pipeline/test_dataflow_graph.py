@@ -29,6 +29,8 @@ DATAFLOW_FLAGS = [
     "--project=my-proj",
     "--region=us-central1",
     "--temp_location=gs://bucket/tmp",
+    # Explicit, as on Dataflow: without emulators the jobs refuse to fall back to the bundled one.
+    f"--app_config={REPO / 'domain' / 'default_app_config.yaml'}",
 ]
 
 IMPORT_STEPS = [

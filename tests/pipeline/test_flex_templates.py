@@ -17,6 +17,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from adapters.storage import EMULATOR_VARS
 from beam_jobs import backfill, daily_export, segment_import
 from beam_jobs.options import ImporterOptions
 from tests.support import REPO, build_compiled_script
@@ -60,6 +61,14 @@ EXAMPLES: dict[str, tuple[str, str]] = {
 
 
 # Values that would make building the graph touch Cloud Storage: local stand-ins.
+@pytest.fixture(autouse=True)
+def _no_emulators(monkeypatch):
+    """A Flex Template launcher runs on Dataflow, where no emulator variable is set (so the
+    jobs' refusal to fall back to the bundled app config applies, as it does there)."""
+    for var in EMULATOR_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
 def _build_overrides(tmp_path: Path) -> dict[str, str]:
     archive = tmp_path / "segment.jsonl"
     archive.write_text("{}\n")

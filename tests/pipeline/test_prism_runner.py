@@ -31,7 +31,14 @@ def prism_binary():
 
 
 def test_routing_decides_every_line_on_prism():
-    options = PipelineOptions(["--runner=PrismRunner", f"--prism_location={PRISM}", "--prism_log_level=warn"])
+    options = PipelineOptions(
+        [
+            "--runner=PrismRunner",
+            f"--prism_location={PRISM}",
+            "--prism_log_level=warn",
+            f"--app_config={REPO / 'domain' / 'default_app_config.yaml'}",
+        ]
+    )
     settings = import_settings(options.view_as(ImporterOptions), max_event_age=None)
     lines = one_of_each_fate()
     with beam.Pipeline(options=options) as pipeline:
