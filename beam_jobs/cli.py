@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import collections
 import getpass
+import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
@@ -32,6 +33,7 @@ from domain.mapping import (
     MappingOutcome,
     process_message,
 )
+from domain.segment_input import document_messages
 from domain.timestamps import parse_duration, parse_timestamp
 
 
@@ -66,14 +68,33 @@ def map_lines(
     a touch's line carries ``"touch"``, an imported row its attribution columns.
     """
     counts: collections.Counter = collections.Counter()
-    for line in lines:
-        data = line[:-1] if line.endswith(b"\n") else line
-        if data.endswith(b"\r"):
-            data = data[:-1]
+    for data in _input_messages(lines):
         result, shown = map_message(data, attributes, settings, now, explain=explain, attribution=attribution)
         counts[(result.outcome.value, result.reason.value if result.reason else None)] += 1
         out.write(orjson.dumps(shown) + b"\n")
     return counts
+
+
+def _input_messages(lines: BinaryIO) -> Iterator[bytes]:
+    """JSON lines one per line, streamed: each line, even a blank or broken one, gets its
+    outcome line. A file that is one JSON document (an array, an SDK batch body, a
+    pretty-printed message) is read whole and split into its messages (``domain.segment_input``)."""
+    first = lines.readline()
+    try:
+        head = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        head = None
+    rest: Iterable[bytes] = lines
+    if first and not (type(head) is dict and "batch" not in head):
+        data = first + lines.read()
+        messages = document_messages(data)
+        if messages is not None:
+            yield from messages
+            return
+        first, rest = b"", data.splitlines(keepends=True)
+    for line in itertools.chain([first] if first else [], rest):
+        data = line[:-1] if line.endswith(b"\n") else line
+        yield data[:-1] if data.endswith(b"\r") else data
 
 
 def map_message(

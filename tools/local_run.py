@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 from google.cloud import bigquery
@@ -24,6 +25,8 @@ from adapters.bigquery import make_client
 from adapters.exchange_rates import load_rates
 from adapters.provision import provision_tables
 from domain.exchange_rates import BUNDLED_RATES, parse_rates
+from domain.mapping import BRANCH_KEY_ATTRIBUTE
+from domain.segment_input import split_messages
 from tools import localstack
 from tools.attribution_sample import Expected, attribution_sample
 from tools.localstack import provision_pubsub
@@ -122,7 +125,7 @@ def import_until_accounted(
 
 
 @contextlib.contextmanager
-def streaming_job(project: str, dataset: str, subscription: str) -> Iterator[None]:
+def streaming_job(project: str, dataset: str, subscription: str, *options: str) -> Iterator[None]:
     """The streaming job on the DirectRunner, running on ``subscription`` until the block ends."""
     from beam_jobs import segment_import
 
@@ -132,6 +135,7 @@ def streaming_job(project: str, dataset: str, subscription: str) -> Iterator[Non
             f"--project={project}",
             f"--dataset={dataset}",
             f"--subscription=projects/{project}/subscriptions/{subscription}",
+            *options,
         ]
     )
     try:
@@ -154,6 +158,13 @@ def publish_in_phases(
         if not accounting.consistent(published):
             break
     return accounting
+
+
+def read_input(path: str, branch_key: str | None) -> list[SampleMessage]:
+    """A user's file of Segment events as Pub/Sub messages (``domain.segment_input`` forms)."""
+    attributes = {BRANCH_KEY_ATTRIBUTE: branch_key} if branch_key else {}
+    data = Path(path).read_bytes()
+    return [SampleMessage(message, dict(attributes), "input") for message in split_messages(data)]
 
 
 def check_attribution(client: bigquery.Client, dataset: str, expected: dict[str, Expected]) -> tuple[int, int]:
@@ -358,6 +369,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--export-dir", default="out/exports", help="where the daily export files go")
     parser.add_argument("--serve", action="store_true", help="keep the service (status page, APIs) up after the run")
     parser.add_argument("--port", type=int, default=8080, help="service port with --serve")
+    parser.add_argument(
+        "--input",
+        default=None,
+        help="your own Segment events instead of the sample: JSON lines, SDK batch bodies or a JSON array",
+    )
+    parser.add_argument("--branch-key", default=None, help="with --input: the branch_key attribute of every message")
+    parser.add_argument(
+        "--max-event-age", default=None, help="stale_event threshold of the job (default 24h; off with --input)"
+    )
     args = parser.parse_args(argv)
     # A plain `kill` must stop the emulators too: exit through the context managers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -369,37 +389,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         topic, subscription = "segment-events", f"segment-import-{int(time.time())}"
         provision_pubsub(PROJECT, topic, subscription)
         now = datetime.now(UTC)
-        attribution = attribution_sample(now)
-        # Touches first, then the conversions that link platforms, then everything else.
-        phases = [attribution.touches, attribution.teachers, [*generate_sample(args.count, args.seed, now),
-                                                              *attribution.conversions]]  # fmt: skip
+        attribution = None if args.input else attribution_sample(now)
+        if attribution is None:  # the user's own events, as they are
+            phases = [read_input(args.input, args.branch_key)]
+        else:  # touches first, then the conversions that link platforms, then everything else
+            phases = [attribution.touches, attribution.teachers, [*generate_sample(args.count, args.seed, now),
+                                                                  *attribution.conversions]]  # fmt: skip
         messages = [message for phase in phases for message in phase]
+        max_event_age = args.max_event_age or ("off" if args.input else "24h")
 
         job_started = time.monotonic()
-        with streaming_job(PROJECT, args.dataset, subscription):
+        with streaming_job(PROJECT, args.dataset, subscription, f"--max_event_age={max_event_age}"):
             accounting = publish_in_phases(client, args.dataset, topic, phases, timeout=args.timeout)
         job_seconds = time.monotonic() - job_started
         import_seconds = time.monotonic() - started
         print_report(client, args.dataset)
-        checked, mismatches = check_attribution(client, args.dataset, attribution.expected)
+        checked, mismatches = check_attribution(client, args.dataset, attribution.expected) if attribution else (0, 0)
         show_serving(args.dataset, args.export_dir)
         print(
             f"\n{len(messages)} messages accounted for {import_seconds:.1f}s after start (emulators, "
             f"provisioning and publish included); the streaming job took {job_seconds:.1f}s "
             f"({len(messages) / job_seconds:.0f} msg/s on the DirectRunner, job start-up included)"
         )
-        attribution_line = f"ATTRIBUTION checked={checked} mismatches={mismatches}"
+        # Your own events have no ground truth to check attribution against.
+        lines = [f"ATTRIBUTION checked={checked} mismatches={mismatches}"] if attribution else []
+        lines.append(accounting.summary_line(len(messages)))
         if args.serve:
-            print(attribution_line)
-            print(accounting.summary_line(len(messages)), flush=True)
+            print("\n".join(lines), flush=True)
             serve(args.dataset, args.port, args.export_dir)
         else:
             print(
                 "Status page and APIs: ./run_local.sh --serve keeps the service up at "
                 f"http://127.0.0.1:{args.port}/status"
             )
-        print(attribution_line)
-        print(accounting.summary_line(len(messages)))
+        print("\n".join(lines))
     return 0 if accounting.consistent(len(messages)) and mismatches == 0 else 1
 
 

@@ -127,3 +127,22 @@ def test_console_script_is_installed():
     assert proc.returncode == 0, proc.stderr.decode()
     [line] = proc.stdout.decode().splitlines()
     assert json.loads(line)["outcome"] == "imported"
+
+
+def test_map_reads_sdk_batch_bodies_json_arrays_and_pretty_printed_messages():
+    """Issue 17: what analytics-python/node post ({"batch": [...]}) and exported arrays."""
+    first, second = mapping_track_event(messageId="b1"), mapping_track_event(messageId="b2", event="Signed Up")
+    batch = orjson.dumps({"batch": [first, second], "sentAt": NOW}, option=orjson.OPT_INDENT_2)
+    for data in (batch, orjson.dumps([first, second]), orjson.dumps([first, second], option=orjson.OPT_INDENT_2)):
+        results = outputs(run_map(data, "--now", NOW))
+        assert [(r["outcome"], r["row"]["segment_message_id"]) for r in results] == [
+            ("imported", "b1"),
+            ("imported", "b2"),
+        ]
+    pretty = orjson.dumps(first, option=orjson.OPT_INDENT_2)
+    assert [r["outcome"] for r in outputs(run_map(pretty, "--now", NOW))] == ["imported"]
+
+
+def test_map_json_lines_starting_with_a_broken_line_keep_one_outcome_per_line():
+    data = b"not json\n\n" + ev(messageId="m1") + b"\n"
+    assert [r["reason"] for r in outputs(run_map(data, "--now", NOW))] == ["malformed_json", "malformed_json", None]
