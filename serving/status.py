@@ -150,6 +150,7 @@ def status_page(
         dots=status_html.dots(summary),
         count_rows=status_html.count_rows(summary),
         reason_rows=status_html.reason_rows(summary),
+        double_tracking=status_html.double_tracking(summary),
         name=name,
         category_options=status_html.options(list(CATEGORIES), category, "any category"),
         platform_options=status_html.options([p.value for p in Platform], platform, "any platform"),

@@ -23,6 +23,7 @@ from serving.status_models import (
     Chart,
     ChartPoint,
     Dot,
+    DoubleTracked,
     Liveview,
     LiveviewRow,
     OutcomeCounts,
@@ -116,6 +117,10 @@ def build_summary(queries: QueryRunner, dataset: str, app: AppConfig, window_min
                 examples=examples.get(reason, []) if outcome == Outcome.REJECTED.value else [],
             )
             for (outcome, reason), count in top
+        ],
+        double_tracked=[
+            DoubleTracked(name=row["name"], last_day=int(row["events"]))
+            for row in queries.rows(status_sql.double_tracked(dataset, app.app_id, day_start))
         ],
     )
 

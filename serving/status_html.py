@@ -93,6 +93,19 @@ def reason_rows(summary: StatusSummary) -> Html:
     )
 
 
+def double_tracking(summary: StatusSummary) -> Html:
+    """The card's warning when events the app also tracks with the Branch SDK were imported."""
+    if not summary.double_tracked:
+        return Html("")
+    total = sum(d.last_day for d in summary.double_tracked)
+    names = ", ".join(f"{esc(d.name or '(none)')} ({d.last_day})" for d in summary.double_tracked)
+    return Html(
+        f'<p class="warning" id="double-tracking" role="alert"><b>Double tracking:</b> {total} imported event(s) in '
+        f"the last day are also tracked with the Branch SDK (natively_tracked_events), so Branch counts them "
+        f"twice: {names}. Stop sending them from one side.</p>"
+    )
+
+
 def options(choices: list[str], selected: str | None, blank: str | None) -> Html:
     items = [f'<option value="">{esc(blank)}</option>'] if blank is not None else []
     items += [f'<option value="{esc(c)}"{" selected" if c == selected else ""}>{esc(c)}</option>' for c in choices]

@@ -41,6 +41,13 @@ class ReasonCount(BaseModel):
     examples: list[RejectedExample]
 
 
+class DoubleTracked(BaseModel):
+    """Events imported although the app tracks them with the Branch SDK too: counted twice in Branch."""
+
+    name: str | None
+    last_day: int
+
+
 class StatusSummary(BaseModel):
     app_id: str
     generated_at: datetime
@@ -50,6 +57,7 @@ class StatusSummary(BaseModel):
     last_hour: OutcomeCounts
     last_day: OutcomeCounts
     top_reasons: list[ReasonCount]
+    double_tracked: list[DoubleTracked] = []
 
 
 class LiveviewRow(BaseModel):

@@ -164,6 +164,20 @@ def rejected_payload(dataset: str, app_id: str, rejected_at: datetime, payload_s
     )
 
 
+def double_tracked(dataset: str, app_id: str, since: datetime) -> Query:
+    """Imported events the app also tracks with the Branch SDK (warning double_tracking, SPEC 4)
+    since ``since``, per Branch event name."""
+    return Query(
+        f"""
+        SELECT name, COUNT(*) AS events
+        FROM {_table(dataset, EVENTS_DEDUP)}
+        WHERE app_id = @app_id AND timestamp >= @since AND 'double_tracking' IN UNNEST(warnings)
+        GROUP BY name
+        ORDER BY events DESC, name""",
+        [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since)],
+    )
+
+
 def attributed_share(dataset: str, app_id: str, since: datetime) -> Query:
     """Imported and attributed events since ``since`` (each event once)."""
     return Query(

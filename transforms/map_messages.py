@@ -87,6 +87,8 @@ class _MapMessagesFn(beam.DoFn):
 
         row, event_time = outcome.row, outcome.event_time
         if row is not None and event_time is not None:  # imported
+            if "double_tracking" in row["warnings"]:  # also tracked with the Branch SDK (SPEC 4)
+                self._metric_counts["double_tracking"] = self._metric_counts.get("double_tracking", 0) + 1
             if self._keep_raw:
                 row = attach_raw(row, data, attributes, publish_time)
             micros = (event_time - _EPOCH) // _MICROSECOND if dedup_micros is None else dedup_micros

@@ -22,7 +22,7 @@ from serving import auth, status, status_data
 from serving.app import create_app
 from serving.settings import ServingSettings
 from serving.signing import Signer
-from tests.support.serving import LOCAL_APP_CREDENTIALS, PROJECT, WEB_APP_CREDENTIALS, XSS, import_sample
+from tests.support.serving import LOCAL_APP_CREDENTIALS, PROJECT, WEB_APP_CREDENTIALS, XSS, import_sample, sql_rows
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +238,19 @@ def test_campaigns_show_the_last_days_attributed_conversions_by_campaign_and_the
     page = login(client, LOCAL_APP_CREDENTIALS).get("/status").text
     assert 'data-campaign="paid_install_0"' in page and "of imported events" in page
     assert client.get("/v1/status/campaigns", headers=WEB_APP_CREDENTIALS).json()["rows"] == []
+
+
+def test_double_tracked_events_are_counted_and_warned_on_the_card(client, imported):
+    """SPEC 4: local-app tracks COMPLETE_TUTORIAL with the Branch SDK too; the card says so."""
+    summary = client.get("/v1/status/summary", headers=LOCAL_APP_CREDENTIALS).json()
+    expected = sql_rows(
+        f"""SELECT name, COUNT(DISTINCT id) AS n FROM `{PROJECT}.{imported[0]}.events`
+            WHERE app_id = 'local-app' AND `timestamp` >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)
+              AND 'double_tracking' IN UNNEST(warnings) GROUP BY name"""
+    )
+    assert {d["name"]: d["last_day"] for d in summary["double_tracked"]} == {r["name"]: r["n"] for r in expected}
+    assert [d["name"] for d in summary["double_tracked"]] == ["COMPLETE_TUTORIAL"]
+    page = login(client, LOCAL_APP_CREDENTIALS).get("/status")
+    assert 'id="double-tracking"' in page.text and "COMPLETE_TUTORIAL" in page.text
+    web = login(client, WEB_APP_CREDENTIALS).get("/status")
+    assert 'id="double-tracking"' not in web.text  # local-web-app tracks nothing natively

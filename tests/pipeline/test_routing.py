@@ -194,3 +194,31 @@ def test_a_backlog_read_days_after_publish_keeps_on_time_events():
         label="Stale",
     )
     pipeline.run().wait_until_finish()
+
+
+def test_double_tracked_events_are_counted_in_a_beam_counter():
+    """SPEC 4: an imported event the app also tracks with the Branch SDK is counted, not only warned."""
+    from apache_beam.metrics import MetricsFilter
+
+    from schemas.reasons import METRICS_NAMESPACE
+
+    stream = (
+        _TestStream()
+        .add_elements(
+            [
+                _message(5, "t-1", event="COMPLETE_TUTORIAL"),
+                _message(6, "t-2"),
+                _message(7, "t-3", event="COMPLETE_TUTORIAL"),
+            ]
+        )
+        .advance_watermark_to_infinity()
+    )
+    pipeline, routed = _route(stream)
+    assert_that(
+        routed[EVENTS] | beam.Map(lambda row: row["name"]),
+        equal_to(["COMPLETE_TUTORIAL", "PURCHASE", "COMPLETE_TUTORIAL"]),
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name("double_tracking"))
+    assert sum(c.committed for c in counters["counters"]) == 2
