@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from domain.config import AppConfig, Platform
 from domain.event_names import CATEGORIES
+from domain.mapping import ORIGIN
 from serving import status_data, status_html, status_sql
 from serving.auth import SESSION_COOKIE, SESSION_TTL, authenticate, caller_app, make_session, session_app
 from serving.status_html import Html, render, time_text
@@ -56,6 +57,7 @@ def status_liveview(
     name: str | None = Query(None, max_length=256, description="Case-insensitive part of the event name."),
     category: str | None = Query(None, pattern=f"^({'|'.join(CATEGORIES)})$"),
     platform: Platform | None = Query(None),
+    origin: str | None = Query(None, max_length=64, description="The events' origin (e.g. SEGMENT)."),
     outcome: Literal["all", "imported", "rejected"] = Query("all"),
     hours: int = Query(24, ge=1, le=7 * 24, description="How far back (event time / rejection time) to look."),
     limit: int = Query(50, ge=1, le=500),
@@ -72,6 +74,7 @@ def status_liveview(
         outcome=outcome,
         hours=hours,
         limit=limit,
+        origin=origin or None,
     )
 
 
@@ -132,6 +135,7 @@ def status_page(
     name: str = Query("", max_length=256),
     category: str = Query(""),
     platform: str = Query(""),
+    origin: str = Query("", max_length=64),
     outcome: str = Query("all"),
 ) -> Response:
     """The page: the import card rendered here, Liveview and chart filled by status.js."""
@@ -154,6 +158,7 @@ def status_page(
         name=name,
         category_options=status_html.options(list(CATEGORIES), category, "any category"),
         platform_options=status_html.options([p.value for p in Platform], platform, "any platform"),
+        origin_options=status_html.options([ORIGIN], origin, "any origin"),
         outcome_options=status_html.options(["all", "imported", "rejected"], outcome, None),
         refresh_seconds=LIVEVIEW_REFRESH_SECONDS,
         attributed_share=f"{campaigns.attributed_share:.1%}",

@@ -125,6 +125,26 @@ def build_summary(queries: QueryRunner, dataset: str, app: AppConfig, window_min
     )
 
 
+_DETAIL = {
+    "id": "id",
+    "segment_message_id": "segment_message_id",
+    "customer_event_alias": "customer_event_alias",
+    "revenue": "event_data_revenue",
+    "currency": "event_data_currency",
+    "attributed": "attributed",
+    "campaign": "last_attributed_touch_data_tilde_campaign",
+    "channel": "last_attributed_touch_data_tilde_channel",
+}
+
+
+def _event_detail(row: dict[str, Any]) -> dict[str, Any]:
+    """The Liveview detail of an imported event: what it is, what it was worth, what drove it."""
+    detail = {label: row[column] for label, column in _DETAIL.items() if row[column] is not None}
+    if "revenue" in detail:
+        detail["revenue"] = float(detail["revenue"])
+    return detail
+
+
 def build_liveview(
     queries: QueryRunner,
     dataset: str,
@@ -136,6 +156,7 @@ def build_liveview(
     outcome: str,
     hours: int,
     limit: int,
+    origin: str | None = None,
 ) -> Liveview:
     """Most recent imported events and/or rejected messages, newest processed first.
 
@@ -148,7 +169,9 @@ def build_liveview(
     rows: list[LiveviewRow] = []
     if outcome in ("all", "imported"):
         for row in queries.rows(
-            status_sql.latest_events(dataset, app.app_id, since, limit, name=name, category=category, platform=platform)
+            status_sql.latest_events(
+                dataset, app.app_id, since, limit, name=name, category=category, platform=platform, origin=origin
+            )
         ):
             rows.append(
                 LiveviewRow(
@@ -162,9 +185,11 @@ def build_liveview(
                     warnings=row["warnings"] or [],
                     reason=None,
                     payload_url=None,
+                    origin=row["origin"],
+                    detail=_event_detail(row),
                 )
             )
-    if outcome in ("all", "rejected") and not category and not platform:
+    if outcome in ("all", "rejected") and not category and not platform and not origin:
         for row in queries.rows(status_sql.latest_rejections(dataset, app.app_id, since, limit, name=name)):
             rows.append(
                 LiveviewRow(

@@ -71,6 +71,9 @@ class LiveviewRow(BaseModel):
     warnings: list[str]
     reason: str | None
     payload_url: str | None
+    origin: str | None = None
+    # An imported event's details: ids, alias, revenue, attribution (empty for rejections).
+    detail: dict[str, str | float | bool | None] = {}
 
 
 class Liveview(BaseModel):

@@ -87,22 +87,27 @@ def latest_events(
     name: str | None,
     category: str | None,
     platform: str | None,
+    origin: str | None = None,
 ) -> Query:
-    """The latest imported events (identifiers as flags only), newest processed first."""
+    """The latest imported events, each once (``events_dedup``; identifiers as flags only,
+    and the event's details), newest processed first."""
     filters = [
         (key, sql, value)
         for key, sql, value in (
             ("name", "STRPOS(LOWER(name), LOWER(@name)) > 0", name),
             ("category", "category = @category", category),
             ("platform", "user_data_os = @platform", platform),
+            ("origin", "origin = @origin", origin),
         )
         if value
     ]
     flags = ", ".join(f"{column} IS NOT NULL AS {label}" for label, column in IDENTIFIERS.items())
     return Query(
         f"""
-        SELECT name, category, timestamp, ingested_at, user_data_os AS platform, warnings, {flags}
-        FROM {_table(dataset, EVENTS)}
+        SELECT name, category, timestamp, ingested_at, user_data_os AS platform, warnings, {flags},
+               origin, id, segment_message_id, customer_event_alias, event_data_revenue, event_data_currency,
+               attributed, last_attributed_touch_data_tilde_campaign, last_attributed_touch_data_tilde_channel
+        FROM {_table(dataset, EVENTS_DEDUP)}
         WHERE app_id = @app_id AND timestamp >= @since {"".join(f" AND {sql}" for _, sql, _ in filters)}
         ORDER BY ingested_at DESC, timestamp DESC
         LIMIT @limit""",
@@ -135,11 +140,11 @@ def latest_rejections(dataset: str, app_id: str, since: datetime, limit: int, *,
 
 
 def events_per_minute(dataset: str, app_id: str, start: datetime, end: datetime) -> Query:
-    """Imported events per minute of event time, by category."""
+    """Imported events per minute of event time, by category (each event once)."""
     return Query(
         f"""
         SELECT TIMESTAMP_TRUNC(timestamp, MINUTE) AS minute, category, COUNT(*) AS count
-        FROM {_table(dataset, EVENTS)}
+        FROM {_table(dataset, EVENTS_DEDUP)}
         WHERE app_id = @app_id AND timestamp >= @start AND timestamp < @end
         GROUP BY minute, category
         ORDER BY minute, category""",

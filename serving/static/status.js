@@ -37,7 +37,8 @@ function liveviewRow(row) {
   tr.dataset.category = row.category || "";
   tr.append(el("td", shortTime(row.timestamp || row.processed_at)), el("td", row.outcome),
             el("td", row.name, "name"), el("td", row.category), el("td", row.platform),
-            el("td", row.identifiers.join(", ")));
+            el("td", row.origin), el("td", row.identifiers.join(", ")),
+            el("td", Object.entries(row.detail || {}).map(([k, v]) => k + ": " + v).join(", "), "detail"));
   const last = el("td", row.warnings.join(", "));
   if (row.reason) {
     const link = el("a", row.reason);
@@ -65,7 +66,7 @@ async function refreshLiveview() {
 function emptyRow() {
   const tr = el("tr");
   const td = el("td", "No events match.", "muted");
-  td.colSpan = 7;
+  td.colSpan = 9;
   tr.append(td);
   return tr;
 }

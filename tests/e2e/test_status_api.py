@@ -254,3 +254,28 @@ def test_double_tracked_events_are_counted_and_warned_on_the_card(client, import
     assert 'id="double-tracking"' in page.text and "COMPLETE_TUTORIAL" in page.text
     web = login(client, WEB_APP_CREDENTIALS).get("/status")
     assert 'id="double-tracking"' not in web.text  # local-web-app tracks nothing natively
+
+
+def test_liveview_filters_by_origin_shows_details_and_each_event_once(client, imported):
+    """The seed: "look at events with origin SEGMENT in Liveview"; a stored repeat shows once."""
+    dataset = imported[0]
+    rows = client.get("/v1/status/liveview?limit=500&origin=SEGMENT", headers=LOCAL_APP_CREDENTIALS).json()["rows"]
+    assert rows and {r["origin"] for r in rows} == {"SEGMENT"} and {r["outcome"] for r in rows} == {"imported"}
+    assert all(r["detail"]["id"] and r["detail"]["segment_message_id"] for r in rows)
+    purchase = next(r for r in rows if r["name"] == "PURCHASE" and "revenue" in r["detail"])
+    assert isinstance(purchase["detail"]["revenue"], float) and purchase["detail"]["currency"]
+    none = client.get("/v1/status/liveview?origin=BRANCH", headers=LOCAL_APP_CREDENTIALS).json()["rows"]
+    assert none == []
+    # A second stored copy of one event (a retried insert) is listed once, as events_dedup has it.
+    table = f"{PROJECT}.{dataset}.events"
+    [original] = sql_rows(
+        f"SELECT * FROM `{table}` WHERE `timestamp` > '2000-01-01' AND id = '{rows[0]['detail']['id']}'"
+    )
+    copy = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in original.items() if v is not None}
+    copy["ingested_at"] = datetime.now(UTC).isoformat()
+    copy.pop("custom_data", None)
+    copy.pop("content_items", None)
+    assert make_client(PROJECT).insert_rows_json(table, [copy]) == []
+    again = client.get("/v1/status/liveview?limit=500&origin=SEGMENT", headers=LOCAL_APP_CREDENTIALS).json()["rows"]
+    ids = [r["detail"]["id"] for r in again]
+    assert len(ids) == len(set(ids)) and rows[0]["detail"]["id"] in ids
