@@ -13,11 +13,27 @@ import graphlib
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from schemas.tables import TABLES, VIEWS, view_sql
+from schemas.tables import TABLES, VIEWS, TableSpec, view_sql
 
 
 def _schema(fields: list[dict]) -> list[bigquery.SchemaField]:
     return [bigquery.SchemaField.from_api_repr(field) for field in fields]
+
+
+def table_definition(dataset: str, spec: TableSpec, partition_expiration_days: int | None = None) -> bigquery.Table:
+    """The table ``provision`` creates for ``spec`` in ``project.dataset``: schema, description,
+    day partitioning (with the expiration), the required partition filter, clustering."""
+    table = bigquery.Table(f"{dataset}.{spec.name}", schema=_schema(spec.fields))
+    table.description = spec.description
+    if spec.partition_field is not None:
+        table.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY,
+            field=spec.partition_field,
+            expiration_ms=partition_expiration_days * 86_400_000 if partition_expiration_days else None,
+        )
+        table.require_partition_filter = spec.require_partition_filter
+    table.clustering_fields = list(spec.clustering) or None
+    return table
 
 
 def provision_tables(
@@ -35,16 +51,7 @@ def provision_tables(
         client.create_dataset(dataset_ref)
         created.append(dataset)
     for spec in TABLES.values():
-        table = bigquery.Table(f"{client.project}.{dataset}.{spec.name}", schema=_schema(spec.fields))
-        table.description = spec.description
-        if spec.partition_field is not None:
-            table.time_partitioning = bigquery.TimePartitioning(
-                type_=bigquery.TimePartitioningType.DAY,
-                field=spec.partition_field,
-                expiration_ms=partition_expiration_days * 86_400_000 if partition_expiration_days else None,
-            )
-            table.require_partition_filter = spec.require_partition_filter
-        table.clustering_fields = list(spec.clustering) or None
+        table = table_definition(f"{client.project}.{dataset}", spec, partition_expiration_days)
         try:
             live = client.get_table(table.reference)
         except exceptions.NotFound:

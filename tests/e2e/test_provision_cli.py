@@ -48,3 +48,29 @@ def test_provision_adds_the_columns_a_live_table_lacks(local_stack, bq_client, c
     added = capsys.readouterr().out.removeprefix("created: ").strip().split(", ")
     assert added == [f"events.{name}" for name in ATTRIBUTION_COLUMNS]
     assert [field.name for field in bq_client.get_table(table_id).schema] == [field.name for field in full.schema]
+
+
+def test_every_table_has_its_layout(local_stack, bq_client):
+    """Partitioning, clustering and the partition expiration of each table, as
+    schemas/tables.py declares them, as the emulator stored them. (It neither stores nor
+    enforces the required partition filter: tests/unit/test_provision.py checks the request,
+    tests/unit/test_partition_filters.py the queries.)"""
+    dataset = f"provision_{uuid.uuid4().hex[:8]}"
+    assert (
+        cli.main(["provision", "--project", STACK_PROJECT, "--dataset", dataset, "--partition-expiration-days", "400"])
+        == 0
+    )
+    for name, spec in TABLES.items():
+        table = bq_client.get_table(f"{STACK_PROJECT}.{dataset}.{name}")
+        if spec.partition_field is None:
+            assert table.time_partitioning is None, name
+        else:
+            assert table.time_partitioning.type_ == bigquery.TimePartitioningType.DAY, name
+            assert table.time_partitioning.field == spec.partition_field, name
+            assert table.time_partitioning.expiration_ms == 400 * 86_400_000, name
+        assert list(table.clustering_fields or ()) == list(spec.clustering), name
+    assert TABLES["events"].require_partition_filter and TABLES["events"].clustering == (
+        "app_id",
+        "name",
+        "user_data_os",
+    )
