@@ -17,6 +17,7 @@ from apache_beam.metrics import Metrics
 
 from domain.dead_letters import sink_error_row, strip_raw
 from domain.import_stats import row_key
+from domain.load_files import LoadFileRows
 from schemas.reasons import METRICS_NAMESPACE, Outcome, Reason
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TABLES
 from transforms.counting import CountOutcomesPerMinute
@@ -104,6 +105,7 @@ class WriteEventRows(beam.PTransform):
             (
                 rows
                 | "StripRawMessage" >> beam.Map(strip_raw)
+                | "JsonColumnsAsValues" >> beam.Map(LoadFileRows(EVENTS))
                 | "LoadFiles"
                 >> beam.io.WriteToBigQuery(
                     self._destination,
