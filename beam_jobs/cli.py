@@ -6,6 +6,7 @@
 ``hash-secret`` a Branch secret on stdin -> the hash to put in the app config.
 ``provision``   create the BigQuery dataset, tables and views (idempotent).
 ``load-rates``  load dated exchange rates to USD from a CSV (``day,currency,usd_per_unit``).
+``replay``      send stored rejected messages back through the import after a fix.
 """
 
 from __future__ import annotations
@@ -130,6 +131,29 @@ def _print_breakdown(counts: collections.Counter) -> None:
         print(f"  {outcome:<9} {reason or '':<24} {count:>7}", file=sys.stderr)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from adapters import replay
+    from adapters.bigquery import make_client
+
+    if args.until <= args.since:
+        print("replay: --until must be after --since", file=sys.stderr)
+        return 2
+    selected = replay.select(
+        make_client(args.project), args.dataset, args.since, args.until, reasons=args.reason, app_id=args.app_id
+    )
+    if args.topic:
+        print(f"REPLAY selected={len(selected)} published={replay.publish(selected, args.topic)}")
+        return 0
+    stamp = f"{args.since:%Y%m%dT%H%M%S}-{args.until:%Y%m%dT%H%M%S}"
+    files, left_out = replay.write_archives(selected, Path(args.out), stamp)
+    for app, path in sorted(files.items()):
+        print(f"  {path}: run the backfill with --input {path} --default_app_id {app}")
+    print(f"REPLAY selected={len(selected)} written={len(selected) - left_out} files={len(files)} multiline={left_out}")
+    return 0
+
+
 def _load_rates(project: str, dataset: str, path: str) -> int:
     from adapters.bigquery import make_client
     from adapters.exchange_rates import load_rates
@@ -182,7 +206,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     rates.add_argument("--dataset", default="segment_branch")
     rates.add_argument("--csv", required=True, help="the CSV file, or 'bundled' for the sample rates of local runs")
 
+    replay = commands.add_parser("replay", help="send stored rejected messages back through the import after a fix")
+    replay.add_argument("--project", required=True)
+    replay.add_argument("--dataset", default="segment_branch")
+    replay.add_argument("--since", type=_now, required=True, help="rejected at or after (ISO 8601)")
+    replay.add_argument("--until", type=_now, required=True, help="rejected before (ISO 8601)")
+    replay.add_argument("--reason", action="append", default=[], help="only this reason (repeatable)")
+    replay.add_argument("--app-id", default=None, help="only this app's messages")
+    route = replay.add_mutually_exclusive_group(required=True)
+    route.add_argument("--topic", help="re-publish to projects/P/topics/T (recent events)")
+    route.add_argument("--out", help="write gzipped JSON lines per app here, for the backfill (older events)")
+
     args = parser.parse_args(argv)
+    if args.command == "replay":
+        return _replay(args)
     if args.command == "load-rates":
         return _load_rates(args.project, args.dataset, args.csv)
     if args.command == "hash-secret":
