@@ -37,8 +37,9 @@ def rejected_row(
     max_stored_bytes: int,
     app_id: str | None = None,
     message_id: str | None = None,
-    event_name: str | None = None,
+    segment_event: str | None = None,
     event_id: str | None = None,
+    branch_event: str | None = None,
 ) -> dict[str, Any]:
     """One ``rejected_events`` row; payloads over ``max_stored_bytes`` keep a prefix and a hash."""
     stored = data[:max_stored_bytes]
@@ -56,7 +57,8 @@ def rejected_row(
         "detail": detail,
         "stage": reason.stage,
         "segment_message_id": message_id,
-        "segment_event": event_name,
+        "segment_event": segment_event,
+        "branch_event": branch_event,
         "event_id": event_id,
         "payload_string": text,
         "payload_bytes": base64.b64encode(stored).decode("ascii"),
@@ -92,7 +94,8 @@ def sink_error_row(row: dict[str, Any], errors: Any, now: datetime, *, max_store
         max_stored_bytes=max_stored_bytes,
         app_id=row.get("app_id"),
         message_id=row.get("segment_message_id"),
-        event_name=row.get("customer_event_alias"),
+        segment_event=row.get("customer_event_alias"),
+        branch_event=row.get("name"),
         event_id=row.get("id"),
     )
 

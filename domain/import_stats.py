@@ -17,7 +17,8 @@ class StatKey(NamedTuple):
     platform: str | None
     outcome: str
     reason: str | None
-    event_name: str | None
+    event_name: str | None  # as Segment sent it
+    branch_event_name: str | None = None  # the Branch name, where the mapping got that far
 
 
 def minute_of(bq_timestamp: str) -> str:
@@ -33,6 +34,7 @@ def row_key(row: dict[str, Any], outcome: Outcome, reason: Reason | None = None)
         row.get("user_data_os"),  # (a row may leave its null columns out)
         outcome.value,
         reason.value if reason else None,
+        row["customer_event_alias"],  # the Segment name, as every other outcome's
         row["name"],
     )
 

@@ -194,12 +194,14 @@ class MappingOutcome:
     row: dict[str, Any] | None = None
     app_id: str | None = None
     message_id: str | None = None
-    event_name: str | None = None
+    event_name: str | None = None  # the Branch name, once the message got that far
     platform: str | None = None
     event_time: datetime | None = None
     # A touch source (SPEC 9): its touch, or why none was recorded.
     touch: Touch | None = None
     touch_dropped: str | None = None
+    # The event name as Segment sent it (``event_name`` is the Branch name, where known).
+    segment_event: str | None = None
 
     def to_json(self, *, explain: bool = False) -> dict[str, Any]:
         result = {
@@ -305,10 +307,15 @@ def _rejected(
     detail: str,
     app_id: str | None = None,
     message_id: str | None = None,
-    event_name: str | None = None,
+    segment_event: str | None = None,
     platform: str | None = None,
+    branch_event: str | None = None,
 ) -> MappingOutcome:
-    return MappingOutcome(reason.outcome, reason, detail, None, app_id, message_id, event_name, platform)
+    """A skipped or rejected outcome: ``segment_event`` as Segment sent it, ``branch_event``
+    the Branch name when the mapping got that far (one name per column, issue 17)."""
+    return MappingOutcome(
+        reason.outcome, reason, detail, None, app_id, message_id, branch_event, platform, segment_event=segment_event
+    )
 
 
 def integrations_disabled(integrations: Any) -> bool:
@@ -464,6 +471,7 @@ def _decide(
             message_id,
             segment_name,
             platform,
+            name,
         )
         if is_touch_source(segment_name):
             skipped.touch, skipped.touch_dropped = _touch(
@@ -511,8 +519,9 @@ def _decide(
             "no userId, device id, advertising id or browser fingerprint",
             app_id,
             message_id,
-            name,
+            segment_name,
             platform,
+            name,
         )
     if platform is not None and platform not in app.enabled_platforms:
         return _rejected(
@@ -520,8 +529,9 @@ def _decide(
             f"platform {platform} is not enabled for {app_id}",
             app_id,
             message_id,
-            name,
+            segment_name,
             platform,
+            name,
         )
 
     map_properties(properties, category, single_product, warnings, row)
@@ -555,5 +565,7 @@ def _decide(
     if not _MAPPED_ROW_FITS(row):  # (the validator's predicate, called directly: the walk names a misfit)
         violation = _MAPPED_VALIDATOR.validate(row)
         if violation:
-            return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, name, platform)
-    return MappingOutcome(_IMPORTED, None, None, row, app_id, message_id, name, platform, when)
+            return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, segment_name, platform, name)
+    return MappingOutcome(
+        _IMPORTED, None, None, row, app_id, message_id, name, platform, when, segment_event=segment_name
+    )

@@ -35,7 +35,15 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def _stat(minute: str, outcome: MappingOutcome) -> StatKey:
     reason = outcome.reason.value if outcome.reason else None
-    return StatKey(minute, outcome.app_id, outcome.platform, outcome.outcome.value, reason, outcome.event_name)
+    return StatKey(
+        minute,
+        outcome.app_id,
+        outcome.platform,
+        outcome.outcome.value,
+        reason,
+        outcome.segment_event,
+        outcome.event_name,
+    )
 
 
 class _MapMessagesFn(beam.DoFn):
@@ -111,7 +119,8 @@ class _MapMessagesFn(beam.DoFn):
                 max_stored_bytes=self._settings.max_payload_bytes,
                 app_id=outcome.app_id,
                 message_id=outcome.message_id,
-                event_name=outcome.event_name,
+                segment_event=outcome.segment_event,
+                branch_event=outcome.event_name,
             )
         return None
 

@@ -711,3 +711,24 @@ def test_an_internal_error_text_is_bounded():
     settings = FaultInjectingSettings(load_config())
     result = mapping_process(mapping_track_event(), {FAULT_ATTRIBUTE: "x" * 10_000}, settings=settings)
     assert len(result.detail) < 700
+
+
+def test_one_name_per_column_segment_name_and_branch_name_apart():
+    """Issue 17: a no_identifier Product Added kept ADD_TO_CART where other reasons kept the
+    Segment name; now the Segment name is always segment_event / event_name, the Branch name apart."""
+    from domain.dead_letters import rejected_row
+    from domain.import_stats import row_key
+
+    outcome = mapping_process(mapping_track_event(event="Product Added", userId=MAPPING_ABSENT))
+    assert_reason(outcome, Reason.NO_IDENTIFIER)
+    assert (outcome.segment_event, outcome.event_name) == ("Product Added", "ADD_TO_CART")
+    early = mapping_process(mapping_track_event(event="Product Added", timestamp="not a time"))
+    assert (early.segment_event, early.event_name) == ("Product Added", None)  # no Branch name yet
+    row = rejected_row(
+        b"{}", None, None, outcome.reason, "", MAPPING_NOW, max_stored_bytes=10,
+        segment_event=outcome.segment_event, branch_event=outcome.event_name,
+    )  # fmt: skip
+    assert (row["segment_event"], row["branch_event"]) == ("Product Added", "ADD_TO_CART")
+    imported = mapping_process(mapping_track_event(event="Product Added"))
+    key = row_key({**imported.row, "ingested_at": "2026-11-28T12:00:00.000000Z"}, Outcome.IMPORTED)
+    assert (key.event_name, key.branch_event_name) == ("Product Added", "ADD_TO_CART")
