@@ -1,6 +1,8 @@
 """The import graph both jobs share: RouteSegmentMessages, then a BigQuery sink per table.
 
     messages -> RouteSegmentMessages -> events ---------> WriteEvents -> refused rows
+                                     |   |--(streaming)--> DeliverWebhooks -> WriteWebhookFailures, WriteWebhookStats
+                                     |   '--(--feed_topic)--> PublishFeed
                                      |- rejected_events -+-> WriteRejectedEvents
                                      |- touches ------------> WriteTouches
                                      '- import_stats ----+-> WriteImportStats
@@ -18,9 +20,10 @@ from adapters.bigquery import emulator_client
 from beam_jobs.options import ImporterOptions
 from domain.mapping import ImportSettings
 from domain.timestamps import parse_duration
-from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES
+from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES, WEBHOOK_FAILURES, WEBHOOK_STATS
 from transforms.routing import RouteSegmentMessages
 from transforms.sinks import WriteEventRows, WriteTableRows, rows_carry_raw_message
+from transforms.webhooks import DeliverWebhooks, PublishFeed
 
 
 def import_messages(
@@ -30,11 +33,15 @@ def import_messages(
     project: str,
     *,
     dedup_shards: int | None = None,
+    feeds: bool = False,
+    feed_topic: str | None = None,
 ) -> None:
     """Route ``messages`` and write each table.
 
     Streaming: Pub/Sub messages. Batch (``dedup_shards`` set): chunks of archive lines, their
-    copies grouped by that many shards of the event id for the dedup.
+    copies grouped by that many shards of the event id for the dedup. ``feeds`` (the
+    streaming job): imported events also go to the apps' webhook subscriptions, if any, and
+    to ``feed_topic`` when given. (A backfill does not replay history to webhooks.)
     """
     dedup_window = parse_duration(opts.dedup_window)
     if dedup_window is None:
@@ -54,6 +61,16 @@ def import_messages(
         | "WriteRejectedEvents"
         >> WriteTableRows(project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
     )
+    if feeds and any(app.webhooks for app in settings.config.apps):
+        delivered = routed[EVENTS] | "DeliverWebhooks" >> DeliverWebhooks(settings.config)
+        delivered[WEBHOOK_FAILURES] | "WriteWebhookFailures" >> WriteTableRows(
+            project, opts.dataset, WEBHOOK_FAILURES, method="STREAMING_INSERTS", test_client=client
+        )
+        delivered[WEBHOOK_STATS] | "WriteWebhookStats" >> WriteTableRows(
+            project, opts.dataset, WEBHOOK_STATS, method="STREAMING_INSERTS", test_client=client
+        )
+    if feeds and feed_topic:
+        routed[EVENTS] | "PublishFeed" >> PublishFeed(feed_topic)
     routed[TOUCHES] | "WriteTouches" >> WriteTableRows(
         project, opts.dataset, TOUCHES, method="STREAMING_INSERTS", test_client=client
     )

@@ -34,6 +34,12 @@ class SegmentImportOptions(ImporterOptions):
             default="24h",
             help="Reject events older than this (Branch's real-time rule; 'off' disables).",
         )
+        parser.add_argument(
+            "--feed_topic",
+            default=None,
+            help="Also publish every imported event (JSON, attributes app_id, name, category) to "
+            "projects/P/topics/T. Default: no feed.",
+        )
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
@@ -43,7 +49,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     messages = pipeline | "ReadSegmentMessages" >> beam.io.ReadFromPubSub(
         subscription=opts.subscription, with_attributes=True
     )
-    import_messages(messages, opts, import_settings(opts, max_event_age=opts.max_event_age), project)
+    settings = import_settings(opts, max_event_age=opts.max_event_age)
+    import_messages(messages, opts, settings, project, feeds=True, feed_topic=opts.feed_topic)
 
 
 def make_options(argv: Sequence[str] | None) -> PipelineOptions:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from domain import event_names
 from domain.attribution import DEFAULT_CLICK_WINDOW_DAYS, DEFAULT_IMPRESSION_WINDOW_DAYS, Windows
 from domain.credentials import HASH_PATTERN
+from domain.webhooks import WebhookSubscription
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_app_config.yaml")
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 0.001, 90.0
@@ -102,6 +103,19 @@ class AppConfig(BaseModel):
     # The app's reporting timezone (IANA name): the Query API's days, as in Branch's dashboard.
     timezone: str = "UTC"
     query_rate_limits: QueryRateLimits = QueryRateLimits()
+    # Data Feeds out: where imported events are pushed (domain.webhooks).
+    webhooks: tuple[WebhookSubscription, ...] = ()
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_subscriptions(cls, value: tuple[WebhookSubscription, ...]) -> tuple[WebhookSubscription, ...]:
+        ids = [s.id for s in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("duplicate webhook subscription id")
+        return value
+
+    def webhook(self, subscription_id: str) -> WebhookSubscription | None:
+        return next((s for s in self.webhooks if s.id == subscription_id), None)
 
     @field_validator("timezone")
     @classmethod

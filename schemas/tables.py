@@ -22,6 +22,8 @@ REJECTED_EVENTS = "rejected_events"
 IMPORT_STATS = "import_stats"
 TOUCHES = "touches"
 EXCHANGE_RATES = "exchange_rates"
+WEBHOOK_FAILURES = "webhook_failures"
+WEBHOOK_STATS = "webhook_stats"
 
 # Views (one per file in SQL_DIR; tests/unit/test_schemas.py checks the two lists agree).
 EVENTS_DEDUP = "events_dedup"  # one row per event id: what every reader of events goes through
@@ -100,6 +102,20 @@ TABLES: dict[str, TableSpec] = {
         (),
         False,
         "Dated exchange rates to USD (segment-branch load-rates); events_dedup converts revenue with them.",
+    ),
+    WEBHOOK_FAILURES: TableSpec(
+        WEBHOOK_FAILURES,
+        "failed_at",
+        ("app_id", "subscription_id"),
+        False,
+        "Webhook deliveries given up after their retries: the event, the subscription, the last answer, the body.",
+    ),
+    WEBHOOK_STATS: TableSpec(
+        WEBHOOK_STATS,
+        "minute",
+        ("app_id", "subscription_id"),
+        False,
+        "Per minute and subscription: webhook deliveries delivered and failed (increments; sum them).",
     ),
 }
 

@@ -36,6 +36,7 @@ JOBS: dict[str, tuple[Any, tuple[type[PipelineOptions], ...], tuple[str, ...] | 
 # A realistic value (launching on Dataflow) and an obviously bad one, per option name.
 EXAMPLES: dict[str, tuple[str, str]] = {
     "subscription": ("projects/my-proj/subscriptions/segment-events", "segment-events"),
+    "feed_topic": ("projects/my-proj/topics/branch-events-feed", "branch-events-feed"),
     "input": ("gs://my-bucket/segment/2026/11/*.jsonl.gz", "/tmp/segment.jsonl"),
     "dataset": ("segment_branch_prod", "my-dataset"),
     "bq_project": ("my-proj-123", "My Project"),
