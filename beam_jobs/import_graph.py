@@ -61,7 +61,7 @@ def import_messages(
         | "WriteRejectedEvents"
         >> WriteTableRows(project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
     )
-    if feeds and any(app.webhooks for app in settings.config.apps):
+    if feeds and any(s.enabled for app in settings.config.apps for s in app.webhooks):
         delivered = routed[EVENTS] | "DeliverWebhooks" >> DeliverWebhooks(settings.config)
         delivered[WEBHOOK_FAILURES] | "WriteWebhookFailures" >> WriteTableRows(
             project, opts.dataset, WEBHOOK_FAILURES, method="STREAMING_INSERTS", test_client=client

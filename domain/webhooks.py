@@ -92,6 +92,7 @@ class WebhookSubscription(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    enabled: bool = True  # false: kept in the config, not delivered to (segment-branch webhook test still can)
     url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://\S+$")
     method: Literal["POST", "GET"] = "POST"
     # GET: the query string, ``{column}`` placeholders filled with the event's (URL-encoded) values.

@@ -10,20 +10,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import yaml
 from google.cloud import bigquery
 from tqdm import tqdm
 
 from adapters.bigquery import make_client
 from adapters.exchange_rates import load_rates
 from adapters.provision import provision_tables
+from domain.config import DEFAULT_CONFIG_PATH, load_config
 from domain.exchange_rates import BUNDLED_RATES, parse_rates
 from domain.mapping import BRANCH_KEY_ATTRIBUTE
 from domain.segment_input import split_messages
@@ -31,6 +35,7 @@ from tools import localstack
 from tools.attribution_sample import Expected, attribution_sample
 from tools.localstack import provision_pubsub
 from tools.samples import SampleMessage, generate_sample
+from tools.webhook_receiver import Behaviour, WebhookReceiver
 
 PROJECT = "local-project"
 # The bundled local config's credentials (public on purpose: domain/default_app_config.yaml).
@@ -158,6 +163,51 @@ def publish_in_phases(
         if not accounting.consistent(published):
             break
     return accounting
+
+
+LOCAL_SUBSCRIPTION = "local-sample"
+LOCAL_WEBHOOK_SECRET = "local-webhook-secret"  # the demo's own secret, in this process's environment only
+
+
+def config_with_receiver(url: str, directory: str) -> str:
+    """The bundled app config with its sample webhook subscription pointed at ``url`` and on;
+    returns the file's path (the streaming job reads it with --app_config)."""
+    config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    for app in config["apps"]:
+        for subscription in app.get("webhooks", []):
+            if subscription["id"] == LOCAL_SUBSCRIPTION:
+                subscription.update(url=url, enabled=True)
+    path = Path(directory) / "apps-with-local-webhook.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def wait_for_webhooks(
+    client: bigquery.Client, dataset: str, config_path: str, receiver: WebhookReceiver, *, timeout: float
+) -> tuple[int, int, int]:
+    """(delivered, failed, expected) of the sample subscription once every matching imported
+    event is delivered or recorded in webhook_failures (or the deadline passes)."""
+    app = load_config(config_path).app_by_id(LOCAL_APP)
+    assert app is not None
+    subscription = app.webhook(LOCAL_SUBSCRIPTION)
+    assert subscription is not None
+    ds = f"`{client.project}.{dataset}`"
+    rows = [
+        dict(r)
+        for r in client.query(f"SELECT * FROM {ds}.events_dedup WHERE {ALL_TIME} AND app_id = '{LOCAL_APP}'").result()
+    ]
+    expected = sum(1 for row in rows if subscription.filter.matches(row))
+    deadline = time.monotonic() + timeout
+    while True:
+        delivered = len(receiver.delivered_keys())
+        failed = _scalar(
+            client,
+            f"SELECT COUNT(DISTINCT event_id) FROM {ds}.webhook_failures "
+            f"WHERE {ALL_TIME.replace('timestamp', 'failed_at')} AND subscription_id = '{LOCAL_SUBSCRIPTION}'",
+        )
+        if delivered + failed >= expected or time.monotonic() > deadline:
+            return delivered, failed, expected
+        time.sleep(0.5)  # poll interval, not a wait for an outcome: the loop checks the condition
 
 
 def read_input(path: str, branch_key: str | None) -> list[SampleMessage]:
@@ -364,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=1200, help="sample messages to publish")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dataset", default="segment_branch")
-    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for every outcome")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for every outcome (a deadline)")
     parser.add_argument("--state-dir", default=None, help="where emulator logs go (default: a temp dir)")
     parser.add_argument("--export-dir", default="out/exports", help="where the daily export files go")
     parser.add_argument("--serve", action="store_true", help="keep the service (status page, APIs) up after the run")
@@ -399,8 +449,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_event_age = args.max_event_age or ("off" if args.input else "24h")
 
         job_started = time.monotonic()
-        with streaming_job(PROJECT, args.dataset, subscription, f"--max_event_age={max_event_age}"):
-            accounting = publish_in_phases(client, args.dataset, topic, phases, timeout=args.timeout)
+        os.environ["LOCAL_WEBHOOK_SECRET"] = LOCAL_WEBHOOK_SECRET
+        receiver = WebhookReceiver(
+            Behaviour(fail_every=10), secret=LOCAL_WEBHOOK_SECRET.encode(), path="/branch-events"
+        )
+        with receiver, tempfile.TemporaryDirectory(prefix="local-run-") as scratch:
+            config_path = config_with_receiver(receiver.url, scratch)
+            job_options = (f"--max_event_age={max_event_age}", f"--app_config={config_path}")
+            with streaming_job(PROJECT, args.dataset, subscription, *job_options):
+                accounting = publish_in_phases(client, args.dataset, topic, phases, timeout=args.timeout)
+                webhooks = wait_for_webhooks(client, args.dataset, config_path, receiver, timeout=args.timeout)
         job_seconds = time.monotonic() - job_started
         import_seconds = time.monotonic() - started
         print_report(client, args.dataset)
@@ -413,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         # Your own events have no ground truth to check attribution against.
         lines = [f"ATTRIBUTION checked={checked} mismatches={mismatches}"] if attribution else []
+        lines.append("WEBHOOK delivered={} failed={} expected={}".format(*webhooks))
         lines.append(accounting.summary_line(len(messages)))
         if args.serve:
             print("\n".join(lines), flush=True)
@@ -423,7 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"http://127.0.0.1:{args.port}/status"
             )
         print("\n".join(lines))
-    return 0 if accounting.consistent(len(messages)) and mismatches == 0 else 1
+    delivered, failed, expected = webhooks
+    return 0 if accounting.consistent(len(messages)) and mismatches == 0 and delivered + failed == expected else 1
 
 
 if __name__ == "__main__":

@@ -58,7 +58,9 @@ class _DeliverFn(beam.DoFn):
         self._config = config
 
     def setup(self) -> None:
-        self._subscriptions = {app.app_id: app.webhooks for app in self._config.apps if app.webhooks}
+        self._subscriptions = {
+            app.app_id: tuple(s for s in app.webhooks if s.enabled) for app in self._config.apps if app.webhooks
+        }
         self._pool = DeliveryPool(Deliverer())
         self._delivered = Metrics.counter(METRICS_NAMESPACE, "webhook_delivered")
         self._failed = Metrics.counter(METRICS_NAMESPACE, "webhook_failed")
