@@ -7,6 +7,7 @@
 ``provision``   create the BigQuery dataset, tables and views (idempotent).
 ``load-rates``  load dated exchange rates to USD from a CSV (``day,currency,usd_per_unit``).
 ``replay``      send stored rejected messages back through the import after a fix.
+``webhook test`` send one sample event to a webhook subscription and print the answer.
 """
 
 from __future__ import annotations
@@ -131,6 +132,41 @@ def _print_breakdown(counts: collections.Counter) -> None:
         print(f"  {outcome:<9} {reason or '':<24} {count:>7}", file=sys.stderr)
 
 
+def _webhook_test(config_path: str | None, app_id: str, subscription_id: str) -> int:
+    """One sample PURCHASE to one subscription (even a disabled one), retries included."""
+    import uuid
+
+    from adapters.webhook_delivery import Deliverer
+
+    config = load_app_config(config_path, bundled_ok=True)
+    app = config.app_by_id(app_id)
+    subscription = app.webhook(subscription_id) if app else None
+    if app is None or subscription is None:
+        print(f"webhook test: no subscription {subscription_id!r} in app {app_id!r}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    sample = {
+        "type": "track",
+        "event": "Order Completed",
+        "messageId": f"webhook-test-{uuid.uuid4().hex[:12]}",
+        "userId": "webhook-test-user",
+        "timestamp": now.isoformat(),
+        "properties": {"revenue": 9.99, "currency": "USD", "products": [{"product_id": "sku-1", "price": 9.99}]},
+    }
+    mapped = process_message(
+        orjson.dumps(sample), {BRANCH_KEY_ATTRIBUTE: app.branch_key}, None, ImportSettings(config), now
+    )
+    assert mapped.row is not None, mapped.detail  # the sample is a valid event for any app
+    delivery = Deliverer().deliver(app_id, subscription, mapped.row)
+    print(f"{subscription.method} {subscription.url} event {delivery.event_id}")
+    print(
+        f"{'delivered' if delivery.delivered else 'failed'} after {delivery.attempts} attempt(s), "
+        f"{delivery.seconds:.2f}s; last status {delivery.last_status}"
+        + (f"; {delivery.last_error}" if delivery.last_error else "")
+    )
+    return 0 if delivery.delivered else 1
+
+
 def _replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -217,7 +253,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     route.add_argument("--topic", help="re-publish to projects/P/topics/T (recent events)")
     route.add_argument("--out", help="write gzipped JSON lines per app here, for the backfill (older events)")
 
+    webhook = commands.add_parser("webhook", help="webhook subscriptions: send one sample event (test)")
+    webhook_commands = webhook.add_subparsers(dest="webhook_command", required=True)
+    webhook_test = webhook_commands.add_parser("test", help="send one sample event to a subscription, print the answer")
+    webhook_test.add_argument("--app", required=True, help="app id")
+    webhook_test.add_argument("--subscription", required=True, help="subscription id")
+    webhook_test.add_argument("--app-config", default=None, help="app config file (default: the bundled local config)")
+
     args = parser.parse_args(argv)
+    if args.command == "webhook":
+        return _webhook_test(args.app_config, args.app, args.subscription)
     if args.command == "replay":
         return _replay(args)
     if args.command == "load-rates":

@@ -170,3 +170,15 @@ def test_the_streaming_job_delivers_records_failures_and_never_waits_on_a_hangin
         "hanging": (0, 4),
     }
     assert read_accounting(bq, dataset).imported == 4
+
+
+def test_the_webhook_test_command_sends_one_sample_event_and_prints_the_answer(config_with_webhooks, capsys):
+    from beam_jobs import cli
+
+    with WebhookReceiver(Behaviour(burst=1)) as receiver:
+        config = config_with_webhooks(partner={"url": receiver.url, "enabled": False})  # a disabled one too
+        code = cli.main(["webhook", "test", "--app", "local-app", "--subscription", "partner", "--app-config", config])
+    out = capsys.readouterr().out
+    assert code == 0 and "delivered after 2 attempt(s)" in out and "last status 200" in out
+    assert orjson.loads(receiver.requests[-1].body)["name"] == "PURCHASE"
+    assert cli.main(["webhook", "test", "--app", "local-app", "--subscription", "nope", "--app-config", config]) == 2
