@@ -12,7 +12,7 @@ import base64
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Form, Query, Request, Security
+from fastapi import APIRouter, Form, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -22,7 +22,7 @@ from domain.mapping import ORIGIN
 from serving import status_data, status_html, status_sql
 from serving.auth import SESSION_COOKIE, SESSION_TTL, authenticate, caller_app, make_session, session_app
 from serving.status_html import Html, render, time_text
-from serving.status_models import Campaigns, Chart, Liveview, StatusSummary
+from serving.status_models import Campaigns, Chart, Liveview, StatusSummary, WebhookFailures
 
 router = APIRouter(tags=["status"])
 
@@ -92,6 +92,22 @@ def status_campaigns(
     return status_data.build_campaigns(request.app.state.queries, _dataset(request), app, hours)
 
 
+@router.get("/v1/status/webhook_failures", response_model=WebhookFailures)
+def status_webhook_failures(
+    request: Request,
+    subscription: str = Query(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
+    hours: int = Query(24, ge=1, le=7 * 24),
+    limit: int = Query(50, ge=1, le=500),
+    app: AppConfig = Security(caller_app),
+) -> WebhookFailures:
+    """The latest deliveries to one of the app's webhook subscriptions that were given up."""
+    if app.webhook(subscription) is None:
+        raise HTTPException(404, f"no webhook subscription {subscription!r} for this app")
+    return status_data.build_webhook_failures(
+        request.app.state.queries, _dataset(request), app, subscription, hours, limit
+    )
+
+
 @router.get("/status/login", include_in_schema=False)
 def login_form() -> HTMLResponse:
     return render("login", title="Sign in: Segment import status", error="")
@@ -155,6 +171,7 @@ def status_page(
         count_rows=status_html.count_rows(summary),
         reason_rows=status_html.reason_rows(summary),
         double_tracking=status_html.double_tracking(summary),
+        webhook_rows=status_html.webhook_rows(summary),
         name=name,
         category_options=status_html.options(list(CATEGORIES), category, "any category"),
         platform_options=status_html.options([p.value for p in Platform], platform, "any platform"),

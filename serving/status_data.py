@@ -31,6 +31,9 @@ from serving.status_models import (
     ReasonCount,
     RejectedExample,
     StatusSummary,
+    WebhookFailure,
+    WebhookFailures,
+    WebhookHealth,
 )
 
 # How far back "last event time" looks: bounds the partitions the card scans.
@@ -122,6 +125,37 @@ def build_summary(queries: QueryRunner, dataset: str, app: AppConfig, window_min
             DoubleTracked(name=row["name"], last_day=int(row["events"]))
             for row in queries.rows(status_sql.double_tracked(dataset, app.app_id, day_start))
         ],
+        webhooks=webhook_health(queries, dataset, app, day_start) if app.webhooks else [],
+    )
+
+
+def webhook_health(queries: QueryRunner, dataset: str, app: AppConfig, since: datetime) -> list[WebhookHealth]:
+    """Every configured subscription, with its deliveries since ``since`` (0 when none yet)."""
+    found = {row["subscription_id"]: row for row in queries.rows(status_sql.webhook_health(dataset, app.app_id, since))}
+    health = []
+    for subscription in app.webhooks:
+        row = found.get(subscription.id) or {}
+        health.append(
+            WebhookHealth(
+                subscription_id=subscription.id,
+                url=subscription.url,
+                enabled=subscription.enabled,
+                delivered=int(row.get("delivered") or 0),
+                failed=int(row.get("failed") or 0),
+                last_error=row.get("last_error"),
+                failures_url=f"/v1/status/webhook_failures?{urlencode({'subscription': subscription.id})}",
+            )
+        )
+    return health
+
+
+def build_webhook_failures(
+    queries: QueryRunner, dataset: str, app: AppConfig, subscription_id: str, hours: int, limit: int
+) -> WebhookFailures:
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    rows = queries.rows(status_sql.webhook_failures(dataset, app.app_id, subscription_id, since, limit))
+    return WebhookFailures(
+        app_id=app.app_id, subscription_id=subscription_id, rows=[WebhookFailure(**row) for row in rows]
     )
 
 

@@ -106,6 +106,20 @@ def double_tracking(summary: StatusSummary) -> Html:
     )
 
 
+def webhook_rows(summary: StatusSummary) -> Html:
+    """The Data Feeds card: each webhook subscription's deliveries over the last day."""
+    if not summary.webhooks:
+        return Html(
+            '<tr><td colspan="5" class="muted">No webhook subscriptions (webhooks: in the app config).</td></tr>'
+        )
+    return Html("".join(
+        f'<tr data-subscription="{esc(w.subscription_id)}"><td>{esc(w.subscription_id)}'
+        f'{"" if w.enabled else " <span class=muted>(off)</span>"}</td>'
+        f'<td class="num">{w.delivered}</td><td class="num">{w.failed}</td><td>{esc(w.last_error or "")}</td>'
+        f'<td><a href="{esc(w.failures_url)}">failures</a></td></tr>'
+        for w in summary.webhooks))  # fmt: skip
+
+
 def options(choices: list[str], selected: str | None, blank: str | None) -> Html:
     items = [f'<option value="">{esc(blank)}</option>'] if blank is not None else []
     items += [f'<option value="{esc(c)}"{" selected" if c == selected else ""}>{esc(c)}</option>' for c in choices]

@@ -58,6 +58,7 @@ class StatusSummary(BaseModel):
     last_day: OutcomeCounts
     top_reasons: list[ReasonCount]
     double_tracked: list[DoubleTracked] = []
+    webhooks: list[WebhookHealth] = []
 
 
 class LiveviewRow(BaseModel):
@@ -102,6 +103,33 @@ class CampaignRow(BaseModel):
     currency: str | None
     conversions: int
     revenue: float | None
+
+
+class WebhookHealth(BaseModel):
+    """One subscription's deliveries over the last day."""
+
+    subscription_id: str
+    url: str
+    enabled: bool
+    delivered: int
+    failed: int
+    last_error: str | None
+    failures_url: str
+
+
+class WebhookFailure(BaseModel):
+    failed_at: datetime
+    event_id: str
+    last_status: int | None
+    last_error: str | None
+    attempts: int
+    body: str
+
+
+class WebhookFailures(BaseModel):
+    app_id: str
+    subscription_id: str
+    rows: list[WebhookFailure]
 
 
 class Campaigns(BaseModel):

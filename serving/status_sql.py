@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.tables import EVENTS, EVENTS_DEDUP, IMPORT_STATS_DEDUP, REJECTED_EVENTS_DEDUP
+from schemas.tables import (
+    EVENTS,
+    EVENTS_DEDUP,
+    IMPORT_STATS_DEDUP,
+    REJECTED_EVENTS_DEDUP,
+    WEBHOOK_FAILURES,
+    WEBHOOK_STATS,
+)
 from serving.queries import Query, scalar
 
 # Identifier columns of `events`, by the name Liveview shows (values are never shown).
@@ -180,6 +187,47 @@ def double_tracked(dataset: str, app_id: str, since: datetime) -> Query:
         GROUP BY name
         ORDER BY events DESC, name""",
         [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since)],
+    )
+
+
+def webhook_health(dataset: str, app_id: str, since: datetime) -> Query:
+    """Per webhook subscription since ``since``: deliveries delivered and failed, the last error."""
+    return Query(
+        f"""
+        WITH recent AS (
+          SELECT subscription_id, minute, delivered, failed, last_error
+          FROM {_table(dataset, WEBHOOK_STATS)}
+          WHERE app_id = @app_id AND minute >= @since
+        ),
+        errors AS (
+          SELECT subscription_id, last_error FROM recent WHERE last_error IS NOT NULL
+          QUALIFY ROW_NUMBER() OVER (PARTITION BY subscription_id ORDER BY minute DESC) = 1
+        )
+        SELECT totals.subscription_id, totals.delivered, totals.failed, errors.last_error
+        FROM (
+          SELECT subscription_id, SUM(delivered) AS delivered, SUM(failed) AS failed
+          FROM recent GROUP BY subscription_id
+        ) AS totals
+        LEFT JOIN errors ON errors.subscription_id = totals.subscription_id""",
+        [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since)],
+    )
+
+
+def webhook_failures(dataset: str, app_id: str, subscription_id: str, since: datetime, limit: int) -> Query:
+    """The latest given-up deliveries of one subscription, newest first."""
+    return Query(
+        f"""
+        SELECT failed_at, event_id, last_status, last_error, attempts, body
+        FROM {_table(dataset, WEBHOOK_FAILURES)}
+        WHERE app_id = @app_id AND subscription_id = @subscription_id AND failed_at >= @since
+        ORDER BY failed_at DESC
+        LIMIT @limit""",
+        [
+            scalar("app_id", "STRING", app_id),
+            scalar("subscription_id", "STRING", subscription_id),
+            scalar("since", "TIMESTAMP", since),
+            scalar("limit", "INT64", limit),
+        ],
     )
 
 

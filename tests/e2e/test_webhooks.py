@@ -171,6 +171,33 @@ def test_the_streaming_job_delivers_records_failures_and_never_waits_on_a_hangin
     }
     assert read_accounting(bq, dataset).imported == 4
 
+    # The status page's Data feeds card and the failures behind its link.
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+    from tests.support.serving import LOCAL_APP_CREDENTIALS
+
+    service = TestClient(create_app(ServingSettings(STACK_PROJECT, dataset, config)))
+    summary = service.get("/v1/status/summary", headers=LOCAL_APP_CREDENTIALS).json()
+    health = {w["subscription_id"]: w for w in summary["webhooks"]}
+    assert {k: (w["delivered"], w["failed"]) for k, w in health.items()} == {
+        "purchases": (2, 0),
+        "refusing": (0, 4),
+        "hanging": (0, 4),
+    }
+    assert health["refusing"]["last_error"].startswith("HTTP 400")
+    failures = service.get(health["refusing"]["failures_url"], headers=LOCAL_APP_CREDENTIALS).json()["rows"]
+    assert len(failures) == 4 and all(f["last_status"] == 400 and f["attempts"] == 1 for f in failures)
+    assert {orjson.loads(f["body"])["id"] for f in failures} == {r["id"] for r in sql_rows(
+        f"SELECT id FROM `{STACK_PROJECT}.{dataset}.events` WHERE `timestamp` > '2000-01-01'")}  # fmt: skip
+    assert (
+        service.get("/v1/status/webhook_failures?subscription=nope", headers=LOCAL_APP_CREDENTIALS).status_code == 404
+    )
+    assert service.post("/status/login", data=LOCAL_APP_CREDENTIALS, follow_redirects=False).status_code == 303
+    page = service.get("/status").text
+    assert 'data-subscription="refusing"' in page and "HTTP 400" in page
+
 
 def test_the_webhook_test_command_sends_one_sample_event_and_prints_the_answer(config_with_webhooks, capsys):
     from beam_jobs import cli
