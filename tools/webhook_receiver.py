@@ -91,7 +91,7 @@ class WebhookReceiver:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                headers = {k: v for k, v in self.headers.items()}
+                headers = dict(self.headers.items())
                 key = headers.get(IDEMPOTENCY_HEADER, "")
                 status, hang = receiver._answer(key)
                 signed: bool | None = None
