@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 import requests
+import requests.adapters
 
 from domain.webhooks import (
     EVENT_ID_HEADER,
@@ -76,6 +77,15 @@ def secret_from(ref: SecretRef) -> bytes:
     return secretmanager.SecretManagerServiceClient().access_secret_version(name=ref.secret_manager).payload.data
 
 
+def _pooled_session(connections: int = 64) -> requests.Session:
+    """A session keeping up to ``connections`` per host alive (the pools' threads share it)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=connections)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class Deliverer:
     """Sends one event to one subscription with retries (see the module doc)."""
 
@@ -89,7 +99,7 @@ class Deliverer:
         rand: random.Random | None = None,
     ) -> None:
         self._secrets, self._sleep, self._clock = secrets, sleep, clock
-        self._session = session or requests.Session()
+        self._session = session or _pooled_session()
         self._rand = rand or random.Random()
         self._secret_cache: dict[SecretRef, bytes] = {}
 

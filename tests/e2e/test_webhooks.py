@@ -209,3 +209,37 @@ def test_the_webhook_test_command_sends_one_sample_event_and_prints_the_answer(c
     assert code == 0 and "delivered after 2 attempt(s)" in out and "last status 200" in out
     assert orjson.loads(receiver.requests[-1].body)["name"] == "PURCHASE"
     assert cli.main(["webhook", "test", "--app", "local-app", "--subscription", "nope", "--app-config", config]) == 2
+
+
+def test_the_feed_topic_receives_every_imported_event_with_its_attributes(local_stack):
+    from google.cloud import pubsub_v1
+
+    dataset = new_dataset("feed")
+    topic, subscription = f"in-{uuid.uuid4().hex[:6]}", f"in-sub-{uuid.uuid4().hex[:6]}"
+    feed, feed_sub = f"feed-{uuid.uuid4().hex[:6]}", f"feed-sub-{uuid.uuid4().hex[:6]}"
+    localstack.provision_pubsub(STACK_PROJECT, topic, subscription)
+    localstack.provision_pubsub(STACK_PROJECT, feed, feed_sub)
+    now = datetime.now(UTC).isoformat()
+    events = [
+        mapping_track_event(messageId="f-1", timestamp=now),
+        mapping_track_event(messageId="f-2", timestamp=now, event="Product Viewed"),
+        mapping_track_event(messageId="f-3", timestamp=now, type="identify"),  # skipped: not in the feed
+    ]
+    feed_option = f"--feed_topic=projects/{STACK_PROJECT}/topics/{feed}"
+    received: list = []
+    with streaming_job(STACK_PROJECT, dataset, subscription, feed_option):
+        publish(STACK_PROJECT, topic, [SampleMessage(orjson.dumps(e), {}, "feed") for e in events], progress=False)
+        subscriber = pubsub_v1.SubscriberClient()
+        path = subscriber.subscription_path(STACK_PROJECT, feed_sub)
+        deadline = time.monotonic() + 120
+        while len(received) < 2 and time.monotonic() < deadline:  # a condition with a deadline
+            response = subscriber.pull(subscription=path, max_messages=10, timeout=10)
+            received += [m.message for m in response.received_messages]
+            if response.received_messages:
+                subscriber.acknowledge(subscription=path, ack_ids=[m.ack_id for m in response.received_messages])
+        subscriber.close()
+    bodies = {orjson.loads(m.data)["name"]: (orjson.loads(m.data), dict(m.attributes)) for m in received}
+    assert set(bodies) == {"PURCHASE", "VIEW_ITEM"}
+    body, attributes = bodies["PURCHASE"]
+    assert attributes == {"app_id": "local-app", "name": "PURCHASE", "category": "COMMERCE"}
+    assert body["origin"] == "SEGMENT" and "user_data" in body and "last_attributed_touch_data" in body
