@@ -4,7 +4,7 @@ The API never runs the export: ``beam_jobs.daily_export --all-apps --date auto``
 ``<root>/<app_id>/<day>/`` and its ``manifest.json`` ahead of the request, and this route only
 reads the manifest, so it answers in milliseconds (clients give up after 16-60 s).
 
-Lenient in, exact out, as Branch's clients need (``docs``: the client research): ``/v3/export``
+Lenient in, exact out, as the real clients need (tests/e2e/test_conformance_export_clients.py): ``/v3/export``
 and ``/v3/export/``, a JSON or form body, extra fields and query parameters ignored; the answer
 is HTTP 200, ``application/json; charset=utf-8``, all 15 topic keys, each a list of URLs, ``[]``
 for a topic without files and for a day that is not complete (today, the future) or not
