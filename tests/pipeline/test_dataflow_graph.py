@@ -182,3 +182,24 @@ def test_each_documented_write_method_builds_for_dataflow(job, method, archive):
 
 def test_write_method_choices_are_the_ones_this_test_covers():
     assert set(WRITE_METHODS) == {"STREAMING_INSERTS", "FILE_LOADS"}
+
+
+def test_streaming_graph_with_feeds_adds_only_new_stable_steps(tmp_path):
+    """Turning on webhooks and the feed adds steps (an --update may add steps) and keeps every
+    existing name and stateful step as it was."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "domain" / "default_app_config.yaml").read_text())
+    config["apps"][0]["webhooks"] = [{"id": "partner", "url": "https://partner.example/hook"}]
+    path = tmp_path / "apps.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proto = _streaming(f"--app_config={path}", "--feed_topic=projects/my-proj/topics/feed").to_runner_api()
+    names = _top_level_names(proto)
+    assert [n for n in names if n in STREAMING_STEPS] == STREAMING_STEPS
+    assert [n for n in names if n not in STREAMING_STEPS] == [
+        "DeliverWebhooks",
+        "WriteWebhookFailures",
+        "WriteWebhookStats",
+        "PublishFeed",
+    ]
+    assert _stateful_steps(proto) >= STATE_STEPS
