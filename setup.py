@@ -95,6 +95,7 @@ setuptools.setup(
         # through Beam: declared at the versions Beam's gcp extra resolves to.
         "google-cloud-bigquery==3.47.0",
         "google-cloud-pubsub==2.44.0",
+        "google-cloud-secret-manager==2.32.0",  # webhook signing secrets (secret_manager references)
         "orjson==3.13.0",
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
