@@ -99,6 +99,7 @@ setuptools.setup(
         "orjson==3.13.0",
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
+        "requests==2.34.2",  # webhook deliveries (adapters/webhook_delivery.py)
     ],
     extras_require={
         # The serving layer (Query API, exports, status page); not needed on Dataflow workers.
