@@ -36,6 +36,7 @@ CONTENT_ITEM_BREAKDOWN = "content_item_breakdown"
 IMPORT_HEALTH = "import_health"
 DAILY_ATTRIBUTED_CONVERSIONS = "daily_attributed_conversions"
 CAMPAIGN_TOUCHES = "campaign_touches"
+WEBHOOK_STATS_DEDUP = "webhook_stats_dedup"
 VIEWS = (
     EVENTS_DEDUP,
     REJECTED_EVENTS_DEDUP,
@@ -47,6 +48,7 @@ VIEWS = (
     IMPORT_HEALTH,
     DAILY_ATTRIBUTED_CONVERSIONS,
     CAMPAIGN_TOUCHES,
+    WEBHOOK_STATS_DEDUP,
 )
 
 

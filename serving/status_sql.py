@@ -14,7 +14,7 @@ from schemas.tables import (
     IMPORT_STATS_DEDUP,
     REJECTED_EVENTS_DEDUP,
     WEBHOOK_FAILURES,
-    WEBHOOK_STATS,
+    WEBHOOK_STATS_DEDUP,
 )
 from serving.queries import Query, scalar
 
@@ -196,7 +196,7 @@ def webhook_health(dataset: str, app_id: str, since: datetime) -> Query:
         f"""
         WITH recent AS (
           SELECT subscription_id, minute, delivered, failed, last_error
-          FROM {_table(dataset, WEBHOOK_STATS)}
+          FROM {_table(dataset, WEBHOOK_STATS_DEDUP)}
           WHERE app_id = @app_id AND minute >= @since
         ),
         errors AS (
