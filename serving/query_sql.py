@@ -22,6 +22,7 @@ from google.cloud import bigquery
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.event_names import TOPICS
+from domain.export_files import EXPORT_TOPICS
 from schemas.tables import EVENTS, schema_fields
 from serving.queries import Query
 
@@ -40,23 +41,9 @@ TIMESTAMP = "timestamp"  # a dimension and an ordered_by value: the day bucket
 # Branch's documented data sources (Query API reference). The importer writes the TOPICS
 # among them; the others (clicks, installs, opens, cost, ...) are accepted and answer no rows.
 DATA_SOURCES: tuple[str, ...] = (
-    "eo_impression",
-    "eo_click",
+    *EXPORT_TOPICS,  # Branch's 15 event-ontology topics, the Daily Export's keys too
     "xx_impression",
     "xx_click",
-    "eo_branch_cta_view",
-    "eo_sms_sent",
-    "eo_open",
-    "eo_install",
-    "eo_reinstall",
-    "eo_web_session_start",
-    "eo_pageview",
-    "eo_commerce_event",
-    "eo_custom_event",
-    "eo_content_event",
-    "eo_dismissal",
-    "eo_user_lifecycle_event",
-    "eo_web_to_app_auto_redirect",
     "cost",
     "skadnetwork_valid_messages",
     "skadnetwork_invalid_messages",
