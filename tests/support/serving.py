@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,21 @@ SAMPLE_NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # events straddle 19/20 N
 APP, APP_KEY, APP_SECRET = "local-app", "key_live_local_default", "secret_live_local_default"
 WEB_APP, WEB_KEY, WEB_SECRET = "local-web-app", "key_live_local_web", "secret_live_local_web"
 START, END = "2026-11-14", "2026-11-20"  # inclusive: 7 days, 14 Nov 00:00 to 21 Nov 00:00
+
+
+class EmptyResults:
+    """Stands in for BigQuery where only the SQL text matters (request validation, fuzzing):
+    records each query's SQL and answers no rows."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def query(self, sql: str, **_: Any) -> EmptyResults:
+        self.queries.append(sql)
+        return self
+
+    def result(self) -> Iterator[Any]:
+        return iter(())
 
 
 def query_body(*, key: str = APP_KEY, secret: str = APP_SECRET, **fields: Any) -> dict[str, Any]:

@@ -424,19 +424,6 @@ def test_fuzz_query_request_model(body, zone, limit, after):
     assert 1 <= len(window.days) <= query_sql.MAX_DAYS
 
 
-class _NoRows:
-    """BigQuery's place in the HTTP fuzz target: records the SQL, answers no rows."""
-
-    sql: list[str] = []
-
-    def query(self, sql, **_):
-        self.sql.append(sql)
-        return self
-
-    def result(self):
-        return iter(())
-
-
 @functools.cache
 def _service():
     import tempfile
@@ -449,11 +436,12 @@ def _service():
     from serving.rate_limit import RateLimiter
     from serving.settings import ServingSettings
     from serving.signing import Signer
+    from tests.support.serving import EmptyResults
 
     os.environ.setdefault("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")  # never contacted
     exports = ExportSettings(tempfile.mkdtemp(prefix="fuzz-exports-"), Signer(b"k" * 32))
     app = create_app(ServingSettings("local-project", "fuzz"), export_settings=exports)
-    app.state.queries = QueryRunner(_NoRows())
+    app.state.queries = QueryRunner(EmptyResults())
     app.state.rate_limiter = RateLimiter(clock=itertools.count(step=3600).__next__)  # never limits
     return TestClient(app, raise_server_exceptions=False)
 

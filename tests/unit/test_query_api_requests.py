@@ -13,7 +13,7 @@ from serving.app import create_app
 from serving.queries import Query, QueryRunner
 from serving.rate_limit import RateLimiter
 from serving.settings import ServingSettings
-from tests.support.serving import APP_KEY, APP_SECRET, PROJECT, query_body
+from tests.support.serving import APP_KEY, APP_SECRET, PROJECT, EmptyResults, query_body
 
 
 class RecordingClient:
@@ -77,20 +77,6 @@ def test_malformed_json_is_400_and_oversized_body_is_413(offline_client):
     big = {"branch_key": APP_KEY, "branch_secret": APP_SECRET, "padding": "x" * 70_000}
     assert client.post("/v1/query/analytics", json=big).status_code == 413
     assert recorder.queries == []
-
-
-class EmptyResults:
-    """Stands in for BigQuery where only the SQL text matters: records it, answers no rows."""
-
-    def __init__(self) -> None:
-        self.queries: list[str] = []
-
-    def query(self, sql: str, **_: Any):
-        self.queries.append(sql)
-        return self
-
-    def result(self):
-        return iter(())
 
 
 @pytest.fixture
