@@ -25,6 +25,7 @@ pipeline's stateful stages, so both decide alike.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -107,7 +108,7 @@ class Windows:
 
     @property
     def longest(self) -> timedelta:
-        return max((w for w in (self.click, self.impression) if w is not None), default=timedelta(0))
+        return max((w for w in (self.click, self.impression) if w is not None), default=_NO_TIME)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,11 +182,14 @@ class Touch:
 
 
 _DAYS_COLUMN = "days_from_last_attributed_touch_to_event"
+_NO_TIME = timedelta(0)
+_ONE_DAY = timedelta(days=1)
+_NONE: dict[str, Touch] = {}  # (read only: the touches under a key never seen)
 
 
-@dataclasses.dataclass(frozen=True)
-class Attribution:
-    """A conversion's decided touch, and the strongest identity key it shares with it."""
+class Attribution(NamedTuple):
+    """A conversion's decided touch, and the strongest identity key it shares with it. (A named
+    tuple: made for every conversion decided, so cheap to make.)"""
 
     touch: Touch
     match: str  # a KEY_KINDS member
@@ -196,7 +200,7 @@ class Attribution:
         return {
             "attributed": True,
             **self.touch.columns(),
-            _DAYS_COLUMN: (when - self.touch.timestamp) // timedelta(days=1),
+            _DAYS_COLUMN: (when - self.touch.timestamp) // _ONE_DAY,
             "attribution_match": self.match,
         }
 
@@ -328,16 +332,22 @@ def choose(candidates: Iterable[Candidate], when: datetime, windows: Windows) ->
     with (each may come several times, through several keys), or None."""
     strongest: dict[str, Candidate] = {}
     for candidate in candidates:  # per touch: its strongest shared key, direct before linked
-        known = strongest.get(candidate.touch.id)
+        touch_id = candidate.touch.id
+        known = strongest.get(touch_id)
         if known is None or (_KEY_RANK[candidate.kind], candidate.linked) < (_KEY_RANK[known.kind], known.linked):
-            strongest[candidate.touch.id] = candidate
+            strongest[touch_id] = candidate
     best: tuple[Any, ...] | None = None
     chosen: Candidate | None = None
     for candidate in strongest.values():
         touch = candidate.touch
         rank = _precedence(touch.type, candidate.kind)
+        if rank is None:
+            continue
         window = windows.of(touch.type)
-        if rank is None or window is None or not timedelta(0) <= when - touch.timestamp <= window:
+        if window is None:
+            continue
+        age = when - touch.timestamp
+        if age < _NO_TIME or age > window:
             continue
         order = (-rank, touch.timestamp, touch.id)  # the best class, then the latest, then by id
         if best is None or order > best:
@@ -371,15 +381,18 @@ class AttributionState:
                   windows: Windows) -> Attribution | None:  # fmt: skip
         """Decide a conversion (once, with the touches received so far) and learn its links."""
         keys = list(keys)
-        direct = [Candidate(touch, kind) for kind, value in keys
-                  for touch in self._direct.get((app_id, (kind, value)), {}).values()]  # fmt: skip
-        linked = [Candidate(touch, kind, linked=True) for kind, value in keys
-                  for touch in self._linked.get((app_id, (kind, value)), {}).values()]  # fmt: skip
+        direct = [Candidate(touch, key[0]) for key in keys
+                  for touch in self._direct.get((app_id, key), _NONE).values()]  # fmt: skip
+        linked = [Candidate(touch, key[0], True) for key in keys
+                  for touch in self._linked.get((app_id, key), _NONE).values()]  # fmt: skip
         first_hop = choose(direct, when, windows) if direct else None
         for key in links_of(first_hop, keys):
             assert first_hop is not None
             self._linked.setdefault((app_id, key), {})[first_hop.touch.id] = first_hop.touch
         return choose(direct + linked, when, windows) if linked else first_hop
+
+
+_timeline_order = operator.itemgetter(0, 1, 2)  # time, touches first, id
 
 
 def attribute_in_event_time_order(
@@ -394,7 +407,7 @@ def attribute_in_event_time_order(
     stream arrived in that order. Yields ``(event id, event time, decision)``."""
     timeline: list[tuple[datetime, int, str, Any]] = [(touch.timestamp, 0, touch.id, touch) for touch in touches]
     timeline += [(when, 1, event_id, keys) for event_id, when, keys in conversions]
-    timeline.sort(key=lambda item: item[:3])
+    timeline.sort(key=_timeline_order)
     state = AttributionState()
     for when, kind, identifier, payload in timeline:
         if kind == 0:
@@ -464,24 +477,72 @@ def replay_candidates(touches: Iterable[Touch], packs: Sequence[bytes]) -> list[
     ]
 
 
-def replay_attributions(
-    app_id: str, touches: Sequence[Touch], packs: Sequence[bytes], windows: Windows
-) -> Iterator[tuple[str, bytes]]:
-    """The backfill's attribution of one app: its touches and conversion packs ->
-    ``(event id, JSON of the attribution columns)`` of each conversion attributed, decided in
-    event-time order (``attribute_in_event_time_order``) over ``replay_candidates``.
+def replay_decisions(
+    app_id: str, touches: Sequence[Touch], packs: Sequence[bytes], windows: Windows, *, per_blob: int = 100_000
+) -> Iterator[tuple[bytes, int]]:
+    """The backfill's attribution of one app: its touches and conversion packs -> its attributed
+    conversions, decided in event-time order (``attribute_in_event_time_order``) over
+    ``replay_candidates``, as ``(blob, number of conversions in it)`` for :class:`DecisionTable`.
 
-    The JSON is ``orjson.dumps(decision.columns(when))``; the part that depends on the touch
-    only is written once per touch and match (many conversions share a touch)."""
-    heads: dict[tuple[str, str, bool], bytes] = {}
+    A blob is JSON ``{"app_id", "heads", "events"}``: ``heads`` the columns that depend on the
+    touch only (many conversions share a touch), written once per touch and match;
+    ``events`` maps each event id to ``[head index, days from the touch]``. At most
+    ``per_blob`` conversions per blob, so that no element grows without bound."""
+    index_of: dict[tuple[str, str, bool], int] = {}
+    heads: list[dict[str, Any]] = []
+    events: dict[str, list[int]] = {}
     conversions = replay_candidates(touches, packs)
     for event_id, when, decided in attribute_in_event_time_order(app_id, touches, conversions, windows):
         if decided is None:
             continue
         key = (decided.touch.id, decided.match, decided.linked)
-        head = heads.get(key)
-        if head is None:
+        index = index_of.get(key)
+        if index is None:
             columns = decided.columns(when)
             del columns[_DAYS_COLUMN]
-            head = heads[key] = orjson.dumps(columns)[:-1] + b',"' + _DAYS_COLUMN.encode() + b'":'
-        yield event_id, head + b"%d}" % ((when - decided.touch.timestamp) // timedelta(days=1))
+            index = index_of[key] = len(heads)
+            heads.append(columns)
+        events[event_id] = [index, (when - decided.touch.timestamp) // _ONE_DAY]
+        if len(events) >= per_blob:
+            yield orjson.dumps({"app_id": app_id, "heads": heads, "events": events}), len(events)
+            events = {}
+    if events:
+        yield orjson.dumps({"app_id": app_id, "heads": heads, "events": events}), len(events)
+
+
+class DecisionTable:
+    """The backfill's decisions (:func:`replay_decisions`' blobs), looked up per events row.
+
+    Built once per worker from every app's blobs; a row's lookup is one or two dict reads, and
+    the columns shared by the conversions of one touch are one dict."""
+
+    def __init__(self, blobs: Iterable[bytes]) -> None:
+        self._parts: dict[str, list[tuple[list[dict[str, Any]], dict[str, list[int]]]]] = {}
+        for blob in blobs:
+            part = orjson.loads(blob)
+            self._parts.setdefault(part["app_id"], []).append((part["heads"], part["events"]))
+
+    def __len__(self) -> int:
+        return sum(len(events) for parts in self._parts.values() for _, events in parts)
+
+    def columns(self, app_id: str, event_id: str) -> dict[str, Any] | None:
+        """The attribution columns decided for an event, or None (unattributed)."""
+        for heads, events in self._parts.get(app_id, ()):
+            found = events.get(event_id)
+            if found is not None:
+                return {**heads[found[0]], _DAYS_COLUMN: found[1]}
+        return None
+
+    def apply(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with its decided attribution columns, **updated in place** (the caller's own
+        row, just decoded); an undecided row is returned as it is (unattributed)."""
+        parts = self._parts.get(row["app_id"])
+        if parts is not None:
+            event_id = row["id"]
+            for heads, events in parts:
+                found = events.get(event_id)
+                if found is not None:
+                    row.update(heads[found[0]])
+                    row[_DAYS_COLUMN] = found[1]
+                    break
+        return row

@@ -18,13 +18,12 @@ age; state per event id is cleared once the event is decided.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
-import orjson
 from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
@@ -33,12 +32,13 @@ from apache_beam.utils.timestamp import Duration
 
 from domain.attribution import (
     Candidate,
+    DecisionTable,
     Touch,
     Windows,
     choose,
     identity_keys,
     links_of,
-    replay_attributions,
+    replay_decisions,
 )
 from domain.timestamps import parse_timestamp
 from schemas.reasons import METRICS_NAMESPACE
@@ -233,23 +233,21 @@ _TOUCH, _PACK = "t", "p"  # what the replay of an app receives
 
 
 class _ReplayAppFn(beam.DoFn):
-    """One app's touches and conversion packs -> its attributed conversions
-    (``replay_attributions``), as ``(event key, JSON of their attribution columns)``: strings
-    and bytes, because a side input's cache sizes its value object by object."""
+    """One app's touches and conversion packs -> its decisions (``replay_decisions``' blobs:
+    few, compact elements, so that the side input that carries them costs little to cache)."""
 
     def __init__(self, windows: dict[str, Windows]) -> None:
         self._windows = windows
         self._attributed = Metrics.counter(METRICS_NAMESPACE, "attributed")
 
-    def process(self, element) -> Iterator[tuple[str, bytes]]:
+    def process(self, element) -> Iterator[bytes]:
         app_id, items = element
         touches = [payload for kind, payload in items if kind == _TOUCH]
         packs = [payload for kind, payload in items if kind == _PACK]
         with _collector_paused():
-            decided = list(replay_attributions(app_id, touches, packs, self._windows[app_id]))
-        self._attributed.inc(len(decided))
-        for event_id, columns in decided:
-            yield _event_key(app_id, event_id), columns
+            for blob, count in replay_decisions(app_id, touches, packs, self._windows[app_id]):
+                self._attributed.inc(count)
+                yield blob
 
 
 @contextmanager
@@ -266,29 +264,17 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _event_key(app_id: str, event_id: str) -> str:
-    return f"{app_id}\x1f{event_id}"
-
-
-def _with_attribution(row: dict[str, Any], decisions: Mapping[str, bytes]) -> dict[str, Any]:
-    columns = decisions.get(_event_key(row["app_id"], row["id"]))
-    if columns is None:  # the mapping's row is unattributed
-        return row
-    return {**row, **orjson.loads(columns)}
-
-
-class AttributeEventsInEventTimeOrder(beam.PTransform):
-    """The backfill's attribution: ``{"events": rows, "touches": rows, "conversions": packs}``
-    -> the events rows with their attribution columns, decided in event-time order
-    (``attribute_in_event_time_order``). ``conversions``: the mapping step's
-    ``(app id, pack)`` of each chunk (``domain.attribution``'s replay input), what attribution
-    needs of each copy: the decisions are made from these, and the rows (the bulk) meet them
-    only in one lookup where dedup emits them.
+class DecideInEventTimeOrder(beam.PTransform):
+    """The backfill's attribution decisions: ``{"touches": rows, "conversions": packs}`` ->
+    the blobs of a :class:`domain.attribution.DecisionTable`, decided in event-time order
+    (``attribute_in_event_time_order``). ``conversions``: the mapping step's ``(app id, pack)``
+    of each chunk (``domain.attribution``'s replay input), what attribution needs of each copy.
 
     Each app's touches and packs are read by one worker (``replay_candidates``, then the
     replay of those in event-time order): memory holds the app's touch keys, the keys it may
-    learn and the conversions replayed. The attributed ones reach the rows as a side input
-    (one entry per attributed event).
+    learn and the conversions replayed. The rows (the bulk) never meet this graph: dedup reads
+    the blobs as a side input and applies them as it emits each kept row
+    (:class:`WithDecisions`).
     """
 
     def __init__(self, windows: dict[str, Windows]) -> None:
@@ -296,13 +282,32 @@ class AttributeEventsInEventTimeOrder(beam.PTransform):
         self._windows = windows
 
     def expand(self, inputs):
-        events, touches, packs = inputs["events"], inputs["touches"], inputs["conversions"]
+        touches, packs = inputs["touches"], inputs["conversions"]
         app_touches = touches | "TouchesByApp" >> beam.Map(lambda row: (row["app_id"], (_TOUCH, Touch.from_row(row))))
         app_packs = packs | "PacksByApp" >> beam.MapTuple(lambda app_id, pack: (app_id, (_PACK, pack)))
-        decisions = (
+        return (
             (app_touches, app_packs)
             | "ToReplay" >> beam.Flatten()
             | "GroupByApp" >> beam.GroupByKey()
             | "ReplayInOrder" >> beam.ParDo(_ReplayAppFn(self._windows))
         )
-        return events | "WithColumns" >> beam.Map(_with_attribution, beam.pvalue.AsDict(decisions))
+
+
+class WithDecisions:
+    """The kept-row step of the batch dedup (``DropDuplicates(kept=WithDecisions(), ...)``):
+    given :class:`DecideInEventTimeOrder`'s blobs (a list side input), the function that sets a
+    row's attribution columns (:meth:`DecisionTable.apply`). The table is built once per worker
+    and side input value (each shard hands the same blobs again), not per shard or bundle."""
+
+    def __init__(self) -> None:
+        self._blobs: list[bytes] | None = None
+        self._table: DecisionTable | None = None
+
+    def __call__(self, blobs: list[bytes]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        if self._table is None or (blobs is not self._blobs and blobs != self._blobs):
+            self._table = DecisionTable(blobs)  # (equal blobs: the same decisions)
+        self._blobs = blobs
+        return self._table.apply
+
+    def __getstate__(self) -> dict[str, Any]:  # shipped to workers without a table
+        return {"_blobs": None, "_table": None}

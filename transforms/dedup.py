@@ -35,6 +35,9 @@ from transforms.tags import COUNTS, DUPLICATE
 
 # ``stat_key(value, duplicate)``: the group a kept (False) or repeated (True) copy counts in.
 StatKeyFn = Callable[[Any, bool], Hashable]
+# ``kept(side input)``: the function a kept copy is output through (batch only), asked once per
+# shard with the side input's value.
+KeptFn = Callable[[Any], Callable[[Any], Any]]
 
 
 class _DedupFn(beam.DoFn):
@@ -128,8 +131,7 @@ def _unpack(pack: bytes) -> tuple[list[str], list[int], list[bytes]]:
     return pickle.loads(pack)
 
 
-@beam.typehints.with_output_types(Any)
-class _DedupShardFn(_DedupFn):
+class _ShardDedupFn(_DedupFn):
     """One shard's packs -> the :func:`split_copies` rule per key, holding little in memory.
 
     Two passes over the grouped packs (a GroupByKey result can be iterated again): the first
@@ -138,7 +140,7 @@ class _DedupShardFn(_DedupFn):
     not its rows.
     """
 
-    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+    def _split(self, element, kept_fn: Callable[[Any], Any] | None, timestamp, window):
         _, packs = element
         copies_per_key: dict[str, int] = {}
         for pack in packs:
@@ -152,7 +154,7 @@ class _DedupShardFn(_DedupFn):
                     value = orjson.loads(value)
                     self._kept += 1
                     self._count(value, False, timestamp, window)
-                    yield value
+                    yield value if kept_fn is None else kept_fn(value)
                 else:
                     repeated.setdefault(key, []).append((micros, orjson.loads(value)))
         for copies in repeated.values():
@@ -161,10 +163,28 @@ class _DedupShardFn(_DedupFn):
             self._repeated += len(duplicates)
             for value in kept:
                 self._count(value, False, timestamp, window)
-                yield value
+                yield value if kept_fn is None else kept_fn(value)
             for value in duplicates:
                 self._count(value, True, timestamp, window)
                 yield beam.pvalue.TaggedOutput(DUPLICATE, value)
+
+
+@beam.typehints.with_output_types(Any)
+class _DedupShardFn(_ShardDedupFn):
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        return self._split(element, None, timestamp, window)
+
+
+@beam.typehints.with_output_types(Any)
+class _DedupShardWithSideInputFn(_ShardDedupFn):
+    """Kept values are output as ``kept(side input)(value)``."""
+
+    def __init__(self, window: timedelta, stat_key: StatKeyFn | None, kept: KeptFn) -> None:
+        super().__init__(window, stat_key)
+        self._kept_fn = kept
+
+    def process(self, element, side, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        return self._split(element, self._kept_fn(side), timestamp, window)
 
 
 class DropDuplicates(beam.PTransform):
@@ -174,14 +194,28 @@ class DropDuplicates(beam.PTransform):
     are ``(shard, pack)`` from :class:`CopyPacker`; each shard's packs are grouped and every
     key's copies decided by :func:`split_copies`. With ``stat_key``, a ``counts`` output has
     ``(stat_key(value, duplicate), n)`` per key and bundle (see :class:`BundleCounts`), so
-    that callers need no element per copy to count.
+    that callers need no element per copy to count. Batch, with ``kept`` and ``side_input``:
+    each kept value is output as ``kept(side input's value)(value)``, e.g. joined to a side
+    input where it is emitted rather than in one more step per value.
     """
 
-    def __init__(self, window: timedelta, *, streaming: bool, stat_key: StatKeyFn | None = None) -> None:
+    def __init__(
+        self,
+        window: timedelta,
+        *,
+        streaming: bool,
+        stat_key: StatKeyFn | None = None,
+        kept: KeptFn | None = None,
+        side_input: Any = None,
+    ) -> None:
         super().__init__()
+        if (kept is None) != (side_input is None) or (streaming and kept is not None):
+            raise ValueError("kept and side_input go together, and apply to the batch dedup only")
         self._window = window
         self._streaming = streaming
         self._stat_key = stat_key
+        self._kept = kept
+        self._side_input = side_input
 
     def expand(self, keyed):
         outputs = (DUPLICATE, COUNTS) if self._stat_key is not None else (DUPLICATE,)
@@ -189,9 +223,12 @@ class DropDuplicates(beam.PTransform):
             return keyed | "FirstCopyPerKey" >> beam.ParDo(
                 _DedupStreamingFn(self._window, self._stat_key)
             ).with_outputs(*outputs, main="unique")
+        if self._kept is None:
+            split = beam.ParDo(_DedupShardFn(self._window, self._stat_key))
+        else:
+            split = beam.ParDo(_DedupShardWithSideInputFn(self._window, self._stat_key, self._kept), self._side_input)
         return (
             keyed
             | "GroupShards" >> beam.GroupByKey()
-            | "FirstCopyPerKey"
-            >> beam.ParDo(_DedupShardFn(self._window, self._stat_key)).with_outputs(*outputs, main="unique")
+            | "FirstCopyPerKey" >> split.with_outputs(*outputs, main="unique")
         )

@@ -21,7 +21,7 @@ from domain.mapping import ImportSettings
 from schemas.reasons import Outcome
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from schemas.tables import TOUCHES as TOUCHES_TABLE
-from transforms.attribution import AttributeEvents, AttributeEventsInEventTimeOrder
+from transforms.attribution import AttributeEvents, DecideInEventTimeOrder, WithDecisions
 from transforms.counting import CountOutcomesPerMinute
 from transforms.dedup import DropDuplicates
 from transforms.map_messages import MapSegmentMessages
@@ -61,24 +61,32 @@ class RouteSegmentMessages(beam.PTransform):
         mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(
             self._settings, dedup_shards=self._dedup_shards, keep_raw=self._keep_raw
         )
-        deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
-            self._dedup_window, streaming=self._dedup_shards is None, stat_key=_dedup_stat
-        )
+        if self._dedup_shards is None:  # streaming: attributed in arrival order, after dedup
+            deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
+                self._dedup_window, streaming=True, stat_key=_dedup_stat
+            )
+            events = {
+                "events": deduped.unique,
+                "touches": mapped[TOUCHES],
+            } | "AttributeEvents" >> AttributeEvents(self._settings.windows, self._settings.max_event_age)
+        else:  # the backfill: decided in event-time order, applied as dedup emits each kept row
+            decisions = {
+                "touches": mapped[TOUCHES],
+                "conversions": mapped[CONVERSIONS],
+            } | "AttributionDecisions" >> DecideInEventTimeOrder(self._settings.windows)
+            deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
+                self._dedup_window,
+                streaming=False,
+                stat_key=_dedup_stat,
+                kept=WithDecisions(),
+                side_input=beam.pvalue.AsList(decisions),
+            )
+            events = deduped.unique
         import_stats = (
             (mapped[COUNTS], deduped[COUNTS])
             | "FlattenOutcomes" >> beam.Flatten()
             | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
         )
-        attribute = (
-            AttributeEvents(self._settings.windows, self._settings.max_event_age)
-            if self._dedup_shards is None  # streaming: in arrival order
-            else AttributeEventsInEventTimeOrder(self._settings.windows)  # the backfill
-        )
-        events = {
-            "events": deduped.unique,
-            "touches": mapped[TOUCHES],
-            "conversions": mapped[CONVERSIONS],
-        } | "AttributeEvents" >> attribute
         return {
             EVENTS: events,
             REJECTED_EVENTS: mapped[REJECTED],

@@ -1,6 +1,6 @@
 """The backfill's replay input and replay (``domain.attribution``): what the mapping step keeps
 of each imported copy (``replay_entry``), which conversions the replay decides
-(``replay_candidates``), and that ``replay_attributions`` decides each one as the in-memory
+(``replay_candidates``), and that ``replay_decisions`` decides each one as the in-memory
 reference (``map --attribute``) does when the messages are fed to it in event-time order."""
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from beam_jobs.cli import map_message
 from domain.attribution import (
     ATTRIBUTION_COLUMNS,
     AttributionState,
+    DecisionTable,
     identity_keys,
     key_text,
-    replay_attributions,
     replay_candidates,
+    replay_decisions,
     replay_entry,
 )
 from domain.config import load_config
@@ -77,10 +78,17 @@ def _replayed(lines: list[bytes]) -> dict[str, dict[str, Any]]:
     touches, packs = _replay_input(lines)
     decided: dict[str, dict[str, Any]] = {}
     for app_id, app_packs in packs.items():
-        replayed = replay_attributions(app_id, touches.get(app_id, []), app_packs, SETTINGS.windows[app_id])
-        for event_id, columns in replayed:
-            assert event_id not in decided
-            decided[event_id] = orjson.loads(columns)
+        # Small blobs, so that lookups span several of them.
+        blobs = list(replay_decisions(app_id, touches.get(app_id, []), app_packs, SETTINGS.windows[app_id], per_blob=7))
+        assert all(count <= 7 for _, count in blobs)
+        table = DecisionTable(blob for blob, _ in blobs)
+        assert len(table) == sum(count for _, count in blobs)
+        for blob, _ in blobs:
+            for event_id in orjson.loads(blob)["events"]:
+                assert event_id not in decided
+                columns = table.columns(app_id, event_id)
+                assert columns is not None
+                decided[event_id] = columns
     return decided
 
 
@@ -141,7 +149,7 @@ def test_copies_of_one_event_are_one_candidate_at_the_earliest_time():
     assert when == NOW - timedelta(hours=3) and keys == (("developer_identity", "u1"),)
 
 
-# ------------------------------------------------------------------ replay_attributions
+# ------------------------------------------------------------------ replay_decisions
 
 
 def test_the_replay_decides_the_attribution_sample_as_the_reference_in_event_time_order():
@@ -163,3 +171,22 @@ def test_the_replay_decides_a_corpus_as_the_reference_in_event_time_order(seed):
 def test_the_replay_is_the_same_whatever_the_archive_order():
     lines = list(generate_corpus(1500, 5, NOW))
     assert _replayed(lines) == _replayed(list(reversed(lines)))
+
+
+def test_the_decision_table_sets_a_decided_rows_columns_and_leaves_the_others_as_they_are():
+    doc = purchase(NOW - timedelta(hours=3), user_id="u1")
+    lines = _lines(click(NOW - timedelta(days=1), user_id="u1"), doc)
+    touches, packs = _replay_input(lines)
+    [app_id] = packs
+    table = DecisionTable(
+        blob for blob, _ in replay_decisions(app_id, touches[app_id], packs[app_id], SETTINGS.windows[app_id])
+    )
+    [event_id] = [entry[0] for pack in packs[app_id] for entry in orjson.loads(pack)]
+    row = {"id": event_id, "app_id": app_id, "attributed": False, "name": "PURCHASE"}
+    assert table.apply(row) is row  # in place
+    assert row == {"id": event_id, "app_id": app_id, "name": "PURCHASE", **table.columns(app_id, event_id)}
+    assert row["attributed"] is True and row["attribution_match"] == "developer_identity"
+    assert row["days_from_last_attributed_touch_to_event"] == 0
+    for other in ({"id": "another", "app_id": app_id}, {"id": event_id, "app_id": "another app"}):
+        assert table.apply(dict(other)) == other
+        assert table.columns(other["app_id"], other["id"]) is None
