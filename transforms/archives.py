@@ -21,7 +21,9 @@ from apache_beam.metrics import Metrics
 
 from schemas.reasons import METRICS_NAMESPACE
 
-DEFAULT_CHUNK_LINES = 1000
+# Measured (callgrind, bench stage c): 10x fewer shuffle elements than 1000 lines, ~2% less CPU;
+# a chunk is ~10 MB of lines, read and mapped by one DoFn call (files are the unit of parallelism).
+DEFAULT_CHUNK_LINES = 10_000
 ARCHIVE_LINES = "archive_lines"
 
 _LOG = logging.getLogger(__name__)
