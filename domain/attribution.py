@@ -472,7 +472,7 @@ def replay_candidates(touches: Iterable[Touch], packs: Sequence[bytes]) -> list[
                 if known is None or micros < known[0]:
                     earliest[event_id] = (micros, keys)
     return [
-        (event_id, _EPOCH + timedelta(microseconds=micros), tuple(_key_of_text(key) for key in keys))
+        (event_id, _EPOCH + timedelta(microseconds=micros), tuple([_key_of_text(key) for key in keys]))
         for event_id, (micros, keys) in earliest.items()
     ]
 

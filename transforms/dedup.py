@@ -146,6 +146,9 @@ class _ShardDedupFn(_DedupFn):
         for pack in packs:
             for key in _unpack(pack)[0]:
                 copies_per_key[key] = copies_per_key.get(key, 0) + 1
+        # Outcome counts summed per shard first (one timestamp and window for all its copies).
+        stat_key = self._stat_key
+        counts: dict[Hashable, int] = {}
         repeated: dict[str, list[tuple[int, Any]]] = {}
         for pack in packs:
             keys, times, values = _unpack(pack)
@@ -153,7 +156,9 @@ class _ShardDedupFn(_DedupFn):
                 if copies_per_key[key] == 1:
                     value = orjson.loads(value)
                     self._kept += 1
-                    self._count(value, False, timestamp, window)
+                    if stat_key is not None:
+                        group = stat_key(value, False)
+                        counts[group] = counts.get(group, 0) + 1
                     yield value if kept_fn is None else kept_fn(value)
                 else:
                     repeated.setdefault(key, []).append((micros, orjson.loads(value)))
@@ -167,6 +172,8 @@ class _ShardDedupFn(_DedupFn):
             for value in duplicates:
                 self._count(value, True, timestamp, window)
                 yield beam.pvalue.TaggedOutput(DUPLICATE, value)
+        for group, count in counts.items():
+            self._counts.add(group, count, timestamp, window)
 
 
 @beam.typehints.with_output_types(Any)
