@@ -178,6 +178,8 @@ class _ShardDedupFn(_DedupFn):
 
 @beam.typehints.with_output_types(Any)
 class _DedupShardFn(_ShardDedupFn):
+    """Kept values are output as they are."""
+
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         return self._split(element, None, timestamp, window)
 

@@ -5,6 +5,10 @@
                      |  touches (SPEC 9) --------------------------------------> touches rows
                      '- counts ------- + dedup's imported/duplicate counts ---> import_stats rows
 
+Streaming attributes after dedup, in arrival order (``AttributeEvents``). The backfill decides
+in event-time order from the touches and the mapping's compact conversion packs
+(``AttributionDecisions``), and its dedup sets each kept row's columns as it emits it.
+
 The streaming job, the backfill, the benchmark and the tests all run this one composite;
 sinks are attached at the edge (``beam_jobs/import_graph.py``).
 """
