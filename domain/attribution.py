@@ -424,6 +424,8 @@ def attribute_in_event_time_order(
 
 _KEY_SEPARATOR = "\x1f"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NEVER = 1 << 62  # microseconds: later than any event
 _KEY_TEXT_PREFIXES = tuple((kind + _KEY_SEPARATOR, column) for kind, column in IDENTITY_COLUMNS)
 
 
@@ -451,30 +453,53 @@ def replay_entry(row: dict[str, Any], micros: int) -> list[Any] | None:
 
 def replay_candidates(touches: Iterable[Touch], packs: Sequence[bytes]) -> list[tuple[str, datetime, tuple]]:
     """An app's conversions that its in-order replay must decide, from its packs, as
-    ``(event id, event time, identity keys)``: those that share a key with a touch, or with a
-    conversion that does (where a link can be taught); the others are unattributed whatever
-    the order. One copy per event id, the earliest (the others are its duplicates)."""
-    touch_keys = {key_text(key) for touch in touches for key in touch.keys}
-    if not touch_keys:
+    ``(event id, event time, identity keys)``, in no order. One copy per event id, the earliest
+    (the others are its duplicates).
+
+    Those are the conversions that, when the replay reaches them, may find a touch: a touch
+    under one of their keys at or before their time (direct), or a conversion at or before
+    their time that shares a key with them and may itself have had a direct touch (a link).
+    Any other conversion is unattributed whatever the order, and teaches nothing (it has no
+    first-hop touch), so leaving it out changes no decision."""
+    touch_since: dict[str, int] = {}  # key text -> the earliest touch under it (microseconds)
+    for touch in touches:
+        at = (touch.timestamp - _EPOCH) // _MICROSECOND
+        for key in touch.keys:
+            text = key_text(key)
+            if at < touch_since.get(text, _NEVER):
+                touch_since[text] = at
+    if not touch_since:
         return []
-    # Two passes over the packs (each parsed twice), so that memory holds the keys, not every
-    # conversion of the app.
-    teachable: set[str] = set()  # the keys of the conversions that share a key with a touch
+    # Two passes over the packs (each parsed twice), so that memory holds keys, not every
+    # conversion of the app. First: under which keys, from when, a link may be taught.
+    teach_since: dict[str, int] = {}
     for pack in packs:
-        for _, _, keys in orjson.loads(pack):
-            if not touch_keys.isdisjoint(keys):
-                teachable.update(keys)
+        for _, micros, keys in orjson.loads(pack):
+            if not touch_since.keys().isdisjoint(keys) and _found_by(keys, micros, touch_since):
+                for key in keys:
+                    if micros < teach_since.get(key, _NEVER):
+                        teach_since[key] = micros
     earliest: dict[str, tuple[int, list[str]]] = {}
-    for pack in packs:  # (a key shared with a touch is one of those)
+    for pack in packs:  # (a key shared with a touch in time is one of those)
         for event_id, micros, keys in orjson.loads(pack):
-            if not teachable.isdisjoint(keys):
+            if not teach_since.keys().isdisjoint(keys):
                 known = earliest.get(event_id)
                 if known is None or micros < known[0]:
                     earliest[event_id] = (micros, keys)
     return [
         (event_id, _EPOCH + timedelta(microseconds=micros), tuple([_key_of_text(key) for key in keys]))
         for event_id, (micros, keys) in earliest.items()
+        if _found_by(keys, micros, teach_since)  # (the earliest copy is the one decided)
     ]
+
+
+def _found_by(keys: list[str], micros: int, since: dict[str, int]) -> bool:
+    """Whether one of ``keys`` is in ``since`` at or before ``micros``. (A loop, not ``any()``
+    over a generator: called for most conversions of a backfill.)"""
+    for key in keys:  # noqa: SIM110
+        if since.get(key, _NEVER) <= micros:
+            return True
+    return False
 
 
 def replay_decisions(

@@ -134,6 +134,22 @@ def test_the_candidates_are_the_conversions_sharing_a_key_with_a_touch_or_a_teac
     assert all(keys for _, _, keys in candidates)
 
 
+def test_a_conversion_before_any_touch_or_teacher_under_its_keys_is_not_a_candidate():
+    context, fingerprint = web()
+    lines = _lines(
+        purchase(NOW - timedelta(days=3), user_id="u1"),  # before the teacher: nothing to find
+        purchase(NOW - timedelta(days=3), context=context, properties=fingerprint),  # before the touch
+        click(NOW - timedelta(days=2), context=context, properties=fingerprint),
+        message("Login", NOW - timedelta(days=1), user_id="u1", context=context, properties=fingerprint),
+        purchase(NOW - timedelta(hours=2), user_id="u1"),  # after the teacher
+    )
+    touches, packs = _replay_input(lines)
+    [app_id] = packs
+    candidates = replay_candidates(touches[app_id], packs[app_id])
+    assert sorted(when for _, when, _ in candidates) == [NOW - timedelta(days=1), NOW - timedelta(hours=2)]
+    assert len(_replayed(lines)) == 2 and _replayed(lines) == _reference(lines)
+
+
 def test_an_app_without_touches_has_no_candidates():
     _, packs = _replay_input(_lines(purchase(user_id="u1"), purchase(user_id="u1")))
     [app_id] = packs
