@@ -104,7 +104,9 @@ class CopyPacker:
     shuffle write and read, decode, and a DoFn call on each side). A mapping step that
     produces many copies per element (a chunk of archive lines) adds them here and outputs
     :meth:`packs`: per shard, one ``(shard, pack)`` element holding its keys, times and
-    values (values as orjson bytes: they must be JSON-native, as events rows are).
+    values (values as orjson bytes: they must be JSON-native, as events rows are). A pack is
+    two pickles, ``(keys and times, values)``, so that the dedup's first pass (which counts
+    copies per key) reads the keys without copying the values.
     """
 
     def __init__(self, shards: int) -> None:
@@ -120,15 +122,28 @@ class CopyPacker:
         pack[1].append(micros)
         pack[2].append(orjson.dumps(value))
 
-    def packs(self) -> Iterator[tuple[int, bytes]]:
+    def packs(self) -> Iterator[tuple[int, Pack]]:
         """``(shard, pack)`` per shard with copies; then starts over."""
         packs, self._packs = self._packs, {}
-        for shard, pack in packs.items():
-            yield shard, pickle.dumps(pack, protocol=pickle.HIGHEST_PROTOCOL)
+        for shard, (keys, times, values) in packs.items():
+            yield shard, (_pickled((keys, times)), _pickled(values))
 
 
-def _unpack(pack: bytes) -> tuple[list[str], list[int], list[bytes]]:
-    return pickle.loads(pack)
+# A shard's copies from one mapping call: pickles of (keys, times) and of the values.
+Pack = tuple[bytes, bytes]
+
+
+def _pickled(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack_keys(pack: Pack) -> list[str]:
+    return pickle.loads(pack[0])[0]
+
+
+def _unpack(pack: Pack) -> tuple[list[str], list[int], list[bytes]]:
+    keys, times = pickle.loads(pack[0])
+    return keys, times, pickle.loads(pack[1])
 
 
 class _ShardDedupFn(_DedupFn):
@@ -144,7 +159,7 @@ class _ShardDedupFn(_DedupFn):
         _, packs = element
         copies_per_key: dict[str, int] = {}
         for pack in packs:
-            for key in _unpack(pack)[0]:
+            for key in _unpack_keys(pack):
                 copies_per_key[key] = copies_per_key.get(key, 0) + 1
         # Outcome counts summed per shard first (one timestamp and window for all its copies).
         stat_key = self._stat_key

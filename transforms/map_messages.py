@@ -146,7 +146,7 @@ class _MapPubSubMessagesFn(_MapMessagesFn):
             yield from self._touch_rows()
 
 
-@beam.typehints.with_output_types(tuple[int, bytes])
+@beam.typehints.with_output_types(tuple[int, tuple[bytes, bytes]])
 class _MapArchiveChunksFn(_MapMessagesFn):
     """Batch: a chunk of archive lines -> imported copies packed per dedup shard
     (:class:`CopyPacker`, dedup time = event time) and dead letters."""

@@ -70,7 +70,7 @@ def test_a_pattern_matching_no_file_fails_the_job(tmp_path):
         pipeline | ReadArchiveChunks(str(tmp_path / "missing-*.jsonl"))
 
 
-def _packed(chunks: list[list[tuple[str, int, dict]]], shards: int) -> list[tuple[int, bytes]]:
+def _packed(chunks: list[list[tuple[str, int, dict]]], shards: int) -> list[tuple[int, tuple[bytes, bytes]]]:
     """Copies as a mapping step outputs them: one packer per chunk (per DoFn call)."""
     elements = []
     for chunk in chunks:
