@@ -79,15 +79,14 @@ class _MapMessagesFn(beam.DoFn):
         self._metric_counts = {}
         yield from self._counts.windowed(COUNTS)
 
-    def _map(self, data: bytes, attributes, publish_time, dedup_micros: int | None, timestamp, window,
-             now: datetime, minute: str | None = None):  # fmt: skip
+    def _map(self, data: bytes, attributes, publish_time, dedup_micros: int | None, timestamp, window):
         """One message -> ``(event id, dedup time, row)`` if imported, else its dead-letter row
         (rejected) or None (skipped); counted either way.
 
         The dedup time is ``dedup_micros`` (the publish time when streaming) or, when None
-        (backfills), the event time. ``now``: when it is mapped (``ingested_at``); ``minute``:
-        its ``import_stats`` minute, if already known (a backfill reads both once per chunk).
+        (backfills), the event time.
         """
+        now = datetime.now(UTC)
         outcome = process_message(data, attributes, publish_time, self._settings, now)
         reason = outcome.reason.value if outcome.reason else None
         # Imported here means "mapped": dedup decides imported or duplicate.
@@ -102,9 +101,7 @@ class _MapMessagesFn(beam.DoFn):
                 row = attach_raw(row, data, attributes, publish_time)
             micros = (event_time - _EPOCH) // _MICROSECOND if dedup_micros is None else dedup_micros
             return row["id"], micros, row
-        if minute is None:
-            minute = minute_of(to_bq_timestamp(now))
-        self._counts.add(_stat(minute, outcome), 1, timestamp, window)
+        self._counts.add(_stat(minute_of(to_bq_timestamp(now)), outcome), 1, timestamp, window)
         if outcome.touch is not None:
             self._touches.append(outcome.touch.row(now))
             self._metric_counts["touches"] = self._metric_counts.get("touches", 0) + 1
@@ -133,10 +130,7 @@ class _MapPubSubMessagesFn(_MapMessagesFn):
     """Streaming: a Pub/Sub message -> ``(event id, (publish time, row))`` or a dead letter."""
 
     def process(self, message, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        mapped = self._map(
-            message.data, message.attributes, message.publish_time, timestamp.micros, timestamp, window,
-            datetime.now(UTC),
-        )  # fmt: skip
+        mapped = self._map(message.data, message.attributes, message.publish_time, timestamp.micros, timestamp, window)
         if isinstance(mapped, tuple):
             event_id, micros, row = mapped
             yield event_id, (micros, row)
@@ -158,10 +152,8 @@ class _MapArchiveChunksFn(_MapMessagesFn):
     def process(self, lines, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         packer = CopyPacker(self._shards)
         conversions: dict[str, list] = {}  # per app, what the backfill's attribution needs of each copy
-        now = datetime.now(UTC)  # one clock read per chunk: its lines are mapped within a second
-        minute = minute_of(to_bq_timestamp(now))
         for line in lines:  # archive lines: no attributes, no publish time
-            mapped = self._map(line, None, None, None, timestamp, window, now, minute)
+            mapped = self._map(line, None, None, None, timestamp, window)
             if isinstance(mapped, tuple):
                 event_id, micros, row = mapped
                 packer.add(event_id, micros, without_nulls(row))  # (half its JSON is nulls)
