@@ -550,24 +550,24 @@ class DecisionTable:
     def __len__(self) -> int:
         return sum(len(events) for parts in self._parts.values() for _, events in parts)
 
-    def columns(self, app_id: str, event_id: str) -> dict[str, Any] | None:
-        """The attribution columns decided for an event, or None (unattributed)."""
+    def _decided(self, app_id: str, event_id: str) -> tuple[dict[str, Any], int] | None:
+        """The columns shared with the event's touch and the days from it, or None."""
         for heads, events in self._parts.get(app_id, ()):
             found = events.get(event_id)
             if found is not None:
-                return {**heads[found[0]], _DAYS_COLUMN: found[1]}
+                return heads[found[0]], found[1]
         return None
+
+    def columns(self, app_id: str, event_id: str) -> dict[str, Any] | None:
+        """The attribution columns decided for an event, or None (unattributed)."""
+        decided = self._decided(app_id, event_id)
+        return None if decided is None else {**decided[0], _DAYS_COLUMN: decided[1]}
 
     def apply(self, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` with its decided attribution columns, **updated in place** (the caller's own
         row, just decoded); an undecided row is returned as it is (unattributed)."""
-        parts = self._parts.get(row["app_id"])
-        if parts is not None:
-            event_id = row["id"]
-            for heads, events in parts:
-                found = events.get(event_id)
-                if found is not None:
-                    row.update(heads[found[0]])
-                    row[_DAYS_COLUMN] = found[1]
-                    break
+        decided = self._decided(row["app_id"], row["id"])
+        if decided is not None:
+            row.update(decided[0])
+            row[_DAYS_COLUMN] = decided[1]
         return row

@@ -97,6 +97,10 @@ class _DedupStreamingFn(_DedupFn):
         kept_at.clear()
 
 
+# A shard's copies from one mapping call: pickles of (keys, times) and of the values.
+Pack = tuple[bytes, bytes]
+
+
 class CopyPacker:
     """Batch input of :class:`DropDuplicates`: copies packed per dedup shard, for one element each.
 
@@ -127,10 +131,6 @@ class CopyPacker:
         packs, self._packs = self._packs, {}
         for shard, (keys, times, values) in packs.items():
             yield shard, (_pickled((keys, times)), _pickled(values))
-
-
-# A shard's copies from one mapping call: pickles of (keys, times) and of the values.
-Pack = tuple[bytes, bytes]
 
 
 def _pickled(value: Any) -> bytes:
@@ -164,6 +164,12 @@ class _ShardDedupFn(_DedupFn):
         # Outcome counts summed per shard first (one timestamp and window for all its copies).
         stat_key = self._stat_key
         counts: dict[Hashable, int] = {}
+
+        def tally(value: Any, duplicate: bool) -> None:
+            if stat_key is not None:
+                group = stat_key(value, duplicate)
+                counts[group] = counts.get(group, 0) + 1
+
         repeated: dict[str, list[tuple[int, Any]]] = {}
         for pack in packs:
             keys, times, values = _unpack(pack)
@@ -171,9 +177,7 @@ class _ShardDedupFn(_DedupFn):
                 if copies_per_key[key] == 1:
                     value = orjson.loads(value)
                     self._kept += 1
-                    if stat_key is not None:
-                        group = stat_key(value, False)
-                        counts[group] = counts.get(group, 0) + 1
+                    tally(value, False)
                     yield value if kept_fn is None else kept_fn(value)
                 else:
                     repeated.setdefault(key, []).append((micros, orjson.loads(value)))
@@ -182,10 +186,10 @@ class _ShardDedupFn(_DedupFn):
             self._kept += len(kept)
             self._repeated += len(duplicates)
             for value in kept:
-                self._count(value, False, timestamp, window)
+                tally(value, False)
                 yield value if kept_fn is None else kept_fn(value)
             for value in duplicates:
-                self._count(value, True, timestamp, window)
+                tally(value, True)
                 yield beam.pvalue.TaggedOutput(DUPLICATE, value)
         for group, count in counts.items():
             self._counts.add(group, count, timestamp, window)
