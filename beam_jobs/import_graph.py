@@ -23,6 +23,7 @@ from domain.timestamps import parse_duration
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES, WEBHOOK_FAILURES, WEBHOOK_STATS
 from transforms.routing import RouteSegmentMessages
 from transforms.sinks import WriteEventRows, WriteTableRows, rows_carry_raw_message
+from transforms.touches_table import ReadTouchesTable
 from transforms.webhooks import DeliverWebhooks, PublishFeed
 
 
@@ -39,7 +40,8 @@ def import_messages(
     """Route ``messages`` and write each table.
 
     Streaming: Pub/Sub messages. Batch (``dedup_shards`` set): chunks of archive lines, their
-    copies grouped by that many shards of the event id for the dedup. ``feeds`` (the
+    copies grouped by that many shards of the event id for the dedup. Both read back the
+    ``touches`` table for attribution unless ``--read_touches_table=false``. ``feeds`` (the
     streaming job): imported events also go to the apps' webhook subscriptions, if any, and
     to ``feed_topic`` when given. (A backfill does not replay history to webhooks.)
     """
@@ -50,7 +52,11 @@ def import_messages(
     client = emulator_client(project)
 
     routed = messages | "RouteSegmentMessages" >> RouteSegmentMessages(
-        settings, dedup_window, dedup_shards=dedup_shards, keep_raw=rows_carry_raw_message(opts.bq_write_method)
+        settings,
+        dedup_window,
+        dedup_shards=dedup_shards,
+        keep_raw=rows_carry_raw_message(opts.bq_write_method),
+        read_touches=ReadTouchesTable(project, opts.dataset) if opts.read_touches_table == "true" else None,
     )
     refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(
         project, opts.dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client

@@ -51,6 +51,14 @@ class ImporterOptions(PipelineOptions):
             default="10m",
             help="Drop a repeated (app, messageId) seen within this duration (e.g. 600, 10m).",
         )
+        # ``--read_touches_table=false`` (a Flex Template passes every value as text).
+        parser.add_argument(
+            "--read_touches_table",
+            default="true",
+            choices=("true", "false"),
+            help="Attribute with the touches already in the touches table too (loaded from Branch's "
+            "export files, or seen before a restart), read once at start. Default: true.",
+        )
         parser.add_argument(
             "--bq_write_method",
             default="STREAMING_INSERTS",

@@ -13,14 +13,20 @@ Each conversion is decided once, with the touches and links its keys' stages had
 when it reached them (the arrival order the in-memory state of ``map --attribute`` is given).
 State per identity key expires after the app's longest window plus the oldest accepted event
 age; state per event id is cleared once the event is decided.
+
+With a ``read_touches`` step (the jobs' ``--read_touches_table``), the touches already in the
+``touches`` table that a conversion published from the job's start could use (loaded from
+Branch's export files, or seen before a restart) are read once when the job starts, and each
+conversion, on its way to DirectTouches, collects those under its key from them (a side input:
+no conversion is decided before they are read).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -43,9 +49,10 @@ from domain.attribution import (
 from domain.timestamps import parse_timestamp
 from schemas.reasons import METRICS_NAMESPACE
 from transforms.tags import CANDIDATES
+from transforms.touches_table import TouchesToRead, micros_of
 
 # Elements between the stages (tuples: the first item says what it is).
-_CONVERSION = "c"  # (event id, event time, key count) to DirectTouches
+_CONVERSION = "c"  # (event id, event time, key count[, touches from the table]) to DirectTouches
 _DIRECT = "d"  # (key, touches, event time, key count) to FirstHop
 _LINK = "l"  # (touch, origin event id) to LinkedTouches
 _LOOKUP = "k"  # (event id, event time) to LinkedTouches
@@ -99,8 +106,10 @@ class _DirectTouchesFn(_KeyedTouchesFn):
             expires_at=beam.DoFn.StateParam(_KeyedTouchesFn.EXPIRES_AT)) -> Iterator[Any]:  # fmt: skip
         (app_id, key), (kind, payload) = element
         if kind == _CONVERSION:
-            event_id, when, count = payload
+            event_id, when, count = payload[:3]
             found = _relevant(list(touches.read()), when, self._windows[app_id].longest)
+            if len(payload) > 3:  # (a touch both in the table and in the stream: ``choose`` sees it once)
+                found += payload[3]
             yield event_id, (_DIRECT, (app_id, key, found, when, count))
         else:  # a touch
             touches.add(payload)
@@ -198,20 +207,76 @@ def _fan_out_touch(row: dict[str, Any]) -> Iterator[Any]:
         yield (touch.app_id, key), ("t", touch)
 
 
+def _key_touch(row: dict[str, Any]) -> Iterator[tuple[IdentityKey, Touch]]:
+    touch = Touch.from_row(row)
+    for key in touch.keys:
+        yield (touch.app_id, key), touch
+
+
+def touches_usable_from(
+    now: datetime, windows: dict[str, Windows], max_event_age: timedelta | None
+) -> Iterator[TouchesToRead]:
+    """What a streaming job starting at ``now`` reads from ``touches``: per app (with a window),
+    the touches a conversion published from now on can still be attributed to (event times up
+    to ``max_event_age`` old), up to a day ahead (clock skew)."""
+    for app_id, app_windows in sorted(windows.items()):
+        if app_windows.longest > timedelta(0):
+            since = now - app_windows.longest - (max_event_age or timedelta(0))
+            yield app_id, (micros_of(since), micros_of(now + timedelta(days=1)))
+
+
+def _touches_at_start(_, windows: dict[str, Windows], max_event_age: timedelta | None) -> Iterator[TouchesToRead]:
+    return touches_usable_from(datetime.now(UTC), windows, max_event_age)
+
+
+@beam.typehints.with_input_types(tuple[IdentityKey, tuple[str, Any]], table=Any)
+class _WithTableTouchesFn(beam.DoFn):
+    """A conversion on its way to DirectTouches picks up the touches read from the table under
+    its key (a multimap side input by (app id, identity key))."""
+
+    def __init__(self, windows: dict[str, Windows]) -> None:
+        self._windows = windows
+
+    def process(self, element, table) -> Iterator[Any]:
+        (app_id, key), (kind, (event_id, when, count)) = element
+        found = _relevant(table[(app_id, key)], when, self._windows[app_id].longest)
+        yield (app_id, key), (kind, (event_id, when, count, found) if found else (event_id, when, count))
+
+
 class AttributeEvents(beam.PTransform):
     """``{"events": unique events rows, "touches": touches rows}`` -> the events rows with their
-    attribution columns (SPEC 9). ``windows``: each app's windows, by app id."""
+    attribution columns (SPEC 9). ``windows``: each app's windows, by app id. ``read_touches``:
+    a step from :data:`transforms.touches_table.TouchesToRead` to touches rows (the table's),
+    or None to start from the stream's touches only."""
 
-    def __init__(self, windows: dict[str, Windows], max_event_age: timedelta | None) -> None:
+    def __init__(
+        self,
+        windows: dict[str, Windows],
+        max_event_age: timedelta | None,
+        read_touches: beam.PTransform | None = None,
+    ) -> None:
         super().__init__()
         self._windows = windows
         self._max_event_age = max_event_age
+        self._read_touches = read_touches
 
     def expand(self, inputs):
         events, touches = inputs["events"], inputs["touches"]
+        conversions = events | "KeyConversions" >> beam.FlatMap(_fan_out_conversion)
+        if self._read_touches is not None:
+            table = (
+                events.pipeline
+                | "StartOfRun" >> beam.Impulse()
+                | "TouchesToRead" >> beam.FlatMap(_touches_at_start, self._windows, self._max_event_age)
+                | "ReadTouchesTable" >> self._read_touches
+                | "KeyTableTouches" >> beam.FlatMap(_key_touch)
+            )
+            conversions = conversions | "WithTableTouches" >> beam.ParDo(
+                _WithTableTouchesFn(self._windows), beam.pvalue.AsMultiMap(table)
+            )
         direct = (
             (
-                events | "KeyConversions" >> beam.FlatMap(_fan_out_conversion),
+                conversions,
                 touches | "KeyTouches" >> beam.FlatMap(_fan_out_touch),
             )
             | "ToDirectTouches" >> beam.Flatten()
@@ -242,12 +307,28 @@ class _ReplayAppFn(beam.DoFn):
 
     def process(self, element) -> Iterator[bytes]:
         app_id, items = element
-        touches = [payload for kind, payload in items if kind == _TOUCH]
+        # By id: a touch read from the table may also be one of the archive's (the same touch).
+        touches = list({payload.id: payload for kind, payload in items if kind == _TOUCH}.values())
         packs = [payload for kind, payload in items if kind == _PACK]
         with _collector_paused():
             for blob, count in replay_decisions(app_id, touches, packs, self._windows[app_id]):
                 self._attributed.inc(count)
                 yield blob
+
+
+def touches_usable_by(conversions: TouchesToRead, windows: dict[str, Windows]) -> TouchesToRead:
+    """The touches an app's conversions of a time span could use: its longest window before them."""
+    app_id, (first, last) = conversions
+    return app_id, (first - windows[app_id].longest // _MICROSECOND, last)
+
+
+def _widest(spans: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """The span covering every (first, last) time span given."""
+    spans = list(spans)
+    return min(first for first, _ in spans), max(last for _, last in spans)
+
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @contextmanager
@@ -267,8 +348,15 @@ def _collector_paused() -> Iterator[None]:
 class DecideInEventTimeOrder(beam.PTransform):
     """The backfill's attribution decisions: ``{"touches": rows, "conversions": packs}`` ->
     the blobs of a :class:`domain.attribution.DecisionTable`, decided in event-time order
-    (``attribute_in_event_time_order``). ``conversions``: the mapping step's ``(app id, pack)``
-    of each chunk (``domain.attribution``'s replay input), what attribution needs of each copy.
+    (``attribute_in_event_time_order``). ``conversions``: the mapping step's ``(app id, pack,
+    first, last)`` of each chunk (``domain.attribution``'s replay input, what attribution needs
+    of each copy, and the copies' earliest and latest event time in microseconds).
+
+    ``read_touches`` (the backfill's ``--read_touches_table``): a step from
+    :data:`transforms.touches_table.TouchesToRead` to touches rows. Each app's touches are then
+    also those of the table from its longest window before its earliest conversion to its
+    latest one (loaded from Branch's export files, or written by the stream or an earlier run:
+    a touch both there and in the archive counts once).
 
     Each app's touches and packs are read by one worker (``replay_candidates``, then the
     replay of those in event-time order): memory holds the app's touch keys, the keys it may
@@ -277,14 +365,24 @@ class DecideInEventTimeOrder(beam.PTransform):
     (:class:`WithDecisions`).
     """
 
-    def __init__(self, windows: dict[str, Windows]) -> None:
+    def __init__(self, windows: dict[str, Windows], read_touches: beam.PTransform | None = None) -> None:
         super().__init__()
         self._windows = windows
+        self._read_touches = read_touches
 
     def expand(self, inputs):
         touches, packs = inputs["touches"], inputs["conversions"]
+        if self._read_touches is not None:  # and those of the table the archive's conversions could use
+            table = (
+                packs
+                | "ConversionTimes" >> beam.MapTuple(lambda app_id, _, first, last: (app_id, (first, last)))
+                | "TimesPerApp" >> beam.CombinePerKey(_widest)
+                | "TouchesToRead" >> beam.Map(touches_usable_by, self._windows)
+                | "ReadTouchesTable" >> self._read_touches
+            )
+            touches = (touches, table) | "WithTableTouches" >> beam.Flatten()
         app_touches = touches | "TouchesByApp" >> beam.Map(lambda row: (row["app_id"], (_TOUCH, Touch.from_row(row))))
-        app_packs = packs | "PacksByApp" >> beam.MapTuple(lambda app_id, pack: (app_id, (_PACK, pack)))
+        app_packs = packs | "PacksByApp" >> beam.MapTuple(lambda app_id, pack, *_: (app_id, (_PACK, pack)))
         return (
             (app_touches, app_packs)
             | "ToReplay" >> beam.Flatten()

@@ -163,8 +163,9 @@ class _MapArchiveChunksFn(_MapMessagesFn):
             elif mapped is not None:
                 yield beam.pvalue.TaggedOutput(REJECTED, mapped)
         yield from self._touch_rows()
-        for app_id, packed in conversions.items():  # JSON bytes: a cheap coder
-            yield beam.pvalue.TaggedOutput(CONVERSIONS, (app_id, orjson.dumps(packed)))
+        for app_id, packed in conversions.items():  # JSON bytes: a cheap coder; and the copies' time span
+            times = [entry[1] for entry in packed]
+            yield beam.pvalue.TaggedOutput(CONVERSIONS, (app_id, orjson.dumps(packed), min(times), max(times)))
         yield from packer.packs()
 
 

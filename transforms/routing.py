@@ -44,7 +44,9 @@ class RouteSegmentMessages(beam.PTransform):
     their publish time. Batch: chunks of archive lines, whose copies are grouped by
     ``dedup_shards`` shards of the event id and deduplicated on their event time.
     ``keep_raw``: imported rows carry their raw message, for a sink that refuses single rows
-    (see :func:`transforms.sinks.rows_carry_raw_message`).
+    (see :func:`transforms.sinks.rows_carry_raw_message`). ``read_touches``: the step that reads
+    the ``touches`` table back for attribution (:class:`transforms.touches_table.ReadTouchesTable`;
+    None: attribution starts from the input's touches alone).
     """
 
     def __init__(
@@ -54,12 +56,14 @@ class RouteSegmentMessages(beam.PTransform):
         *,
         dedup_shards: int | None = None,
         keep_raw: bool = True,
+        read_touches: beam.PTransform | None = None,
     ) -> None:
         super().__init__()
         self._settings = settings
         self._dedup_window = dedup_window
         self._dedup_shards = dedup_shards
         self._keep_raw = keep_raw
+        self._read_touches = read_touches
 
     def expand(self, messages):
         mapped = messages | "MapSegmentMessages" >> MapSegmentMessages(
@@ -72,12 +76,16 @@ class RouteSegmentMessages(beam.PTransform):
             events = {
                 "events": deduped.unique,
                 "touches": mapped[TOUCHES],
-            } | "AttributeEvents" >> AttributeEvents(self._settings.windows, self._settings.max_event_age)
+            } | "AttributeEvents" >> AttributeEvents(
+                self._settings.windows, self._settings.max_event_age, read_touches=self._read_touches
+            )
         else:  # the backfill: decided in event-time order, applied as dedup emits each kept row
             decisions = {
                 "touches": mapped[TOUCHES],
                 "conversions": mapped[CONVERSIONS],
-            } | "AttributionDecisions" >> DecideInEventTimeOrder(self._settings.windows)
+            } | "AttributionDecisions" >> DecideInEventTimeOrder(
+                self._settings.windows, read_touches=self._read_touches
+            )
             deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
                 self._dedup_window,
                 streaming=False,

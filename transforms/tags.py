@@ -12,4 +12,5 @@ COUNTS = "counts"  # (StatKey, delta) outcome counts, summed into import_stats r
 TOUCHES = "touches"  # touches rows (SPEC 9), from the touch sources among skipped messages
 CANDIDATES = "candidates"  # a conversion's direct touch candidates, on their way to its decision
 CONVERSIONS = "conversions"  # batch: per chunk and app, (app id, pack of the imported copies that
-# have identity keys): attribution's input, not the rows (domain.attribution, "replay input")
+# have identity keys, their earliest and latest event time in microseconds): attribution's
+# input, not the rows (domain.attribution, "replay input")

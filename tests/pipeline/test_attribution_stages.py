@@ -16,13 +16,15 @@ from apache_beam.testing.util import assert_that
 from apache_beam.transforms.window import TimestampedValue
 
 from beam_jobs.cli import map_message
-from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState
+from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState, Windows
 from domain.config import load_config
-from domain.mapping import ImportSettings
-from schemas.tables import EVENTS
+from domain.mapping import ImportSettings, process_message
+from schemas.tables import EVENTS, TOUCHES
 from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, message, purchase, web
 from tests.support.mapping import MAPPING_WEB_KEY
+from transforms.attribution import touches_usable_by, touches_usable_from
 from transforms.routing import RouteSegmentMessages
+from transforms.touches_table import micros_of
 
 SETTINGS = ImportSettings(load_config(), max_event_age=None)
 
@@ -160,3 +162,71 @@ def test_a_stream_in_event_time_order_and_its_backfill_attribute_alike():
     for pipeline, events in (run_pipeline(docs), _backfill([doc for doc, _ in docs])):
         assert_that(events, lambda rows: _check(_columns(rows), expected))
         pipeline.run().wait_until_finish()
+
+
+class _InMemoryTouchesTable(beam.PTransform):
+    """Stands in for ``ReadTouchesTable`` (whose query runs on the emulator in
+    tests/e2e/test_touches_table_attribution.py): for each app asked, its rows of ``rows``. The
+    time range asked is not applied here: the stages' own windows must leave old touches out."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self._rows = rows
+
+    def expand(self, wanted):
+        rows = self._rows
+        return wanted | beam.FlatMap(lambda item: [row for row in rows if row["app_id"] == item[0]])
+
+
+def _touch_rows(docs: list[dict]) -> list[dict[str, Any]]:
+    """The ``touches`` rows of the touch messages among ``docs``, as a job wrote them."""
+    touches = [process_message(orjson.dumps(doc), None, None, SETTINGS, NOW).touch for doc in docs]
+    return [touch.row(NOW) for touch in touches if touch is not None]
+
+
+def test_touches_read_from_the_table_attribute_as_if_they_had_arrived_first():
+    docs = _scenario()
+    table = _touch_rows(docs[:2])  # the first two clicks are only in the table ...
+    assert len(table) == 2
+    rest = [docs[2], docs[1], *docs[3:]]  # ... and the second also comes again (the same touch, counted once)
+    too_old = click(NOW - timedelta(days=9), campaign="too_old_in_table", user_id="u3")
+    table += _touch_rows([too_old])
+
+    expected = reference([(doc, None) for doc in docs])
+    assert expected[docs[3]["messageId"]]["last_attributed_touch_data_tilde_campaign"] == "app_ad"
+    options = PipelineOptions(["--runner=BundleBasedDirectRunner"])
+    options.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(options=options)
+    routed = (
+        pipeline
+        | stream([(doc, None) for doc in rest])
+        | RouteSegmentMessages(SETTINGS, timedelta(minutes=10), read_touches=_InMemoryTouchesTable(table))
+    )
+    assert_that(routed[EVENTS], lambda rows: _check(_columns(rows), expected))
+    # The table's touches are read, not written again: the stream's touches are.
+    written = sorted(row["id"] for row in _touch_rows(rest))
+    assert len(written) == 3
+    assert_that(routed[TOUCHES], lambda rows: _check(sorted(row["id"] for row in rows), written),
+                label="OnlyTheStreamTouchesAreWritten")  # fmt: skip
+    pipeline.run().wait_until_finish()
+
+    expected = reference([(doc, None) for doc in _in_event_time_order(docs)])
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"]))
+    lines = [orjson.dumps(doc) for doc in reversed(rest)]
+    routed = (pipeline | beam.Create([lines[:4], lines[4:]])
+              | RouteSegmentMessages(SETTINGS, timedelta(minutes=10), dedup_shards=4,
+                                     read_touches=_InMemoryTouchesTable(table)))  # fmt: skip
+    assert_that(routed[EVENTS], lambda rows: _check(_columns(rows), expected))
+    pipeline.run().wait_until_finish()
+
+
+def test_the_jobs_read_the_touches_their_conversions_could_use():
+    windows = {"a": Windows.of_days(7, 1), "off": Windows.of_days(0, 0), "c": Windows.of_days(0, 2)}
+    # Streaming, from its start: the longest window plus the oldest accepted event age, a day ahead.
+    assert list(touches_usable_from(NOW, windows, timedelta(hours=24))) == [
+        ("a", (micros_of(NOW - timedelta(days=8)), micros_of(NOW + timedelta(days=1)))),
+        ("c", (micros_of(NOW - timedelta(days=3)), micros_of(NOW + timedelta(days=1)))),
+    ]
+    # The backfill: from the longest window before its earliest conversion to its latest one.
+    first, last = micros_of(NOW - timedelta(days=30)), micros_of(NOW)
+    assert touches_usable_by(("a", (first, last)), windows) == ("a", (micros_of(NOW - timedelta(days=37)), last))

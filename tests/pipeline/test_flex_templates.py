@@ -53,6 +53,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "export_date": ("2026-11-19", "2026-13-01"),
     "output": ("gs://my-bucket/exports", "exports/local-app"),
     "all_apps": ("true", "yes"),
+    "read_touches_table": ("false", "no"),
     "date": ("auto", "yesterday"),
     "lookback_days": ("7", "0"),
     "ready_after": ("26h", "one day"),

@@ -1,0 +1,72 @@
+"""ReadTouchesTable: the touches already in ``touches``, read back for the jobs' attribution.
+
+    (app id, (since, until) in microseconds) --ReadTouchesTable--> touches rows of that app
+
+The attribution composites say which touches they need (``AttributeEvents``: an app's
+touches usable by a conversion published from the job's start; ``DecideInEventTimeOrder``:
+those usable by the archive's conversions); this step reads them. One query per app
+(``adapters.touches_table``), issued from a DoFn like the Daily Export's reads, so that the
+same code runs on BigQuery and on the local emulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from adapters.bigquery import make_client
+from adapters.touches_table import read_touches
+from schemas.reasons import METRICS_NAMESPACE
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# What to read: (app id, (since, until)), microseconds since the epoch, both inclusive.
+TouchesToRead = tuple[str, tuple[int, int]]
+
+
+def micros_of(when: datetime) -> int:
+    return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def _time_of(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+@beam.typehints.with_input_types(TouchesToRead)
+@beam.typehints.with_output_types(dict)
+class _QueryTouchesFn(beam.DoFn):
+    def __init__(self, project: str, dataset: str) -> None:
+        self._project = project
+        self._dataset = dataset
+        self._read = Metrics.counter(METRICS_NAMESPACE, "touches_read")
+
+    def setup(self) -> None:
+        self._client = make_client(self._project)
+
+    def process(self, wanted: TouchesToRead) -> Iterator[dict[str, Any]]:
+        app_id, (since, until) = wanted
+        for row in read_touches(self._client, self._dataset, app_id, _time_of(since), _time_of(until)):
+            self._read.inc()
+            yield row
+
+    def teardown(self) -> None:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+
+
+class ReadTouchesTable(beam.PTransform):
+    """``(app id, (since, until))`` -> that app's rows of ``project.dataset.touches`` with
+    ``since <= timestamp <= until`` (one per touch id; counter ``touches_read``)."""
+
+    def __init__(self, project: str, dataset: str) -> None:
+        super().__init__()
+        self._project = project
+        self._dataset = dataset
+
+    def expand(self, wanted):
+        return wanted | "QueryTouches" >> beam.ParDo(_QueryTouchesFn(self._project, self._dataset))
