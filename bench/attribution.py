@@ -8,6 +8,8 @@
 - state: the encoded size (Beam's PickleCoder, as the stateful stages store them) of one touch
   in DirectTouches, one link in LinkedTouches, and one event's transient entries in FirstHop
   and Decide.
+- table touches: the memory of one touch read back from the ``touches`` table (a ``Touch``
+  made from its row, what the jobs' side input or replay holds), measured with tracemalloc.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import tracemalloc
 from datetime import UTC, datetime
 
 from apache_beam.coders import PickleCoder
 
-from domain.attribution import AttributionState, Candidate, choose, identity_keys
+from domain.attribution import AttributionState, Candidate, Touch, choose, identity_keys
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
 from tools.attribution_sample import attribution_sample
@@ -65,11 +68,17 @@ def main(argv: list[str] | None = None) -> None:
     first_hop = statistics.median(len(coder.encode(("local-app", key, [], now, len(keys))))
                                   for keys, _ in conversions[:1000] for key in keys)  # fmt: skip
     decide = statistics.median(len(coder.encode(("r", row))) for row in rows[:1000])
+    table_rows = [touch.row(now) for touch in touches]
+    tracemalloc.start()
+    held = [Touch.from_row(row) for row in table_rows]
+    table_touch_bytes = tracemalloc.get_traced_memory()[0] / len(held)
+    tracemalloc.stop()
     print(
         f"ATTRIBUTION_BENCH conversions={len(conversions)} touches={len(touches)} "
         f"decision_us={min(rates):.2f} choose_3_candidates_us={choose_us:.2f} "
         f"touch_state_bytes={touch_bytes:.0f} link_state_bytes={link_bytes:.0f} key_bytes={key_bytes:.0f} "
-        f"first_hop_entry_bytes={first_hop:.0f} decide_row_entry_bytes={decide:.0f}"
+        f"first_hop_entry_bytes={first_hop:.0f} decide_row_entry_bytes={decide:.0f} "
+        f"table_touch_memory_bytes={table_touch_bytes:.0f}"
     )
 
 
