@@ -30,6 +30,12 @@ from transforms.touch_exports import ReadTouchExports
 
 
 class LoadTouchesOptions(ImporterOptions):
+    """``--input``; of ImporterOptions, the job reads ``--dataset``, ``--bq_project``,
+    ``--app_config``, ``--default_app_id`` and ``--max_payload_bytes`` (the parameters of its
+    Flex Template, ``dataflow/metadata/load_touches.json``). (A subclass of ImporterOptions,
+    not of PipelineOptions directly: Beam parses its direct subclasses for every job in the
+    process, where a required ``--input`` would break the others.)"""
+
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--input", required=True, action="append",

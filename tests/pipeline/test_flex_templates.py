@@ -18,7 +18,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from adapters.storage import EMULATOR_VARS
-from beam_jobs import backfill, daily_export, segment_import
+from beam_jobs import backfill, daily_export, load_touches, segment_import
 from beam_jobs.options import ImporterOptions
 from tests.support import REPO, build_compiled_script
 
@@ -31,6 +31,11 @@ JOBS: dict[str, tuple[Any, tuple[type[PipelineOptions], ...], tuple[str, ...] | 
     "segment_import": (segment_import, (segment_import.SegmentImportOptions, ImporterOptions), None),
     "backfill": (backfill, (backfill.BackfillOptions, ImporterOptions), None),
     "daily_export": (daily_export, (daily_export.DailyExportOptions,), ("dataset", "bq_project", "app_config")),
+    "load_touches": (
+        load_touches,
+        (load_touches.LoadTouchesOptions,),
+        ("dataset", "bq_project", "app_config", "default_app_id", "max_payload_bytes"),
+    ),
 }
 
 # A realistic value (launching on Dataflow) and an obviously bad one, per option name.
