@@ -13,11 +13,18 @@ depends on what arrived before (``run_local.sh`` does this):
 ``expected`` holds, per conversion message id, the attribution the rules give: the campaign
 (None: unattributed), the touch type and the strongest shared key. Conversions are at most
 20 hours old (the streaming job rejects events older than a day); touches may be older.
+
+With ``branch_files=True`` some touches are not in the stream at all: they are rows of a
+Branch eo_click export file (``export_file()``), to be loaded into ``touches`` with
+``load_touches`` before the job starts, which reads them back (SPEC 9).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import gzip
+import io
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -27,6 +34,12 @@ import orjson
 from tools.samples import SampleMessage
 
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
+# The columns of the sample's Branch export file (a v2 eo_click file has ~190; these are the
+# ones a touch is read from).
+EXPORT_FILE_HEADER = ("id", "name", "timestamp", "last_attributed_touch_type", "last_attributed_touch_timestamp",
+                      "last_attributed_touch_data_tilde_campaign", "last_attributed_touch_data_tilde_channel",
+                      "last_attributed_touch_data_tilde_feature", "user_data_developer_identity")  # fmt: skip
+EXPORT_FILE_NAME = "local-app-sample-eo_click-v2-0.csv.gz"  # the topic is read from the name
 
 
 class Expected(NamedTuple):
@@ -42,10 +55,19 @@ class AttributionSample:
     teachers: list[SampleMessage] = dataclasses.field(default_factory=list)
     conversions: list[SampleMessage] = dataclasses.field(default_factory=list)
     expected: dict[str, Expected] = dataclasses.field(default_factory=dict)
+    export_rows: list[dict[str, str]] = dataclasses.field(default_factory=list)  # eo_click rows (branch_files)
 
     @property
     def phases(self) -> list[list[SampleMessage]]:
         return [self.touches, self.teachers, self.conversions]
+
+    def export_file(self) -> bytes:
+        """``export_rows`` as Branch writes an export file: gzipped CSV, every value quoted."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, EXPORT_FILE_HEADER, quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(self.export_rows)
+        return gzip.compress(out.getvalue().encode())
 
 
 class _Builder:
@@ -183,13 +205,33 @@ def _scenarios(b: _Builder) -> Iterator[tuple[int, dict[str, Any], Expected | No
     yield 2, b.event("Order Completed", 3 * HOUR, user_id=user, properties=_purchase(12.0 + i)), Expected(None)
 
 
-def attribution_sample(now: datetime, instances: int = 5) -> AttributionSample:
-    """``instances`` copies of every scenario, each with identities of its own."""
+def _branch_file_scenario(b: _Builder) -> tuple[dict[str, str], dict[str, Any], Expected]:
+    """A click only Branch's export file knows (loaded into ``touches``), then a purchase by the
+    same user id: (its eo_click row, the purchase, its attribution)."""
+    i, user = b.instance, b.ident("user-branch-file")
+    clicked = str(int((b.now - 6 * HOUR).timestamp() * 1000))
+    row = {"id": str(900_000 + i), "name": "CLICK", "timestamp": clicked, "last_attributed_touch_type": "CLICK",
+           "last_attributed_touch_timestamp": clicked, "last_attributed_touch_data_tilde_campaign": f"branch_file_{i}",
+           "last_attributed_touch_data_tilde_channel": "email", "last_attributed_touch_data_tilde_feature": "marketing",
+           "user_data_developer_identity": user}  # fmt: skip
+    purchase = b.event("Order Completed", 2 * HOUR, user_id=user, properties=_purchase(60.0 + i))
+    return row, purchase, Expected(f"branch_file_{i}", "email", "CLICK", "developer_identity")
+
+
+def attribution_sample(now: datetime, instances: int = 5, *, branch_files: bool = False) -> AttributionSample:
+    """``instances`` copies of every scenario, each with identities of its own; with
+    ``branch_files``, also the scenario whose touches come from a Branch export file."""
     sample = AttributionSample()
     for instance in range(instances):
-        for phase, event, expected in _scenarios(_Builder(now, instance)):
+        builder = _Builder(now, instance)
+        for phase, event, expected in _scenarios(builder):
             message = SampleMessage(orjson.dumps(event), {}, "attribution")
             sample.phases[phase].append(message)
             if expected is not None:
                 sample.expected[event["messageId"]] = expected
+        if branch_files:
+            row, purchase, expected = _branch_file_scenario(builder)
+            sample.export_rows.append(row)
+            sample.conversions.append(SampleMessage(orjson.dumps(purchase), {}, "attribution"))
+            sample.expected[purchase["messageId"]] = expected
     return sample

@@ -32,7 +32,7 @@ from domain.exchange_rates import BUNDLED_RATES, parse_rates
 from domain.mapping import BRANCH_KEY_ATTRIBUTE
 from domain.segment_input import split_messages
 from tools import localstack
-from tools.attribution_sample import Expected, attribution_sample
+from tools.attribution_sample import EXPORT_FILE_NAME, AttributionSample, Expected, attribution_sample
 from tools.localstack import provision_pubsub
 from tools.samples import SampleMessage, generate_sample
 from tools.webhook_receiver import Behaviour, WebhookReceiver
@@ -147,6 +147,18 @@ def streaming_job(project: str, dataset: str, subscription: str, *options: str) 
         yield
     finally:
         result.cancel()
+
+
+def load_branch_file(project: str, dataset: str, sample: AttributionSample, directory: str, *options: str) -> None:
+    """The sample's Branch export file into ``touches`` (``load_touches``, which prints its
+    LOAD_TOUCHES line), before the job that reads them back starts."""
+    from beam_jobs import load_touches
+
+    path = Path(directory) / EXPORT_FILE_NAME
+    path.write_bytes(sample.export_file())
+    load_touches.main(
+        ["--runner=FnApiRunner", f"--project={project}", f"--dataset={dataset}", f"--input={path}", *options]
+    )
 
 
 def publish_in_phases(
@@ -439,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         topic, subscription = "segment-events", f"segment-import-{int(time.time())}"
         provision_pubsub(PROJECT, topic, subscription)
         now = datetime.now(UTC)
-        attribution = None if args.input else attribution_sample(now)
+        attribution = None if args.input else attribution_sample(now, branch_files=True)
         if attribution is None:  # the user's own events, as they are
             phases = [read_input(args.input, args.branch_key)]
         else:  # touches first, then the conversions that link platforms, then everything else
@@ -456,6 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with receiver, tempfile.TemporaryDirectory(prefix="local-run-") as scratch:
             config_path = config_with_receiver(receiver.url, scratch)
             job_options = (f"--max_event_age={max_event_age}", f"--app_config={config_path}")
+            if attribution is not None:  # touches only Branch's own export file has: the job reads them at start
+                load_branch_file(PROJECT, args.dataset, attribution, scratch, f"--app_config={config_path}")
             with streaming_job(PROJECT, args.dataset, subscription, *job_options):
                 accounting = publish_in_phases(client, args.dataset, topic, phases, timeout=args.timeout)
                 webhooks = wait_for_webhooks(client, args.dataset, config_path, receiver, timeout=args.timeout)
