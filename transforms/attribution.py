@@ -60,6 +60,8 @@ _CANDIDATES = "D"  # (direct candidates, key count) to Decide
 _LINKED = "L"  # (key, touches) to Decide
 _ROW = "r"  # the events row, to Decide
 
+_MICROSECOND = timedelta(microseconds=1)
+
 
 def _relevant(touches: list[Touch], when: datetime, horizon: timedelta) -> list[Touch]:
     """The touches a conversion at ``when`` could be attributed to (by time; ``choose`` decides)."""
@@ -201,16 +203,15 @@ def _fan_out_conversion(row: dict[str, Any]) -> Iterator[Any]:
         yield (row["app_id"], key), (_CONVERSION, (row["id"], when, len(keys)))
 
 
-def _fan_out_touch(row: dict[str, Any]) -> Iterator[Any]:
-    touch = Touch.from_row(row)
-    for key in touch.keys:
-        yield (touch.app_id, key), ("t", touch)
-
-
 def _key_touch(row: dict[str, Any]) -> Iterator[tuple[IdentityKey, Touch]]:
     touch = Touch.from_row(row)
     for key in touch.keys:
         yield (touch.app_id, key), touch
+
+
+def _fan_out_touch(row: dict[str, Any]) -> Iterator[Any]:
+    for key, touch in _key_touch(row):
+        yield key, ("t", touch)
 
 
 def touches_usable_from(
@@ -326,9 +327,6 @@ def _widest(spans: Iterable[tuple[int, int]]) -> tuple[int, int]:
     """The span covering every (first, last) time span given."""
     spans = list(spans)
     return min(first for first, _ in spans), max(last for _, last in spans)
-
-
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @contextmanager
