@@ -56,7 +56,9 @@ def import_messages(
         dedup_window,
         dedup_shards=dedup_shards,
         keep_raw=rows_carry_raw_message(opts.bq_write_method),
-        read_touches=ReadTouchesTable(project, opts.dataset) if opts.read_touches_table == "true" else None,
+        read_touches=(
+            ReadTouchesTable(project, opts.dataset, test_client=client) if opts.read_touches_table == "true" else None
+        ),
     )
     refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(
         project, opts.dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client

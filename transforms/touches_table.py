@@ -17,8 +17,9 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from google.cloud import bigquery
 
-from adapters.bigquery import make_client
+from adapters.bigquery import EmulatorClient
 from adapters.touches_table import read_touches
 from schemas.reasons import METRICS_NAMESPACE
 
@@ -39,13 +40,14 @@ def _time_of(micros: int) -> datetime:
 @beam.typehints.with_input_types(TouchesToRead)
 @beam.typehints.with_output_types(dict)
 class _QueryTouchesFn(beam.DoFn):
-    def __init__(self, project: str, dataset: str) -> None:
+    def __init__(self, project: str, dataset: str, test_client: EmulatorClient | None) -> None:
         self._project = project
         self._dataset = dataset
+        self._test_client = test_client
         self._read = Metrics.counter(METRICS_NAMESPACE, "touches_read")
 
     def setup(self) -> None:
-        self._client = make_client(self._project)
+        self._client = self._test_client or bigquery.Client(project=self._project)
 
     def process(self, wanted: TouchesToRead) -> Iterator[dict[str, Any]]:
         app_id, (since, until) = wanted
@@ -61,12 +63,16 @@ class _QueryTouchesFn(beam.DoFn):
 
 class ReadTouchesTable(beam.PTransform):
     """``(app id, (since, until))`` -> that app's rows of ``project.dataset.touches`` with
-    ``since <= timestamp <= until`` (one per touch id; counter ``touches_read``)."""
+    ``since <= timestamp <= until`` (one per touch id; counter ``touches_read``).
 
-    def __init__(self, project: str, dataset: str) -> None:
+    ``test_client``: the emulator's client (``adapters.bigquery.emulator_client``, taken when
+    the graph is built, like the sinks' own), else BigQuery's."""
+
+    def __init__(self, project: str, dataset: str, *, test_client: EmulatorClient | None = None) -> None:
         super().__init__()
         self._project = project
         self._dataset = dataset
+        self._test_client = test_client
 
     def expand(self, wanted):
-        return wanted | "QueryTouches" >> beam.ParDo(_QueryTouchesFn(self._project, self._dataset))
+        return wanted | "QueryTouches" >> beam.ParDo(_QueryTouchesFn(self._project, self._dataset, self._test_client))
