@@ -10,7 +10,9 @@ in event-time order from the touches and the mapping's compact conversion packs
 (``AttributionDecisions``), and its dedup sets each kept row's columns as it emits it.
 
 The streaming job, the backfill, the benchmark and the tests all run this one composite;
-sinks are attached at the edge (``beam_jobs/import_graph.py``).
+sinks are attached at the edge (``beam_jobs/import_graph.py``), and the one read, of the
+``touches`` table for attribution, is a step the jobs hand in (``read_touches``), so the
+composite itself does no I/O.
 """
 
 from __future__ import annotations
