@@ -12,29 +12,28 @@ same code runs on BigQuery and on the local emulator.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.timestamp import Timestamp
 from google.cloud import bigquery
 
 from adapters.bigquery import EmulatorClient
 from adapters.touches_table import read_touches
 from schemas.reasons import METRICS_NAMESPACE
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 # What to read: (app id, (since, until)), microseconds since the epoch, both inclusive.
 TouchesToRead = tuple[str, tuple[int, int]]
 
 
 def micros_of(when: datetime) -> int:
-    return (when - _EPOCH) // timedelta(microseconds=1)
+    return Timestamp.from_utc_datetime(when).micros
 
 
 def _time_of(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
+    return Timestamp(micros=micros).to_utc_datetime(has_tz=True)
 
 
 @beam.typehints.with_input_types(TouchesToRead)
