@@ -52,7 +52,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         raise ValueError("name the app the files are of: --default_app_id (the app config has no default app)")
     app_id = app.app_id
     client = emulator_client(project)
-    read = [pipeline | f"ReadExports{i}" >> ReadTouchExports(pattern, app_id, opts.max_payload_bytes)
+    read = [pipeline | f"ReadExports{i}" >> ReadTouchExports(pattern, app_id, opts.max_payload_bytes, app.placeholders)
             for i, pattern in enumerate(opts.input)]  # fmt: skip
     (
         [r.touches for r in read]

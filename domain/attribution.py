@@ -64,11 +64,6 @@ ATTRIBUTION_COLUMNS = (
     "attribution_match",
 )
 
-# Link data in Branch's exports to Segment (flat properties, with or without "~").
-_BRANCH_EVENT_LINK_KEYS = (
-    "campaign", "channel", "feature", "stage", "tags", "advertising_partner_name", "ad_set_name", "ad_name",
-    "creative_name", "keyword", "id",
-)  # fmt: skip
 # Segment's mobile spec: Install Attributed's campaign object -> Branch link keys.
 _CAMPAIGN_FIELDS = {
     "name": "campaign", "source": "channel", "medium": "feature", "ad_group": "ad_set_name",
@@ -258,7 +253,7 @@ def _link_value(key: str, value: Any, where: str, warnings: list[str]) -> Any:
 
 def carries_link_data(properties: Mapping[str, Any]) -> bool:
     """Whether a Branch-exported event's flat properties carry link data (valid or not)."""
-    return any(properties.get(name) is not None for key in _BRANCH_EVENT_LINK_KEYS for name in ("~" + key, key))
+    return any(properties.get(name) is not None for key in LINK_KEYS for name in ("~" + key, key))
 
 
 def link_data(segment_name: str, properties: Mapping[str, Any], warnings: list[str]) -> dict[str, Any]:
@@ -275,8 +270,8 @@ def link_data(segment_name: str, properties: Mapping[str, Any], warnings: list[s
             warnings.append("invalid_value:campaign")
     elif key in DEEP_LINK_EVENTS:
         link = _url_link_data(properties.get("url"), warnings)
-    else:  # branch_<NAME>: flat properties, each key with or without "~"
-        for link_key in _BRANCH_EVENT_LINK_KEYS:
+    else:  # branch_<NAME>: flat properties, every link key with or without "~"
+        for link_key in LINK_KEYS:
             for name in ("~" + link_key, link_key):
                 if properties.get(name) is not None:
                     link[link_key] = _link_value(link_key, properties[name], name, warnings)

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from domain.attribution import (
+    ADVERTISING_ID,
     BROWSER_FINGERPRINT,
     CLICK,
     IDENTITY_COLUMNS,
@@ -24,6 +25,7 @@ from domain.attribution import (
     MAX_LINK_VALUE,
     Touch,
 )
+from domain.identifiers import DEFAULT_PLACEHOLDERS, PLACEHOLDER_WARNING, Placeholders
 
 TOUCH_TOPICS = ("eo_click", "eo_install", "eo_open", "eo_reinstall")
 _TOPIC = re.compile(r"(eo_click|eo_install|eo_open|eo_reinstall)(?![a-z_])")
@@ -54,8 +56,11 @@ def _epoch_ms(text: str, column: str) -> datetime:
         raise InvalidExportRow(f"{column} is not epoch milliseconds: {text[:40]!r}") from None
 
 
-def touch_of_export_row(row: Mapping[str, Any], app_id: str, topic: str) -> tuple[Touch | None, list[str]]:
-    """The touch one export row holds, and warnings; None when the row has no identity key.
+def touch_of_export_row(
+    row: Mapping[str, Any], app_id: str, topic: str, placeholders: Placeholders = DEFAULT_PLACEHOLDERS
+) -> tuple[Touch | None, list[str]]:
+    """The touch one export row holds, and warnings; None when the row has no identity key
+    (a placeholder id, SPEC 4, is none: dropped with warning ``placeholder_identity``).
     Raises InvalidExportRow for a row that is not a touch at all (no id, no time)."""
     warnings: list[str] = []
     touch_id = _text(row, "id")
@@ -65,7 +70,16 @@ def touch_of_export_row(row: Mapping[str, Any], app_id: str, topic: str) -> tupl
     if stamp is None:
         raise InvalidExportRow("no last_attributed_touch_timestamp and no timestamp")
     when = _epoch_ms(stamp, "timestamp")
-    keys = tuple((kind, value) for kind, column in _IDENTITY_COLUMNS if (value := _text(row, column)) is not None)
+    keys = []
+    for kind, column in _IDENTITY_COLUMNS:
+        value = _text(row, column)
+        if value is None:
+            continue
+        if kind != ADVERTISING_ID and placeholders.holds(value):  # (a zeroed advertising id: Branch blanks it)
+            if PLACEHOLDER_WARNING not in warnings:
+                warnings.append(PLACEHOLDER_WARNING)
+            continue
+        keys.append((kind, value))
     if not keys:
         return None, warnings
     touch_type = (_text(row, "last_attributed_touch_type") or CLICK).upper()
@@ -96,7 +110,7 @@ def touch_of_export_row(row: Mapping[str, Any], app_id: str, topic: str) -> tupl
         type=touch_type,
         timestamp=when,
         source=topic,
-        keys=keys,
+        keys=tuple(keys),
         link=tuple(link),
         warnings=tuple(warnings),
     ), warnings

@@ -4,7 +4,7 @@ cpdef detect_platform(dict context, dict properties)
 cpdef bint is_zeroed(str advertising_id)
 cpdef tuple _locale(value)
 cpdef _screen_dpi(density)
-cpdef dict user_data(dict doc, dict context, dict properties, str platform, list warnings, dict row=*)
+cpdef dict user_data(dict doc, dict context, dict properties, str platform, list warnings, dict row=*, placeholders=*)
 cpdef bint is_identifiable(dict user)
 
 from domain.values cimport to_bool, to_int, to_text

@@ -19,6 +19,34 @@ _DEVICE_TYPES = {"ios": IOS, "ipados": IOS, "tvos": IOS, "watchos": IOS, "androi
 _OS_NAMES = {"ios": IOS, "iphone os": IOS, "ipados": IOS, "tvos": IOS, "android": ANDROID}
 _APP_PLATFORM = {IOS: "IOS_APP", ANDROID: "ANDROID_APP"}
 
+# Values SDKs and apps send when they have no real id (SPEC 4): never an identity. Compared
+# trimmed and case-folded; an app adds its own with ``placeholder_ids`` in its config.
+PLACEHOLDER_IDS = frozenset(
+    {"0", "-1", "null", "nil", "none", "undefined", "nan", "unknown", "anonymous", "guest", "(null)", "n/a",
+     "[object object]"}
+)  # fmt: skip
+PLACEHOLDER_WARNING = "placeholder_identity"
+
+
+class Placeholders:
+    """The placeholder ids of one app (:data:`PLACEHOLDER_IDS` plus its own), as one lookup.
+
+    Real ids are mostly longer than any placeholder, so the length is checked before the
+    case-folded text is built."""
+
+    __slots__ = ("values", "longest")
+
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
+        self.values = PLACEHOLDER_IDS | {value.strip().casefold() for value in extra if value.strip()}
+        self.longest = max(len(value) for value in self.values)
+
+    def holds(self, text: str) -> bool:
+        """Whether a trimmed identifier is a placeholder."""
+        return len(text) <= self.longest and text.casefold() in self.values
+
+
+DEFAULT_PLACEHOLDERS = Placeholders()
+
 # Android reports a scale factor (2.625); dpi = scale * 160, Android's baseline density.
 _BASELINE_DPI = 160
 _MAX_SCALE_FACTOR = 10
@@ -159,26 +187,37 @@ def user_data(
     platform: str | None,
     warnings: list[str],
     row: dict[str, Any] | None = None,
+    placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
 ) -> dict[str, Any]:
     """The ``user_data_*`` columns of one event; appends warnings for dropped values.
 
     They are set in ``row`` (default: a new dict), which must hold every column as None
     already: only columns with a value are written. Server-side events carry no device, os,
-    app or screen object, and their whole blocks are skipped.
+    app or screen object, and their whole blocks are skipped. A ``userId`` or device id that
+    is one of ``placeholders`` is dropped with warning ``placeholder_identity`` (SPEC 4).
     """
     if row is None:
         row = dict.fromkeys(USER_COLUMNS)
     user_id = doc.get("userId")
     if user_id is not None:
-        developer_identity = row["user_data_developer_identity"] = _identifier(user_id)
-        if developer_identity is None and user_id != "":
-            warnings.append("invalid_value:userId")
+        developer_identity = _identifier(user_id)
+        if developer_identity is None:
+            if user_id != "":
+                warnings.append("invalid_value:userId")
+        elif placeholders.holds(developer_identity):
+            warnings.append(PLACEHOLDER_WARNING)
+        else:
+            row["user_data_developer_identity"] = developer_identity
 
     device = context.get("device")
     if type(device) is dict:
         device_info: dict = device  # (typed for the compiled form)
         advertising_id = _identifier(device_info.get("advertisingId"))
         device_id = _identifier(device_info.get("id"))
+        if device_id is not None and placeholders.holds(device_id):
+            device_id = None
+            if PLACEHOLDER_WARNING not in warnings:
+                warnings.append(PLACEHOLDER_WARNING)
         ad_tracking = device_info.get("adTrackingEnabled")
         if ad_tracking is not None:
             # A user's tracking choice: honoured as a boolean, "true"/"false" or 1/0 (SDKs and

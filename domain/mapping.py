@@ -35,7 +35,14 @@ from domain.attribution import (
     touch_type,
 )
 from domain.config import AppConfig, ImporterConfig
-from domain.identifiers import USER_COLUMNS, detect_platform, is_identifiable, user_data
+from domain.identifiers import (
+    PLACEHOLDER_WARNING,
+    USER_COLUMNS,
+    Placeholders,
+    detect_platform,
+    is_identifiable,
+    user_data,
+)
 from domain.properties import PROPERTY_COLUMNS, map_properties
 from domain.row_schema import RowValidator
 from domain.speedups import has_long_number
@@ -123,11 +130,13 @@ class _App:
     app_id: str = dataclasses.field(init=False)
     enabled_platforms: frozenset = dataclasses.field(init=False)
     windows: Windows = dataclasses.field(init=False)
+    placeholders: Placeholders = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "app_id", self.config.app_id)  # (frozen: set once, here)
         object.__setattr__(self, "enabled_platforms", self.config.enabled_platforms)
         object.__setattr__(self, "windows", self.config.attribution.windows())
+        object.__setattr__(self, "placeholders", Placeholders(self.config.placeholder_ids))
 
     def event_name(self, segment_name: str) -> _EventName:
         """The Branch name, category and flags of a (non-blank) Segment event name."""
@@ -202,6 +211,8 @@ class MappingOutcome:
     touch_dropped: str | None = None
     # The event name as Segment sent it (``event_name`` is the Branch name, where known).
     segment_event: str | None = None
+    # A placeholder userId or device id was dropped (SPEC 4): counted by the pipeline.
+    placeholder_identity: bool = False
 
     def to_json(self, *, explain: bool = False) -> dict[str, Any]:
         result = {
@@ -357,36 +368,42 @@ def _touch(
     platform: str | None,
     publish_time: datetime | None,
     now: datetime,
-    app_id: str,
+    app: _App,
     message_id: str,
     segment_name: str,
-) -> tuple[Touch | None, str | None]:
-    """The touch a touch-source message carries (SPEC 9), or None and why none is recorded."""
+) -> tuple[Touch | None, str | None, bool]:
+    """The touch a touch-source message carries (SPEC 9), or None and why none is recorded;
+    and whether a placeholder id was dropped from its identity (SPEC 4)."""
     props: dict = properties if properties is not None else _EMPTY
     try:
         when = event_time(doc, publish_time, now)
     except InvalidTimestamp:
-        return None, "invalid_timestamp"
+        return None, "invalid_timestamp", False
     warnings: list[str] = []
-    keys = identity_keys(user_data(doc, ctx, props, platform, warnings))
+    keys = identity_keys(user_data(doc, ctx, props, platform, warnings, None, app.placeholders))
+    placeholder = PLACEHOLDER_WARNING in warnings
     if not keys:
-        return None, "no_identity"
+        return None, "no_identity", placeholder
     if event_names.is_branch_event(segment_name) and not carries_link_data(props):
-        return None, "no_link_data"
+        return None, "no_link_data", placeholder
     link = link_data(segment_name, props, warnings)
     provider = props.get("provider") if event_names.name_key(segment_name) == INSTALL_ATTRIBUTED else None
-    return Touch(
-        id=event_id(app_id, message_id),
-        app_id=app_id,
-        type=touch_type(props),
-        timestamp=when,
-        source=segment_name.strip(),
-        keys=keys,
-        link=tuple(link.items()),
-        segment_message_id=message_id,
-        provider=provider if type(provider) is str else None,
-        warnings=tuple(warnings),
-    ), None
+    return (
+        Touch(
+            id=event_id(app.app_id, message_id),
+            app_id=app.app_id,
+            type=touch_type(props),
+            timestamp=when,
+            source=segment_name.strip(),
+            keys=keys,
+            link=tuple(link.items()),
+            segment_message_id=message_id,
+            provider=provider if type(provider) is str else None,
+            warnings=tuple(warnings),
+        ),
+        None,
+        placeholder,
+    )
 
 
 def error_text(error: BaseException) -> str:
@@ -474,8 +491,8 @@ def _decide(
             name,
         )
         if is_touch_source(segment_name):
-            skipped.touch, skipped.touch_dropped = _touch(
-                doc, ctx, properties, platform, publish_time, now, app.app_id, message_id, segment_name
+            skipped.touch, skipped.touch_dropped, skipped.placeholder_identity = _touch(
+                doc, ctx, properties, platform, publish_time, now, app, message_id, segment_name
             )
         return skipped
 
@@ -512,17 +529,21 @@ def _decide(
             warnings.append("invalid_value:properties")
         properties = _EMPTY
     row: dict = _ROW_TEMPLATE.copy()
-    user_data(doc, ctx, properties, platform, warnings, row)
+    user_data(doc, ctx, properties, platform, warnings, row, app.placeholders)
     if not is_identifiable(row):
-        return _rejected(
+        placeholder = PLACEHOLDER_WARNING in warnings
+        rejected = _rejected(
             Reason.NO_IDENTIFIER,
-            "no userId, device id, advertising id or browser fingerprint",
+            "no userId, device id, advertising id or browser fingerprint"
+            + (" (a placeholder id is not an identity)" if placeholder else ""),
             app_id,
             message_id,
             segment_name,
             platform,
             name,
         )
+        rejected.placeholder_identity = placeholder
+        return rejected
     if platform is not None and platform not in app.enabled_platforms:
         return _rejected(
             Reason.PLATFORM_NOT_ENABLED,
@@ -567,5 +588,15 @@ def _decide(
         if violation:
             return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, segment_name, platform, name)
     return MappingOutcome(
-        _IMPORTED, None, None, row, app_id, message_id, name, platform, when, segment_event=segment_name
+        _IMPORTED,
+        None,
+        None,
+        row,
+        app_id,
+        message_id,
+        name,
+        platform,
+        when,
+        segment_event=segment_name,
+        placeholder_identity=bool(warnings) and PLACEHOLDER_WARNING in warnings,
     )

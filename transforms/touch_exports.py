@@ -17,6 +17,7 @@ from apache_beam.metrics import Metrics
 
 from domain.branch_exports import InvalidExportRow, topic_of, touch_of_export_row
 from domain.dead_letters import rejected_row
+from domain.identifiers import DEFAULT_PLACEHOLDERS, Placeholders
 from schemas.reasons import METRICS_NAMESPACE, Reason
 from transforms.tags import REJECTED
 
@@ -31,9 +32,10 @@ def _line(values: list[str]) -> bytes:
 
 @beam.typehints.with_output_types(dict)
 class _ReadRowsFn(beam.DoFn):
-    def __init__(self, app_id: str, max_stored_bytes: int) -> None:
+    def __init__(self, app_id: str, max_stored_bytes: int, placeholders: Placeholders) -> None:
         self._app_id = app_id
         self._max_stored_bytes = max_stored_bytes
+        self._placeholders = placeholders
 
     def setup(self) -> None:
         self._counters = {name: Metrics.counter(METRICS_NAMESPACE, name) for name in (
@@ -63,7 +65,9 @@ class _ReadRowsFn(beam.DoFn):
                                                  f"{len(header)}", now)  # fmt: skip
                     continue
                 try:
-                    touch, _ = touch_of_export_row(dict(zip(header, values, strict=True)), self._app_id, topic)
+                    touch, _ = touch_of_export_row(
+                        dict(zip(header, values, strict=True)), self._app_id, topic, self._placeholders
+                    )
                 except InvalidExportRow as error:
                     yield self._rejected(values, f"{path} line {number}: {error}", now)
                     continue
@@ -75,11 +79,15 @@ class _ReadRowsFn(beam.DoFn):
 
 
 class ReadTouchExports(beam.PTransform):
-    """A file pattern -> ``touches`` rows (main) and ``REJECTED`` dead letters."""
+    """A file pattern -> ``touches`` rows (main) and ``REJECTED`` dead letters. ``placeholders``:
+    the app's placeholder ids, never an identity key (SPEC 4)."""
 
-    def __init__(self, pattern: str, app_id: str, max_stored_bytes: int) -> None:
+    def __init__(
+        self, pattern: str, app_id: str, max_stored_bytes: int, placeholders: Placeholders = DEFAULT_PLACEHOLDERS
+    ) -> None:
         super().__init__()
         self._pattern, self._app_id, self._max_stored_bytes = pattern, app_id, max_stored_bytes
+        self._placeholders = placeholders
 
     def expand(self, pipeline):
         return (
@@ -87,6 +95,6 @@ class ReadTouchExports(beam.PTransform):
             | "MatchFiles" >> fileio.MatchFiles(self._pattern, empty_match_treatment=fileio.EmptyMatchTreatment.DISALLOW)
             | "SpreadFiles" >> beam.Reshuffle()
             | "OpenFiles" >> fileio.ReadMatches()
-            | "ReadRows" >> beam.ParDo(_ReadRowsFn(self._app_id, self._max_stored_bytes)).with_outputs(
+            | "ReadRows" >> beam.ParDo(_ReadRowsFn(self._app_id, self._max_stored_bytes, self._placeholders)).with_outputs(
                 REJECTED, main="touches")
         )  # fmt: skip

@@ -196,8 +196,9 @@ def test_a_backlog_read_days_after_publish_keeps_on_time_events():
     pipeline.run().wait_until_finish()
 
 
-def test_double_tracked_events_are_counted_in_a_beam_counter():
-    """SPEC 4: an imported event the app also tracks with the Branch SDK is counted, not only warned."""
+def test_double_tracked_events_and_placeholder_ids_are_counted_in_beam_counters():
+    """SPEC 4: an imported event the app also tracks with the Branch SDK is counted, not only
+    warned; so is every message whose placeholder userId was dropped (imported or rejected)."""
     from apache_beam.metrics import MetricsFilter
 
     from schemas.reasons import METRICS_NAMESPACE
@@ -209,16 +210,23 @@ def test_double_tracked_events_are_counted_in_a_beam_counter():
                 _message(5, "t-1", event="COMPLETE_TUTORIAL"),
                 _message(6, "t-2"),
                 _message(7, "t-3", event="COMPLETE_TUTORIAL"),
+                _message(8, "p-1", userId="guest"),  # rejected no_identifier
+                _message(9, "p-2", userId="null", context={"device": {"type": "android", "id": "a-1"}}),
             ]
         )
         .advance_watermark_to_infinity()
     )
     pipeline, routed = _route(stream)
     assert_that(
-        routed[EVENTS] | beam.Map(lambda row: row["name"]),
-        equal_to(["COMPLETE_TUTORIAL", "PURCHASE", "COMPLETE_TUTORIAL"]),
+        routed[EVENTS] | beam.Map(lambda row: (row["name"], row["user_data_developer_identity"])),
+        equal_to([("COMPLETE_TUTORIAL", "u-1"), ("PURCHASE", "u-1"), ("COMPLETE_TUTORIAL", "u-1"), ("PURCHASE", None)]),
     )
     result = pipeline.run()
     result.wait_until_finish()
-    counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name("double_tracking"))
-    assert sum(c.committed for c in counters["counters"]) == 2
+
+    def committed(name: str) -> int:
+        counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name(name))
+        return sum(c.committed for c in counters["counters"])
+
+    assert committed("double_tracking") == 2
+    assert committed("placeholder_identity") == 2

@@ -10,7 +10,14 @@ import orjson
 import pytest
 
 from beam_jobs.cli import map_message
-from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState, Touch, link_data
+from domain.attribution import (
+    ATTRIBUTION_COLUMNS,
+    LINK_COLUMN_PREFIX,
+    LINK_KEYS,
+    AttributionState,
+    Touch,
+    link_data,
+)
 from domain.config import load_config
 from domain.mapping import ImportSettings
 from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, iso, message, purchase, web
@@ -77,6 +84,24 @@ def test_branch_exported_events_with_link_data_are_touches_and_never_imported(na
     assert (line["outcome"], line["reason"], line["row"]) == ("skipped", "not_imported_event", None)
     assert line["touch"]["last_attributed_touch_data_tilde_campaign"] == "holiday"
     assert line["touch"]["last_attributed_touch_data_tilde_channel"] == "tiktok"
+
+
+@pytest.mark.parametrize("tilde", ["", "~"])
+def test_branch_events_carry_every_link_key_that_has_a_column_campaign_id_included(tilde):
+    """SPEC 9: every key with a last_attributed_touch_data_tilde_* column, with or without "~"."""
+    values = {key: f"v-{key}" for key in LINK_KEYS if key != "tags"} | {"tags": ["t1", "t2"]}
+    [line] = run(message("branch_OPEN", NOW, user_id="u1", properties={tilde + k: v for k, v in values.items()}))
+    touch = line["touch"]
+    assert {key: touch[LINK_COLUMN_PREFIX + key] for key in LINK_KEYS} == values
+    only_campaign_id = run(message("branch_OPEN", NOW, user_id="u1", properties={tilde + "campaign_id": "c-42"}))
+    assert only_campaign_id[0]["touch"][LINK_COLUMN_PREFIX + "campaign_id"] == "c-42"
+
+
+def test_deep_link_urls_carry_every_tilde_link_key_campaign_id_included():
+    values = {key: f"v-{key}" for key in LINK_KEYS if key != "tags"}
+    url = "https://example.app.link/abc?" + "&".join(f"~{key}={value}" for key, value in values.items()) + "&~tags=t"
+    [line] = run(message("Deep Link Opened", NOW, user_id="u1", properties={"url": url}))
+    assert {key: line["touch"][LINK_COLUMN_PREFIX + key] for key in LINK_KEYS} == values | {"tags": ["t"]}
 
 
 def test_a_branch_event_without_link_data_is_skipped_and_no_touch():
@@ -317,6 +342,30 @@ def test_zeroed_advertising_ids_and_anonymous_ids_never_link():
     )
     assert lines[1]["row"]["attributed"] is False
     assert "touch" not in lines[2]
+
+
+@pytest.mark.parametrize("placeholder", ["guest", "0", " NULL ", "[object Object]", "undefined"])
+def test_placeholder_user_ids_never_merge_guests_into_one_user(placeholder):
+    """SPEC 4: one guest's click never attributes another guest's purchase (nor keys any state)."""
+    lines = run(
+        click(NOW - timedelta(days=1), user_id=placeholder),
+        purchase(user_id=placeholder, messageId="m-guest", context=ios(id="device-2")),
+    )
+    assert "touch" not in lines[0]  # the click had no other identity: not recorded
+    assert lines[1]["outcome"] == "imported" and lines[1]["row"]["attributed"] is False
+    assert lines[1]["row"]["user_data_developer_identity"] is None
+    assert "placeholder_identity" in lines[1]["row"]["warnings"]
+
+
+def test_a_placeholder_device_id_is_not_a_key_but_the_real_ids_still_attribute():
+    lines = run(
+        click(NOW - timedelta(days=1), context=ios(advertisingId=IDFA, id="unknown")),
+        purchase(messageId="m-other", context=ios(id="unknown")),  # shares only the placeholder: rejected
+        purchase(messageId="m-same", context=ios(advertisingId=IDFA, id="unknown")),
+    )
+    assert lines[0]["touch"] is not None
+    assert (lines[1]["outcome"], lines[1]["reason"]) == ("rejected", "no_identifier")
+    assert lines[2]["row"]["attributed"] is True and lines[2]["row"]["attribution_match"] == "advertising_id"
 
 
 # --------------------------------------------------------------------------- the command line

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.branch_exports import InvalidExportRow, topic_of, touch_of_export_row
+from domain.identifiers import Placeholders
 
 MS = 1_764_331_200_000  # 2025-11-28T12:00:00Z
 
@@ -68,3 +69,15 @@ def test_link_data_of_the_wrong_shape_is_dropped_with_a_warning():
     assert sorted(warnings) == ["invalid_value:last_attributed_touch_data_tilde_campaign",
                                 "invalid_value:last_attributed_touch_data_tilde_tags",
                                 "invalid_value:last_attributed_touch_type"]  # fmt: skip
+
+
+def test_placeholder_ids_in_an_export_row_are_no_identity_keys():
+    touch, warnings = touch_of_export_row(
+        row(user_data_developer_identity="guest", user_data_idfv="0", user_data_idfa="IDFA-1"), "app", "eo_click"
+    )
+    assert touch is not None and touch.keys == (("advertising_id", "IDFA-1"),)
+    assert warnings == ["placeholder_identity"]
+    only, warnings = touch_of_export_row(row(user_data_developer_identity="Undefined"), "app", "eo_click")
+    assert (only, warnings) == (None, ["placeholder_identity"])
+    own, _ = touch_of_export_row(row(user_data_developer_identity="demo"), "app", "eo_click", Placeholders(("Demo",)))
+    assert own is None

@@ -6,13 +6,15 @@ import json
 
 import pytest
 
-from domain.identifiers import detect_platform, is_zeroed, web_platform
+from domain.identifiers import PLACEHOLDER_IDS, detect_platform, is_zeroed, web_platform
 from schemas.reasons import Outcome, Reason
 from tests.support.mapping import (
     MAPPING_ABSENT,
+    mapping_config_from,
     mapping_imported_row,
     mapping_ios_context,
     mapping_process,
+    mapping_settings_for,
     mapping_track_event,
 )
 
@@ -177,6 +179,68 @@ def test_zeroed_aaid_is_dropped_on_android():
 def test_zeroed_advertising_id_as_only_identifier_is_no_identifier():
     result = mapping_process(anon(context={"device": {"type": "ios", "advertisingId": ZERO_IDFA}}))
     assert result.reason is Reason.NO_IDENTIFIER and result.outcome is Outcome.REJECTED
+
+
+# --------------------------------------------------------------------------- placeholder ids (SPEC 4)
+
+# The spec's list, written out by hand (so a code change cannot silently agree with itself).
+SPEC_PLACEHOLDERS = ["0", "-1", "null", "nil", "none", "undefined", "nan", "unknown", "anonymous", "guest",
+                     "(null)", "n/a", "[object object]"]  # fmt: skip
+
+
+def test_the_placeholder_list_is_the_specs():
+    assert PLACEHOLDER_IDS == frozenset(SPEC_PLACEHOLDERS)
+
+
+@pytest.mark.parametrize(
+    "user_id", [*SPEC_PLACEHOLDERS, " Guest ", "NULL", "[object Object]", "N/A", "Undefined", 0, -1]
+)
+def test_a_placeholder_user_id_is_no_identity(user_id):
+    result = mapping_process(mapping_track_event(userId=user_id))
+    assert (result.outcome, result.reason) == (Outcome.REJECTED, Reason.NO_IDENTIFIER)
+    assert "placeholder" in (result.detail or "") and result.placeholder_identity
+
+
+@pytest.mark.parametrize("user_id", ["guest-42", "0x1f", "nullable", "u-0", "10"])
+def test_ids_that_only_look_like_placeholders_stay_identities(user_id):
+    row = mapping_imported_row(mapping_track_event(userId=user_id))
+    assert row["user_data_developer_identity"] == str(user_id)
+    assert "placeholder_identity" not in row["warnings"]
+
+
+def test_a_placeholder_is_dropped_with_a_warning_and_the_other_ids_decide():
+    result = mapping_process(mapping_track_event(userId="guest", context=mapping_ios_context(id="unknown")))
+    assert result.outcome is Outcome.IMPORTED and result.placeholder_identity
+    assert result.row is not None
+    assert (result.row["user_data_developer_identity"], result.row["user_data_idfv"]) == (None, None)
+    assert result.row["user_data_idfa"] == IDFA
+    assert result.row["warnings"].count("placeholder_identity") == 1
+
+
+def test_a_placeholder_device_id_alone_is_no_identifier():
+    result = mapping_process(anon(context=mapping_ios_context(advertisingId=MAPPING_ABSENT, id="(null)")))
+    assert (result.outcome, result.reason) == (Outcome.REJECTED, Reason.NO_IDENTIFIER)
+
+
+def test_an_app_adds_its_own_placeholder_ids():
+    config = mapping_config_from("""
+apps:
+  - app_id: app
+    branch_key: key_live_app
+    branch_secret_hash: "{hash}"
+    placeholder_ids: ["Demo-User ", "  "]
+""")
+    settings = mapping_settings_for(config)
+    assert mapping_process(mapping_track_event(userId="demo-user"), settings=settings).reason is Reason.NO_IDENTIFIER
+    assert mapping_process(mapping_track_event(userId="guest"), settings=settings).reason is Reason.NO_IDENTIFIER
+    assert mapping_imported_row(mapping_track_event(userId="user-1"), settings=settings)
+    # Another app's list does not apply.
+    assert mapping_imported_row(mapping_track_event(userId="demo-user"))
+
+
+def test_anonymous_id_is_unaffected_by_the_placeholder_rule():
+    row = mapping_imported_row(mapping_track_event(anonymousId="guest"))
+    assert row["segment_anonymous_id"] == "guest" and "placeholder_identity" not in row["warnings"]
 
 
 def test_is_zeroed():
