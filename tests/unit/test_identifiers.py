@@ -189,7 +189,7 @@ SPEC_PLACEHOLDERS = ["0", "-1", "null", "nil", "none", "undefined", "nan", "unkn
 
 
 def test_the_placeholder_list_is_the_specs():
-    assert PLACEHOLDER_IDS == frozenset(SPEC_PLACEHOLDERS)
+    assert frozenset(SPEC_PLACEHOLDERS) == PLACEHOLDER_IDS
 
 
 @pytest.mark.parametrize(
