@@ -35,7 +35,7 @@ from domain.mapping import (
     MappingOutcome,
     process_message,
 )
-from domain.segment_input import document_messages
+from domain.segment_input import document_messages, line_messages
 from domain.timestamps import parse_duration, parse_timestamp
 
 
@@ -79,8 +79,9 @@ def map_lines(
 
 def _input_messages(lines: BinaryIO) -> Iterator[bytes]:
     """JSON lines one per line, streamed: each line, even a blank or broken one, gets its
-    outcome line. A file that is one JSON document (an array, an SDK batch body, a
-    pretty-printed message) is read whole and split into its messages (``domain.segment_input``)."""
+    outcome line, and a line that is a batch body or an array one line per message. A file
+    that is one JSON document (an array, an SDK batch body, a pretty-printed message) is read
+    whole and split into its messages (``domain.segment_input``)."""
     first = lines.readline()
     try:
         head = orjson.loads(first)
@@ -96,7 +97,7 @@ def _input_messages(lines: BinaryIO) -> Iterator[bytes]:
         first, rest = b"", data.splitlines(keepends=True)
     for line in itertools.chain([first] if first else [], rest):
         data = line[:-1] if line.endswith(b"\n") else line
-        yield data[:-1] if data.endswith(b"\r") else data
+        yield from line_messages(data[:-1] if data.endswith(b"\r") else data)
 
 
 def map_message(

@@ -3,7 +3,9 @@
 one pretty-printed message (pure, no I/O).
 
 JSON lines keep each line's bytes exactly as given, so a bad line is rejected with its raw
-form kept; messages taken out of an array or a batch are re-encoded one per message. A
+form kept; a line that is itself a batch body or an array (a proxy's or request log's capture
+of the SDKs' posts, one request per line) is its messages, in order. Messages taken out of an
+array or a batch are re-encoded one per message. A
 batch's top-level ``context``, ``integrations`` and ``sentAt`` apply to each of its messages
 where the message has none, as Segment's HTTP API applies them.
 """
@@ -40,6 +42,19 @@ def document_messages(data: bytes) -> list[bytes] | None:
     return messages if messages is not None else [stripped]
 
 
+def line_messages(line: bytes) -> list[bytes]:
+    """The messages of one JSON line: a batch body's or an array's, else the line itself (its
+    bytes as given, valid JSON or not: the mapping decides its outcome)."""
+    stripped = line.strip()
+    if not (stripped.startswith(b"[") or b'"batch"' in stripped):  # (most lines: one message, not parsed here)
+        return [line]
+    try:
+        messages = _from_document(orjson.loads(stripped))
+    except orjson.JSONDecodeError:
+        return [line]
+    return messages if messages is not None else [line]
+
+
 def split_messages(data: bytes) -> Iterator[bytes]:
     """Each Segment message of ``data``, in order (see the module doc for the forms read)."""
     if not data.strip():
@@ -50,4 +65,4 @@ def split_messages(data: bytes) -> Iterator[bytes]:
         return
     for line in data.splitlines():
         if line.strip():
-            yield line
+            yield from line_messages(line)

@@ -27,13 +27,13 @@ def test_map_one_line_per_input_in_order_with_outcome_reason_row():
         b"   ",
         b'{"truncated": ',
         ev(messageId="m3", event="Application Opened"),
-        b"[1, 2, 3]",
+        b"[1, 2]",  # an array on a line is its messages (as a batch body's): two, neither an object
         ev(messageId="m4", userId=MAPPING_ABSENT),
         b"\xff\xfe garbage bytes",
         ev(messageId="m5", event="Signed Up"),
     ]
     results = outputs(run_map(lines, "--now", NOW))
-    assert len(results) == len(lines)
+    assert len(results) == len(lines) + 1
     for result in results:
         assert set(result) == {"outcome", "reason", "row"}
     got = [(r["outcome"], r["reason"]) for r in results]
@@ -46,12 +46,13 @@ def test_map_one_line_per_input_in_order_with_outcome_reason_row():
         ("rejected", "malformed_json"),
         ("skipped", "not_imported_event"),
         ("rejected", "not_an_object"),
+        ("rejected", "not_an_object"),
         ("rejected", "no_identifier"),
         ("rejected", "malformed_json"),
         ("imported", None),
     ]
     assert results[0]["row"]["segment_message_id"] == "m1"
-    assert results[10]["row"]["name"] == "COMPLETE_REGISTRATION"
+    assert results[11]["row"]["name"] == "COMPLETE_REGISTRATION"
     assert all(r["row"] is None for r in results if r["outcome"] != "imported")
 
 

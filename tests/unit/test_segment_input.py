@@ -50,3 +50,34 @@ def test_the_local_run_publishes_a_users_batch_file_as_its_messages(tmp_path):
     published = read_input(str(path), "key_live_local_web")
     assert [orjson.loads(m.data)["messageId"] for m in published] == ["a", "b"]
     assert all(m.attributes == {"branch_key": "key_live_local_web"} for m in published)
+
+
+def test_json_lines_of_batch_bodies_and_arrays_expand_in_order_one_message_each():
+    """A proxy's or request log's capture: one SDK request body per line."""
+    lines = [
+        orjson.dumps({"batch": [{"messageId": "a"}, {"messageId": "b"}], "context": {"ip": "1.1.1.1"}}),
+        b'{"messageId": "c", "event": "batch"}',  # a plain message that merely says "batch"
+        orjson.dumps([{"messageId": "d"}, {"messageId": "e"}]),
+        b"{not json",
+        orjson.dumps({"batch": [{"messageId": "f"}]}),
+    ]
+    out = list(split_messages(b"\n".join(lines)))
+    assert out[2] == lines[1] and out[5] == b"{not json"  # single lines keep their bytes
+    ids = [orjson.loads(m)["messageId"] for m in out if m.startswith(b"{") and m != b"{not json"]
+    assert ids == ["a", "b", "c", "d", "e", "f"]
+    assert orjson.loads(out[0])["context"] == {"ip": "1.1.1.1"}  # the batch's context, per message
+
+
+def test_the_map_command_expands_batch_body_lines_one_outcome_line_per_message():
+    from tests.support.cli import outputs, run_map
+
+    def track(message_id: str) -> dict:
+        return {"type": "track", "event": "Order Completed", "messageId": message_id, "userId": "u"}
+
+    lines = [orjson.dumps({"batch": [track("a"), track("b")]}), orjson.dumps({"batch": [track("c")]})]
+    out = outputs(run_map(lines, "--max-event-age", "off", "--max-clock-skew", "off"))
+    assert [(line["outcome"], line["row"]["segment_message_id"]) for line in out] == [
+        ("imported", "a"),
+        ("imported", "b"),
+        ("imported", "c"),
+    ]
