@@ -168,6 +168,8 @@ _DETAIL = {
     "attributed": "attributed",
     "campaign": "last_attributed_touch_data_tilde_campaign",
     "channel": "last_attributed_touch_data_tilde_channel",
+    "user_agent": "user_data_user_agent",
+    "custom_data": "custom_data",  # JSON text (the SQL's TO_JSON_STRING), as the pipeline carries it
 }
 
 

@@ -73,7 +73,8 @@ class LiveviewRow(BaseModel):
     reason: str | None
     payload_url: str | None
     origin: str | None = None
-    # An imported event's details: ids, alias, revenue, attribution (empty for rejections).
+    # An imported event's details: ids, alias, revenue, attribution, user agent, custom data as JSON
+    # text (empty for rejections).
     detail: dict[str, str | float | bool | None] = {}
 
 

@@ -113,7 +113,8 @@ def latest_events(
         f"""
         SELECT name, category, timestamp, ingested_at, user_data_os AS platform, warnings, {flags},
                origin, id, segment_message_id, customer_event_alias, event_data_revenue, event_data_currency,
-               attributed, last_attributed_touch_data_tilde_campaign, last_attributed_touch_data_tilde_channel
+               attributed, last_attributed_touch_data_tilde_campaign, last_attributed_touch_data_tilde_channel,
+               user_data_user_agent, TO_JSON_STRING(custom_data) AS custom_data
         FROM {_table(dataset, EVENTS_DEDUP)}
         WHERE app_id = @app_id AND timestamp >= @since {"".join(f" AND {sql}" for _, sql, _ in filters)}
         ORDER BY ingested_at DESC, timestamp DESC

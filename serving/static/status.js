@@ -30,23 +30,119 @@ function filterParams() {
   return params;
 }
 
-function liveviewRow(row) {
-  const tr = el("tr", null, "outcome-" + row.outcome);
+// Labels of an event's detail fields; a field the server adds later shows under its own name.
+const DETAIL_LABELS = {
+  id: "Event id", segment_message_id: "Segment messageId", customer_event_alias: "Alias", revenue: "Revenue",
+  currency: "Currency", attributed: "Attributed", campaign: "Campaign", channel: "Channel",
+  user_agent: "User agent", custom_data: "Custom data",
+};
+const expanded = new Set();  // keys of the rows whose details are open, kept across refreshes
+
+function rowKey(row) {
+  return row.detail.id || row.payload_url || [row.outcome, row.processed_at, row.name].join(" ");
+}
+
+// One line of the table: the stylesheet cuts it with an ellipsis, the title holds it whole.
+function cell(text, className) {
+  const td = el("td", text, className);
+  if (text) td.title = text;
+  return td;
+}
+
+function prettyJson(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+function field(dl, label, value) {
+  if (value === undefined || value === null || value === "") return;
+  const dd = el("dd");
+  if (value instanceof Node) dd.append(value);
+  else dd.textContent = String(value);
+  dl.append(el("dt", label), dd);
+}
+
+function details(row) {
+  const dl = el("dl", null, "details");
+  field(dl, "Name", row.name);
+  field(dl, "Event time", row.timestamp && shortTime(row.timestamp) + " UTC");
+  field(dl, "Processed", shortTime(row.processed_at) + " UTC");
+  field(dl, "Identifiers", row.identifiers.join(", "));
+  field(dl, "Warnings", row.warnings.join(", "));
+  if (row.reason) {
+    const link = el("a", row.reason + " (raw payload)");
+    link.href = row.payload_url;
+    field(dl, "Reason", link);
+  }
+  for (const [key, value] of Object.entries(row.detail || {})) {
+    const shown = key === "custom_data" ? el("pre", prettyJson(value))
+      : typeof value === "boolean" ? (value ? "yes" : "no") : value;
+    field(dl, DETAIL_LABELS[key] || key, shown);
+  }
+  return dl;
+}
+
+// An event's row and, below it, its details row: shown when the row is clicked or its toggle
+// button pressed (Enter or Space), hidden again the same way.
+function liveviewRows(row, index) {
+  const key = rowKey(row), open = expanded.has(key), detailsId = "liveview-details-" + index;
+  const tr = el("tr", null, "event outcome-" + row.outcome);
+  tr.dataset.key = key;
   tr.dataset.outcome = row.outcome;
   tr.dataset.platform = row.platform || "";
   tr.dataset.category = row.category || "";
-  tr.append(el("td", shortTime(row.timestamp || row.processed_at)), el("td", row.outcome),
-            el("td", row.name, "name"), el("td", row.category), el("td", row.platform),
-            el("td", row.origin), el("td", row.identifiers.join(", ")),
-            el("td", Object.entries(row.detail || {}).map(([k, v]) => k + ": " + v).join(", "), "detail"));
-  const last = el("td", row.warnings.join(", "));
+  const toggle = el("button", null, "toggle");
+  toggle.type = "button";
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.setAttribute("aria-controls", detailsId);
+  toggle.setAttribute("aria-label", "Details");
+  const toggleCell = el("td", null, "toggle-cell");
+  toggleCell.append(toggle);
+  const last = cell(row.warnings.join(", "));
   if (row.reason) {
     const link = el("a", row.reason);
     link.href = row.payload_url;
+    if (last.textContent) last.append("; ");
     last.append(link);
+    last.title = last.textContent;
   }
-  tr.append(last);
-  return tr;
+  tr.append(toggleCell, cell(shortTime(row.timestamp || row.processed_at)), cell(row.outcome),
+            cell(row.name, "name"), cell(row.category), cell(row.platform), cell(row.origin),
+            cell(row.identifiers.join(", ")), last);
+  const detailsRow = el("tr", null, "event-details");
+  detailsRow.id = detailsId;
+  detailsRow.dataset.key = key;
+  detailsRow.hidden = !open;
+  const td = el("td");
+  td.colSpan = 9;
+  td.append(details(row));
+  detailsRow.append(td);
+  return [tr, detailsRow];
+}
+
+function setExpanded(tr, open) {
+  const toggle = tr.querySelector("button.toggle");
+  toggle.setAttribute("aria-expanded", String(open));
+  document.getElementById(toggle.getAttribute("aria-controls")).hidden = !open;
+  if (open) expanded.add(tr.dataset.key);
+  else expanded.delete(tr.dataset.key);
+}
+
+rowsBody.addEventListener("click", event => {
+  const tr = event.target.closest("tr.event");
+  // A link keeps its own click; selecting a cell's text is not a click on the row.
+  if (!tr || event.target.closest("a")) return;
+  if (!event.target.closest("button") && String(window.getSelection())) return;
+  setExpanded(tr, tr.querySelector("button.toggle").getAttribute("aria-expanded") !== "true");
+});
+
+// What has the focus in Liveview (row key, row kind, element), to give it back after a refresh.
+function focusInRows() {
+  const active = document.activeElement, tr = active && rowsBody.contains(active) && active.closest("tr[data-key]");
+  return tr ? { key: tr.dataset.key, kind: tr.classList[0], tag: active.tagName.toLowerCase() } : null;
 }
 
 async function refreshLiveview() {
@@ -57,8 +153,15 @@ async function refreshLiveview() {
     return;
   }
   const data = await response.json();
-  const rows = data.rows.map(liveviewRow);
+  const keys = new Set(data.rows.map(rowKey));
+  for (const key of expanded) if (!keys.has(key)) expanded.delete(key);
+  const focus = focusInRows();
+  const rows = data.rows.flatMap(liveviewRows);
   rowsBody.replaceChildren(...(rows.length ? rows : [emptyRow()]));
+  if (focus) {
+    const selector = `tr.${focus.kind}[data-key="${CSS.escape(focus.key)}"] ${focus.tag}`;
+    rowsBody.querySelector(selector)?.focus({ preventScroll: true });
+  }
   updated.textContent = data.rows.length + " rows, updated " + shortTime(data.generated_at) + " UTC";
   main.dataset.liveviewLoaded = String(Date.now());
 }

@@ -13,6 +13,7 @@ import html
 import re
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -264,6 +265,10 @@ def test_liveview_filters_by_origin_shows_details_and_each_event_once(client, im
     assert all(r["detail"]["id"] and r["detail"]["segment_message_id"] for r in rows)
     purchase = next(r for r in rows if r["name"] == "PURCHASE" and "revenue" in r["detail"])
     assert isinstance(purchase["detail"]["revenue"], float) and purchase["detail"]["currency"]
+    # The user agent as text, custom data as JSON text of a string -> string object.
+    assert any(str(r["detail"].get("user_agent", "")).startswith("Mozilla/5.0") for r in rows)
+    custom = [orjson.loads(r["detail"]["custom_data"]) for r in rows if "custom_data" in r["detail"]]
+    assert custom and all(c and all(isinstance(v, str) for v in c.values()) for c in custom)
     none = client.get("/v1/status/liveview?origin=BRANCH", headers=LOCAL_APP_CREDENTIALS).json()["rows"]
     assert none == []
     # A second stored copy of one event (a retried insert) is listed once, as events_dedup has it.

@@ -8,6 +8,7 @@ be green and the Android dot grey. Chromium comes from ``scripts/install_browser
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -35,8 +36,54 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOT = REPO / "artifacts" / "status_page.png"
+LIVEVIEW_SCREENSHOTS = REPO / "artifacts" / "liveview_1280_{}.png"
 GREEN, GREY = "rgb(31, 170, 89)", "rgb(168, 173, 183)"
 TIMEOUT_MS = 15_000
+
+# One Web event with long values, as real ones come: an in-app browser's user agent, a long
+# custom event name, custom data with a sentence, an unbroken token and a tagged URL.
+LONG_NAME = "Gift Card Personalised On The Storefront Checkout Page Before Payment"
+LONG_USER_AGENT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 [FBAN/FBIOS;FBAV/470.0.0.41.106;FBBV/612345678;FBDV/iPhone15,3;FBMD/iPhone;FBSN/iOS;"
+    "FBSV/17.5.1;FBSS/3;FBID/phone;FBLC/en_US;FBOP/5;FBRV/613374152;IABMV/1]"
+)
+LONG_CUSTOM_DATA = {
+    "gift_message": "Happy birthday Sam! We hope this card brings you something lovely from the shop. " * 4,
+    "delivery_token": "eyJhbGciOiJIUzI1NiJ9." + "QmlydGhkYXlHaWZ0Q2FyZA" * 12,
+    "landing_url": "https://www.shopwise.com/gift-cards/personalise?utm_source=newsletter&utm_medium=email"
+    "&utm_campaign=birthday_reminders_2026_q4&utm_content=hero_banner_variant_b",
+    "design": "confetti",
+}
+
+
+def _long_values(event: dict) -> None:
+    event.update(type="track", event=LONG_NAME, messageId="status-test-long-values", properties=LONG_CUSTOM_DATA)
+    event["context"]["userAgent"] = LONG_USER_AGENT
+
+
+# The problems that make Liveview wider than its card at the current viewport: the table, the
+# card's content or the page wider than their box, a shown cell ending right of the card's
+# content, a cell cut short without a title holding its whole text.
+LIVEVIEW_OVERFLOW = """() => {
+    const card = document.getElementById('liveview'), table = document.getElementById('liveview-table');
+    const style = getComputedStyle(card);
+    const inner = card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const right = card.getBoundingClientRect().right - parseFloat(style.paddingRight);
+    const problems = [];
+    if (table.scrollWidth > inner) problems.push(`table ${table.scrollWidth}px in a card ${inner}px wide`);
+    if (card.scrollWidth > card.clientWidth) problems.push(`card content ${card.scrollWidth}px > ${card.clientWidth}px`);
+    const page = document.documentElement.scrollWidth;
+    if (page > window.innerWidth) problems.push(`page ${page}px > window ${window.innerWidth}px`);
+    for (const cell of table.querySelectorAll('th, td')) {
+        if (!cell.getClientRects().length) continue;  // in a collapsed row
+        const what = `${cell.tagName} "${cell.textContent.slice(0, 40)}"`;
+        const box = cell.getBoundingClientRect();
+        if (box.right > right + 0.5) problems.push(`${what} ends at ${box.right}px, the card at ${right}px`);
+        if (cell.scrollWidth > cell.clientWidth && cell.title !== cell.textContent) problems.push(`${what} is cut`);
+    }
+    return problems;
+}"""
 
 
 def _free_port() -> int:
@@ -49,7 +96,9 @@ def _free_port() -> int:
 def base_url(local_stack, tmp_path_factory) -> Iterator[str]:
     """The service, on a free loopback port, serving a sample with no Android messages."""
     dataset, _ = import_sample(
-        tmp_path_factory.mktemp("status_browser"), keep=lambda m, outcome, platform: platform != "ANDROID"
+        tmp_path_factory.mktemp("status_browser"),
+        keep=lambda m, outcome, platform: platform != "ANDROID",
+        web_events=[_long_values],
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -92,10 +141,9 @@ def _liveview_loaded_after(page, since: str) -> None:
     )
 
 
-def test_status_page_login_dots_liveview_filters_chart_and_campaigns(base_url, browser):
+def _sign_in(page, base_url: str) -> None:
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{base_url}/status")
     expect(page).to_have_url(f"{base_url}/status/login")
@@ -108,6 +156,13 @@ def test_status_page_login_dots_liveview_filters_chart_and_campaigns(base_url, b
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert LOCAL_APP_CREDENTIALS["branch_secret"] not in cookie["value"]
 
+
+def test_status_page_login_dots_liveview_filters_chart_and_campaigns(base_url, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, base_url)
+
     # Dots: the data attribute says which, the computed colour says it is shown so.
     for platform, dot, colour in (("IOS", "green", GREEN), ("WEB", "green", GREEN), ("ANDROID", "grey", GREY)):
         item = page.locator(f'#platforms li[data-platform="{platform}"]')
@@ -116,7 +171,7 @@ def test_status_page_login_dots_liveview_filters_chart_and_campaigns(base_url, b
 
     # Liveview fills itself, then refreshes itself.
     _liveview_loaded_after(page, "0")
-    rows = page.locator("#liveview-rows tr")
+    rows = page.locator("#liveview-rows tr.event")
     assert {"IOS", "WEB"} <= set(rows.evaluate_all("rs => rs.map(r => r.dataset.platform)"))
     first_load = page.evaluate("document.getElementById('status').dataset.liveviewLoaded")
     _liveview_loaded_after(page, first_load)
@@ -125,7 +180,7 @@ def test_status_page_login_dots_liveview_filters_chart_and_campaigns(base_url, b
     page.select_option("#filter-platform", "WEB")
     page.wait_for_function(
         """() => {
-        const rows = [...document.querySelectorAll('#liveview-rows tr')];
+        const rows = [...document.querySelectorAll('#liveview-rows tr.event')];
         return rows.length > 0 && rows.every(r => r.dataset.platform === 'WEB');
     }""",
         timeout=TIMEOUT_MS,
@@ -166,4 +221,63 @@ def test_status_page_login_dots_liveview_filters_chart_and_campaigns(base_url, b
 
     page.click("#reasons a >> nth=0")
     expect(page.locator("#payload")).not_to_be_empty()
+    page.close()
+
+
+def test_liveview_fits_its_card_at_1280_px_and_rows_expand_to_their_details(base_url, browser):
+    """Issue 26: at 1280 px the table was wider than its card, each row's details a long blob."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    _sign_in(page, base_url)
+    _liveview_loaded_after(page, "0")
+    LIVEVIEW_SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(LIVEVIEW_SCREENSHOTS).format("all"), full_page=True)
+    assert page.evaluate(LIVEVIEW_OVERFLOW) == []
+
+    # The event with long values on its own.
+    page.fill("#filter-name", LONG_NAME)
+    page.press("#filter-name", "Enter")
+    event = page.locator("#liveview-rows tr.event")
+    expect(event).to_have_count(1)
+    expect(event.locator("td.name")).to_have_text(LONG_NAME)
+    page.screenshot(path=str(LIVEVIEW_SCREENSHOTS).format("long"), full_page=True)
+    assert page.evaluate(LIVEVIEW_OVERFLOW) == []
+
+    # A click on the row shows its details, formatted, and they still fit the card.
+    toggle = event.locator("button.toggle")
+    details = page.locator(f"#{toggle.get_attribute('aria-controls')}")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(details).to_be_hidden()
+    event.locator("td.name").click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(details).to_be_visible()
+    fields = details.locator("dl").evaluate(
+        "dl => Object.fromEntries([...dl.querySelectorAll('dt')].map(dt => [dt.textContent, dt.nextElementSibling.textContent]))"
+    )
+    assert fields["Name"] == LONG_NAME
+    assert fields["User agent"] == LONG_USER_AGENT
+    assert fields["Segment messageId"] == "status-test-long-values"
+    assert json.loads(fields["Custom data"]) == LONG_CUSTOM_DATA
+    assert details.locator("pre").inner_text().count("\n") >= len(LONG_CUSTOM_DATA)  # pretty, not one line
+    page.screenshot(path=str(LIVEVIEW_SCREENSHOTS).format("expanded"), full_page=True)
+    assert page.evaluate(LIVEVIEW_OVERFLOW) == []
+
+    # The refresh keeps it open; a second click closes it.
+    _liveview_loaded_after(page, page.evaluate("document.getElementById('status').dataset.liveviewLoaded"))
+    expect(details).to_be_visible()
+    event.locator("td.name").click()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(details).to_be_hidden()
+
+    # The keyboard: the toggle is a button, Enter opens and Space closes; focus survives refreshes.
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(details).to_be_visible()
+    _liveview_loaded_after(page, page.evaluate("document.getElementById('status').dataset.liveviewLoaded"))
+    assert page.evaluate("document.activeElement.getAttribute('aria-expanded')") == "true"
+    page.keyboard.press("Space")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(details).to_be_hidden()
+    assert page.evaluate("window.__xss") is None
     page.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,7 @@ WEB_APP_CREDENTIALS = {"branch_key": "key_live_local_web", "branch_secret": "sec
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 1">'
 
 Keep = Callable[[SampleMessage, str, str | None], bool]
+EditEvent = Callable[[dict[str, Any]], None]
 _BACKFILL_SETTINGS = ImportSettings(load_config(), max_event_age=None)
 
 
@@ -121,17 +122,24 @@ def classify(message: SampleMessage, now: datetime) -> tuple[str, str | None]:
     return result.outcome.value, result.platform
 
 
-def hostile_web_event(messages: Iterable[SampleMessage], now: datetime) -> bytes:
-    """A valid Web track event whose name is markup: imported, shown in Liveview as text."""
+def web_event_like(messages: Iterable[SampleMessage], now: datetime, edit: EditEvent) -> bytes:
+    """A copy of the first imported Web event of ``messages``, changed by ``edit``."""
     original = next(m for m in messages if classify(m, now) == ("imported", "WEB"))
     event = orjson.loads(original.data)
-    event.update(event=XSS, messageId="status-test-hostile-web")
+    edit(event)
     return orjson.dumps(event)
 
 
-def import_sample(tmp_path: Path, keep: Keep, count: int = 400, seed: int = 8) -> tuple[str, list[bytes]]:
+def hostile_web_event(messages: Iterable[SampleMessage], now: datetime) -> bytes:
+    """A valid Web track event whose name is markup: imported, shown in Liveview as text."""
+    return web_event_like(messages, now, lambda event: event.update(event=XSS, messageId="status-test-hostile-web"))
+
+
+def import_sample(
+    tmp_path: Path, keep: Keep, count: int = 400, seed: int = 8, web_events: Sequence[EditEvent] = ()
+) -> tuple[str, list[bytes]]:
     """A new dataset holding a generated sample and the attribution sample (the messages ``keep``
-    accepts) plus two hostile ones.
+    accepts) plus two hostile ones and one Web event per edit in ``web_events``.
 
     The hostile ones: a Web event named with markup (imported) and the same name without
     identifiers (rejected, so its payload is stored). Returns (dataset, lines imported).
@@ -141,6 +149,7 @@ def import_sample(tmp_path: Path, keep: Keep, count: int = 400, seed: int = 8) -
     touches_and_conversions = [m for phase in attribution_sample(now, instances=2).phases for m in phase]
     lines = [m.data for m in [*messages, *touches_and_conversions] if keep(m, *classify(m, now))]
     lines.append(hostile_web_event(messages, now))
+    lines.extend(web_event_like(messages, now, edit) for edit in web_events)
     lines.append(
         orjson.dumps(
             {"type": "track", "event": XSS, "messageId": "status-test-hostile-rejected", "timestamp": now.isoformat()}
