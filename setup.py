@@ -118,6 +118,7 @@ setuptools.setup(
             "google-cloud-storage==3.17.1",
             "tzdata==2026.6",
             "httpx==0.28.1",
+            "httpx2==2.17.0",  # what starlette.testclient uses (with httpx alone it warns: deprecated)
             "hypothesis==6.170.17",
             "pytest==9.2.0",
             "pytest-timeout==2.4.0",

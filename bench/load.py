@@ -15,7 +15,7 @@ first 100k run paced at 45 msg/s (faster than the local job's ~33 msg/s) lost 10
 messages that way; a second, bounded at 3000 messages (~100 s of work), still lost 1,018
 (1.0%, scattered over the run; its tables and import_stats agreed on the 98,982 that
 arrived, with no duplicate). The default bound is now 300 (~10 s of work); with it (and the
-timer index of ``bench/direct_runner.py``) a 100k run balanced: ``LOAD count=100000
+timer index of ``tools/direct_runner.py``) a 100k run balanced: ``LOAD count=100000
 import_s=3295.2 import_ev_s=30 consistent=true rss_pipeline_mb=292 rss_pubsub_mb=174
 rss_bigquery_mb=485``. Reports publish and import throughput and peak RSS of this process (the
 pipeline) and of the two emulators; the last line is machine-readable:
@@ -27,7 +27,7 @@ The BigQuery emulator is started, as everywhere locally, without its time-travel
 streamed insert, so its memory grows with the square of the rows (measured: 2.2 GB RSS
 after 5,000 rows streamed 10 at a time, 0.24 GB without the snapshots); ``--bq-time-travel``
 restores that behaviour for comparison. The DirectRunner's timer scan is narrowed to keys with
-a timer (see ``bench/direct_runner.py``; ``--stock-direct-runner`` to compare), and the
+a timer (see ``tools/direct_runner.py``; ``--stock-direct-runner`` to compare), and the
 job runs with ``--dedup_window=1m`` (``--dedup-window``) so that few keys hold a timer.
 
 Not part of CI. Emulators named by PUBSUB_EMULATOR_HOST / BIGQUERY_EMULATOR_HOST are used as
@@ -47,7 +47,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.direct_runner import scan_only_keys_with_timers
+from tools.direct_runner import scan_only_keys_with_timers
 
 PROJECT = "local-project"
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stock-direct-runner",
         action="store_true",
-        help="do not narrow the DirectRunner's timer scan (see bench/direct_runner.py)",
+        help="do not narrow the DirectRunner's timer scan (see tools/direct_runner.py)",
     )
     parser.add_argument(
         "--bq-time-travel",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import logging
 import os
 import signal
 import sys
@@ -32,6 +33,7 @@ from domain.exchange_rates import BUNDLED_RATES, parse_rates
 from domain.mapping import BRANCH_KEY_ATTRIBUTE
 from domain.segment_input import split_messages
 from tools import localstack
+from tools.direct_runner import speed_up_local_runs
 from tools.attribution_sample import EXPORT_FILE_NAME, AttributionSample, Expected, attribution_sample
 from tools.localstack import provision_pubsub
 from tools.samples import SampleMessage, generate_sample
@@ -134,6 +136,7 @@ def streaming_job(project: str, dataset: str, subscription: str, *options: str) 
     """The streaming job on the DirectRunner, running on ``subscription`` until the block ends."""
     from beam_jobs import segment_import
 
+    speed_up_local_runs()
     result = segment_import.run(
         [
             "--runner=BundleBasedDirectRunner",
@@ -303,7 +306,7 @@ def print_report(client: bigquery.Client, dataset: str) -> None:
             "Attribution: share of imported events attributed",
             f"""
             SELECT SUM(IF(attributed, 1, 0)) AS attributed, COUNT(*) AS imported,
-                   ROUND(100 * SUM(IF(attributed, 1, 0)) / COUNT(*), 1) AS percent
+                   ROUND(100 * SAFE_DIVIDE(SUM(IF(attributed, 1, 0)), COUNT(*)), 1) AS percent
             FROM {ds}.events_dedup WHERE {ALL_TIME}""",
         ),
         (
@@ -415,6 +418,20 @@ def serve(dataset: str, port: int, export_dir: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
+def log_to_file(path: Path) -> None:
+    """Beam's and the libraries' log lines (and Python warnings) go to ``path``; the console
+    keeps this run's own lines and progress bars."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+
+
 def _cell(value) -> str:
     if hasattr(value, "normalize"):  # Decimal: drop NUMERIC's trailing zeros
         return f"{value.normalize():f}"
@@ -429,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for every outcome (a deadline)")
     parser.add_argument("--state-dir", default=None, help="where emulator logs go (default: a temp dir)")
     parser.add_argument("--export-dir", default="out/exports", help="where the daily export files go")
+    parser.add_argument("--log-file", default="out/local_run.log", help="where Beam's and the libraries' logs go")
     parser.add_argument("--serve", action="store_true", help="keep the service (status page, APIs) up after the run")
     parser.add_argument("--port", type=int, default=8080, help="service port with --serve")
     parser.add_argument(
@@ -441,6 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-event-age", default=None, help="stale_event threshold of the job (default 24h; off with --input)"
     )
     args = parser.parse_args(argv)
+    log_to_file(Path(args.log_file))
     # A plain `kill` must stop the emulators too: exit through the context managers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
@@ -495,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "Status page and APIs: ./run_local.sh --serve keeps the service up at "
                 f"http://127.0.0.1:{args.port}/status"
             )
+        print(f"Beam's and the libraries' logs: {args.log_file}")
         print("\n".join(lines))
     delivered, failed, expected = webhooks
     return 0 if accounting.consistent(len(messages)) and mismatches == 0 and delivered + failed == expected else 1

@@ -1,4 +1,4 @@
-"""The bench/load-test harness's DirectRunner timer index (bench/direct_runner.py) on Beam's real state."""
+"""The bench/load-test harness's DirectRunner timer index (tools/direct_runner.py) on Beam's real state."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from apache_beam.runners.direct.evaluation_context import DirectUnmergedState
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.window import GlobalWindow
 
-from bench.direct_runner import TimerIndexedStates
+from tools.direct_runner import TimerIndexedStates
 
 
 def _state(timer_at: int | None = None) -> DirectUnmergedState:
