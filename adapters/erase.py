@@ -209,9 +209,13 @@ class TableErasure:
 
 
 def retry_time(newest: datetime | None, wait: timedelta, now: datetime) -> datetime:
-    """When rows ingested up to ``newest`` are out of the streaming buffer (``wait`` after it), and
-    not before ``now``."""
-    return max(now, newest + wait) if newest is not None else now + wait
+    """When a run should reach the rows left now: ``wait`` after the newest one was written, or
+    after ``now`` when that has passed (a row can enter the buffer later than its ingestion time
+    says, e.g. a retried insert). Never too early: an ``events`` row kept for its webhook
+    failure may be older than the wait, and the failure's own time is then the earlier bound."""
+    if newest is not None and newest + wait > now:
+        return newest + wait
+    return now + wait
 
 
 def is_streaming_buffer_error(error: exceptions.GoogleAPICallError) -> bool:
