@@ -103,7 +103,7 @@ def payload_match(kind: str) -> str:
     value can still match a field of another kind (``"1"`` in ``"quantity": 1``): a deletion
     request errs on the side of deleting those few dead letters; ``--dry-run`` shows the counts.
     A payload that is not valid UTF-8 has no ``payload_string``: its bytes are read as text
-    (BigQuery replaces the invalid bytes).
+    (BigQuery replaces the invalid bytes; the emulator gives NULL: docs/testing.md).
     """
     text = "COALESCE(payload_string, SAFE_CONVERT_BYTES_TO_STRING(payload_bytes))"
     paths = [f"TRIM(SAFE.JSON_VALUE({text}, '{path}'))" for path in SEGMENT_PATHS[kind]]
