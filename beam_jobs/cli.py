@@ -8,6 +8,7 @@
 ``load-rates``  load dated exchange rates to USD from a CSV (``day,currency,usd_per_unit``).
 ``replay``      send stored rejected messages back through the import after a fix.
 ``webhook test`` send one sample event to a webhook subscription and print the answer.
+``erase``       delete one user's rows of one app (a privacy request); ``--dry-run`` only counts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from typing import Any, BinaryIO
 import orjson
 
 from adapters.storage import load_app_config
-from domain.attribution import UNATTRIBUTED, AttributionState, identity_keys
+from domain.attribution import (
+    ADVERTISING_ID,
+    BROWSER_FINGERPRINT,
+    DEVELOPER_IDENTITY,
+    DEVICE_ID,
+    UNATTRIBUTED,
+    AttributionState,
+    identity_keys,
+)
 from domain.credentials import hash_secret
 from domain.mapping import (
     BRANCH_KEY_ATTRIBUTE,
@@ -53,6 +62,18 @@ def _duration(text: str) -> timedelta | None:
         return parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _age(text: str) -> timedelta:
+    """A duration where 0 (or off) is no time at all."""
+    return _duration(text) or timedelta(0)
+
+
+def _identifier(text: str) -> str:
+    """An identifier as the tables store it: trimmed, never blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty identifier")
+    return text.strip()
 
 
 def map_lines(
@@ -191,6 +212,60 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# segment-branch erase: the identifier options, by the identity key kind each names.
+ERASE_IDENTIFIERS = {
+    "user_id": DEVELOPER_IDENTITY,
+    "device_id": DEVICE_ID,
+    "advertising_id": ADVERTISING_ID,
+    "fingerprint": BROWSER_FINGERPRINT,
+}
+EXIT_UNREACHABLE = 3  # erase: some rows are still in BigQuery's streaming buffer
+
+
+def _erase(args: argparse.Namespace) -> int:
+    """Count, then delete (unless --dry-run) the user's rows; one ERASE line per table, then the
+    totals. Exit 3 when rows were left for a later run."""
+    from adapters import erase
+    from adapters.bigquery import make_client
+
+    [(option, value)] = [(option, getattr(args, option)) for option in ERASE_IDENTIFIERS if getattr(args, option)]
+    request = erase.ErasureRequest(args.app, ERASE_IDENTIFIERS[option], value)
+    age = erase.DEFAULT_STREAMING_BUFFER_AGE if args.streaming_buffer_age is None else args.streaming_buffer_age
+    results = erase.erase(
+        make_client(args.project), args.dataset, request, streaming_buffer_age=age, dry_run=args.dry_run
+    )
+    for r in results:
+        print(
+            f"ERASE app={args.app} table={r.table} matched={r.matched} deleted={r.deleted} unreachable={r.unreachable}"
+        )
+    matched, deleted, unreachable = (sum(r.matched for r in results), sum(r.deleted for r in results),
+                                     sum(r.unreachable for r in results))  # fmt: skip
+    print(
+        f"ERASE app={args.app} identifier={option} matched={matched} deleted={deleted} unreachable={unreachable} "
+        f"dry_run={'true' if args.dry_run else 'false'}"
+    )
+    if args.dry_run:
+        print("erase: dry run: nothing deleted", file=sys.stderr)
+        if unreachable:
+            print(f"erase: {unreachable} of these rows were written less than {_minutes(age)} ago: a run now "
+                  "would leave them for a later run", file=sys.stderr)  # fmt: skip
+        return 0
+    if unreachable:
+        retry = max(r.retry_after for r in results if r.retry_after is not None)
+        print(
+            f"erase: {unreachable} rows could not be deleted yet (BigQuery cannot delete rows in its streaming "
+            f"buffer, up to {_minutes(erase.DEFAULT_STREAMING_BUFFER_AGE)} after they are written): "
+            f"run the same command again after {retry:%Y-%m-%dT%H:%M:%SZ}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    return 0
+
+
+def _minutes(age: timedelta) -> str:
+    return f"{age.total_seconds() / 60:g} minutes"
+
+
 def _load_rates(project: str, dataset: str, path: str) -> int:
     from adapters.bigquery import make_client
     from adapters.exchange_rates import load_rates
@@ -261,7 +336,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     webhook_test.add_argument("--subscription", required=True, help="subscription id")
     webhook_test.add_argument("--app-config", default=None, help="app config file (default: the bundled local config)")
 
+    erase = commands.add_parser(
+        "erase",
+        help="delete one user's rows of one app in events, touches, rejected_events and webhook_failures",
+        description="Count, then delete one user's rows of one app. Prints one ERASE line per table and "
+        "one with the totals; exits 3 when rows in BigQuery's streaming buffer must wait for a later run.",
+    )
+    erase.add_argument("--project", required=True)
+    erase.add_argument("--dataset", default="segment_branch")
+    erase.add_argument("--app", required=True, help="app id")
+    identifier = erase.add_mutually_exclusive_group(required=True)
+    identifier.add_argument("--user-id", type=_identifier, help="Segment userId (Branch developer identity)")
+    identifier.add_argument("--device-id", type=_identifier, help="IDFV or Android id")
+    identifier.add_argument("--advertising-id", type=_identifier, help="IDFA or AAID")
+    identifier.add_argument("--fingerprint", type=_identifier, help="Branch browser fingerprint id")
+    erase.add_argument("--dry-run", action="store_true", help="only count: delete nothing")
+    erase.add_argument(
+        "--streaming-buffer-age",
+        type=_age,
+        default=None,
+        help="leave rows written more recently than this for a later run (BigQuery cannot delete rows in its "
+        "streaming buffer); default 90m",
+    )
+
     args = parser.parse_args(argv)
+    if args.command == "erase":
+        return _erase(args)
     if args.command == "webhook":
         return _webhook_test(args.app_config, args.app, args.subscription)
     if args.command == "replay":

@@ -1,4 +1,5 @@
-"""``segment-branch map``: one JSON outcome line per input line, in order."""
+"""``segment-branch map``: one JSON outcome line per input line, in order; and the usage errors
+of ``segment-branch erase``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from beam_jobs import cli
 from tests.support.cli import NOW, outputs, run_map
 from tests.support.mapping import MAPPING_ABSENT, MAPPING_WEB_KEY, mapping_track_event
 
@@ -147,3 +149,29 @@ def test_map_reads_sdk_batch_bodies_json_arrays_and_pretty_printed_messages():
 def test_map_json_lines_starting_with_a_broken_line_keep_one_outcome_per_line():
     data = b"not json\n\n" + ev(messageId="m1") + b"\n"
     assert [r["reason"] for r in outputs(run_map(data, "--now", NOW))] == ["malformed_json", "malformed_json", None]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--user-id", "u1"], "the following arguments are required: --app"),
+        (
+            ["--app", "local-app"],
+            "one of the arguments --user-id --device-id --advertising-id --fingerprint is required",
+        ),
+        (
+            ["--app", "local-app", "--user-id", "u1", "--device-id", "d1"],
+            "argument --device-id: not allowed with argument --user-id",
+        ),
+        (["--app", "local-app", "--fingerprint", "  "], "argument --fingerprint: an empty identifier"),
+        (["--app", "local-app", "--user-id", "u1", "--streaming-buffer-age", "soon"], "not a duration"),
+    ],
+)
+def test_erase_refuses_to_run_without_an_app_and_exactly_one_identifier(args, message, capsys, monkeypatch):
+    from adapters import bigquery
+
+    monkeypatch.setattr(bigquery, "make_client", lambda project: pytest.fail("erase reached BigQuery"))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["erase", "--project", "p", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

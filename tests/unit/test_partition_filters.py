@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from adapters import erase
+from domain.attribution import KEY_KINDS
 from schemas.tables import EVENTS, TABLES, VIEWS, view_sql
 from serving import status_sql
 from serving.query_sql import AnalyticsRequest, build_analytics_query
@@ -75,3 +77,15 @@ def test_views_over_events_keep_timestamp_or_its_day_for_callers_to_filter():
 
 def test_the_partition_bound_pattern_can_fail():
     assert not PARTITION_BOUND.search("SELECT * FROM `p.d.events` WHERE app_id = @a")
+
+
+@pytest.mark.parametrize("kind", KEY_KINDS)
+@pytest.mark.parametrize("table", erase.ERASED_TABLES)
+def test_erase_bounds_the_partition_column_of_every_table_it_reads(table, kind):
+    """Each read of a table (the statement's own, and the subqueries over events and
+    webhook_failures) bounds that table's partition column, with a bound that covers every row."""
+    for sql in (erase.count_sql(table, kind, "p.d"), erase.delete_sql(table, kind, "p.d")):
+        reads = re.findall(r"`p\.d\.(\w+)` WHERE app_id = @app_id AND `?(\w+)`? >= @earliest", sql)
+        assert len(reads) == sql.count("`p.d."), sql
+        assert all(column == TABLES[name].partition_field for name, column in reads), sql
+    assert datetime(1, 1, 1, tzinfo=UTC) == erase.EARLIEST
