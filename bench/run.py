@@ -223,9 +223,9 @@ def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     from adapters.bigquery import make_client
     from beam_jobs import segment_import
     from beam_jobs.options import import_settings
-    from tools.direct_runner import scan_only_keys_with_timers
     from domain.mapping import process_message
     from schemas.reasons import Outcome
+    from tools.direct_runner import scan_only_keys_with_timers
     from tools.local_run import PROJECT, publish, read_accounting, reset_dataset, wait_until_accounted
     from tools.localstack import provision_pubsub
     from tools.samples import SampleMessage

@@ -33,8 +33,8 @@ from domain.exchange_rates import BUNDLED_RATES, parse_rates
 from domain.mapping import BRANCH_KEY_ATTRIBUTE
 from domain.segment_input import split_messages
 from tools import localstack
-from tools.direct_runner import speed_up_local_runs
 from tools.attribution_sample import EXPORT_FILE_NAME, AttributionSample, Expected, attribution_sample
+from tools.direct_runner import speed_up_local_runs
 from tools.localstack import provision_pubsub
 from tools.samples import SampleMessage, generate_sample
 from tools.webhook_receiver import Behaviour, WebhookReceiver
