@@ -225,7 +225,7 @@ def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     from beam_jobs.options import import_settings
     from domain.mapping import process_message
     from schemas.reasons import Outcome
-    from tools.direct_runner import scan_only_keys_with_timers
+    from tools.direct_runner import speed_up_local_runs
     from tools.local_run import PROJECT, publish, read_accounting, reset_dataset, wait_until_accounted
     from tools.localstack import provision_pubsub
     from tools.samples import SampleMessage
@@ -255,7 +255,7 @@ def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 
     # As in the load test: the DirectRunner's timer scan narrowed to keys with a timer, and a
     # 1-minute dedup window, so that the local runner's cost does not grow with the run.
-    scan_only_keys_with_timers()
+    speed_up_local_runs()
     baseline = _reset_peak_rss()
     started = time.perf_counter()
     result = segment_import.run(argv)

@@ -22,6 +22,7 @@ from adapters.provision import provision_tables
 from tests.support import REPO
 from tests.support.stack import STACK_PROJECT
 from tools import localstack
+from tools.direct_runner import speed_up_local_runs
 
 TIERS = ("unit", "pipeline", "e2e")
 _dataset_numbers = itertools.count()
@@ -32,6 +33,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = Path(str(item.path)).parent.name
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _local_direct_runner() -> None:
+    """The DirectRunner as the local run uses it (tools/direct_runner.py: the same results,
+    without repeating per-bundle work), for every test that runs a job."""
+    speed_up_local_runs()
 
 
 @pytest.fixture(scope="session")

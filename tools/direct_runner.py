@@ -96,6 +96,20 @@ def scan_only_keys_with_timers() -> None:
     transform_watermarks._only_keys_with_timers = True
 
 
+class LargerPulls:
+    """A Pub/Sub subscriber client whose ``pull`` asks for at least ``max_messages``."""
+
+    def __init__(self, client: Any, max_messages: int) -> None:
+        self._client, self._max_messages = client, max_messages
+
+    def pull(self, *, subscription: str, max_messages: int, timeout: float) -> Any:
+        wanted = max(max_messages, self._max_messages)
+        return self._client.pull(subscription=subscription, max_messages=wanted, timeout=timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 def pull_more_per_bundle(max_messages: int = PULL_MESSAGES) -> None:
     """Make the DirectRunner's Pub/Sub read pull up to ``max_messages`` per bundle.
 
@@ -104,32 +118,21 @@ def pull_more_per_bundle(max_messages: int = PULL_MESSAGES) -> None:
     pickle round trip of its DoFn and an ``inspect.signature`` of every DoFn method (py-spy
     on ``./run_local.sh``: 55% of the runner's threads in ``_ParDoEvaluator.start_bundle``).
     With 10 messages a bundle, that per-bundle cost is the job's cost. The subscriber client
-    the read uses is wrapped so that its ``pull`` asks for more; a backlog then runs in bundles
-    of that size, and a trickle as it arrives. Local harness only: Dataflow sizes bundles itself.
+    the read uses is wrapped (:class:`LargerPulls`) so that its ``pull`` asks for more; a
+    backlog then runs in bundles of that size, and a trickle as it arrives. Local harness
+    only: Dataflow sizes bundles itself.
     """
     from apache_beam.runners.direct.transform_evaluator import _PubSubReadEvaluator
 
-    if getattr(_PubSubReadEvaluator, "_pull_messages", None) is not None:
-        _PubSubReadEvaluator._pull_messages = max_messages
+    if getattr(_PubSubReadEvaluator, "_larger_pulls", False):
         return
     stock_client = _PubSubReadEvaluator._get_subscriber_client.__func__
 
-    class _LargerPulls:
-        def __init__(self, client: Any) -> None:
-            self._client = client
-
-        def pull(self, *, subscription: str, max_messages: int, timeout: float) -> Any:
-            wanted = max(max_messages, _PubSubReadEvaluator._pull_messages)
-            return self._client.pull(subscription=subscription, max_messages=wanted, timeout=timeout)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._client, name)
-
     def _get_subscriber_client(cls, transform):
-        return _LargerPulls(stock_client(cls, transform))
+        return LargerPulls(stock_client(cls, transform), max_messages)
 
-    _PubSubReadEvaluator._pull_messages = max_messages
     _PubSubReadEvaluator._get_subscriber_client = classmethod(_get_subscriber_client)
+    _PubSubReadEvaluator._larger_pulls = True
 
 
 def memoize_dofn_specs() -> None:
