@@ -68,11 +68,15 @@ def _relevant(touches: list[Touch], when: datetime, horizon: timedelta) -> list[
     return [touch for touch in touches if timedelta(0) <= when - touch.timestamp <= horizon]
 
 
-# Keys: (app id, (key kind, value)) for the identity stages, the event id for the others.
+# Keys: (app id, (key kind, value)) for the identity stages, the event id for the others. Every
+# step that feeds a stateful stage declares them, so that the key coder is deterministic (Beam's
+# tuple and string coders): a key's state is addressed by its encoded bytes.
 IdentityKey = tuple[str, tuple[str, str]]
+ByIdentity = tuple[IdentityKey, tuple[str, Any]]  # (identity key, (what it is, payload))
+ByEvent = tuple[str, tuple[str, Any]]  # (event id, (what it is, payload))
 
 
-@beam.typehints.with_input_types(tuple[IdentityKey, tuple[str, Any]])
+@beam.typehints.with_input_types(ByIdentity)
 class _KeyedTouchesFn(beam.DoFn):
     """Base of the two stages keyed by (app id, identity key): a bag of touches that expires."""
 
@@ -134,7 +138,7 @@ class _LinkedTouchesFn(_KeyedTouchesFn):
             self._keep(app_id, timestamp, expiry, expires_at)
 
 
-@beam.typehints.with_input_types(tuple[str, tuple[str, Any]])
+@beam.typehints.with_input_types(ByEvent)
 class _FirstHopFn(beam.DoFn):
     """Stage 2, keyed by event id: once every key has answered, the first-hop touch (the best
     direct one) is taught under the conversion's other keys, and each key is asked for links."""
@@ -163,7 +167,7 @@ class _FirstHopFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(CANDIDATES, (event_id, (_CANDIDATES, (direct, count))))
 
 
-@beam.typehints.with_input_types(tuple[str, tuple[str, Any]])
+@beam.typehints.with_input_types(ByEvent)
 @beam.typehints.with_output_types(dict)
 class _DecideFn(beam.DoFn):
     """Stage 4, keyed by event id: the row, its direct candidates and each key's linked ones
@@ -230,7 +234,8 @@ def _touches_at_start(_, windows: dict[str, Windows], max_event_age: timedelta |
     return touches_usable_from(datetime.now(UTC), windows, max_event_age)
 
 
-@beam.typehints.with_input_types(tuple[IdentityKey, tuple[str, Any]], table=Any)
+@beam.typehints.with_input_types(ByIdentity, table=Any)
+@beam.typehints.with_output_types(ByIdentity)
 class _WithTableTouchesFn(beam.DoFn):
     """A conversion on its way to DirectTouches picks up the touches read from the table under
     its key (a multimap side input by (app id, identity key))."""
@@ -263,7 +268,7 @@ class AttributeEvents(beam.PTransform):
 
     def expand(self, inputs):
         events, touches = inputs["events"], inputs["touches"]
-        conversions = events | "KeyConversions" >> beam.FlatMap(_fan_out_conversion)
+        conversions = events | "KeyConversions" >> beam.FlatMap(_fan_out_conversion).with_output_types(ByIdentity)
         if self._read_touches is not None:
             table = (
                 events.pipeline
@@ -278,14 +283,19 @@ class AttributeEvents(beam.PTransform):
         direct = (
             (
                 conversions,
-                touches | "KeyTouches" >> beam.FlatMap(_fan_out_touch),
+                touches | "KeyTouches" >> beam.FlatMap(_fan_out_touch).with_output_types(ByIdentity),
             )
             | "ToDirectTouches" >> beam.Flatten()
-            | "DirectTouches" >> beam.ParDo(_DirectTouchesFn(self._windows, self._max_event_age))
+            | "DirectTouches"
+            >> beam.ParDo(_DirectTouchesFn(self._windows, self._max_event_age)).with_output_types(ByEvent)
         )
-        asked = direct | "FirstHop" >> beam.ParDo(_FirstHopFn(self._windows)).with_outputs(CANDIDATES, main="keys")
-        linked = asked.keys | "LinkedTouches" >> beam.ParDo(_LinkedTouchesFn(self._windows, self._max_event_age))
-        rows = events | "KeyRows" >> beam.Map(lambda row: (row["id"], (_ROW, row)))
+        asked = direct | "FirstHop" >> beam.ParDo(_FirstHopFn(self._windows)).with_output_types(
+            ByIdentity, **{CANDIDATES: ByEvent}
+        ).with_outputs(CANDIDATES, main="keys")
+        linked = asked.keys | "LinkedTouches" >> beam.ParDo(
+            _LinkedTouchesFn(self._windows, self._max_event_age)
+        ).with_output_types(ByEvent)
+        rows = events | "KeyRows" >> beam.Map(lambda row: (row["id"], (_ROW, row))).with_output_types(ByEvent)
         return (
             (rows, asked[CANDIDATES], linked)
             | "ToDecide" >> beam.Flatten()

@@ -100,6 +100,26 @@ def _stateful_steps(proto: beam_runner_api_pb2.Pipeline) -> set[str]:
     return steps
 
 
+def _key_coders_of_stateful_steps(pipeline: beam.Pipeline) -> dict[str, object]:
+    """Each stateful step's key coder, from the key type its input declares (what Beam checks
+    when it builds the step; Dataflow addresses a key's state by the key's encoded bytes)."""
+    from apache_beam import coders
+    from apache_beam.transforms import userstate
+
+    found = {}
+
+    class Visitor(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, node):
+            transform = node.transform
+            if isinstance(transform, beam.ParDo) and userstate.is_stateful_dofn(transform.dofn):
+                element_type = node.main_inputs["None"].element_type
+                coder = coders.registry.get_coder(element_type)
+                found[node.full_label] = coder.key_coder() if coder.is_kv_coder() else None
+
+    pipeline.visit(Visitor())
+    return found
+
+
 def _bigquery_test_clients(pipeline: beam.Pipeline) -> list[object]:
     """The ``test_client`` of every BigQuery sink in the graph (ours, Beam's, and their DoFns)."""
     clients = []
@@ -123,6 +143,28 @@ def test_streaming_graph_serializes_for_dataflow_with_the_stable_step_names():
     proto = _streaming().to_runner_api()
     assert _top_level_names(proto) == STREAMING_STEPS
     assert _stateful_steps(proto) == STATE_STEPS
+
+
+@pytest.mark.parametrize("read_touches", ["true", "false"])
+def test_every_stateful_step_has_a_deterministic_key_coder(read_touches, archive):
+    """A key coder that is not deterministic (Beam's fallback for untyped keys) may encode one key
+    two ways, and so split its state in two on Dataflow: every step feeding a stateful step
+    declares its key type."""
+    from apache_beam.coders.coders import FastPrimitivesCoder
+
+    for pipeline in (
+        _streaming(f"--read_touches_table={read_touches}"),
+        _backfill(archive, f"--read_touches_table={read_touches}"),
+    ):
+        coders = _key_coders_of_stateful_steps(pipeline)
+        assert set(coders) == _stateful_steps(pipeline.to_runner_api())
+        untyped = {
+            name: coder
+            for name, coder in coders.items()
+            if coder is None or isinstance(coder, FastPrimitivesCoder) or not coder.is_deterministic()
+        }
+        assert untyped == {}
+    assert set(_key_coders_of_stateful_steps(_streaming())) == STATE_STEPS
 
 
 def test_backfill_graph_serializes_for_dataflow_with_the_stable_step_names(archive):
