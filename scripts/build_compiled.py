@@ -3,11 +3,15 @@
     .venv/bin/python scripts/build_compiled.py        # prints .local/compiled/<key>
 
 The checkout itself is never compiled in place: an extension module next to its ``.py``
-wins the import, so an edited source could have no effect. This builds the package, with
-setup.py's ``COMPILED_MODULES`` compiled, into ``.local/compiled/<key>/domain``, where
-``<key>`` hashes setup.py and every file of ``domain/``: an edited source has a new key, so
-a stale build is never used. An existing build is reused at no cost. ``scripts/with_compiled.sh``
-runs a command with that build first on the path (see docs/compiled.md).
+wins the import, so an edited source could have no effect. This installs the checkout as a
+user would, ``pip install --no-deps .`` into a fresh virtualenv (pip's isolated build, with
+the Cython pyproject.toml names: what a Dataflow worker's install of the staged sdist does),
+and keeps that install's ``domain`` package in ``.local/compiled/<key>/domain``, where
+``<key>`` hashes setup.py, pyproject.toml and every file of ``domain/``: an edited source has
+a new key, so a stale build is never used. An existing build is reused at no cost.
+``scripts/with_compiled.sh`` runs a command with that build first on the path, and the
+compiled unit tier fails unless every module of setup.py's ``COMPILED_MODULES`` is an
+extension module there (docs/compiled.md).
 """
 
 from __future__ import annotations
@@ -45,33 +49,24 @@ def _sources() -> list[Path]:
 
 def source_key() -> str:
     digest = hashlib.sha256()
-    for path in [REPO / "setup.py", *_sources()]:
+    for path in [REPO / "setup.py", REPO / "pyproject.toml", *_sources()]:
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def build(target: Path) -> None:
     staging = target.with_name(f"{target.name}.staging-{os.getpid()}")
-    env = {k: v for k, v in os.environ.items() if k != "SEGMENT_BRANCH_PURE_PYTHON"}
+    venv = staging / "venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("SEGMENT_BRANCH_PURE_PYTHON", "PYTHONPATH")}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [
-            sys.executable,
-            "setup.py",
-            "-q",
-            "build_ext",
-            "--build-lib",
-            str(staging),
-            "--build-temp",
-            str(REPO / "build" / "temp-compiled"),
-        ],
-        cwd=REPO,
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "--no-input", str(REPO)],
+        cwd=staging,
         env=env,
         check=True,
     )
-    for source in _sources():
-        copy = staging / source.relative_to(REPO)
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, copy)
+    [site_packages] = venv.glob("lib/python*/site-packages")
+    shutil.copytree(site_packages / "domain", staging / "domain")
     missing = [
         name
         for name in compiled_modules()
@@ -79,7 +74,8 @@ def build(target: Path) -> None:
     ]
     if missing:
         shutil.rmtree(staging, ignore_errors=True)
-        raise SystemExit(f"build_compiled: not compiled: {', '.join(missing)} (is Cython installed, and a C compiler?)")
+        raise SystemExit(f"build_compiled: `pip install .` did not compile: {', '.join(missing)} (a C compiler?)")
+    shutil.rmtree(venv)
     (staging / COMPLETE).touch()
     staging.rename(target)
 
@@ -87,7 +83,7 @@ def build(target: Path) -> None:
 def main() -> int:
     target = BUILDS / source_key()
     if not (target / COMPLETE).exists():
-        print(f"build_compiled: compiling the domain modules into {target.relative_to(REPO)}", file=sys.stderr)
+        print(f"build_compiled: `pip install .` in a fresh venv, for {target.relative_to(REPO)}", file=sys.stderr)
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         build(target)

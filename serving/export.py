@@ -199,7 +199,8 @@ async def create_export(request: Request) -> Response:
     return Response(orjson.dumps(links), media_type=JSON_UTF8)
 
 
-@router.api_route("/v3/export/files/{app_id}/{path:path}", methods=["GET", "HEAD"], name="export_file")
+@router.get("/v3/export/files/{app_id}/{path:path}", name="export_file")
+@router.head("/v3/export/files/{app_id}/{path:path}", include_in_schema=False)  # (one operation in the spec)
 def export_file(request: Request, app_id: str, path: str, expires: str = "", signature: str = "") -> FileResponse:
     service: ExportService = request.app.state.export
     if not service.signer.verify(app_id, path, expires, signature):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +196,10 @@ def test_dockerfile_compiles_the_mapping_modules_with_the_pinned_cython():
     dockerfile = DOCKERFILE.read_text()
     assert re.search(rf"^ARG CYTHON_VERSION={re.escape(pinned)}$", dockerfile, flags=re.M)
     assert re.search(r"^ENV PIP_NO_BUILD_ISOLATION=0$", dockerfile, flags=re.M)
-    assert "COPY setup.py MANIFEST.in ./" in dockerfile
+    assert "COPY setup.py pyproject.toml MANIFEST.in ./" in dockerfile
+    # An ordinary `pip install .` (isolated build) compiles with the same Cython.
+    build_requires = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert f"Cython=={pinned}" in build_requires
     ignored = (REPO / ".dockerignore").read_text().splitlines()
     assert {"domain/*.c", "domain/*.so", "build/"} <= set(ignored), "host builds must not reach the image"
 

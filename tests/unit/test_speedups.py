@@ -32,6 +32,8 @@ each_form = pytest.mark.parametrize("form", FORMS, ids=lambda form: form.__name_
 
 
 def test_the_build_in_use_is_the_one_asked_for():
+    """The compiled tier runs on what ``pip install .`` builds in a fresh virtualenv
+    (scripts/build_compiled.py): an ordinary install compiles the domain modules."""
     from domain import mapping
 
     compiled_mapping = mapping.__file__.endswith(tuple(EXTENSION_SUFFIXES))
