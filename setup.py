@@ -17,7 +17,6 @@ import setuptools
 from setuptools.command.build_ext import build_ext
 
 BEAM_VERSION = "2.77.0"
-CYTHON_VERSION = "3.1.4"  # read by scripts/bootstrap.sh; pyproject.toml and dataflow/Dockerfile pin the same (tested)
 
 # Domain modules only (no Beam, no DoFns): compiled functions and classes pickle by reference.
 COMPILED_MODULES = [
