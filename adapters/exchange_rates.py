@@ -6,7 +6,8 @@ currency and day, so reloading a corrected file fixes a rate without deleting an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from google.cloud import bigquery
 
@@ -34,3 +35,25 @@ def load_rates(client: bigquery.Client, dataset: str, rates: list[Rate], now: da
         if errors:
             raise RuntimeError(f"BigQuery refused exchange rate rows: {errors[:3]}")
     return len(rows)
+
+
+def read_rates(client: bigquery.Client, dataset: str, since: date) -> list[Rate]:
+    """The rates that apply on or after ``since``: each currency's latest rate on or before it
+    and every later one (the latest load of each currency and day). Bounded by currencies x
+    days since ``since``, whatever the table's history holds."""
+    table = f"`{client.project}.{dataset}.{EXCHANGE_RATES}`"
+    sql = f"""
+        SELECT currency, day, usd_per_unit FROM (
+          SELECT currency, day, usd_per_unit,
+                 MAX(IF(day <= @since, day, NULL)) OVER (PARTITION BY currency) AS first_day
+          FROM (
+            SELECT currency, day, usd_per_unit FROM {table} WHERE TRUE
+            QUALIFY ROW_NUMBER() OVER (PARTITION BY currency, day ORDER BY loaded_at DESC) = 1
+          )
+        )
+        WHERE day >= COALESCE(first_day, @since)"""
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("since", "DATE", since)])
+    return [
+        Rate(row.currency, row.day, Decimal(str(row.usd_per_unit)))
+        for row in client.query(sql, job_config=config).result()
+    ]

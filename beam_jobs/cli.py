@@ -159,6 +159,7 @@ def _webhook_test(config_path: str | None, app_id: str, subscription_id: str) ->
     import uuid
 
     from adapters.webhook_delivery import Deliverer
+    from domain.exchange_rates import RateBook
 
     config = load_app_config(config_path, bundled_ok=True)
     app = config.app_by_id(app_id)
@@ -179,7 +180,8 @@ def _webhook_test(config_path: str | None, app_id: str, subscription_id: str) ->
         orjson.dumps(sample), {BRANCH_KEY_ATTRIBUTE: app.branch_key}, None, ImportSettings(config), now
     )
     assert mapped.row is not None, mapped.detail  # the sample is a valid event for any app
-    delivery = Deliverer().deliver(app_id, subscription, mapped.row)
+    row = {**mapped.row, **RateBook(()).usd_columns(mapped.row)}  # (a USD sample: no rates needed)
+    delivery = Deliverer().deliver(app_id, subscription, row)
     print(f"{subscription.method} {subscription.url} event {delivery.event_id}")
     print(
         f"{'delivered' if delivery.delivered else 'failed'} after {delivery.attempts} attempt(s), "

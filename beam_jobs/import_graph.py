@@ -24,7 +24,7 @@ from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES, WEBHO
 from transforms.routing import RouteSegmentMessages
 from transforms.sinks import WriteEventRows, WriteTableRows, rows_carry_raw_message
 from transforms.touches_table import ReadTouchesTable
-from transforms.webhooks import DeliverWebhooks, PublishFeed
+from transforms.webhooks import DeliverWebhooks, PublishFeed, RatesSource
 
 
 def import_messages(
@@ -70,7 +70,9 @@ def import_messages(
         >> WriteTableRows(project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
     )
     if feeds and any(s.enabled for app in settings.config.apps for s in app.webhooks):
-        delivered = routed[EVENTS] | "DeliverWebhooks" >> DeliverWebhooks(settings.config)
+        delivered = routed[EVENTS] | "DeliverWebhooks" >> DeliverWebhooks(
+            settings.config, RatesSource(project, opts.dataset, test_client=client)
+        )
         delivered[WEBHOOK_FAILURES] | "WriteWebhookFailures" >> WriteTableRows(
             project, opts.dataset, WEBHOOK_FAILURES, method="STREAMING_INSERTS", test_client=client
         )

@@ -12,12 +12,14 @@ so a half-read file never leaves the table with some days' rates and not others.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from domain.currencies import ISO_4217
 
@@ -86,3 +88,44 @@ def parse_rates(lines: Iterable[str]) -> list[Rate]:
     if problems:
         raise RatesError(problems)
     return rates
+
+
+_NUMERIC_PLACES = Decimal("0.000000001")  # BigQuery NUMERIC: 9 decimal places
+USD = "USD"
+
+
+class RateBook:
+    """Dated rates to USD, looked up as ``events_dedup`` joins them: a currency's latest rate
+    on or before the event's UTC day; USD is 1; no rate, no USD value."""
+
+    def __init__(self, rates: Iterable[Rate]) -> None:
+        by_currency: dict[str, list[tuple[date, Decimal]]] = {}
+        for rate in rates:
+            by_currency.setdefault(rate.currency, []).append((rate.day, rate.usd_per_unit))
+        self._days = {currency: [day for day, _ in sorted(dated)] for currency, dated in by_currency.items()}
+        self._rates = {currency: [value for _, value in sorted(dated)] for currency, dated in by_currency.items()}
+
+    def __len__(self) -> int:
+        return sum(len(days) for days in self._days.values())
+
+    def usd_per_unit(self, currency: str | None, day: date) -> Decimal | None:
+        if currency == USD:
+            return Decimal(1)
+        days = self._days.get(currency or "")
+        if not days:
+            return None
+        index = bisect.bisect_right(days, day) - 1
+        return self._rates[currency or ""][index] if index >= 0 else None
+
+    def usd_columns(self, row: Mapping[str, Any]) -> dict[str, str | None]:
+        """``event_data_exchange_rate`` and ``event_data_revenue_in_usd`` of an events row (the
+        columns ``events_dedup`` adds), as NUMERIC text."""
+        rate = self.usd_per_unit(row.get("event_data_currency"), date.fromisoformat(str(row["timestamp"])[:10]))
+        revenue = row.get("event_data_revenue")
+        in_usd = None
+        if rate is not None and revenue is not None:
+            in_usd = (Decimal(str(revenue)) * rate).quantize(_NUMERIC_PLACES, rounding=ROUND_HALF_UP).normalize()
+        return {
+            "event_data_exchange_rate": None if rate is None else f"{rate.normalize():f}",
+            "event_data_revenue_in_usd": None if in_usd is None else f"{in_usd:f}",
+        }

@@ -9,15 +9,22 @@ a slow or dead receiver never holds the bundle that writes the events table. Eac
 deliveries run on threads (``adapters.webhook_delivery.DeliveryPool``) and are awaited at
 its end; a bundle retried after a failure delivers again, which the idempotency key lets
 receivers drop (at least once).
+
+A delivered event carries the columns ``events_dedup`` adds to a row, so that a template or
+a body shows what the status page and the exports show: ``event_data_exchange_rate`` and
+``event_data_revenue_in_usd``, from the ``exchange_rates`` table, read again every
+``RATES_REFRESH`` (a rate loaded later reaches later deliveries).
 """
 
 from __future__ import annotations
 
 import collections
+import logging
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -26,9 +33,13 @@ from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
+from google.cloud import bigquery
 
+from adapters.bigquery import EmulatorClient
+from adapters.exchange_rates import read_rates
 from adapters.webhook_delivery import Deliverer, Delivery, DeliveryPool
 from domain.config import ImporterConfig
+from domain.exchange_rates import RateBook
 from domain.import_stats import minute_of
 from domain.timestamps import to_bq_timestamp
 from domain.webhooks import event_body
@@ -36,6 +47,26 @@ from schemas.reasons import METRICS_NAMESPACE
 from schemas.tables import WEBHOOK_FAILURES, WEBHOOK_STATS
 
 FAILURES, STATS = WEBHOOK_FAILURES, WEBHOOK_STATS  # the output tags are the tables they feed
+RATES_REFRESH = timedelta(minutes=10)
+# Rates read: those that apply to events this old or newer (the streaming job's events are at
+# most --max_event_age old): a few per currency, whatever the table's history.
+RATES_HORIZON = timedelta(days=7)
+_LOG = logging.getLogger(__name__)
+
+
+class RatesSource:
+    """Where the deliveries read exchange rates (``exchange_rates`` of ``project.dataset``);
+    ``test_client``: the emulator's client, taken when the graph is built."""
+
+    def __init__(self, project: str, dataset: str, test_client: EmulatorClient | None = None) -> None:
+        self.project, self.dataset, self.test_client = project, dataset, test_client
+
+    def read(self) -> RateBook:
+        since = (datetime.now(UTC) - RATES_HORIZON).date()
+        if self.test_client is not None:
+            return RateBook(read_rates(self.test_client, self.dataset, since))
+        with bigquery.Client(project=self.project) as client:
+            return RateBook(read_rates(client, self.dataset, since))
 
 
 def failure_row(delivery: Delivery, now: datetime) -> dict[str, Any]:
@@ -54,8 +85,21 @@ def failure_row(delivery: Delivery, now: datetime) -> dict[str, Any]:
 
 
 class _DeliverFn(beam.DoFn):
-    def __init__(self, config: ImporterConfig) -> None:
+    def __init__(self, config: ImporterConfig, rates: RatesSource | None) -> None:
         self._config = config
+        self._rates_source = rates
+        self._book, self._rates_due = RateBook(()), 0.0
+
+    def _rates(self) -> RateBook:
+        """The rate book, read again once it is ``RATES_REFRESH`` old; a failed read keeps the
+        last one (deliveries never wait on, or fail for, the rates table)."""
+        if self._rates_source is not None and time.monotonic() >= self._rates_due:
+            self._rates_due = time.monotonic() + RATES_REFRESH.total_seconds()
+            try:
+                self._book = self._rates_source.read()
+            except Exception as error:  # noqa: BLE001 - any failure of the read: keep the last rates
+                _LOG.warning("exchange rates not read (%s); deliveries keep the last ones", type(error).__name__)
+        return self._book
 
     def setup(self) -> None:
         self._subscriptions = {
@@ -70,9 +114,11 @@ class _DeliverFn(beam.DoFn):
         self._pending: list[Future[Delivery]] = []
 
     def process(self, row: dict[str, Any]) -> None:
+        with_usd = None
         for subscription in self._subscriptions.get(row.get("app_id") or "", ()):
             if subscription.filter.matches(row):
-                self._pending.append(self._pool.submit(row["app_id"], subscription, row))
+                with_usd = with_usd or {**row, **self._rates().usd_columns(row)}
+                self._pending.append(self._pool.submit(row["app_id"], subscription, with_usd))
 
     def finish_bundle(self) -> Iterator[Any]:
         now = datetime.now(UTC)
@@ -115,17 +161,19 @@ def _global(output: beam.pvalue.TaggedOutput, now: datetime) -> beam.pvalue.Tagg
 
 
 class DeliverWebhooks(beam.PTransform):
-    """Imported events rows -> ``{webhook_failures: rows, webhook_stats: rows}``."""
+    """Imported events rows -> ``{webhook_failures: rows, webhook_stats: rows}``. ``rates``:
+    where the USD columns come from (None: only USD amounts have one)."""
 
-    def __init__(self, config: ImporterConfig) -> None:
+    def __init__(self, config: ImporterConfig, rates: RatesSource | None = None) -> None:
         super().__init__()
         self._config = config
+        self._rates = rates
 
     def expand(self, rows):
         results = (
             rows
             | "Reshuffle" >> beam.Reshuffle()
-            | "Deliver" >> beam.ParDo(_DeliverFn(self._config)).with_outputs(FAILURES, STATS)
+            | "Deliver" >> beam.ParDo(_DeliverFn(self._config, self._rates)).with_outputs(FAILURES, STATS)
         )
         return {FAILURES: results[FAILURES], STATS: results[STATS]}
 

@@ -17,6 +17,7 @@ import yaml
 
 from adapters.webhook_delivery import Deliverer
 from domain.config import DEFAULT_CONFIG_PATH
+from domain.exchange_rates import BUNDLED_RATES, RateBook, parse_rates
 from domain.webhooks import IDEMPOTENCY_HEADER, SUBSCRIPTION_HEADER, WebhookSubscription, event_body, idempotency_key
 from tests.support.mapping import mapping_imported_row, mapping_track_event
 from tests.support.serving import new_dataset, sql_rows
@@ -117,19 +118,28 @@ def test_the_streaming_job_delivers_records_failures_and_never_waits_on_a_hangin
     topic, subscription = f"wh-{uuid.uuid4().hex[:6]}", f"wh-sub-{uuid.uuid4().hex[:6]}"
     localstack.provision_pubsub(STACK_PROJECT, topic, subscription)
     now = datetime.now(UTC)
+    amounts = {"m-0": {"revenue": 9.99, "currency": "USD"}, "m-2": {"revenue": 10, "currency": "EUR"}}
     events = [
-        mapping_track_event(messageId=f"m-{n}", timestamp=now.isoformat(), event=name)
+        mapping_track_event(messageId=f"m-{n}", timestamp=now.isoformat(), event=name, properties=amounts.get(f"m-{n}"))
         for n, name in enumerate(["Order Completed", "Product Viewed", "Order Completed", "Product Added"])
     ]
     with (
         WebhookReceiver() as purchases,
         WebhookReceiver(Behaviour(status=400)) as refusing,
         WebhookReceiver(Behaviour(hang=20)) as hanging,
+        WebhookReceiver() as postback,
     ):
         config = config_with_webhooks(
             purchases={"url": purchases.url, "filter": {"names": ["PURCHASE"]}},
             refusing={"url": refusing.url},
             hanging={"url": hanging.url, "timeout_seconds": 15, "max_attempts": 1},
+            postback={
+                "url": postback.url,
+                "method": "GET",
+                "filter": {"names": ["PURCHASE"]},
+                # Columns the events_dedup view adds: the USD value from the dataset's exchange rates.
+                "query_template": "id={segment_message_id}&value={event_data_revenue_in_usd}&cur={event_data_currency}",
+            },
         )
         client_messages = [SampleMessage(orjson.dumps(e), {}, "webhook") for e in events]
         with streaming_job(STACK_PROJECT, dataset, subscription, f"--app_config={config}"):
@@ -148,10 +158,16 @@ def test_the_streaming_job_delivers_records_failures_and_never_waits_on_a_hangin
                 failures = sql_rows(
                     f"SELECT subscription_id, last_status, attempts FROM `{STACK_PROJECT}.{dataset}.webhook_failures`"
                 )
-                if len(failures) == 4 + 4 and len(purchases.delivered_keys()) == 2:
+                if len(failures) == 4 + 4 and len(purchases.delivered_keys()) == len(postback.delivered_keys()) == 2:
                     break
                 time.sleep(0.5)  # poll interval of the loop above, not a wait for an outcome
     assert len(purchases.delivered_keys()) == 2  # the two PURCHASE events only
+    eur = RateBook(parse_rates(BUNDLED_RATES.read_text().splitlines())).usd_per_unit("EUR", now.date())
+    assert eur is not None
+    assert sorted(r.path for r in postback.requests) == [
+        "/hook?id=m-0&value=9.99&cur=USD",
+        f"/hook?id=m-2&value={(10 * eur).normalize():f}&cur=EUR",
+    ]
     by_sub: dict[str, list] = {}
     for row in failures:
         by_sub.setdefault(row["subscription_id"], []).append(row)
@@ -168,6 +184,7 @@ def test_the_streaming_job_delivers_records_failures_and_never_waits_on_a_hangin
         "purchases": (2, 0),
         "refusing": (0, 4),
         "hanging": (0, 4),
+        "postback": (2, 0),
     }
     assert read_accounting(bq, dataset).imported == 4
 
@@ -185,6 +202,7 @@ def test_the_streaming_job_delivers_records_failures_and_never_waits_on_a_hangin
         "purchases": (2, 0),
         "refusing": (0, 4),
         "hanging": (0, 4),
+        "postback": (2, 0),
     }
     assert health["refusing"]["last_error"].startswith("HTTP 400")
     failures = service.get(health["refusing"]["failures_url"], headers=LOCAL_APP_CREDENTIALS).json()["rows"]
