@@ -461,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
             e2e_rate = e2e["ev_s"]
 
     ratio = chain["ev_s"] / parse["ev_s"] if parse["ev_s"] else 0.0
+    if args.quick:
+        print("quick run: one round; the chain_vs_parse gate is the full run's (bench/README.md)", flush=True)
     print(
         f"BENCH parse_ev_s={parse['ev_s']:.0f} chain_ev_s={chain['ev_s']:.0f} "
         f"beam_batch_ev_s={batch['ev_s']:.0f} e2e_ev_s={e2e_rate:.0f} chain_vs_parse={ratio:.3f}",
