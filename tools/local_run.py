@@ -418,18 +418,25 @@ def serve(dataset: str, port: int, export_dir: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-def log_to_file(path: Path) -> None:
-    """Beam's and the libraries' log lines (and Python warnings) go to ``path``; the console
-    keeps this run's own lines and progress bars."""
+@contextlib.contextmanager
+def logs_to_file(path: Path) -> Iterator[None]:
+    """Beam's and the libraries' log lines (and Python warnings) go to ``path`` in the block;
+    the console keeps this run's own lines and progress bars."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    for old in root.handlers[:]:
-        root.removeHandler(old)
-    root.addHandler(handler)
+    saved = root.handlers[:], root.level
+    root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        handler.close()
 
 
 def _cell(value) -> str:
@@ -459,12 +466,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-event-age", default=None, help="stale_event threshold of the job (default 24h; off with --input)"
     )
     args = parser.parse_args(argv)
-    log_to_file(Path(args.log_file))
     # A plain `kill` must stop the emulators too: exit through the context managers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     started = time.monotonic()
-    with localstack.local_stack(PROJECT, args.state_dir):
+    with logs_to_file(Path(args.log_file)), localstack.local_stack(PROJECT, args.state_dir):
         client = make_client(PROJECT)
         reset_dataset(client, args.dataset)
         topic, subscription = "segment-events", f"segment-import-{int(time.time())}"
