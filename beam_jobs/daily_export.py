@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +35,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from adapters.storage import load_app_config
-from beam_jobs.options import ImporterOptions, bq_project, runs_on_dataflow
+from beam_jobs.options import ImporterOptions, bq_project, job_parser, parse_job_args, runs_on_dataflow
 from domain.export_files import DEFAULT_LOOKBACK_DAYS, DEFAULT_READY_AFTER, MAX_ROWS_PER_FILE
 from domain.timestamps import parse_duration
 from schemas.tables import EVENTS, EVENTS_DEDUP
@@ -149,9 +148,16 @@ def run(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     return manifests_since(options.view_as(DailyExportOptions).output, export_apps(options), started)
 
 
+def arg_parser() -> argparse.ArgumentParser:
+    """The job's command line (``--help``); of ImporterOptions it reads three."""
+    return job_parser(
+        "beam_jobs.daily_export", __doc__, DailyExportOptions, shared=("dataset", "bq_project", "app_config")
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    argv = argv if argv is not None else sys.argv[1:]
+    argv = parse_job_args(arg_parser(), argv)
     options = PipelineOptions(argv)
     if runs_on_dataflow(options):
         pipeline = beam.Pipeline(options=options)

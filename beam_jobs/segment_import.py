@@ -1,7 +1,7 @@
 """The streaming import: Segment events on Pub/Sub -> Branch events in BigQuery.
 
-    python -m beam_jobs.segment_import --subscription projects/P/subscriptions/S \
-        --project P --dataset segment_branch [--runner DataflowRunner ...]
+    python -m beam_jobs.segment_import --project P --dataset segment_branch \\
+        --subscription projects/P/subscriptions/S --runner=DataflowRunner --region R ...
 
 Every message ends as exactly one of imported / duplicate / skipped / rejected: imported
 rows go to ``events``, rejected messages (with their raw payload) to ``rejected_events``,
@@ -10,15 +10,22 @@ and per-minute counts of all four to ``import_stats``.
 
 from __future__ import annotations
 
+import argparse
 import logging
-import sys
 from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
 from beam_jobs.import_graph import import_messages
-from beam_jobs.options import ImporterOptions, bq_project, check_live_tables, import_settings
+from beam_jobs.options import (
+    ImporterOptions,
+    bq_project,
+    check_live_tables,
+    import_settings,
+    job_parser,
+    parse_job_args,
+)
 
 
 class SegmentImportOptions(ImporterOptions):
@@ -70,9 +77,15 @@ def run(argv: Sequence[str] | None = None) -> beam.runners.runner.PipelineResult
     return pipeline.run()
 
 
+def arg_parser() -> argparse.ArgumentParser:
+    """The job's command line (``--help``)."""
+    return job_parser("beam_jobs.segment_import", __doc__, SegmentImportOptions, ImporterOptions)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    run(argv if argv is not None else sys.argv[1:])
+    argv = parse_job_args(arg_parser(), argv)
+    run(argv)
 
 
 if __name__ == "__main__":

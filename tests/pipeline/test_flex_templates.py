@@ -27,17 +27,13 @@ from tests.support import REPO, build_compiled_script
 METADATA_DIR = REPO / "dataflow" / "metadata"
 DOCKERFILE = REPO / "dataflow" / "Dockerfile"
 
-# Job -> (module, the options classes whose flags it reads, ImporterOptions flags it reads
-# when it does not subclass ImporterOptions).
-JOBS: dict[str, tuple[Any, tuple[type[PipelineOptions], ...], tuple[str, ...] | None]] = {
-    "segment_import": (segment_import, (segment_import.SegmentImportOptions, ImporterOptions), None),
-    "backfill": (backfill, (backfill.BackfillOptions, ImporterOptions), None),
-    "daily_export": (daily_export, (daily_export.DailyExportOptions,), ("dataset", "bq_project", "app_config")),
-    "load_touches": (
-        load_touches,
-        (load_touches.LoadTouchesOptions,),
-        ("dataset", "bq_project", "app_config", "default_app_id", "max_payload_bytes"),
-    ),
+# Job name -> its module; the module's arg_parser() lists the options the job reads (--help).
+JOBS = {job.__name__.rsplit(".", 1)[1]: job for job in (segment_import, backfill, daily_export, load_touches)}
+OPTIONS_CLASSES: dict[str, type[PipelineOptions]] = {
+    "segment_import": segment_import.SegmentImportOptions,
+    "backfill": backfill.BackfillOptions,
+    "daily_export": daily_export.DailyExportOptions,
+    "load_touches": load_touches.LoadTouchesOptions,
 }
 
 # A realistic value (launching on Dataflow) and an obviously bad one, per option name.
@@ -96,17 +92,9 @@ def _params(job: str) -> dict[str, dict[str, Any]]:
 
 
 def _actions(job: str) -> dict[str, argparse.Action]:
-    """The job's options as argparse actions, from its real options classes."""
-    _, classes, importer_subset = JOBS[job]
-    parser = argparse.ArgumentParser(add_help=False)
-    for cls in classes:
-        cls._add_argparse_args(parser)
-    actions = {a.dest: a for a in parser._actions}
-    if importer_subset is not None:
-        importer = argparse.ArgumentParser(add_help=False)
-        ImporterOptions._add_argparse_args(importer)
-        actions.update({a.dest: a for a in importer._actions if a.dest in importer_subset})
-    return actions
+    """The options the job reads, as argparse actions: those its ``--help`` lists."""
+    parser = JOBS[job].arg_parser()
+    return {a.dest: a for a in parser._actions if a.help != argparse.SUPPRESS and a.dest != "help"}
 
 
 def _build(job: str, values: dict[str, str], tmp_path: Path) -> None:
@@ -114,7 +102,7 @@ def _build(job: str, values: dict[str, str], tmp_path: Path) -> None:
     overrides = _build_overrides(tmp_path)
     argv = ["--project=my-proj"] + [f"--{k}={overrides.get(k, v)}" for k, v in values.items()]
     options = PipelineOptions(argv)
-    JOBS[job][0].build_pipeline(beam.Pipeline(options=options), options)
+    JOBS[job].build_pipeline(beam.Pipeline(options=options), options)
 
 
 def _required_values(job: str) -> dict[str, str]:
@@ -238,5 +226,5 @@ def test_every_option_survives_beams_option_serialization(job, extra):
 
 def _job_values(job: str, options: PipelineOptions) -> dict[str, Any]:
     """The values of the job's options, read as the job reads them (its class, or ImporterOptions)."""
-    views = [options.view_as(JOBS[job][1][0]), options.view_as(ImporterOptions)]
+    views = [options.view_as(OPTIONS_CLASSES[job]), options.view_as(ImporterOptions)]
     return {name: next(getattr(v, name) for v in views if hasattr(v, name)) for name in _params(job)}
