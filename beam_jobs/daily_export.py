@@ -42,6 +42,8 @@ from schemas.tables import EVENTS, EVENTS_DEDUP
 from transforms.exports import ExportDays, PlanExports, QueryDay, manifests_since
 
 AUTO = "auto"
+# Of ImporterOptions, the options the export reads (the other parameters of its Flex Template).
+SHARED_OPTIONS = ("dataset", "bq_project", "app_config")
 
 
 def _day_or_auto(value: str) -> str:
@@ -55,7 +57,7 @@ def _day_or_auto(value: str) -> str:
 
 
 class DailyExportOptions(PipelineOptions):
-    """The export's own options; ``--dataset``, ``--bq_project`` and ``--app_config`` come from ImporterOptions."""
+    """The export's own options; ``SHARED_OPTIONS`` come from ImporterOptions."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -149,10 +151,8 @@ def run(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
 
 def arg_parser() -> argparse.ArgumentParser:
-    """The job's command line (``--help``); of ImporterOptions it reads three."""
-    return job_parser(
-        "beam_jobs.daily_export", __doc__, DailyExportOptions, shared=("dataset", "bq_project", "app_config")
-    )
+    """The job's command line (``--help``)."""
+    return job_parser("beam_jobs.daily_export", __doc__, DailyExportOptions, shared=SHARED_OPTIONS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

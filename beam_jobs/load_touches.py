@@ -100,7 +100,7 @@ def counts(result) -> dict[str, int]:
 
 
 def arg_parser() -> argparse.ArgumentParser:
-    """The job's command line (``--help``); of ImporterOptions it reads five."""
+    """The job's command line (``--help``)."""
     return job_parser("beam_jobs.load_touches", __doc__, LoadTouchesOptions, shared=SHARED_OPTIONS)
 
 

@@ -128,7 +128,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         text = action.help or ""
         if action.default is None or action.default is argparse.SUPPRESS or "default" in text.lower():
             return text
-        return f"{text} Default: {action.default}."
+        return f"{text} Default: {str(action.default).replace('%', '%%')}."  # argparse formats help with %
 
 
 def job_parser(
