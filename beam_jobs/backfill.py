@@ -1,7 +1,10 @@
 """Backfill: import Segment archives (JSON lines, optionally gzipped, local or gs://).
 
-    python -m beam_jobs.backfill --input 'gs://bucket/segment/2026/11/*.jsonl.gz' \
-        --project P --dataset segment_branch [--runner DataflowRunner ...]
+    python -m beam_jobs.backfill --project P --dataset segment_branch --default_app_id APP \\
+        --input 'gs://bucket/segment/2026/11/*.jsonl.gz' [--runner=DataflowRunner --region R ...]
+
+Locally (``--runner=FnApiRunner``) it waits for the end and prints its counters and a last
+line ``BACKFILL lines=N imported=N duplicate=N skipped=N rejected=N consistent=true``.
 
 Same mapping, dedup rule and tables as the streaming job. Differences, by design: the
 stale-event check is off by default (history is old), and dedup runs on event time over
@@ -12,15 +15,23 @@ deterministic, so a backfill run twice adds no rows to the deduplicating views
 
 from __future__ import annotations
 
+import argparse
 import logging
-import sys
 from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs.import_graph import import_messages
-from beam_jobs.options import ImporterOptions, bq_project, check_live_tables, import_settings, runs_on_dataflow
+from beam_jobs.options import (
+    ImporterOptions,
+    bq_project,
+    check_live_tables,
+    import_settings,
+    job_parser,
+    parse_job_args,
+    runs_on_dataflow,
+)
 from schemas.reasons import METRICS_NAMESPACE, Reason
 from transforms.archives import ARCHIVE_LINES, ReadArchiveChunks
 
@@ -105,9 +116,14 @@ def run(argv: Sequence[str] | None = None, *, wait: bool = True):
     return result
 
 
+def arg_parser() -> argparse.ArgumentParser:
+    """The job's command line (``--help``)."""
+    return job_parser("beam_jobs.backfill", __doc__, BackfillOptions, ImporterOptions)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    argv = argv if argv is not None else sys.argv[1:]
+    argv = parse_job_args(arg_parser(), argv)
     on_dataflow = runs_on_dataflow(PipelineOptions(argv))
     result = run(argv, wait=not on_dataflow)
     if on_dataflow:

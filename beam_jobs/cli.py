@@ -209,7 +209,14 @@ def _replay(args: argparse.Namespace) -> int:
     stamp = f"{args.since:%Y%m%dT%H%M%S}-{args.until:%Y%m%dT%H%M%S}"
     files, left_out = replay.write_archives(selected, Path(args.out), stamp)
     for app, path in sorted(files.items()):
-        print(f"  {path}: run the backfill with --input {path} --default_app_id {app}")
+        print(
+            f"  python -m beam_jobs.backfill --project={args.project} --dataset={args.dataset} "
+            f"--default_app_id={app} --input={path}"
+        )
+    if files:
+        print(
+            "  (outside the local emulators add --app_config; on Dataflow the file's gs:// copy and the runner's options)"
+        )
     print(f"REPLAY selected={len(selected)} written={len(selected) - left_out} files={len(files)} multiline={left_out}")
     return 0
 
@@ -283,7 +290,9 @@ def _load_rates(project: str, dataset: str, path: str) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per task (``tests/unit/test_docs.py`` checks the
+    documented commands against it)."""
     parser = argparse.ArgumentParser(
         prog="segment-branch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -360,7 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="leave rows written more recently than this for a later run (BigQuery cannot delete rows in its "
         "streaming buffer); default 90m",
     )
+    return parser
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "erase":
         return _erase(args)

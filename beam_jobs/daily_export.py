@@ -2,15 +2,16 @@
 
 Scheduled (Cloud Scheduler or cron, e.g. hourly; README "Daily Export"):
 
-    python -m beam_jobs.daily_export --project P --dataset segment_branch \
-        --all-apps --date auto --output gs://bucket/exports [--runner DataflowRunner ...]
+    python -m beam_jobs.daily_export --project P --dataset segment_branch \\
+        --app_config gs://bucket/config/apps.yaml --all_apps --export_date=auto \\
+        --output gs://bucket/exports [--runner=DataflowRunner --region R ...]
 
-``--date auto`` exports each day of the last ``--lookback_days`` that is complete (D + 1 day
-+ ``--ready_after`` has passed: the streaming job's ``--max_event_age`` plus a safety lag)
-and either was never exported or has changed since (its row count or latest ``ingested_at``
-in ``events`` differs from the manifest's: a backfill or replay landed in it). One day by
-hand: ``--app_id APP --export_date 2026-11-19`` (exported even if not complete yet; the API
-serves it only once complete and re-exported).
+``--export_date=auto`` (the default) exports each day of the last ``--lookback_days`` that
+is complete (D + 1 day + ``--ready_after`` has passed: the streaming job's
+``--max_event_age`` plus a safety lag) and either was never exported or has changed since
+(its row count or latest ``ingested_at`` in ``events`` differs from the manifest's: a
+backfill or replay landed in it). One day by hand: ``--app_id APP --export_date=2026-11-19``
+(exported even if not complete yet; the API serves it only once complete and re-exported).
 
 Writes ``<output>/<app_id>/<YYYY-MM-DD>/<app_id>-<day>-<topic>-v2-<hash>-<n>.csv.gz``
 (``<= --max_rows_per_file`` rows each, a header in each) and then that directory's
@@ -22,9 +23,9 @@ The stages are in ``transforms/exports.py``; columns, formats and rules in
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
-import sys
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -34,21 +35,29 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from adapters.storage import load_app_config
-from beam_jobs.options import ImporterOptions, bq_project, runs_on_dataflow
+from beam_jobs.options import ImporterOptions, bq_project, job_parser, parse_job_args, runs_on_dataflow
 from domain.export_files import DEFAULT_LOOKBACK_DAYS, DEFAULT_READY_AFTER, MAX_ROWS_PER_FILE
 from domain.timestamps import parse_duration
 from schemas.tables import EVENTS, EVENTS_DEDUP
 from transforms.exports import ExportDays, PlanExports, QueryDay, manifests_since
 
 AUTO = "auto"
+# Of ImporterOptions, the options the export reads (the other parameters of its Flex Template).
+SHARED_OPTIONS = ("dataset", "bq_project", "app_config")
 
 
 def _day_or_auto(value: str) -> str:
-    return value if value == AUTO else date.fromisoformat(value).isoformat()
+    """``auto`` or a YYYY-MM-DD day, kept as text (checked here so a bad one fails at parse)."""
+    if value == AUTO:
+        return value
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a day YYYY-MM-DD, got {value!r}") from None
 
 
 class DailyExportOptions(PipelineOptions):
-    """The export's own options; ``--dataset``, ``--bq_project`` and ``--app_config`` come from ImporterOptions."""
+    """The export's own options; ``SHARED_OPTIONS`` come from ImporterOptions."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -56,25 +65,26 @@ class DailyExportOptions(PipelineOptions):
         # the process, so a required flag here would break the other jobs. Checked in build_pipeline.
         parser.add_argument("--output", help="Export root (local or gs://): <root>/<app_id>/<day>/ (required).")
         parser.add_argument("--app_id", help="Export this app only. Default: every app of the app config.")
-        # ``--all-apps`` alone, or ``--all_apps=true`` as a Flex Template passes it.
+        # ``--all_apps`` alone, or ``--all_apps=true`` as a Flex Template passes it.
         parser.add_argument(
             "--all_apps",
-            "--all-apps",
             nargs="?",
             const="true",
             default="false",
             choices=("true", "false"),
             help="Export every app of the app config (also what no --app_id means). Default: false.",
         )
-        parser.add_argument("--export_date", type=date.fromisoformat, help="Export this UTC day only, YYYY-MM-DD.")
+        # A string, parsed where the job is built: Beam serializes every option into the
+        # pipeline proto, where only JSON values fit.
         parser.add_argument(
-            "--date",
+            "--export_date",
             type=_day_or_auto,
             default=AUTO,
-            help="auto: every complete day not yet exported or stale; or one YYYY-MM-DD. Default: auto.",
+            help="auto: every complete day of the look-back window not yet exported or changed since; or "
+            "one UTC day, YYYY-MM-DD (exported even if not complete yet). Default: auto.",
         )
         parser.add_argument(
-            "--lookback_days", type=int, default=DEFAULT_LOOKBACK_DAYS, help="Days --date auto looks back."
+            "--lookback_days", type=int, default=DEFAULT_LOOKBACK_DAYS, help="Days --export_date=auto looks back."
         )
         parser.add_argument(
             "--ready_after",
@@ -90,18 +100,16 @@ class DailyExportOptions(PipelineOptions):
 def export_apps(options: PipelineOptions) -> list[str]:
     opts = options.view_as(DailyExportOptions)
     if opts.app_id and opts.all_apps == "true":
-        raise ValueError("daily export: --app_id and --all-apps exclude each other")
+        raise ValueError("daily export: --app_id and --all_apps exclude each other")
     if opts.app_id:
         return [opts.app_id]
     return [app.app_id for app in load_app_config(options.view_as(ImporterOptions).app_config).apps]
 
 
 def export_day(options: PipelineOptions) -> date | None:
-    """The one day to export, or None for ``--date auto``."""
-    opts = options.view_as(DailyExportOptions)
-    if opts.export_date is not None:
-        return opts.export_date
-    return None if opts.date == AUTO else date.fromisoformat(opts.date)
+    """The one day to export, or None for ``--export_date=auto``."""
+    value = options.view_as(DailyExportOptions).export_date
+    return None if value == AUTO else date.fromisoformat(value)
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
@@ -142,9 +150,14 @@ def run(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     return manifests_since(options.view_as(DailyExportOptions).output, export_apps(options), started)
 
 
+def arg_parser() -> argparse.ArgumentParser:
+    """The job's command line (``--help``)."""
+    return job_parser("beam_jobs.daily_export", __doc__, DailyExportOptions, shared=SHARED_OPTIONS)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    argv = argv if argv is not None else sys.argv[1:]
+    argv = parse_job_args(arg_parser(), argv)
     options = PipelineOptions(argv)
     if runs_on_dataflow(options):
         pipeline = beam.Pipeline(options=options)

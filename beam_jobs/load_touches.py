@@ -13,28 +13,38 @@ be a touch (no id or time, the wrong columns) goes to ``rejected_events`` with r
 
 from __future__ import annotations
 
+import argparse
 import logging
-import sys
 from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from adapters.bigquery import emulator_client
-from beam_jobs.options import ImporterOptions, bq_project, check_live_tables, import_settings, runs_on_dataflow
+from beam_jobs.options import (
+    ImporterOptions,
+    bq_project,
+    check_live_tables,
+    import_settings,
+    job_parser,
+    parse_job_args,
+    runs_on_dataflow,
+)
 from schemas.reasons import METRICS_NAMESPACE
 from schemas.tables import REJECTED_EVENTS, TOUCHES
 from transforms.sinks import WriteTableRows
 from transforms.tags import REJECTED
 from transforms.touch_exports import ReadTouchExports
 
+# Of ImporterOptions, the options the job reads (the other parameters of its Flex Template,
+# ``dataflow/metadata/load_touches.json``).
+SHARED_OPTIONS = ("dataset", "bq_project", "app_config", "default_app_id", "max_payload_bytes")
+
 
 class LoadTouchesOptions(ImporterOptions):
-    """``--input``; of ImporterOptions, the job reads ``--dataset``, ``--bq_project``,
-    ``--app_config``, ``--default_app_id`` and ``--max_payload_bytes`` (the parameters of its
-    Flex Template, ``dataflow/metadata/load_touches.json``). (A subclass of ImporterOptions,
-    not of PipelineOptions directly: Beam parses its direct subclasses for every job in the
-    process, where a required ``--input`` would break the others.)"""
+    """``--input``, and of ImporterOptions the ``SHARED_OPTIONS``. (A subclass of
+    ImporterOptions, not of PipelineOptions directly: Beam parses its direct subclasses for
+    every job in the process, where a required ``--input`` would break the others.)"""
 
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -89,9 +99,14 @@ def counts(result) -> dict[str, int]:
     return totals
 
 
+def arg_parser() -> argparse.ArgumentParser:
+    """The job's command line (``--help``)."""
+    return job_parser("beam_jobs.load_touches", __doc__, LoadTouchesOptions, shared=SHARED_OPTIONS)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    argv = argv if argv is not None else sys.argv[1:]
+    argv = parse_job_args(arg_parser(), argv)
     result = run(argv)
     if runs_on_dataflow(PipelineOptions(argv)):
         print("submitted; the counters are in the Dataflow job's metrics (namespace segment_import)")

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+import argparse
+import sys
+from collections.abc import Collection, Sequence
+
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    StandardOptions,
+    _BeamArgumentParser,
+)
 
 from adapters.bigquery import make_client
 from adapters.provision import missing_columns
@@ -101,3 +110,66 @@ def check_live_tables(options: PipelineOptions) -> None:
 def runs_on_dataflow(options: PipelineOptions) -> bool:
     """A Flex Template launcher must submit and return, not wait for the job to end."""
     return "Dataflow" in str(options.view_as(StandardOptions).runner or "")
+
+
+BEAM_OPTIONS_NOTE = """\
+Beam's standard pipeline options are accepted too (not listed here): --runner, --project,
+--region, --temp_location, --staging_location, --setup_file, --sdk_container_image, ...
+On Dataflow: --runner=DataflowRunner. Locally: --runner=FnApiRunner for the batch jobs,
+--runner=BundleBasedDirectRunner for the streaming job (Beam's default, DirectRunner, tries
+Prism first); against the emulators (python -m tools.localstack) --project=local-project."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The module docstring as written; each option's default after its help, unless the help
+    already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.default is argparse.SUPPRESS or "default" in text.lower():
+            return text
+        return f"{text} Default: {str(action.default).replace('%', '%%')}."  # argparse formats help with %
+
+
+def job_parser(
+    module: str,
+    description: str | None,
+    *option_classes: type[PipelineOptions],
+    shared: Collection[str] = (),
+) -> argparse.ArgumentParser:
+    """A job's command line: ``--help`` lists the options of ``option_classes``, and of
+    ImporterOptions those named in ``shared``, with their help; Beam's own options (every
+    class Beam parses for any pipeline, ImporterOptions among them) are accepted, not listed."""
+    # Beam's parser class, as its options classes expect (value-provider arguments).
+    parser = _BeamArgumentParser(
+        prog=f"python -m {module}",
+        description=description,
+        epilog=BEAM_OPTIONS_NOTE,
+        formatter_class=_HelpFormatter,
+        allow_abbrev=False,  # as Beam's parser: a prefix of an option is not that option
+    )
+    for cls in option_classes:
+        cls._add_argparse_args(parser)
+    # Beam parses the direct subclasses of PipelineOptions (ImporterOptions among them) for
+    # every pipeline: accepted, and not listed unless ``shared``.
+    for cls in dict.fromkeys(PipelineOptions.__subclasses__()):
+        if cls in option_classes:
+            continue
+        start = len(parser._actions)
+        cls._add_argparse_args(parser)
+        for action in parser._actions[start:]:
+            if not (cls is ImporterOptions and action.dest in shared):
+                action.help = argparse.SUPPRESS
+    return parser
+
+
+def parse_job_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> list[str]:
+    """Check a job's arguments before Beam reads them (Beam ignores what it does not know):
+    ``--help`` prints the job's options and exits; a bad value of an option, or a flag no
+    options class defines, exits with the parser's error. On Dataflow unknown flags are left
+    to Beam, which hands them to the service. Returns the arguments, for PipelineOptions."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _, unknown = parser.parse_known_args(args)
+    if unknown and not runs_on_dataflow(PipelineOptions(args)):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (--help lists the job's options)")
+    return args

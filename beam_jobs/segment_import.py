@@ -1,7 +1,11 @@
 """The streaming import: Segment events on Pub/Sub -> Branch events in BigQuery.
 
-    python -m beam_jobs.segment_import --subscription projects/P/subscriptions/S \
-        --project P --dataset segment_branch [--runner DataflowRunner ...]
+    python -m beam_jobs.segment_import --project P --dataset segment_branch \\
+        --subscription projects/P/subscriptions/S --runner=DataflowRunner --region R ...
+
+On Dataflow it submits the job and returns. On a local runner it runs the job until Ctrl-C
+or SIGTERM, then cancels it: ``--runner=BundleBasedDirectRunner`` (Beam's default
+DirectRunner gets there too, after trying Prism, which cannot read Pub/Sub).
 
 Every message ends as exactly one of imported / duplicate / skipped / rejected: imported
 rows go to ``events``, rejected messages (with their raw payload) to ``rejected_events``,
@@ -10,15 +14,24 @@ and per-minute counts of all four to ``import_stats``.
 
 from __future__ import annotations
 
+import argparse
 import logging
-import sys
+import signal
 from collections.abc import Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
 from beam_jobs.import_graph import import_messages
-from beam_jobs.options import ImporterOptions, bq_project, check_live_tables, import_settings
+from beam_jobs.options import (
+    ImporterOptions,
+    bq_project,
+    check_live_tables,
+    import_settings,
+    job_parser,
+    parse_job_args,
+    runs_on_dataflow,
+)
 
 
 class SegmentImportOptions(ImporterOptions):
@@ -70,9 +83,29 @@ def run(argv: Sequence[str] | None = None) -> beam.runners.runner.PipelineResult
     return pipeline.run()
 
 
+def run_until_stopped(result: beam.runners.runner.PipelineResult) -> None:
+    """Keep a local streaming job running until Ctrl-C or SIGTERM, then cancel it: the local
+    runners run the job on threads of this process, which must not end first."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C does
+    logging.info("the streaming job runs until Ctrl-C or SIGTERM")
+    try:
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        logging.info("stopping the streaming job")
+        result.cancel()
+
+
+def arg_parser() -> argparse.ArgumentParser:
+    """The job's command line (``--help``)."""
+    return job_parser("beam_jobs.segment_import", __doc__, SegmentImportOptions, ImporterOptions)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    run(argv if argv is not None else sys.argv[1:])
+    argv = parse_job_args(arg_parser(), argv)
+    result = run(argv)
+    if not runs_on_dataflow(make_options(argv)):
+        run_until_stopped(result)
 
 
 if __name__ == "__main__":

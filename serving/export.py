@@ -1,6 +1,6 @@
 """Daily Export API (SPEC 8, 10): ``POST /v3/export`` lists the files the scheduled job wrote.
 
-The API never runs the export: ``beam_jobs.daily_export --all-apps --date auto`` writes
+The API never runs the export: ``beam_jobs.daily_export --all_apps --export_date=auto`` writes
 ``<root>/<app_id>/<day>/`` and its ``manifest.json`` ahead of the request, and this route only
 reads the manifest, so it answers in milliseconds (clients give up after 16-60 s).
 

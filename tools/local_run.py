@@ -375,11 +375,11 @@ def show_export(api, dataset: str, export_dir: str, today) -> None:
     from beam_jobs import daily_export
 
     common = ["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}", f"--output={export_dir}"]
-    scheduled = daily_export.run([*common, "--all-apps", "--date=auto"])
+    scheduled = daily_export.run([*common, "--all_apps", "--export_date=auto"])
     print(
-        f"\nDaily Export, scheduled form (--all-apps --date auto) -> {export_dir}: {len(scheduled)} complete day(s) exported"
+        f"\nDaily Export, scheduled form (--all_apps --export_date=auto) -> {export_dir}: {len(scheduled)} complete day(s) exported"
     )
-    for manifest in daily_export.run([*common, "--all-apps", f"--export_date={today.isoformat()}"]):
+    for manifest in daily_export.run([*common, "--all_apps", f"--export_date={today.isoformat()}"]):
         print(
             f"  {manifest['app_id']} {manifest['export_date']} (partial: today is not complete, not served by the API)"
         )

@@ -2,7 +2,7 @@
 then its manifest.
 
 Planning runs inside the pipeline (not when the graph is built), so a Flex Template launch
-needs no BigQuery access and ``--date auto`` decides on the clock of the run itself.
+needs no BigQuery access and ``--export_date=auto`` decides on the clock of the run itself.
 
 Reading: one parameterized query per app and day on ``events_dedup`` (one row per event id,
 every topic at once: the day's partition is scanned once, not once per topic), issued from a
@@ -113,9 +113,9 @@ def manifests_since(root: str, app_ids: Sequence[str], since: datetime) -> list[
 
 
 class PlanExports(beam.DoFn):
-    """The run's app-days: the given day for every app (``--export_date``), or with
-    ``--date auto`` every complete day of the look-back window that was never exported or
-    whose events changed since (SPEC 10)."""
+    """The run's app-days: the given day for every app (``--export_date=D``), or with
+    ``--export_date=auto`` every complete day of the look-back window that was never exported
+    or whose events changed since (SPEC 10)."""
 
     def __init__(
         self,

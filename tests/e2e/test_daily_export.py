@@ -4,7 +4,10 @@ client reads them), staleness, and the API Branch's clients call (lists, never r
 from __future__ import annotations
 
 import gzip
+import json
 import re
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +22,7 @@ from serving.app import create_app
 from serving.export import ExportService, ExportSettings, UrlSigner
 from serving.settings import ServingSettings
 from serving.signing import Signer
+from tests.support import REPO
 from tests.support.branch_csv import parse_like_kachit
 from tests.support.serving import (
     APP,
@@ -63,7 +67,7 @@ def run_export(dataset: str, root: Path, *flags: str) -> list[dict]:
 def exported(dataset, tmp_path_factory) -> tuple[Path, list[dict]]:
     """The scheduled run: every app, every complete day of the look-back window."""
     root = tmp_path_factory.mktemp("exports")
-    return root, run_export(dataset, root, "--all-apps", "--date=auto", f"--now={RUN_AT}", "--lookback_days=4")
+    return root, run_export(dataset, root, "--all_apps", "--export_date=auto", f"--now={RUN_AT}", "--lookback_days=4")
 
 
 def expected_ids(dataset: str, app_id: str) -> dict[str, set[str]]:
@@ -118,12 +122,20 @@ def test_every_event_of_the_day_is_one_row_in_branch_v2_files_the_go_client_pars
 
 def test_a_second_scheduled_run_exports_nothing_new(dataset, exported):
     root, _ = exported
-    assert run_export(dataset, root, "--all-apps", "--date=auto", f"--now={RUN_AT}", "--lookback_days=4") == []
+    assert run_export(dataset, root, "--all_apps", "--export_date=auto", f"--now={RUN_AT}", "--lookback_days=4") == []
 
 
 def test_an_explicit_day_of_one_app_still_works_and_today_is_marked_incomplete(dataset, tmp_path):
-    [manifest] = run_export(dataset, tmp_path, f"--app_id={WEB_APP}", f"--export_date={DAY.isoformat()}")
-    assert manifest["app_id"] == WEB_APP and manifest["complete"]
+    # The README's one-day form as typed: Beam's default runner, which writes every option into
+    # the pipeline's proto (where a date-typed option once failed: JSON values only).
+    command = [sys.executable, "-m", "beam_jobs.daily_export", f"--project={PROJECT}", f"--dataset={dataset}"]
+    command += ["--app_id", WEB_APP, "--export_date", DAY.isoformat(), "--output", str(tmp_path)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [printed] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (printed["app_id"], printed["export_date"], printed["complete"]) == (WEB_APP, DAY.isoformat(), True)
+    manifest = json.loads((tmp_path / WEB_APP / DAY.isoformat() / "manifest.json").read_text())
+    assert manifest["row_counts"] == printed["row_counts"] and sum(manifest["row_counts"].values()) > 0
     today = datetime.now(UTC).date().isoformat()
     [partial] = run_export(dataset, tmp_path, f"--app_id={WEB_APP}", f"--export_date={today}")
     assert not partial["complete"]
@@ -238,7 +250,7 @@ def test_a_late_event_makes_the_next_scheduled_run_export_the_day_again(dataset,
         "ingested_at": datetime.now(UTC).isoformat(), "segment_message_id": "late-1",
     }  # fmt: skip
     assert make_client(PROJECT).insert_rows_json(f"{PROJECT}.{dataset}.events", [late]) == []
-    rerun = run_export(dataset, root, "--all-apps", "--date=auto", f"--now={RUN_AT}", "--lookback_days=4")
+    rerun = run_export(dataset, root, "--all_apps", "--export_date=auto", f"--now={RUN_AT}", "--lookback_days=4")
     assert [(m["app_id"], m["export_date"]) for m in rerun] == [(WEB_APP, DAY.isoformat())]
     [after] = rerun
     assert after["row_counts"]["eo_custom_event"] == before["row_counts"]["eo_custom_event"] + 1

@@ -10,7 +10,7 @@ import orjson
 from google.cloud import pubsub_v1
 
 from adapters.provision import provision_tables
-from beam_jobs import cli
+from beam_jobs import backfill, cli
 from domain.dead_letters import rejected_row
 from schemas.reasons import Reason
 from tests.support.mapping import mapping_track_event
@@ -73,4 +73,17 @@ def test_replay_writes_one_archive_per_app_for_the_backfill(local_stack, bq_clie
     lines = {name: gzip.decompress(path.read_bytes()).splitlines() for name, path in archives.items()}
     assert lines["replay-local-app"] == [letters[1][0]]
     assert lines["replay-unknown-app"] == [letters[3][0], letters[0][0]]  # oldest first, exact bytes
-    assert "--default_app_id local-app" in out
+    commands = {
+        line.split("--default_app_id=")[1].split()[0]: line.split()
+        for line in out.splitlines()
+        if "beam_jobs.backfill" in line
+    }
+    assert set(commands) == {"local-app", "unknown-app"}
+    assert commands["local-app"] == [
+        "python", "-m", "beam_jobs.backfill", f"--project={STACK_PROJECT}", f"--dataset={dataset}",
+        "--default_app_id=local-app", f"--input={archives['replay-local-app']}",
+    ]  # fmt: skip
+    # The printed command runs as printed (here on the local batch runner): every flag it needs.
+    result = backfill.run(["--runner=FnApiRunner", *commands["local-app"][3:]])
+    assert backfill.summary(backfill.outcome_counts(result)).startswith("BACKFILL lines=1 ")
+    assert backfill.summary(backfill.outcome_counts(result)).endswith(" consistent=true")

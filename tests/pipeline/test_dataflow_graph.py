@@ -177,8 +177,8 @@ def test_daily_export_graph_serializes_for_dataflow():
     options = PipelineOptions(
         [
             *DATAFLOW_FLAGS,
-            "--all-apps",
-            "--date=auto",
+            "--all_apps",
+            "--export_date=auto",
             "--output=gs://bucket/exports",
         ]
     )

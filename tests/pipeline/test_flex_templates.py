@@ -17,6 +17,8 @@ from typing import Any
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.job.utils import struct_to_dict
+from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
 from adapters.storage import EMULATOR_VARS
 from beam_jobs import backfill, daily_export, load_touches, segment_import
@@ -26,17 +28,13 @@ from tests.support import REPO, build_compiled_script
 METADATA_DIR = REPO / "dataflow" / "metadata"
 DOCKERFILE = REPO / "dataflow" / "Dockerfile"
 
-# Job -> (module, the options classes whose flags it reads, ImporterOptions flags it reads
-# when it does not subclass ImporterOptions).
-JOBS: dict[str, tuple[Any, tuple[type[PipelineOptions], ...], tuple[str, ...] | None]] = {
-    "segment_import": (segment_import, (segment_import.SegmentImportOptions, ImporterOptions), None),
-    "backfill": (backfill, (backfill.BackfillOptions, ImporterOptions), None),
-    "daily_export": (daily_export, (daily_export.DailyExportOptions,), ("dataset", "bq_project", "app_config")),
-    "load_touches": (
-        load_touches,
-        (load_touches.LoadTouchesOptions,),
-        ("dataset", "bq_project", "app_config", "default_app_id", "max_payload_bytes"),
-    ),
+# Job name -> its module; the module's arg_parser() lists the options the job reads (--help).
+JOBS = {job.__name__.rsplit(".", 1)[1]: job for job in (segment_import, backfill, daily_export, load_touches)}
+OPTIONS_CLASSES: dict[str, type[PipelineOptions]] = {
+    "segment_import": segment_import.SegmentImportOptions,
+    "backfill": backfill.BackfillOptions,
+    "daily_export": daily_export.DailyExportOptions,
+    "load_touches": load_touches.LoadTouchesOptions,
 }
 
 # A realistic value (launching on Dataflow) and an obviously bad one, per option name.
@@ -60,7 +58,6 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "output": ("gs://my-bucket/exports", "exports/local-app"),
     "all_apps": ("true", "yes"),
     "read_touches_table": ("false", "no"),
-    "date": ("auto", "yesterday"),
     "lookback_days": ("7", "0"),
     "ready_after": ("26h", "one day"),
     "now": ("2026-11-22T12:00:00+00:00", "noon"),
@@ -96,17 +93,9 @@ def _params(job: str) -> dict[str, dict[str, Any]]:
 
 
 def _actions(job: str) -> dict[str, argparse.Action]:
-    """The job's options as argparse actions, from its real options classes."""
-    _, classes, importer_subset = JOBS[job]
-    parser = argparse.ArgumentParser(add_help=False)
-    for cls in classes:
-        cls._add_argparse_args(parser)
-    actions = {a.dest: a for a in parser._actions}
-    if importer_subset is not None:
-        importer = argparse.ArgumentParser(add_help=False)
-        ImporterOptions._add_argparse_args(importer)
-        actions.update({a.dest: a for a in importer._actions if a.dest in importer_subset})
-    return actions
+    """The options the job reads, as argparse actions: those its ``--help`` lists."""
+    parser = JOBS[job].arg_parser()
+    return {a.dest: a for a in parser._actions if a.help != argparse.SUPPRESS and a.dest != "help"}
 
 
 def _build(job: str, values: dict[str, str], tmp_path: Path) -> None:
@@ -114,7 +103,7 @@ def _build(job: str, values: dict[str, str], tmp_path: Path) -> None:
     overrides = _build_overrides(tmp_path)
     argv = ["--project=my-proj"] + [f"--{k}={overrides.get(k, v)}" for k, v in values.items()]
     options = PipelineOptions(argv)
-    JOBS[job][0].build_pipeline(beam.Pipeline(options=options), options)
+    JOBS[job].build_pipeline(beam.Pipeline(options=options), options)
 
 
 def _required_values(job: str) -> dict[str, str]:
@@ -220,3 +209,27 @@ def test_dockerfile_job_argument_names_a_launchable_job_file(job):
     )
     source = (REPO / "beam_jobs" / f"{job}.py").read_text()
     assert 'if __name__ == "__main__":' in source
+
+
+JSON_TYPES = (str, int, float, bool, list, dict, type(None))
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+@pytest.mark.parametrize("extra", [[], ["--all_apps"]], ids=["values", "bare_flag"])
+def test_every_option_survives_beams_option_serialization(job, extra):
+    """Beam writes all options into the pipeline's proto (a protobuf Struct: JSON values only)
+    before a runner gets the job: the local runners, Prism and Dataflow alike. What the job
+    reads after that round trip is what it was given."""
+    argv = ["--project=my-proj", *(f"--{name}={EXAMPLES[name][0]}" for name in _params(job)), *extra]
+    options = PipelineOptions(argv)
+    values = options.get_all_options(retain_unknown_options=True)
+    assert {name: type(v) for name, v in values.items() if not isinstance(v, JSON_TYPES)} == {}
+    struct = JobServiceHandle.encode_pipeline_options(values)  # what the DirectRunner and Prism send
+    decoded = {key.removeprefix("beam:option:").removesuffix(":v1"): v for key, v in struct_to_dict(struct).items()}
+    assert _job_values(job, PipelineOptions.from_dictionary(decoded)) == _job_values(job, options)
+
+
+def _job_values(job: str, options: PipelineOptions) -> dict[str, Any]:
+    """The values of the job's options, read as the job reads them (its class, or ImporterOptions)."""
+    views = [options.view_as(OPTIONS_CLASSES[job]), options.view_as(ImporterOptions)]
+    return {name: next(getattr(v, name) for v in views if hasattr(v, name)) for name in _params(job)}

@@ -1,0 +1,100 @@
+"""Each job's command line: ``--help`` lists the job's own options with their help, and a flag
+no options class defines fails (locally) instead of being ignored."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from beam_jobs import backfill, daily_export, load_touches, segment_import
+from beam_jobs.options import ImporterOptions, parse_job_args
+from tests.support import REPO
+
+JOBS = {
+    "segment_import": (segment_import, segment_import.SegmentImportOptions),
+    "backfill": (backfill, backfill.BackfillOptions),
+    "daily_export": (daily_export, daily_export.DailyExportOptions),
+    "load_touches": (load_touches, load_touches.LoadTouchesOptions),
+}
+
+
+def _help_texts(job: str) -> dict[str, str]:
+    """Every option the job reads (its Flex Template's parameters, an independent list) and the
+    help its options class gives it."""
+    _, cls = JOBS[job]
+    parser = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
+    ImporterOptions._add_argparse_args(parser)
+    cls._add_argparse_args(parser)  # after ImporterOptions: a job's own --max_event_age wins
+    helps = {action.dest: action.help for action in parser._actions if action.help}
+    metadata = json.loads((REPO / "dataflow" / "metadata" / f"{job}.json").read_text())
+    return {param["name"]: helps[param["name"]] for param in metadata["parameters"]}
+
+
+def _help(job: str, capsys) -> str:
+    module, _ = JOBS[job]
+    with pytest.raises(SystemExit) as exited:
+        module.main(["--help"])
+    assert exited.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def _squeezed(text: str) -> str:
+    """Without whitespace: the help is wrapped to the terminal's width."""
+    return "".join(text.split())
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_help_lists_each_option_of_the_job_with_its_help_text(job, capsys):
+    text = _help(job, capsys)
+    assert text.startswith(f"usage: python -m beam_jobs.{job} ")
+    for name, help_text in _help_texts(job).items():
+        assert f"--{name} " in text, name
+        assert _squeezed(help_text)[:40] in _squeezed(text.split(f"--{name} ", 1)[1]), name
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_help_names_beams_standard_options_and_the_local_runner(job, capsys):
+    text = _help(job, capsys)
+    for flag in ("--runner", "--project", "--region", "--temp_location", "--runner=DataflowRunner"):
+        assert flag in text
+    assert "--runner=FnApiRunner" in text and "--runner=BundleBasedDirectRunner" in text
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_help_leaves_out_importer_options_the_job_does_not_read(job, capsys):
+    text = _help(job, capsys)
+    listed = set(_help_texts(job))
+    importer = argparse.ArgumentParser(add_help=False)
+    ImporterOptions._add_argparse_args(importer)
+    for action in importer._actions:
+        assert (f"--{action.dest} " in text) == (action.dest in listed), action.dest
+
+
+@pytest.mark.parametrize(
+    "removed", [["--date", "auto"], ["--date=2026-11-19"], ["--all-apps"], ["--export-date=2026-11-19"]]
+)
+def test_a_spelling_the_daily_export_does_not_have_fails_with_the_parsers_error(removed, capsys):
+    with pytest.raises(SystemExit) as exited:
+        daily_export.main(["--project=local-project", "--output=/tmp/unused", *removed])
+    assert exited.value.code == 2
+    assert f"unrecognized arguments: {' '.join(removed)}" in capsys.readouterr().err
+
+
+def test_a_bad_value_fails_with_the_parsers_error(capsys):
+    with pytest.raises(SystemExit) as exited:
+        daily_export.main(["--project=local-project", "--output=/tmp/unused", "--export_date=2026-13-01"])
+    assert exited.value.code == 2
+    assert "--export_date: expected auto or a day YYYY-MM-DD, got '2026-13-01'" in capsys.readouterr().err
+
+
+def test_beams_own_options_are_accepted():
+    argv = ["--runner=FnApiRunner", "--project=p", "--temp_location=/tmp", "--direct_num_workers=1", "--input=x"]
+    assert parse_job_args(backfill.arg_parser(), argv) == argv
+
+
+def test_on_dataflow_unknown_flags_are_left_to_beam():
+    # Beam hands options it does not know to the Dataflow service.
+    argv = ["--runner=DataflowRunner", "--project=p", "--input=gs://b/x", "--a_service_option=1"]
+    assert parse_job_args(backfill.arg_parser(), argv) == argv
