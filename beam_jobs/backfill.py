@@ -24,10 +24,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs.import_graph import import_messages
 from beam_jobs.options import (
+    BACKFILL_MAX_EVENT_AGE,
     ImporterOptions,
+    InputFilesOptions,
     bq_project,
     check_live_tables,
     import_settings,
+    input_patterns,
     job_parser,
     parse_job_args,
     runs_on_dataflow,
@@ -39,20 +42,12 @@ from transforms.archives import ARCHIVE_LINES, ReadArchiveChunks
 DEFAULT_DEDUP_SHARDS = 256
 
 
-class BackfillOptions(ImporterOptions):
+class BackfillOptions(ImporterOptions, InputFilesOptions, PipelineOptions):
+    """The backfill's own options (a direct subclass of PipelineOptions too: see
+    beam_jobs/options.py)."""
+
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument(
-            "--input",
-            required=True,
-            action="append",
-            help="File pattern of Segment JSON lines (*.jsonl, *.jsonl.gz; local or gs://). Repeatable.",
-        )
-        parser.add_argument(
-            "--max_event_age",
-            default="off",
-            help="Reject events older than this (default off: backfills import history).",
-        )
         parser.add_argument(
             "--dedup_shards",
             type=int,
@@ -69,11 +64,10 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     if opts.dedup_shards < 1:
         raise ValueError("--dedup_shards must be at least 1")
     chunks = [
-        pipeline | f"ReadArchive{i}" >> ReadArchiveChunks(pattern) for i, pattern in enumerate(opts.input)
+        pipeline | f"ReadArchive{i}" >> ReadArchiveChunks(pattern) for i, pattern in enumerate(input_patterns(options))
     ] | "FlattenArchives" >> beam.Flatten()
-    import_messages(
-        chunks, opts, import_settings(opts, max_event_age=opts.max_event_age), project, dedup_shards=opts.dedup_shards
-    )
+    settings = import_settings(options, default_max_event_age=BACKFILL_MAX_EVENT_AGE)
+    import_messages(chunks, opts, settings, project, dedup_shards=opts.dedup_shards)
 
 
 def outcome_counts(result) -> dict[str, int]:
@@ -118,7 +112,7 @@ def run(argv: Sequence[str] | None = None, *, wait: bool = True):
 
 def arg_parser() -> argparse.ArgumentParser:
     """The job's command line (``--help``)."""
-    return job_parser("beam_jobs.backfill", __doc__, BackfillOptions, ImporterOptions)
+    return job_parser("beam_jobs.backfill", __doc__, BackfillOptions, InputFilesOptions, ImporterOptions)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

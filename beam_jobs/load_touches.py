@@ -23,9 +23,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from adapters.bigquery import emulator_client
 from beam_jobs.options import (
     ImporterOptions,
+    InputFilesOptions,
     bq_project,
     check_live_tables,
     import_settings,
+    input_patterns,
     job_parser,
     parse_job_args,
     runs_on_dataflow,
@@ -41,29 +43,26 @@ from transforms.touch_exports import ReadTouchExports
 SHARED_OPTIONS = ("dataset", "bq_project", "app_config", "default_app_id", "max_payload_bytes")
 
 
-class LoadTouchesOptions(ImporterOptions):
-    """``--input``, and of ImporterOptions the ``SHARED_OPTIONS``. (A subclass of
-    ImporterOptions, not of PipelineOptions directly: Beam parses its direct subclasses for
-    every job in the process, where a required ``--input`` would break the others.)"""
+class LoadTouchesOptions(ImporterOptions, InputFilesOptions, PipelineOptions):
+    """``--input``, and of ImporterOptions the ``SHARED_OPTIONS``; none of its own (each flag
+    is defined once: beam_jobs/options.py)."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--input", required=True, action="append",
-                            help="File pattern of Branch v2 export files (.csv or .csv.gz; local or gs://). "
-                                 "Repeatable.")  # fmt: skip
+        pass
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """The whole job: read the files, then write touches and dead letters."""
     opts = options.view_as(LoadTouchesOptions)
     project = bq_project(options)
-    app = import_settings(opts, max_event_age=None).default_app  # the files' app: --default_app_id
+    app = import_settings(options).default_app  # the files' app: --default_app_id
     if app is None:
         raise ValueError("name the app the files are of: --default_app_id (the app config has no default app)")
     app_id = app.app_id
     client = emulator_client(project)
     read = [pipeline | f"ReadExports{i}" >> ReadTouchExports(pattern, app_id, opts.max_payload_bytes, app.placeholders)
-            for i, pattern in enumerate(opts.input)]  # fmt: skip
+            for i, pattern in enumerate(input_patterns(options))]  # fmt: skip
     (
         [r.touches for r in read]
         | "FlattenTouches" >> beam.Flatten()
@@ -101,7 +100,7 @@ def counts(result) -> dict[str, int]:
 
 def arg_parser() -> argparse.ArgumentParser:
     """The job's command line (``--help``)."""
-    return job_parser("beam_jobs.load_touches", __doc__, LoadTouchesOptions, shared=SHARED_OPTIONS)
+    return job_parser("beam_jobs.load_touches", __doc__, LoadTouchesOptions, InputFilesOptions, shared=SHARED_OPTIONS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

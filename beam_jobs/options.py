@@ -25,8 +25,17 @@ from schemas.tables import TABLES
 WRITE_METHODS = ("STREAMING_INSERTS", "FILE_LOADS")
 
 
+# Beam parses every direct subclass of PipelineOptions for every pipeline in the process (and
+# warns "Unparseable argument" for a flag none defines), so each flag is defined once, in a
+# direct subclass, and none is ``required=True``: each job checks its own required flags. A
+# job's class lists PipelineOptions among its bases for that reason.
+STREAMING_MAX_EVENT_AGE = "24h"  # Branch's real-time rule
+BACKFILL_MAX_EVENT_AGE = "off"  # backfills import history
+
+
 class ImporterOptions(PipelineOptions):
-    """Options common to the streaming import and the backfill."""
+    """Options common to the streaming import and the backfill (and some of them to the
+    other jobs)."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -45,6 +54,12 @@ class ImporterOptions(PipelineOptions):
             "--default_app_id",
             default=None,
             help="App for messages without a branch_key attribute (default: the config's).",
+        )
+        parser.add_argument(
+            "--max_event_age",
+            default=None,
+            help=f"Reject events older than this ('off' disables). Default: {STREAMING_MAX_EVENT_AGE} for the "
+            f"streaming job (Branch's real-time rule), {BACKFILL_MAX_EVENT_AGE} for the backfill (history).",
         )
         parser.add_argument(
             "--max_clock_skew", default="10m", help="Reject events further in the future than this (e.g. 10m; off)."
@@ -76,6 +91,27 @@ class ImporterOptions(PipelineOptions):
         )
 
 
+class InputFilesOptions(PipelineOptions):
+    """``--input``: the file jobs' patterns (the backfill's archives, load_touches' exports)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--input",
+            action="append",
+            help="File pattern, local or gs:// (repeatable; required): the backfill reads Segment JSON lines "
+            "(*.jsonl, *.jsonl.gz), load_touches Branch v2 export files (*.csv, *.csv.gz).",
+        )
+
+
+def input_patterns(options: PipelineOptions) -> list[str]:
+    """The job's ``--input`` patterns (at least one)."""
+    patterns = options.view_as(InputFilesOptions).input
+    if not patterns:
+        raise SystemExit("give the files to read: --input PATTERN (repeatable)")
+    return patterns
+
+
 def bq_project(options: PipelineOptions) -> str:
     project = options.view_as(ImporterOptions).bq_project or options.view_as(GoogleCloudOptions).project
     if not project:
@@ -83,14 +119,16 @@ def bq_project(options: PipelineOptions) -> str:
     return project
 
 
-def import_settings(options: ImporterOptions, *, max_event_age: str | None) -> ImportSettings:
-    """Load the app config at launch: workers get the parsed config inside the pickled DoFn."""
+def import_settings(options: PipelineOptions, *, default_max_event_age: str = "off") -> ImportSettings:
+    """Load the app config at launch: workers get the parsed config inside the pickled DoFn.
+    ``--max_event_age`` defaults to the job's own (``default_max_event_age``)."""
+    opts = options.view_as(ImporterOptions)
     return ImportSettings(
-        load_app_config(options.app_config),
-        default_app_id=options.default_app_id,
-        max_payload_bytes=options.max_payload_bytes,
-        max_event_age=parse_duration(max_event_age),
-        max_clock_skew=parse_duration(options.max_clock_skew),
+        load_app_config(opts.app_config),
+        default_app_id=opts.default_app_id,
+        max_payload_bytes=opts.max_payload_bytes,
+        max_event_age=parse_duration(opts.max_event_age or default_max_event_age),
+        max_clock_skew=parse_duration(opts.max_clock_skew),
     )
 
 

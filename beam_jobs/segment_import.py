@@ -24,6 +24,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, 
 
 from beam_jobs.import_graph import import_messages
 from beam_jobs.options import (
+    STREAMING_MAX_EVENT_AGE,
     ImporterOptions,
     bq_project,
     check_live_tables,
@@ -34,18 +35,15 @@ from beam_jobs.options import (
 )
 
 
-class SegmentImportOptions(ImporterOptions):
+class SegmentImportOptions(ImporterOptions, PipelineOptions):
+    """The streaming job's own options (a direct subclass of PipelineOptions too: see
+    beam_jobs/options.py)."""
+
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument(
             "--subscription",
-            required=True,
-            help="Pub/Sub subscription with Segment events: projects/P/subscriptions/S.",
-        )
-        parser.add_argument(
-            "--max_event_age",
-            default="24h",
-            help="Reject events older than this (Branch's real-time rule; 'off' disables).",
+            help="Pub/Sub subscription with Segment events: projects/P/subscriptions/S (required).",
         )
         parser.add_argument(
             "--feed_topic",
@@ -59,10 +57,12 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """The whole job: read Pub/Sub, then map, dedup, write, dead-letter, count."""
     opts = options.view_as(SegmentImportOptions)
     project = bq_project(options)
+    if not opts.subscription:
+        raise SystemExit("give the subscription to read: --subscription projects/P/subscriptions/S")
     messages = pipeline | "ReadSegmentMessages" >> beam.io.ReadFromPubSub(
         subscription=opts.subscription, with_attributes=True
     )
-    settings = import_settings(opts, max_event_age=opts.max_event_age)
+    settings = import_settings(opts, default_max_event_age=STREAMING_MAX_EVENT_AGE)
     import_messages(messages, opts, settings, project, feeds=True, feed_topic=opts.feed_topic)
 
 

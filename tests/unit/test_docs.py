@@ -38,12 +38,12 @@ def _flags(*classes) -> set[str]:
 
 def test_readme_options_table_lists_every_option_of_the_import_jobs():
     from beam_jobs.backfill import BackfillOptions
-    from beam_jobs.options import ImporterOptions
+    from beam_jobs.options import ImporterOptions, InputFilesOptions
     from beam_jobs.segment_import import SegmentImportOptions
 
     table = README.read_text().split("| option | default | |", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"`--(\w+)`", table))
-    assert documented == _flags(ImporterOptions, SegmentImportOptions, BackfillOptions)
+    assert documented == _flags(ImporterOptions, InputFilesOptions, SegmentImportOptions, BackfillOptions)
 
 
 @pytest.mark.parametrize(
