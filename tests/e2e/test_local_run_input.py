@@ -57,7 +57,8 @@ def test_a_users_file_runs_to_its_summary_line(name, local_stack, tmp_path, caps
             "--timeout=120",
         ]
     )
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     published = imported + duplicate + skipped + rejected
     summary = out.rstrip().splitlines()[-1]
     assert summary == (
@@ -68,3 +69,11 @@ def test_a_users_file_runs_to_its_summary_line(name, local_stack, tmp_path, caps
     assert "ATTRIBUTION" not in out  # a user's events have no ground truth to check
     assert re.search(r"^Attribution: share of imported events attributed$", out, flags=re.M)
     assert "Traceback" not in out and (tmp_path / "local_run.log").exists()
+    # A quiet console: Beam's and the libraries' lines are in the log file, and there are no
+    # unparseable flags or deprecated calls to warn about.
+    console = captured.out + captured.err
+    assert not re.search(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)[: ]", console, flags=re.M), console[-3000:]
+    assert "Warning" not in console and "Unparseable" not in console
+    log = (tmp_path / "local_run.log").read_text()
+    assert "Running pipeline with DirectRunner" in log  # (Beam's lines went there)
+    assert "Unparseable argument" not in log and "Deprecat" not in log
