@@ -222,7 +222,7 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     from adapters.bigquery import make_client
     from beam_jobs import segment_import
-    from beam_jobs.options import import_settings
+    from beam_jobs.options import STREAMING_MAX_EVENT_AGE, import_settings
     from domain.mapping import process_message
     from schemas.reasons import Outcome
     from tools.direct_runner import speed_up_local_runs
@@ -246,7 +246,7 @@ def stage_e2e(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
     # The messages that get a row (events or rejected_events), by the job's own settings: the
     # corpus's touch messages are skipped (not_imported_event) and have none.
     options = segment_import.make_options(argv).view_as(segment_import.SegmentImportOptions)
-    settings = import_settings(options, max_event_age=options.max_event_age)
+    settings = import_settings(options, default_max_event_age=STREAMING_MAX_EVENT_AGE)
     with_rows = sum(
         process_message(m.data, m.attributes, None, settings, now).outcome in (Outcome.IMPORTED, Outcome.REJECTED)
         for m in messages

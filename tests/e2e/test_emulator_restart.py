@@ -29,7 +29,7 @@ from apache_beam.runners.runner import PipelineState
 from adapters.bigquery import EMULATOR_ENV, EmulatorClient
 from adapters.provision import provision_tables
 from beam_jobs import segment_import
-from beam_jobs.options import import_settings
+from beam_jobs.options import STREAMING_MAX_EVENT_AGE, import_settings
 from domain.mapping import process_message
 from schemas.tables import EVENTS, schema_fields
 from tests.support.stack import query_rows
@@ -63,7 +63,7 @@ class Expected:
     def __init__(self, messages: list[SampleMessage], job_argv: list[str]) -> None:
         # The job's own settings (app config, limits) from the same options.
         options = segment_import.make_options(job_argv).view_as(segment_import.SegmentImportOptions)
-        settings = import_settings(options, max_event_age=options.max_event_age)
+        settings = import_settings(options, default_max_event_age=STREAMING_MAX_EVENT_AGE)
         now = datetime.now(UTC)  # event times in the sample are minutes or days off: seconds do not matter
         self.rows: dict[str, dict[str, Any]] = {}
         self.stats: Counter[tuple[str, str | None]] = Counter()

@@ -15,7 +15,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam_jobs.options import ImporterOptions, import_settings
+from beam_jobs.options import import_settings
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from tests.support import REPO
 from tests.support.mapping import one_of_each_fate
@@ -39,7 +39,7 @@ def test_routing_decides_every_line_on_prism():
             f"--app_config={REPO / 'domain' / 'default_app_config.yaml'}",
         ]
     )
-    settings = import_settings(options.view_as(ImporterOptions), max_event_age=None)
+    settings = import_settings(options)
     lines = one_of_each_fate()
     with beam.Pipeline(options=options) as pipeline:
         # Two chunks of archive lines, the repeat of m-1 in the second: dedup spans chunks.
