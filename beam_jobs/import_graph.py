@@ -18,11 +18,13 @@ from apache_beam.pvalue import PCollection
 
 from adapters.bigquery import emulator_client
 from beam_jobs.options import ImporterOptions
+from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY
 from domain.mapping import ImportSettings
 from domain.timestamps import parse_duration
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES, WEBHOOK_FAILURES, WEBHOOK_STATS
+from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS
 from transforms.routing import RouteSegmentMessages
-from transforms.sinks import WriteEventRows, WriteTableRows, rows_carry_raw_message
+from transforms.sinks import DEFAULT_BUFFERING_SECONDS, WriteEventRows, WriteTableRows, rows_carry_raw_message
 from transforms.touches_table import ReadTouchesTable
 from transforms.webhooks import DeliverWebhooks, PublishFeed, RatesSource
 
@@ -36,6 +38,9 @@ def import_messages(
     dedup_shards: int | None = None,
     feeds: bool = False,
     feed_topic: str | None = None,
+    max_touches_per_key: int = DEFAULT_MAX_TOUCHES_PER_KEY,
+    stats_flush_seconds: int = DEFAULT_STATS_FLUSH_SECONDS,
+    insert_buffering_seconds: float = DEFAULT_BUFFERING_SECONDS,
 ) -> None:
     """Route ``messages`` and write each table.
 
@@ -50,6 +55,9 @@ def import_messages(
         raise ValueError("--dedup_window must be a positive duration (e.g. 10m)")
     # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
     client = emulator_client(project)
+    buffering = insert_buffering_seconds
+    # (A batch run writes its counts once, at its end.)
+    stats_flush = stats_flush_seconds if dedup_shards is None else None
 
     routed = messages | "RouteSegmentMessages" >> RouteSegmentMessages(
         settings,
@@ -59,34 +67,42 @@ def import_messages(
         read_touches=(
             ReadTouchesTable(project, opts.dataset, test_client=client) if opts.read_touches_table == "true" else None
         ),
+        stats_flush_seconds=stats_flush,
+        max_touches_per_key=max_touches_per_key,
     )
     refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(
-        project, opts.dataset, method=opts.bq_write_method, max_stored_bytes=opts.max_payload_bytes, test_client=client
+        project,
+        opts.dataset,
+        method=opts.bq_write_method,
+        max_stored_bytes=opts.max_payload_bytes,
+        test_client=client,
+        buffering_seconds=buffering,
+        stats_flush_seconds=stats_flush,
     )
     (
         (routed[REJECTED_EVENTS], refused[REJECTED_EVENTS])
         | "FlattenDeadLetters" >> beam.Flatten()
         | "WriteRejectedEvents"
-        >> WriteTableRows(project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client)
+        >> WriteTableRows(project, opts.dataset, REJECTED_EVENTS, test_client=client, buffering_seconds=buffering)
     )
     if feeds and any(s.enabled for app in settings.config.apps for s in app.webhooks):
         delivered = routed[EVENTS] | "DeliverWebhooks" >> DeliverWebhooks(
             settings.config, RatesSource(project, opts.dataset, test_client=client)
         )
         delivered[WEBHOOK_FAILURES] | "WriteWebhookFailures" >> WriteTableRows(
-            project, opts.dataset, WEBHOOK_FAILURES, method="STREAMING_INSERTS", test_client=client
+            project, opts.dataset, WEBHOOK_FAILURES, test_client=client, buffering_seconds=buffering
         )
         delivered[WEBHOOK_STATS] | "WriteWebhookStats" >> WriteTableRows(
-            project, opts.dataset, WEBHOOK_STATS, method="STREAMING_INSERTS", test_client=client
+            project, opts.dataset, WEBHOOK_STATS, test_client=client, buffering_seconds=buffering
         )
     if feeds and feed_topic:
         routed[EVENTS] | "PublishFeed" >> PublishFeed(feed_topic)
     routed[TOUCHES] | "WriteTouches" >> WriteTableRows(
-        project, opts.dataset, TOUCHES, method="STREAMING_INSERTS", test_client=client
+        project, opts.dataset, TOUCHES, test_client=client, buffering_seconds=buffering
     )
     (
         (routed[IMPORT_STATS], refused[IMPORT_STATS])
         | "FlattenImportStats" >> beam.Flatten()
         | "WriteImportStats"
-        >> WriteTableRows(project, opts.dataset, IMPORT_STATS, method="STREAMING_INSERTS", test_client=client)
+        >> WriteTableRows(project, opts.dataset, IMPORT_STATS, test_client=client, buffering_seconds=buffering)
     )

@@ -66,16 +66,12 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     (
         [r.touches for r in read]
         | "FlattenTouches" >> beam.Flatten()
-        | "WriteTouches"
-        >> WriteTableRows(project, opts.dataset, TOUCHES, method="STREAMING_INSERTS", test_client=client)  # fmt: skip
+        | "WriteTouches" >> WriteTableRows(project, opts.dataset, TOUCHES, test_client=client)
     )
     (
         [r[REJECTED] for r in read]
         | "FlattenDeadLetters" >> beam.Flatten()
-        | "WriteRejectedEvents"
-        >> WriteTableRows(
-            project, opts.dataset, REJECTED_EVENTS, method="STREAMING_INSERTS", test_client=client
-        )  # fmt: skip
+        | "WriteRejectedEvents" >> WriteTableRows(project, opts.dataset, REJECTED_EVENTS, test_client=client)
     )
 
 

@@ -33,6 +33,9 @@ from beam_jobs.options import (
     parse_job_args,
     runs_on_dataflow,
 )
+from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY
+from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS
+from transforms.sinks import DEFAULT_BUFFERING_SECONDS
 
 
 class SegmentImportOptions(ImporterOptions, PipelineOptions):
@@ -44,6 +47,27 @@ class SegmentImportOptions(ImporterOptions, PipelineOptions):
         parser.add_argument(
             "--subscription",
             help="Pub/Sub subscription with Segment events: projects/P/subscriptions/S (required).",
+        )
+        parser.add_argument(
+            "--max_touches_per_key",
+            type=int,
+            default=DEFAULT_MAX_TOUCHES_PER_KEY,
+            help="The streaming attribution holds at most this many touches (and as many links) per identity key "
+            "and touch type, the latest; a cut is counted (attribution_cut).",
+        )
+        parser.add_argument(
+            "--stats_flush_seconds",
+            type=int,
+            default=DEFAULT_STATS_FLUSH_SECONDS,
+            help="Outcome counts are summed per minute and stat key and written this often (import_stats rows: "
+            "about one per key and minute, whatever the bundles).",
+        )
+        parser.add_argument(
+            "--insert_buffering_seconds",
+            type=float,
+            default=DEFAULT_BUFFERING_SECONDS,
+            help="Streaming inserts go in batches of 500 rows per table; a batch that has not filled is "
+            "sent after this many seconds.",
         )
         parser.add_argument(
             "--feed_topic",
@@ -63,7 +87,21 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         subscription=opts.subscription, with_attributes=True
     )
     settings = import_settings(opts, default_max_event_age=STREAMING_MAX_EVENT_AGE)
-    import_messages(messages, opts, settings, project, feeds=True, feed_topic=opts.feed_topic)
+    if opts.max_touches_per_key < 1 or opts.stats_flush_seconds < 1 or opts.insert_buffering_seconds <= 0:
+        raise SystemExit(
+            "--max_touches_per_key and --stats_flush_seconds must be at least 1, --insert_buffering_seconds positive"
+        )
+    import_messages(
+        messages,
+        opts,
+        settings,
+        project,
+        feeds=True,
+        feed_topic=opts.feed_topic,
+        max_touches_per_key=opts.max_touches_per_key,
+        stats_flush_seconds=opts.stats_flush_seconds,
+        insert_buffering_seconds=opts.insert_buffering_seconds,
+    )
 
 
 def make_options(argv: Sequence[str] | None) -> PipelineOptions:

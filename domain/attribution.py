@@ -73,6 +73,7 @@ _CAMPAIGN_FIELDS = {
 _UTM_FIELDS = {"utm_campaign": "campaign", "utm_source": "channel", "utm_medium": "feature", "utm_term": "keyword"}
 MAX_LINK_VALUE = 1024  # characters: a longer value is dropped with a warning
 
+LINK_SOURCE = "link"  # the ``source`` of a link's ``touches`` row (KeyTouches: a touch with a teacher)
 INSTALL_ATTRIBUTED = "install attributed"
 DEEP_LINK_EVENTS = frozenset({"deep link opened", "deep link clicked"})
 
@@ -147,19 +148,30 @@ class Touch:
 
     def row(self, ingested_at: datetime) -> dict[str, Any]:
         """The touch as a ``touches`` row."""
-        identity = dict(self.keys)
+        return self._row(self.keys, self.source, None, ingested_at)
+
+    def link_row(self, key: tuple[str, str], taught_by: str, ingested_at: datetime) -> dict[str, Any]:
+        """The touch as a link: a ``touches`` row of source ``link`` under the one identity key
+        it was taught under, by the conversion ``taught_by`` (so a restarted job knows it)."""
+        return self._row((key,), LINK_SOURCE, taught_by, ingested_at)
+
+    def _row(
+        self, keys: tuple[tuple[str, str], ...], source: str, taught_by: str | None, ingested_at: datetime
+    ) -> dict[str, Any]:
+        identity = dict(keys)
         columns = self.columns()
         return {
             "id": self.id,
             "app_id": self.app_id,
             "type": self.type,
             "timestamp": columns.pop("last_attributed_touch_timestamp"),
-            "source": self.source,
+            "source": source,
             **{kind: identity.get(kind) for kind in KEY_KINDS},
             **{name: value for name, value in columns.items() if name.startswith(LINK_COLUMN_PREFIX)},
             "provider": self.provider,
             "segment_message_id": self.segment_message_id,
             "warnings": list(self.warnings),
+            "taught_by": taught_by,
             "ingested_at": to_bq_timestamp(ingested_at),
         }
 
@@ -179,7 +191,6 @@ class Touch:
 _DAYS_COLUMN = "days_from_last_attributed_touch_to_event"
 _NO_TIME = timedelta(0)
 _ONE_DAY = timedelta(days=1)
-_NONE: dict[str, Touch] = {}  # (read only: the touches under a key never seen)
 
 
 class Attribution(NamedTuple):
@@ -360,31 +371,101 @@ def links_of(first_hop: Attribution | None, keys: Iterable[tuple[str, str]]) -> 
     return [key for key in keys if key not in direct]
 
 
+DEFAULT_MAX_TOUCHES_PER_KEY = 64  # per identity key and touch type (SPEC 11; --max_touches_per_key)
+
+
+class KeyTouches:
+    """The touches one identity key holds for attribution, bounded (SPEC 11): one entry per
+    touch id, at most ``max_per_type`` per touch type (the latest kept; :meth:`add` says how
+    many it cut), and whatever :meth:`prune` drops once no conversion can use it.
+
+    A direct touch has no teacher; a link (a touch known under this key through a conversion's
+    first hop) remembers the conversion that first taught it, so that this conversion never
+    claims it back. The same store backs the in-memory reference and the pipeline's keyed
+    state (:meth:`entries` and the constructor are its stored form), so both decide alike.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Iterable[tuple[Touch, str | None]] = ()) -> None:
+        self._entries: dict[str, tuple[Touch, str | None]] = {touch.id: (touch, by) for touch, by in entries}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entries(self) -> tuple[tuple[Touch, str | None], ...]:
+        return tuple(self._entries.values())
+
+    def add(self, touch: Touch, taught_by: str | None = None, *, max_per_type: int) -> int:
+        """Hold ``touch`` (a touch already held stays as it is: the same touch, and for a link its
+        first teacher); returns how many of this type were cut to stay within ``max_per_type``."""
+        if touch.id in self._entries:
+            return 0
+        self._entries[touch.id] = (touch, taught_by)
+        same_type = [entry for entry in self._entries.values() if entry[0].type == touch.type]
+        over = len(same_type) - max_per_type
+        if over <= 0:
+            return 0
+        same_type.sort(key=_latest_last)
+        for cut, _ in same_type[:over]:
+            del self._entries[cut.id]
+        return over
+
+    def prune(self, before: datetime) -> int:
+        """Drop the touches older than ``before`` (no conversion can use them any more); returns
+        how many."""
+        old = [touch_id for touch_id, (touch, _) in self._entries.items() if touch.timestamp < before]
+        for touch_id in old:
+            del self._entries[touch_id]
+        return len(old)
+
+    def oldest(self) -> datetime | None:
+        return min((touch.timestamp for touch, _ in self._entries.values()), default=None)
+
+    def touches(self, *, not_taught_by: str | None = None) -> list[Touch]:
+        """The touches held (for a lookup by a conversion: those it did not teach itself)."""
+        return [touch for touch, by in self._entries.values() if by is None or by != not_taught_by]
+
+
+def _latest_last(entry: tuple[Touch, str | None]) -> tuple[datetime, str]:
+    return entry[0].timestamp, entry[0].id
+
+
 class AttributionState:
     """Touches and links per app and identity key, in memory, in processing order: the
-    reference the pipeline's stateful stages are tested against (``map --attribute``)."""
+    reference the pipeline's stateful stages are tested against (``map --attribute``). Each
+    key's store is bounded as the pipeline's is (:class:`KeyTouches`); ``cuts`` counts what
+    the bounds cut."""
 
-    def __init__(self) -> None:
-        self._direct: dict[tuple[str, tuple[str, str]], dict[str, Touch]] = {}
-        self._linked: dict[tuple[str, tuple[str, str]], dict[str, Touch]] = {}
+    def __init__(self, max_touches_per_key: int = DEFAULT_MAX_TOUCHES_PER_KEY) -> None:
+        self._direct: dict[tuple[str, tuple[str, str]], KeyTouches] = {}
+        self._linked: dict[tuple[str, tuple[str, str]], KeyTouches] = {}
+        self._max = max_touches_per_key
+        self.cuts = 0
 
     def add_touch(self, touch: Touch) -> None:
         for key in touch.keys:
-            self._direct.setdefault((touch.app_id, key), {})[touch.id] = touch
+            self.cuts += self._direct.setdefault((touch.app_id, key), KeyTouches()).add(touch, max_per_type=self._max)
 
     def attribute(self, app_id: str, keys: Iterable[tuple[str, str]], when: datetime,
                   windows: Windows) -> Attribution | None:  # fmt: skip
         """Decide a conversion (once, with the touches received so far) and learn its links."""
         keys = list(keys)
         direct = [Candidate(touch, key[0]) for key in keys
-                  for touch in self._direct.get((app_id, key), _NONE).values()]  # fmt: skip
+                  for touch in self._held(self._direct, app_id, key)]  # fmt: skip
         linked = [Candidate(touch, key[0], True) for key in keys
-                  for touch in self._linked.get((app_id, key), _NONE).values()]  # fmt: skip
+                  for touch in self._held(self._linked, app_id, key)]  # fmt: skip
         first_hop = choose(direct, when, windows) if direct else None
         for key in links_of(first_hop, keys):
             assert first_hop is not None
-            self._linked.setdefault((app_id, key), {})[first_hop.touch.id] = first_hop.touch
+            store = self._linked.setdefault((app_id, key), KeyTouches())
+            self.cuts += store.add(first_hop.touch, "", max_per_type=self._max)
         return choose(direct + linked, when, windows) if linked else first_hop
+
+    @staticmethod
+    def _held(stores: dict[tuple[str, tuple[str, str]], KeyTouches], app_id: str, key: tuple[str, str]) -> list[Touch]:
+        store = stores.get((app_id, key))
+        return store.touches() if store is not None else []
 
 
 _timeline_order = operator.itemgetter(0, 1, 2)  # time, touches first, id

@@ -59,6 +59,9 @@ class TableSpec:
     clustering: tuple[str, ...]
     require_partition_filter: bool
     description: str
+    # The columns whose values make a row's streaming-insert id (BigQuery drops a row re-sent
+    # with the same id, best effort): the row's identity, the same on every retry.
+    insert_id_columns: tuple[str, ...] = ("row_id",)
 
     @property
     def fields(self) -> list[dict[str, Any]]:
@@ -76,6 +79,7 @@ TABLES: dict[str, TableSpec] = {
         ("app_id", "name", "user_data_os"),
         True,
         "Imported Segment events as Branch events, one row per event (read through events_dedup).",
+        insert_id_columns=("id",),
     ),
     REJECTED_EVENTS: TableSpec(
         REJECTED_EVENTS,
@@ -97,6 +101,8 @@ TABLES: dict[str, TableSpec] = {
         ("app_id", "type"),
         False,
         "Touches (Branch link clicks and impressions) the attribution knows, one row per touch (read by id).",
+        # A touch's row, and each of its links (source 'link', under the key taught).
+        insert_id_columns=("id", "source", "developer_identity", "advertising_id", "device_id", "browser_fingerprint"),
     ),
     EXCHANGE_RATES: TableSpec(
         EXCHANGE_RATES,

@@ -9,6 +9,7 @@ same steps and the same timers fire (``tests/pipeline/test_bench_harness.py``).
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 PULL_MESSAGES = 500  # Pub/Sub messages the local streaming read pulls per bundle (Beam's: 10)
@@ -150,7 +151,9 @@ def memoize_dofn_specs() -> None:
     if getattr(userstate, "_specs_memoized", False):
         return
     stock_specs = userstate.get_dofn_specs
-    known: dict[type, Any] = {}
+    # Weak: the runner unpickles a copy of each DoFn per bundle, and a DoFn class defined in a
+    # function (Beam's GroupIntoBatches) comes back as a new class each time.
+    known: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
     lock = threading.Lock()
 
     def get_dofn_specs(dofn):

@@ -40,6 +40,7 @@ from tools.samples import SampleMessage, generate_sample
 from tools.webhook_receiver import Behaviour, WebhookReceiver
 
 PROJECT = "local-project"
+LOCAL_FLUSH = ("--insert_buffering_seconds=1", "--stats_flush_seconds=1")
 # The bundled local config's credentials (public on purpose: domain/default_app_config.yaml).
 LOCAL_APP, LOCAL_KEY, LOCAL_SECRET = "local-app", "key_live_local_default", "secret_live_local_default"
 # Wide enough for any sample's event times; the partition filter production requires.
@@ -143,6 +144,9 @@ def streaming_job(project: str, dataset: str, subscription: str, *options: str) 
             f"--project={project}",
             f"--dataset={dataset}",
             f"--subscription=projects/{project}/subscriptions/{subscription}",
+            # A few messages at a time here, not thousands a second: batches that wait 1 s, not 5,
+            # and counts written every second, not every 10 (LOCAL_FLUSH; options override them).
+            *LOCAL_FLUSH,
             *options,
         ]
     )

@@ -1,4 +1,4 @@
-"""Outcome counts: summed per bundle, written as ``import_stats`` increment rows."""
+"""Outcome counts: summed per (minute, stat key), written as ``import_stats`` increment rows."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms import trigger
+from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
-from domain.import_stats import stats_row
+from domain.import_stats import StatKey, stats_row
 from domain.timestamps import to_bq_timestamp
 
 
@@ -46,34 +48,45 @@ class BundleCounts:
             yield value if tag is None else beam.pvalue.TaggedOutput(tag, value)
 
 
-class _SumPerBundleFn(beam.DoFn):
-    """Sums ``(StatKey, delta)`` per key within a bundle; one increment row per key at its end.
+DEFAULT_STATS_FLUSH_SECONDS = 10  # how often a key's count is written (--stats_flush_seconds)
 
-    No shuffle, no window, no timer: a count is written as soon as its bundle is done, and
-    does not wait for the watermark (which the dedup timers hold back by the dedup window).
-    """
 
-    def start_bundle(self) -> None:
-        self._sums = BundleCounts()
+def _as_tuple(element: tuple[StatKey, int]) -> tuple[tuple[str | None, ...], int]:
+    """A plain tuple key: Beam's deterministic tuple encoding, for the combine's shuffle."""
+    key, delta = element
+    return tuple(key), delta
 
-    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        key, delta = element
-        self._sums.add(key, delta, timestamp, window)
 
-    def finish_bundle(self):
-        written_at = to_bq_timestamp(datetime.now(UTC))
-        for key, count, timestamp, window in self._sums.drain():
-            if count:
-                yield WindowedValue(stats_row(key, count, written_at), timestamp, (window,))
+def _stats_rows(element: tuple[tuple[str | None, ...], int]) -> Iterator[dict[str, Any]]:
+    key, count = element
+    if count:  # (a key whose increments cancel out writes no row)
+        yield stats_row(StatKey(*key), count, to_bq_timestamp(datetime.now(UTC)))  # type: ignore[arg-type]
 
 
 class CountOutcomesPerMinute(beam.PTransform):
     """``(StatKey, delta)`` elements -> ``import_stats`` rows (the key holds the minute).
 
-    Rows are increments, one per key and bundle: readers sum ``count`` per key, each
-    ``row_id`` once (``import_stats_dedup``). Bundles are large on Dataflow (and in batch), so
-    this writes far fewer rows than messages.
+    Counts are summed per stat key across bundles and workers (a combine per key: each worker
+    sums what it holds before the shuffle). Streaming, a key's sum is written every
+    ``flush_seconds`` of processing time while it has counts, without waiting for the
+    watermark; so the rows number about one per key and minute (``minute`` is the processing
+    minute), whatever the bundles. Batch (``flush_seconds`` None), once at the end. Rows are
+    increments: readers sum ``count`` per key, each ``row_id`` once (``import_stats_dedup``).
     """
 
+    def __init__(self, flush_seconds: int | None = DEFAULT_STATS_FLUSH_SECONDS) -> None:
+        super().__init__()
+        self._flush_seconds = flush_seconds
+
     def expand(self, counts):
-        return counts | "SumPerKeyAndBundle" >> beam.ParDo(_SumPerBundleFn())
+        keyed = counts | "PlainKeys" >> beam.Map(_as_tuple).with_output_types(tuple[tuple[str | None, ...], int])
+        if self._flush_seconds is not None:
+            keyed = keyed | "EveryFlush" >> beam.WindowInto(
+                GlobalWindows(),
+                trigger=trigger.AfterWatermark(early=trigger.AfterProcessingTime(self._flush_seconds)),
+                accumulation_mode=trigger.AccumulationMode.DISCARDING,
+            )
+        rows = keyed | "SumPerStatKey" >> beam.CombinePerKey(sum) | "ToStatsRows" >> beam.FlatMap(_stats_rows)
+        if self._flush_seconds is not None:
+            rows = rows | "Rewindow" >> beam.WindowInto(GlobalWindows())
+        return rows

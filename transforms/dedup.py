@@ -248,9 +248,9 @@ class DropDuplicates(beam.PTransform):
     def expand(self, keyed):
         outputs = (DUPLICATE, COUNTS) if self._stat_key is not None else (DUPLICATE,)
         if self._streaming:
-            return keyed | "FirstCopyPerKey" >> beam.ParDo(
-                _DedupStreamingFn(self._window, self._stat_key)
-            ).with_outputs(*outputs, main="unique")
+            keep = beam.ParDo(_DedupStreamingFn(self._window, self._stat_key))
+            keep.label = "KeepFirstCopy"  # (the stateful step's name: no class name in it, see dataflow/README.md)
+            return keyed | "FirstCopyPerKey" >> keep.with_outputs(*outputs, main="unique")
         if self._kept is None:
             split = beam.ParDo(_DedupShardFn(self._window, self._stat_key))
         else:

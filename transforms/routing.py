@@ -22,15 +22,17 @@ from typing import Any
 
 import apache_beam as beam
 
+from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY
 from domain.import_stats import StatKey, row_key
 from domain.mapping import ImportSettings
 from schemas.reasons import Outcome
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from schemas.tables import TOUCHES as TOUCHES_TABLE
-from transforms.attribution import AttributeEvents, DecideInEventTimeOrder, WithDecisions
-from transforms.counting import CountOutcomesPerMinute
+from transforms.backfill_attribution import DecideInEventTimeOrder, WithDecisions
+from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS, CountOutcomesPerMinute
 from transforms.dedup import DropDuplicates
 from transforms.map_messages import MapSegmentMessages
+from transforms.streaming_attribution import AttributeEvents
 from transforms.tags import CONVERSIONS, COUNTS, REJECTED, TOUCHES
 
 
@@ -59,8 +61,12 @@ class RouteSegmentMessages(beam.PTransform):
         dedup_shards: int | None = None,
         keep_raw: bool = True,
         read_touches: beam.PTransform | None = None,
+        stats_flush_seconds: int | None = DEFAULT_STATS_FLUSH_SECONDS,
+        max_touches_per_key: int = DEFAULT_MAX_TOUCHES_PER_KEY,
     ) -> None:
         super().__init__()
+        self._stats_flush_seconds = stats_flush_seconds
+        self._max_touches_per_key = max_touches_per_key
         self._settings = settings
         self._dedup_window = dedup_window
         self._dedup_shards = dedup_shards
@@ -75,12 +81,18 @@ class RouteSegmentMessages(beam.PTransform):
             deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
                 self._dedup_window, streaming=True, stat_key=_dedup_stat
             )
-            events = {
+            attributed = {
                 "events": deduped.unique,
                 "touches": mapped[TOUCHES],
             } | "AttributeEvents" >> AttributeEvents(
-                self._settings.windows, self._settings.max_event_age, read_touches=self._read_touches
+                self._settings.windows,
+                self._settings.max_event_age,
+                read_touches=self._read_touches,
+                max_touches_per_key=self._max_touches_per_key,
             )
+            events = attributed["events"]
+            # The links conversions teach are written to touches too: a restarted job reads them back.
+            touches = (mapped[TOUCHES], attributed["links"]) | "WithLinks" >> beam.Flatten()
         else:  # the backfill: decided in event-time order, applied as dedup emits each kept row
             decisions = {
                 "touches": mapped[TOUCHES],
@@ -96,14 +108,16 @@ class RouteSegmentMessages(beam.PTransform):
                 side_input=beam.pvalue.AsList(decisions),
             )
             events = deduped.unique
+            touches = mapped[TOUCHES]
         import_stats = (
             (mapped[COUNTS], deduped[COUNTS])
             | "FlattenOutcomes" >> beam.Flatten()
-            | "CountOutcomesPerMinute" >> CountOutcomesPerMinute()
+            | "CountOutcomesPerMinute"
+            >> CountOutcomesPerMinute(self._stats_flush_seconds if self._dedup_shards is None else None)
         )
         return {
             EVENTS: events,
             REJECTED_EVENTS: mapped[REJECTED],
             IMPORT_STATS: import_stats,
-            TOUCHES_TABLE: mapped[TOUCHES],
+            TOUCHES_TABLE: touches,
         }

@@ -1,11 +1,14 @@
 """ReadTouchesTable: the touches already in ``touches``, read back for the jobs' attribution.
 
-    (app id, (since, until) in microseconds) --ReadTouchesTable--> touches rows of that app
+    (app id, (since, until) in microseconds) --PlanSplits--> splits --Reshuffle--> ReadSplits
+        --> touches rows of that app (and links, for the streaming job)
 
 The attribution composites say which touches they need (``AttributeEvents``: an app's
 touches usable by a conversion published from the job's start; ``DecideInEventTimeOrder``:
-those usable by the archive's conversions); this step reads them. One query per app
-(``adapters.touches_table``), issued from a DoFn like the Daily Export's reads, so that the
+those usable by the archive's conversions); this step reads them, in parallel: the range is
+split per day and hash shard of the touch id (``adapters.touches_table``), the splits spread
+over the workers, and each is read page by page: no worker holds more than a split, whatever
+the table holds. The queries are issued from DoFns like the Daily Export's reads, so that the
 same code runs on BigQuery and on the local emulator.
 """
 
@@ -21,7 +24,7 @@ from apache_beam.utils.timestamp import Timestamp
 from google.cloud import bigquery
 
 from adapters.bigquery import EmulatorClient
-from adapters.touches_table import read_touches
+from adapters.touches_table import Split, plan_splits, read_split
 from schemas.reasons import METRICS_NAMESPACE
 
 # What to read: (app id, (since, until)), microseconds since the epoch, both inclusive.
@@ -36,23 +39,17 @@ def _time_of(micros: int) -> datetime:
     return Timestamp(micros=micros).to_utc_datetime(has_tz=True)
 
 
-@beam.typehints.with_input_types(TouchesToRead)
-@beam.typehints.with_output_types(dict)
-class _QueryTouchesFn(beam.DoFn):
-    def __init__(self, project: str, dataset: str, test_client: EmulatorClient | None) -> None:
+class _TouchesQueryFn(beam.DoFn):
+    """A DoFn that queries ``touches`` (its client made on the worker)."""
+
+    def __init__(self, project: str, dataset: str, test_client: EmulatorClient | None, links: bool) -> None:
         self._project = project
         self._dataset = dataset
         self._test_client = test_client
-        self._read = Metrics.counter(METRICS_NAMESPACE, "touches_read")
+        self._links = links
 
     def setup(self) -> None:
         self._client = self._test_client or bigquery.Client(project=self._project)
-
-    def process(self, wanted: TouchesToRead) -> Iterator[dict[str, Any]]:
-        app_id, (since, until) = wanted
-        for row in read_touches(self._client, self._dataset, app_id, _time_of(since), _time_of(until)):
-            self._read.inc()
-            yield row
 
     def teardown(self) -> None:
         client = getattr(self, "_client", None)
@@ -60,18 +57,45 @@ class _QueryTouchesFn(beam.DoFn):
             client.close()
 
 
+@beam.typehints.with_input_types(TouchesToRead)
+@beam.typehints.with_output_types(Split)
+class _PlanSplitsFn(_TouchesQueryFn):
+    def process(self, wanted: TouchesToRead) -> Iterator[Split]:
+        app_id, (since, until) = wanted
+        yield from plan_splits(self._client, self._dataset, app_id, _time_of(since), _time_of(until), links=self._links)
+
+
+@beam.typehints.with_input_types(Split)
+@beam.typehints.with_output_types(dict)
+class _ReadSplitFn(_TouchesQueryFn):
+    def __init__(self, project: str, dataset: str, test_client: EmulatorClient | None, links: bool) -> None:
+        super().__init__(project, dataset, test_client, links)
+        self._read = Metrics.counter(METRICS_NAMESPACE, "touches_read")
+
+    def process(self, split: Split) -> Iterator[dict[str, Any]]:
+        for row in read_split(self._client, self._dataset, split, links=self._links):
+            self._read.inc()
+            yield row
+
+
 class ReadTouchesTable(beam.PTransform):
     """``(app id, (since, until))`` -> that app's rows of ``project.dataset.touches`` with
-    ``since <= timestamp <= until`` (one per touch id; counter ``touches_read``).
+    ``since <= timestamp <= until`` (counter ``touches_read``); links too with ``links`` (for
+    the streaming job's state). A row keeps its input's timestamp.
 
     ``test_client``: the emulator's client (``adapters.bigquery.emulator_client``, taken when
     the graph is built, like the sinks' own), else BigQuery's."""
 
-    def __init__(self, project: str, dataset: str, *, test_client: EmulatorClient | None = None) -> None:
+    def __init__(
+        self, project: str, dataset: str, *, test_client: EmulatorClient | None = None, links: bool = False
+    ) -> None:
         super().__init__()
-        self._project = project
-        self._dataset = dataset
-        self._test_client = test_client
+        self._args = (project, dataset, test_client, links)
 
     def expand(self, wanted):
-        return wanted | "QueryTouches" >> beam.ParDo(_QueryTouchesFn(self._project, self._dataset, self._test_client))
+        return (
+            wanted
+            | "PlanSplits" >> beam.ParDo(_PlanSplitsFn(*self._args))
+            | "SpreadSplits" >> beam.Reshuffle()
+            | "ReadSplits" >> beam.ParDo(_ReadSplitFn(*self._args))
+        )

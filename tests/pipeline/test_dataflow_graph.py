@@ -47,11 +47,16 @@ BACKFILL_STEPS = ["ReadArchive0", "FlattenArchives", *IMPORT_STEPS]
 # The only step with state: its full name must survive an update or the dedup state is lost.
 # The steps with state: their full names must survive an update or their state is lost.
 STATE_STEPS = {
-    "RouteSegmentMessages/DeduplicateEvents/FirstCopyPerKey/ParDo(_DedupStreamingFn)",
+    "RouteSegmentMessages/DeduplicateEvents/FirstCopyPerKey/KeepFirstCopy",
     "RouteSegmentMessages/AttributeEvents/DirectTouches",
-    "RouteSegmentMessages/AttributeEvents/FirstHop/ParDo(_FirstHopFn)",
+    "RouteSegmentMessages/AttributeEvents/FirstHop",
     "RouteSegmentMessages/AttributeEvents/LinkedTouches",
     "RouteSegmentMessages/AttributeEvents/Decide",
+}
+# The sinks' batches (GroupIntoBatches before each streaming insert): Beam's step names.
+SINK_BATCH_STEPS = {
+    f"{sink}/Insert/BatchPerDestination/GroupIntoBatches/ParDo(_GroupIntoBatchesDoFn)"
+    for sink in ("WriteEvents", "WriteRejectedEvents", "WriteTouches", "WriteImportStats")
 }
 
 
@@ -142,7 +147,7 @@ def _bigquery_test_clients(pipeline: beam.Pipeline) -> list[object]:
 def test_streaming_graph_serializes_for_dataflow_with_the_stable_step_names():
     proto = _streaming().to_runner_api()
     assert _top_level_names(proto) == STREAMING_STEPS
-    assert _stateful_steps(proto) == STATE_STEPS
+    assert _stateful_steps(proto) == STATE_STEPS | SINK_BATCH_STEPS
 
 
 @pytest.mark.parametrize("read_touches", ["true", "false"])
@@ -164,13 +169,13 @@ def test_every_stateful_step_has_a_deterministic_key_coder(read_touches, archive
             if coder is None or isinstance(coder, FastPrimitivesCoder) or not coder.is_deterministic()
         }
         assert untyped == {}
-    assert set(_key_coders_of_stateful_steps(_streaming())) == STATE_STEPS
+    assert set(_key_coders_of_stateful_steps(_streaming())) == STATE_STEPS | SINK_BATCH_STEPS
 
 
 def test_backfill_graph_serializes_for_dataflow_with_the_stable_step_names(archive):
     proto = _backfill(archive).to_runner_api()
     assert _top_level_names(proto) == BACKFILL_STEPS
-    assert _stateful_steps(proto) == set()  # batch dedup groups instead of keeping state
+    assert _stateful_steps(proto) == set()  # batch dedup groups, and batch sinks batch per bundle
 
 
 def test_daily_export_graph_serializes_for_dataflow():
@@ -190,7 +195,7 @@ def test_daily_export_graph_serializes_for_dataflow():
 
 def test_the_dataflow_readme_lists_every_stable_step_name():
     text = README.read_text()
-    for name in {*STREAMING_STEPS, *BACKFILL_STEPS, *STATE_STEPS}:
+    for name in {*STREAMING_STEPS, *BACKFILL_STEPS, *STATE_STEPS, *SINK_BATCH_STEPS}:
         assert f"`{name}`" in text, name
 
 

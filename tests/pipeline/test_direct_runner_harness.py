@@ -49,14 +49,14 @@ def test_memoized_dofn_specs_are_the_stock_specs_of_every_stateful_step() -> Non
     from apache_beam.transforms import userstate
 
     from tools import direct_runner
-    from transforms.attribution import _DecideFn, _DirectTouchesFn, _FirstHopFn, _LinkedTouchesFn
     from transforms.dedup import _DedupStreamingFn
+    from transforms.streaming_attribution import _DecideFn, _DirectTouchesFn, _FirstHopFn, _LinkedTouchesFn
 
     stock = userstate.get_dofn_specs
     fns = [
-        _DirectTouchesFn({}, None),
+        _DirectTouchesFn({}, None, 64, gated=True),
         _FirstHopFn({}),
-        _LinkedTouchesFn({}, None),
+        _LinkedTouchesFn({}, None, 64, gated=False),
         _DecideFn({}),
         _DedupStreamingFn(timedelta(minutes=1), None),
     ]

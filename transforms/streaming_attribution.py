@@ -1,0 +1,428 @@
+"""AttributeEvents: each imported event's attribution (SPEC section 9), decided in the stream.
+
+The rules are ``domain.attribution``'s; this composite runs them over keyed state. A Beam graph
+is acyclic, so the one-hop rule runs in four keyed, stateful stages (docs/attribution.md):
+
+    events --a ConversionAt per identity key--> DirectTouches (app, key) <-- TouchAt (stream, table)
+      --DirectFound per key--> FirstHop (event id): the first-hop touch
+      --TouchAt (a link) and LinkLookup per key--> LinkedTouches (app, key) <-- TouchAt (links, table)
+      --LinkedFound per key--> Decide (event id) <-- RowToDecide
+                                 '-> the row with its attribution columns
+
+Each conversion is decided once, with the touches and links its keys' stages held when it
+reached them (the arrival order the in-memory state of ``map --attribute`` is given).
+
+State is bounded per key (SPEC 11): an identity key holds one entry per touch id, at most
+``max_touches_per_key`` per touch type (the latest; a cut is counted, ``attribution_cut``), and
+a touch leaves once no conversion can use it (its window plus ``max_event_age`` after its
+time): a timer at the oldest entry's end prunes it, for a busy key too. A key per event id
+holds one conversion's parts and is cleared once it is decided.
+
+With ``read_touches`` (the job's ``--read_touches_table``), the touches and links already in
+``touches`` that a conversion published from the job's start could use enter the same keyed
+state (a parallel read: ``transforms.touches_table``), timestamped at the start of time, so
+that the stages' input watermark stays there until every one of them has reached its key.
+Until then a key's conversions wait in its state (the gate: a timer just after the start of
+time), so none is decided before the read has finished (SPEC 9), and no worker holds the
+table. Every link a conversion teaches is also written to ``touches`` (source ``link``), so a
+restarted job knows it too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, NamedTuple
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+
+from domain.attribution import (
+    DEFAULT_MAX_TOUCHES_PER_KEY,
+    LINK_SOURCE,
+    Candidate,
+    KeyTouches,
+    Touch,
+    Windows,
+    choose,
+    identity_keys,
+    links_of,
+)
+from domain.timestamps import parse_timestamp
+from schemas.reasons import METRICS_NAMESPACE
+from transforms.touches_table import TouchesToRead, micros_of
+
+# Keys: (app id, (key kind, value)) for the identity stages, the event id for the others. Every
+# step that feeds a stateful stage declares them, so that the key coder is deterministic (Beam's
+# tuple and string coders): a key's state is addressed by its encoded bytes.
+IdentityKey = tuple[str, tuple[str, str]]
+
+
+# --------------------------------------------------------------------------- the messages
+
+
+class TouchAt(NamedTuple):
+    """A touch for a key's state: a direct one (``taught_by`` None), or a link taught by the
+    conversion ``taught_by``."""
+
+    touch: Touch
+    taught_by: str | None = None
+
+
+class ConversionAt(NamedTuple):
+    """A conversion asking one of its keys for the direct touches it could use."""
+
+    event_id: str
+    when: datetime
+    key_count: int
+
+
+class DirectFound(NamedTuple):
+    """What one key held for a conversion, on its way to the conversion's first hop."""
+
+    app_id: str
+    key: tuple[str, str]
+    touches: tuple[Touch, ...]
+    when: datetime
+    key_count: int
+
+
+class LinkLookup(NamedTuple):
+    """A conversion asking one of its keys for links; one of them carries the conversion's
+    direct candidates on to Decide (``direct``, else None)."""
+
+    event_id: str
+    when: datetime
+    key_count: int
+    direct: tuple[Candidate, ...] | None
+
+
+class LinkedFound(NamedTuple):
+    """The links one key held for a conversion (and, from one key, its direct candidates)."""
+
+    key: tuple[str, str]
+    touches: tuple[Touch, ...]
+    key_count: int
+    direct: tuple[Candidate, ...] | None
+
+
+class RowToDecide(NamedTuple):
+    """The conversion's events row, waiting for its decision."""
+
+    row: dict[str, Any]
+
+
+ByIdentity = tuple[IdentityKey, Any]  # (identity key, TouchAt | ConversionAt | LinkLookup)
+ByEvent = tuple[str, Any]  # (event id, DirectFound | LinkedFound | RowToDecide)
+
+_START_OF_TIME = Timestamp(micros=MIN_TIMESTAMP.micros + 1)  # the gate: just after the table's touches
+_ZERO = timedelta(0)
+
+
+def _usable(touches: list[Touch], when: datetime, horizon: timedelta) -> tuple[Touch, ...]:
+    """The touches a conversion at ``when`` could be attributed to (by time; ``choose`` decides)."""
+    return tuple(touch for touch in touches if _ZERO <= when - touch.timestamp <= horizon)
+
+
+# --------------------------------------------------------------------------- the identity stages
+
+
+@beam.typehints.with_input_types(ByIdentity)
+@beam.typehints.with_output_types(ByEvent)
+class _KeyedTouchesFn(beam.DoFn):
+    """Base of the two stages keyed by (app id, identity key): a bounded store of touches
+    (:class:`KeyTouches`), the conversions waiting for the start-up read, and their timers."""
+
+    STORE = ReadModifyWriteStateSpec("store", PickleCoder())
+    WAITING = BagStateSpec("waiting", PickleCoder())
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+    GATE = TimerSpec("gate", TimeDomain.WATERMARK)
+    # The stages whose gate opened in this process, by stage: once a gate timer fired, the
+    # stage's input watermark has passed the start-up read's touches for good (watermarks only
+    # advance), so no key of it waits any more. Shared by every copy of the stage's DoFn here.
+    _opened: ClassVar[set[str]] = set()
+
+    def __init__(
+        self, windows: dict[str, Windows], max_event_age: timedelta | None, max_touches_per_key: int, gated: bool
+    ) -> None:
+        self._windows = windows
+        # A conversion can be published up to max_event_age after its event time: a touch stays
+        # usable for its window after that. Without max_event_age, only the cap bounds a key.
+        self._lifetime = (
+            {app: w.longest + max_event_age for app, w in windows.items()} if max_event_age is not None else {}
+        )
+        self._max = max_touches_per_key
+        self._stage = uuid.uuid4().hex if gated else None  # (None: nothing to wait for)
+        self._cut = Metrics.counter(METRICS_NAMESPACE, "attribution_cut")
+        self._entries = Metrics.distribution(METRICS_NAMESPACE, "attribution_key_entries")
+
+    def process(
+        self,
+        element,
+        timestamp=beam.DoFn.TimestampParam,
+        store=beam.DoFn.StateParam(STORE),
+        waiting=beam.DoFn.StateParam(WAITING),
+        expiry=beam.DoFn.TimerParam(EXPIRY),
+        gate=beam.DoFn.TimerParam(GATE),
+    ) -> Iterator[Any]:
+        (app_id, key), message = element
+        if type(message) is TouchAt:
+            self._hold(app_id, message, timestamp, store, expiry)
+        elif self._stage is None or self._stage in self._opened:
+            yield self._answer(app_id, key, message, KeyTouches(store.read() or ()))
+        else:  # the start-up read may still hold touches for this key
+            waiting.add((message, timestamp.micros))
+            gate.set(_START_OF_TIME)
+
+    @on_timer(GATE)
+    def open_gate(self, key=beam.DoFn.KeyParam, store=beam.DoFn.StateParam(STORE),
+                  waiting=beam.DoFn.StateParam(WAITING)) -> Iterator[Any]:  # fmt: skip
+        assert self._stage is not None
+        self._opened.add(self._stage)
+        app_id, identity = key
+        held = KeyTouches(store.read() or ())
+        for message, micros in waiting.read():  # (in arrival order)
+            yield TimestampedValue(self._answer(app_id, identity, message, held), Timestamp(micros=micros))
+        waiting.clear()
+
+    @on_timer(EXPIRY)
+    def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam, store=beam.DoFn.StateParam(STORE),
+               expiry=beam.DoFn.TimerParam(EXPIRY)) -> None:  # fmt: skip
+        app_id, _ = key
+        held = KeyTouches(store.read() or ())
+        held.prune(fired.to_utc_datetime(has_tz=True) - self._lifetime[app_id])
+        self._write(app_id, held, store, expiry)
+
+    def _hold(self, app_id: str, message: TouchAt, timestamp: Timestamp, store, expiry) -> None:
+        held = KeyTouches(store.read() or ())
+        self._cut.inc(held.add(message.touch, message.taught_by, max_per_type=self._max))
+        lifetime = self._lifetime.get(app_id)
+        if lifetime is not None:  # (the start-up read's touches are stamped at the start of time)
+            touch_time = message.touch.timestamp
+            now = (
+                timestamp.to_utc_datetime(has_tz=True)
+                if timestamp > Timestamp.from_utc_datetime(touch_time)
+                else touch_time
+            )
+            held.prune(now - lifetime)
+        self._write(app_id, held, store, expiry)
+        self._entries.update(len(held))
+
+    def _write(self, app_id: str, held: KeyTouches, store, expiry) -> None:
+        """Store what the key holds, and time its oldest touch's end (a key with nothing left
+        is cleared)."""
+        oldest = held.oldest()
+        if oldest is None:
+            store.clear()
+            expiry.clear()
+            return
+        store.write(held.entries())
+        lifetime = self._lifetime.get(app_id)
+        if lifetime is not None:
+            expiry.set(Timestamp.from_utc_datetime(oldest + lifetime))
+
+    def _answer(self, app_id: str, key: tuple[str, str], message: Any, held: KeyTouches) -> ByEvent:
+        raise NotImplementedError
+
+
+class _DirectTouchesFn(_KeyedTouchesFn):
+    """Stage 1: the touches seen under a key; each conversion gets those it could use."""
+
+    def _answer(self, app_id: str, key: tuple[str, str], message: ConversionAt, held: KeyTouches) -> ByEvent:
+        found = _usable(held.touches(), message.when, self._windows[app_id].longest)
+        return message.event_id, DirectFound(app_id, key, found, message.when, message.key_count)
+
+
+class _LinkedTouchesFn(_KeyedTouchesFn):
+    """Stage 3: the touches learned under a key through other conversions (one hop); a
+    conversion never gets back a link it taught itself."""
+
+    def _answer(self, app_id: str, key: tuple[str, str], message: LinkLookup, held: KeyTouches) -> ByEvent:
+        found = _usable(held.touches(not_taught_by=message.event_id), message.when, self._windows[app_id].longest)
+        return message.event_id, LinkedFound(key, found, message.key_count, message.direct)
+
+
+# --------------------------------------------------------------------------- the event stages
+
+
+@beam.typehints.with_input_types(ByEvent)
+@beam.typehints.with_output_types(ByIdentity)
+class _FirstHopFn(beam.DoFn):
+    """Stage 2, keyed by event id: once every key has answered, the first-hop touch (the best
+    direct one) is taught under the conversion's other keys, and each key is asked for links."""
+
+    FOUND = BagStateSpec("found", PickleCoder())
+
+    def __init__(self, windows: dict[str, Windows]) -> None:
+        self._windows = windows
+
+    def process(self, element, found=beam.DoFn.StateParam(FOUND)) -> Iterator[ByIdentity]:
+        event_id, answer = element
+        found.add(answer)
+        answers: list[DirectFound] = list(found.read())
+        if len(answers) < answer.key_count:
+            return
+        found.clear()
+        app_id, when = answer.app_id, answer.when
+        keys = [a.key for a in answers]
+        direct = tuple(Candidate(touch, a.key[0]) for a in answers for touch in a.touches)
+        first_hop = choose(direct, when, self._windows[app_id])
+        for key in links_of(first_hop, keys):
+            assert first_hop is not None
+            yield (app_id, key), TouchAt(first_hop.touch, event_id)
+        for index, key in enumerate(keys):
+            yield (app_id, key), LinkLookup(event_id, when, len(keys), direct if index == 0 else None)
+
+
+@beam.typehints.with_input_types(ByEvent)
+@beam.typehints.with_output_types(dict)
+class _DecideFn(beam.DoFn):
+    """Stage 4, keyed by event id: the row, and each key's links (one of them with the direct
+    candidates) -> the row with its attribution columns."""
+
+    PARTS = BagStateSpec("parts", PickleCoder())
+
+    def __init__(self, windows: dict[str, Windows]) -> None:
+        self._windows = windows
+        self._attributed = Metrics.counter(METRICS_NAMESPACE, "attributed")
+
+    def process(self, element, parts=beam.DoFn.StateParam(PARTS)) -> Iterator[dict[str, Any]]:
+        _, part = element
+        parts.add(part)
+        received = list(parts.read())
+        rows = [p.row for p in received if type(p) is RowToDecide]
+        found: list[LinkedFound] = [p for p in received if type(p) is LinkedFound]
+        if not rows or not found or len(found) < found[0].key_count:
+            return
+        parts.clear()
+        row = rows[0]
+        when = parse_timestamp(row["timestamp"], "timestamp")
+        direct = next(f.direct for f in found if f.direct is not None)
+        linked = [Candidate(touch, f.key[0], linked=True) for f in found for touch in f.touches]
+        decided = choose([*direct, *linked], when, self._windows[row["app_id"]])
+        if decided is None:  # the mapping's row is unattributed
+            yield row
+        else:
+            self._attributed.inc()
+            yield {**row, **decided.columns(when)}
+
+
+# --------------------------------------------------------------------------- keying
+
+
+def _fan_out_conversion(row: dict[str, Any]) -> Iterator[ByIdentity]:
+    keys = identity_keys(row)
+    when = parse_timestamp(row["timestamp"], "timestamp")
+    for key in keys:
+        yield (row["app_id"], key), ConversionAt(row["id"], when, len(keys))
+
+
+def _fan_out_touch_row(row: dict[str, Any]) -> Iterator[ByIdentity]:
+    """A ``touches`` row under each of its keys: a touch (direct), or a link (one key, its teacher)."""
+    touch = Touch.from_row(row)
+    message = TouchAt(touch, row.get("taught_by") if row.get("source") == LINK_SOURCE else None)
+    for key in touch.keys:
+        yield (touch.app_id, key), message
+
+
+def _is_link(element: ByIdentity) -> bool:
+    return element[1].taught_by is not None
+
+
+def _is_touch(element: ByIdentity) -> bool:
+    return type(element[1]) is TouchAt and element[1].taught_by is None
+
+
+def _link_row(element: ByIdentity) -> dict[str, Any]:
+    (_, key), message = element
+    return message.touch.link_row(key, message.taught_by, datetime.now(UTC))
+
+
+def touches_usable_from(
+    now: datetime, windows: dict[str, Windows], max_event_age: timedelta | None
+) -> Iterator[TouchesToRead]:
+    """What a streaming job starting at ``now`` reads from ``touches``: per app (with a window),
+    the touches a conversion published from now on can still be attributed to (event times up
+    to ``max_event_age`` old), up to a day ahead (clock skew)."""
+    for app_id, app_windows in sorted(windows.items()):
+        if app_windows.longest > _ZERO:
+            since = now - app_windows.longest - (max_event_age or _ZERO)
+            yield app_id, (micros_of(since), micros_of(now + timedelta(days=1)))
+
+
+def _touches_at_start(_, windows: dict[str, Windows], max_event_age: timedelta | None) -> Iterator[TouchesToRead]:
+    return touches_usable_from(datetime.now(UTC), windows, max_event_age)
+
+
+class AttributeEvents(beam.PTransform):
+    """``{"events": unique events rows, "touches": touches rows}`` -> ``{"events": the rows with
+    their attribution columns (SPEC 9), "links": the links taught, as touches rows}``.
+
+    ``windows``: each app's windows, by app id. ``read_touches``: a step from
+    :data:`transforms.touches_table.TouchesToRead` to touches and link rows (the table's), or
+    None to start from the stream's touches only. ``max_touches_per_key``: the bound per
+    identity key and touch type (SPEC 11)."""
+
+    def __init__(
+        self,
+        windows: dict[str, Windows],
+        max_event_age: timedelta | None,
+        read_touches: beam.PTransform | None = None,
+        max_touches_per_key: int = DEFAULT_MAX_TOUCHES_PER_KEY,
+    ) -> None:
+        super().__init__()
+        self._windows = windows
+        self._max_event_age = max_event_age
+        self._read_touches = read_touches
+        self._max = max_touches_per_key
+
+    def _stage(self, fn_class: type[_KeyedTouchesFn]) -> _KeyedTouchesFn:
+        return fn_class(self._windows, self._max_event_age, self._max, gated=self._read_touches is not None)
+
+    def expand(self, inputs):
+        events, touches = inputs["events"], inputs["touches"]
+        to_direct = [
+            events | "KeyConversions" >> beam.FlatMap(_fan_out_conversion).with_output_types(ByIdentity),
+            touches | "KeyTouches" >> beam.FlatMap(_fan_out_touch_row).with_output_types(ByIdentity),
+        ]
+        to_linked = []
+        if self._read_touches is not None:
+            # Stamped at the start of time (the Impulse's): the gate opens once they are all in state.
+            table = (
+                events.pipeline
+                | "StartOfRun" >> beam.Impulse()
+                | "TouchesToRead" >> beam.FlatMap(_touches_at_start, self._windows, self._max_event_age)
+                | "ReadTouchesTable" >> self._read_touches
+                | "KeyTableTouches" >> beam.FlatMap(_fan_out_touch_row).with_output_types(ByIdentity)
+            )
+            to_direct.append(table | "TableTouches" >> beam.Filter(_is_touch).with_output_types(ByIdentity))
+            to_linked.append(table | "TableLinks" >> beam.Filter(_is_link).with_output_types(ByIdentity))
+        direct = (
+            to_direct
+            | "ToDirectTouches" >> beam.Flatten().with_output_types(ByIdentity)
+            | "DirectTouches" >> beam.ParDo(self._stage(_DirectTouchesFn))
+        )
+        asked = direct | "FirstHop" >> beam.ParDo(_FirstHopFn(self._windows))
+        linked = (
+            [asked, *to_linked]
+            | "ToLinkedTouches" >> beam.Flatten().with_output_types(ByIdentity)
+            | "LinkedTouches" >> beam.ParDo(self._stage(_LinkedTouchesFn))
+        )
+        rows = events | "KeyRows" >> beam.Map(lambda row: (row["id"], RowToDecide(row))).with_output_types(ByEvent)
+        decided = (
+            (rows, linked)
+            | "ToDecide" >> beam.Flatten().with_output_types(ByEvent)
+            | "Decide" >> beam.ParDo(_DecideFn(self._windows))
+        )
+        links = (
+            asked
+            | "LinksTaught" >> beam.Filter(lambda element: type(element[1]) is TouchAt)
+            | "LinkRows" >> beam.Map(_link_row)
+        )
+        return {"events": decided, "links": links}
