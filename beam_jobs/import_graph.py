@@ -87,7 +87,7 @@ def import_messages(
     )
     if feeds and any(s.enabled for app in settings.config.apps for s in app.webhooks):
         delivered = routed[EVENTS] | "DeliverWebhooks" >> DeliverWebhooks(
-            settings.config, RatesSource(project, opts.dataset, test_client=client)
+            settings.config, RatesSource(project, opts.dataset, test_client=client), stats_flush_seconds
         )
         delivered[WEBHOOK_FAILURES] | "WriteWebhookFailures" >> WriteTableRows(
             project, opts.dataset, WEBHOOK_FAILURES, test_client=client, buffering_seconds=buffering

@@ -154,11 +154,15 @@ def test_the_streaming_job_delivers_records_failures_and_never_waits_on_a_hangin
             # The events table is complete while the hanging receiver still holds its requests.
             assert len(hanging.requests) == 0 and events_done < 15, events_done
             deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:  # wait on the condition: every delivery decided
+            while time.monotonic() < deadline:  # wait on the condition: every delivery decided and counted
                 failures = sql_rows(
                     f"SELECT subscription_id, last_status, attempts FROM `{STACK_PROJECT}.{dataset}.webhook_failures`"
                 )
-                if len(failures) == 4 + 4 and len(purchases.delivered_keys()) == len(postback.delivered_keys()) == 2:
+                counted = sql_rows(
+                    f"SELECT SUM(delivered + failed) AS n FROM `{STACK_PROJECT}.{dataset}.webhook_stats_dedup`"
+                )[0]["n"]
+                delivered = len(purchases.delivered_keys()) == len(postback.delivered_keys()) == 2
+                if len(failures) == 4 + 4 and delivered and counted == 2 + 4 + 4 + 2:
                     break
                 time.sleep(0.5)  # poll interval of the loop above, not a wait for an outcome
     assert len(purchases.delivered_keys()) == 2  # the two PURCHASE events only
