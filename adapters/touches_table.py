@@ -99,3 +99,36 @@ def read_split(client: bigquery.Client, dataset: str, split: Split, *, links: bo
             if isinstance(value, datetime):
                 row[column] = to_bq_timestamp(value)
         yield row
+
+
+def read_loaded(
+    client: bigquery.Client,
+    dataset: str,
+    app_id: str,
+    loaded_after: datetime,
+    loaded_until: datetime,
+    touched_since: datetime,
+    sources: tuple[str, ...],
+) -> Iterator[dict[str, Any]]:
+    """``app_id``'s rows of ``sources`` (``load_touches``' export topics) ingested in
+    ``(loaded_after, loaded_until]`` whose touch time is at or after ``touched_since`` (the
+    partition filter: what a conversion can still use), as touches rows."""
+    sql = (
+        f"SELECT * FROM `{client.project}.{dataset}.{TOUCHES}` WHERE app_id = @app_id AND timestamp >= @touched_since "
+        "AND ingested_at > @loaded_after AND ingested_at <= @loaded_until AND source IN UNNEST(@sources)"
+    )
+    config = bigquery.QueryJobConfig(
+        query_parameters=[
+            bigquery.ScalarQueryParameter("app_id", "STRING", app_id),
+            bigquery.ScalarQueryParameter("touched_since", "TIMESTAMP", touched_since),
+            bigquery.ScalarQueryParameter("loaded_after", "TIMESTAMP", loaded_after),
+            bigquery.ScalarQueryParameter("loaded_until", "TIMESTAMP", loaded_until),
+            bigquery.ArrayQueryParameter("sources", "STRING", list(sources)),
+        ]
+    )
+    for found in client.query(sql, job_config=config).result(page_size=PAGE_SIZE):
+        row = dict(found.items())
+        for column, value in row.items():
+            if isinstance(value, datetime):
+                row[column] = to_bq_timestamp(value)
+        yield row

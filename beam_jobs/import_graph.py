@@ -13,6 +13,8 @@ by name on ``--update`` (dataflow/README.md).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
@@ -25,7 +27,7 @@ from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES, WEBHO
 from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS
 from transforms.routing import RouteSegmentMessages
 from transforms.sinks import DEFAULT_BUFFERING_SECONDS, WriteEventRows, WriteTableRows, rows_carry_raw_message
-from transforms.touches_table import ReadTouchesTable
+from transforms.touches_table import ReadTouchesTable, TailTouchesTable
 from transforms.webhooks import DeliverWebhooks, PublishFeed, RatesSource
 
 
@@ -41,6 +43,7 @@ def import_messages(
     max_touches_per_key: int = DEFAULT_MAX_TOUCHES_PER_KEY,
     stats_flush_seconds: int = DEFAULT_STATS_FLUSH_SECONDS,
     insert_buffering_seconds: float = DEFAULT_BUFFERING_SECONDS,
+    touches_refresh_seconds: int = 0,
 ) -> None:
     """Route ``messages`` and write each table.
 
@@ -65,10 +68,23 @@ def import_messages(
         dedup_shards=dedup_shards,
         keep_raw=rows_carry_raw_message(opts.bq_write_method),
         read_touches=(
-            ReadTouchesTable(project, opts.dataset, test_client=client) if opts.read_touches_table == "true" else None
+            ReadTouchesTable(project, opts.dataset, test_client=client, links=True)
+            if opts.read_touches_table == "true"
+            else None
         ),
         stats_flush_seconds=stats_flush,
         max_touches_per_key=max_touches_per_key,
+        tail_touches=(
+            TailTouchesTable(
+                project,
+                opts.dataset,
+                timedelta(seconds=touches_refresh_seconds),
+                {app: w.longest + (settings.max_event_age or timedelta(0)) for app, w in settings.windows.items()},
+                test_client=client,
+            )
+            if touches_refresh_seconds > 0 and opts.read_touches_table == "true" and dedup_shards is None
+            else None
+        ),
     )
     refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(
         project,

@@ -37,6 +37,8 @@ from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY
 from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS
 from transforms.sinks import DEFAULT_BUFFERING_SECONDS
 
+DEFAULT_TOUCHES_REFRESH_SECONDS = 300
+
 
 class SegmentImportOptions(ImporterOptions, PipelineOptions):
     """The streaming job's own options (a direct subclass of PipelineOptions too: see
@@ -70,6 +72,13 @@ class SegmentImportOptions(ImporterOptions, PipelineOptions):
             "sent after this many seconds.",
         )
         parser.add_argument(
+            "--touches_refresh_seconds",
+            type=int,
+            default=DEFAULT_TOUCHES_REFRESH_SECONDS,
+            help="With --read_touches_table: every this many seconds, read the touches load_touches added to the "
+            "touches table since (Branch's files loaded while the job runs); 0 turns it off.",
+        )
+        parser.add_argument(
             "--feed_topic",
             default=None,
             help="Also publish every imported event (JSON, attributes app_id, name, category) to "
@@ -87,9 +96,15 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         subscription=opts.subscription, with_attributes=True
     )
     settings = import_settings(opts, default_max_event_age=STREAMING_MAX_EVENT_AGE)
-    if opts.max_touches_per_key < 1 or opts.stats_flush_seconds < 1 or opts.insert_buffering_seconds <= 0:
+    if (
+        opts.max_touches_per_key < 1
+        or opts.stats_flush_seconds < 1
+        or opts.insert_buffering_seconds <= 0
+        or opts.touches_refresh_seconds < 0
+    ):
         raise SystemExit(
-            "--max_touches_per_key and --stats_flush_seconds must be at least 1, --insert_buffering_seconds positive"
+            "--max_touches_per_key and --stats_flush_seconds must be at least 1, --insert_buffering_seconds "
+            "positive, --touches_refresh_seconds 0 or more"
         )
     import_messages(
         messages,
@@ -101,6 +116,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         max_touches_per_key=opts.max_touches_per_key,
         stats_flush_seconds=opts.stats_flush_seconds,
         insert_buffering_seconds=opts.insert_buffering_seconds,
+        touches_refresh_seconds=opts.touches_refresh_seconds,
     )
 
 

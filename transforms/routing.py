@@ -63,8 +63,10 @@ class RouteSegmentMessages(beam.PTransform):
         read_touches: beam.PTransform | None = None,
         stats_flush_seconds: int | None = DEFAULT_STATS_FLUSH_SECONDS,
         max_touches_per_key: int = DEFAULT_MAX_TOUCHES_PER_KEY,
+        tail_touches: beam.PTransform | None = None,
     ) -> None:
         super().__init__()
+        self._tail_touches = tail_touches
         self._stats_flush_seconds = stats_flush_seconds
         self._max_touches_per_key = max_touches_per_key
         self._settings = settings
@@ -89,6 +91,7 @@ class RouteSegmentMessages(beam.PTransform):
                 self._settings.max_event_age,
                 read_touches=self._read_touches,
                 max_touches_per_key=self._max_touches_per_key,
+                tail_touches=self._tail_touches,
             )
             events = attributed["events"]
             # The links conversions teach are written to touches too: a restarted job reads them back.

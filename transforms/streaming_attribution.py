@@ -123,6 +123,7 @@ ByEvent = tuple[str, Any]  # (event id, DirectFound | LinkedFound | RowToDecide)
 
 _START_OF_TIME = Timestamp(micros=MIN_TIMESTAMP.micros + 1)  # the gate: just after the table's touches
 _ZERO = timedelta(0)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _usable(touches: list[Touch], when: datetime, horizon: timedelta) -> tuple[Touch, ...]:
@@ -160,6 +161,7 @@ class _KeyedTouchesFn(beam.DoFn):
         self._max = max_touches_per_key
         self._stage = uuid.uuid4().hex if gated else None  # (None: nothing to wait for)
         self._cut = Metrics.counter(METRICS_NAMESPACE, "attribution_cut")
+        self._expired = Metrics.counter(METRICS_NAMESPACE, "attribution_expired")
         self._entries = Metrics.distribution(METRICS_NAMESPACE, "attribution_key_entries")
 
     def process(
@@ -196,7 +198,7 @@ class _KeyedTouchesFn(beam.DoFn):
                expiry=beam.DoFn.TimerParam(EXPIRY)) -> None:  # fmt: skip
         app_id, _ = key
         held = KeyTouches(store.read() or ())
-        held.prune(fired.to_utc_datetime(has_tz=True) - self._lifetime[app_id])
+        self._expired.inc(held.prune(fired.to_utc_datetime(has_tz=True) - self._lifetime[app_id]))
         self._write(app_id, held, store, expiry)
 
     def _hold(self, app_id: str, message: TouchAt, timestamp: Timestamp, store, expiry) -> None:
@@ -210,7 +212,7 @@ class _KeyedTouchesFn(beam.DoFn):
                 if timestamp > Timestamp.from_utc_datetime(touch_time)
                 else touch_time
             )
-            held.prune(now - lifetime)
+            self._expired.inc(held.prune(now - lifetime))
         self._write(app_id, held, store, expiry)
         self._entries.update(len(held))
 
@@ -224,8 +226,8 @@ class _KeyedTouchesFn(beam.DoFn):
             return
         store.write(held.entries())
         lifetime = self._lifetime.get(app_id)
-        if lifetime is not None:
-            expiry.set(Timestamp.from_utc_datetime(oldest + lifetime))
+        if lifetime is not None:  # (just after its end: the prune then drops it, and the timer moves on)
+            expiry.set(Timestamp.from_utc_datetime(oldest + lifetime + _MICROSECOND))
 
     def _answer(self, app_id: str, key: tuple[str, str], message: Any, held: KeyTouches) -> ByEvent:
         raise NotImplementedError
@@ -360,14 +362,21 @@ def _touches_at_start(_, windows: dict[str, Windows], max_event_age: timedelta |
     return touches_usable_from(datetime.now(UTC), windows, max_event_age)
 
 
+def _apps_to_tail(_, windows: dict[str, Windows]) -> Iterator[tuple[str, int]]:
+    """Each app with a window, and when the job started (the tail reads what is loaded after)."""
+    start = micros_of(datetime.now(UTC))
+    return ((app_id, start) for app_id, app_windows in sorted(windows.items()) if app_windows.longest > _ZERO)
+
+
 class AttributeEvents(beam.PTransform):
     """``{"events": unique events rows, "touches": touches rows}`` -> ``{"events": the rows with
     their attribution columns (SPEC 9), "links": the links taught, as touches rows}``.
 
     ``windows``: each app's windows, by app id. ``read_touches``: a step from
     :data:`transforms.touches_table.TouchesToRead` to touches and link rows (the table's), or
-    None to start from the stream's touches only. ``max_touches_per_key``: the bound per
-    identity key and touch type (SPEC 11)."""
+    None to start from the stream's touches only. ``tail_touches``: a step from ``(app id,
+    start micros)`` to the rows loaded into the table since (``TailTouchesTable``), or None.
+    ``max_touches_per_key``: the bound per identity key and touch type (SPEC 11)."""
 
     def __init__(
         self,
@@ -375,12 +384,14 @@ class AttributeEvents(beam.PTransform):
         max_event_age: timedelta | None,
         read_touches: beam.PTransform | None = None,
         max_touches_per_key: int = DEFAULT_MAX_TOUCHES_PER_KEY,
+        tail_touches: beam.PTransform | None = None,
     ) -> None:
         super().__init__()
         self._windows = windows
         self._max_event_age = max_event_age
         self._read_touches = read_touches
         self._max = max_touches_per_key
+        self._tail_touches = tail_touches
 
     def _stage(self, fn_class: type[_KeyedTouchesFn]) -> _KeyedTouchesFn:
         return fn_class(self._windows, self._max_event_age, self._max, gated=self._read_touches is not None)
@@ -392,11 +403,23 @@ class AttributeEvents(beam.PTransform):
             touches | "KeyTouches" >> beam.FlatMap(_fan_out_touch_row).with_output_types(ByIdentity),
         ]
         to_linked = []
+        start = (
+            events.pipeline | "StartOfRun" >> beam.Impulse()
+            if self._read_touches is not None or self._tail_touches is not None
+            else None
+        )
+        if self._tail_touches is not None:  # Branch's files loaded while the job runs
+            tailed = (
+                start
+                | "AppsToTail" >> beam.FlatMap(_apps_to_tail, self._windows).with_output_types(tuple[str, int])
+                | "TailTouchesTable" >> self._tail_touches
+                | "KeyTailedTouches" >> beam.FlatMap(_fan_out_touch_row).with_output_types(ByIdentity)
+            )
+            to_direct.append(tailed)
         if self._read_touches is not None:
             # Stamped at the start of time (the Impulse's): the gate opens once they are all in state.
             table = (
-                events.pipeline
-                | "StartOfRun" >> beam.Impulse()
+                start
                 | "TouchesToRead" >> beam.FlatMap(_touches_at_start, self._windows, self._max_event_age)
                 | "ReadTouchesTable" >> self._read_touches
                 | "KeyTableTouches" >> beam.FlatMap(_fan_out_touch_row).with_output_types(ByIdentity)

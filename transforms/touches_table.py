@@ -14,18 +14,25 @@ same code runs on BigQuery and on the local emulator.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.coders import VarIntCoder
 from apache_beam.metrics import Metrics
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.utils.timestamp import Duration, Timestamp
 from google.cloud import bigquery
 
 from adapters.bigquery import EmulatorClient
-from adapters.touches_table import Split, plan_splits, read_split
+from adapters.touches_table import Split, plan_splits, read_loaded, read_split
+from domain.branch_exports import TOUCH_TOPICS
 from schemas.reasons import METRICS_NAMESPACE
+
+_LOG = logging.getLogger(__name__)
 
 # What to read: (app id, (since, until)), microseconds since the epoch, both inclusive.
 TouchesToRead = tuple[str, tuple[int, int]]
@@ -99,3 +106,86 @@ class ReadTouchesTable(beam.PTransform):
             | "SpreadSplits" >> beam.Reshuffle()
             | "ReadSplits" >> beam.ParDo(_ReadSplitFn(*self._args))
         )
+
+
+# --------------------------------------------------------------------------- the tail
+
+
+@beam.typehints.with_input_types(tuple[str, int])
+@beam.typehints.with_output_types(dict)
+class _TailFn(beam.DoFn):
+    """Keyed by app: every ``interval`` (a processing-time timer that sets itself again), the
+    rows ``load_touches`` added since the last read, that a conversion can still use."""
+
+    LOADED_UNTIL = ReadModifyWriteStateSpec("loaded_until_micros", VarIntCoder())
+    TICK = TimerSpec("tick", TimeDomain.REAL_TIME)
+
+    def __init__(
+        self,
+        project: str,
+        dataset: str,
+        test_client: EmulatorClient | None,
+        interval: timedelta,
+        horizon: dict[str, timedelta],
+        sources: tuple[str, ...],
+    ) -> None:
+        self._project, self._dataset, self._test_client = project, dataset, test_client
+        self._interval, self._horizon, self._sources = interval, horizon, sources
+        self._read = Metrics.counter(METRICS_NAMESPACE, "touches_tailed")
+
+    def setup(self) -> None:
+        self._client = self._test_client or bigquery.Client(project=self._project)
+
+    def process(self, element, loaded_until=beam.DoFn.StateParam(LOADED_UNTIL),
+                tick=beam.DoFn.TimerParam(TICK)) -> Iterator[dict[str, Any]]:  # fmt: skip
+        _, start_micros = element  # (the start-up read covers what was loaded before the job started)
+        loaded_until.write(start_micros)
+        tick.set(Timestamp.now() + Duration(micros=self._interval // timedelta(microseconds=1)))
+        return iter(())
+
+    @on_timer(TICK)
+    def read_new(self, key=beam.DoFn.KeyParam, loaded_until=beam.DoFn.StateParam(LOADED_UNTIL),
+                 tick=beam.DoFn.TimerParam(TICK)) -> Iterator[dict[str, Any]]:  # fmt: skip
+        now = datetime.now(UTC)
+        since = _time_of(loaded_until.read() or micros_of(now))
+        try:
+            rows = list(
+                read_loaded(self._client, self._dataset, key, since, now, now - self._horizon[key], self._sources)
+            )
+        except Exception as error:  # noqa: BLE001 - a failed read is tried again at the next tick
+            _LOG.warning("touches of %s not tailed (%s); trying again in %s", key, type(error).__name__, self._interval)
+            rows = []
+        else:
+            loaded_until.write(micros_of(now))
+        tick.set(Timestamp.now() + Duration(micros=self._interval // timedelta(microseconds=1)))
+        for row in rows:
+            self._read.inc()
+            yield row
+
+    def teardown(self) -> None:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+
+
+class TailTouchesTable(beam.PTransform):
+    """``(app id, start micros)`` per app -> the rows ``load_touches`` adds to ``touches`` while
+    the job runs, every ``interval`` (counter ``touches_tailed``): Branch's export files
+    loaded after the start reach the attribution within the interval, not at a restart.
+    ``horizon``: per app, how old a touch a conversion can still use (its rows older than
+    that are not read)."""
+
+    def __init__(
+        self,
+        project: str,
+        dataset: str,
+        interval: timedelta,
+        horizon: dict[str, timedelta],
+        *,
+        test_client: EmulatorClient | None = None,
+    ) -> None:
+        super().__init__()
+        self._fn = _TailFn(project, dataset, test_client, interval, horizon, TOUCH_TOPICS)
+
+    def expand(self, apps):
+        return apps | "EveryInterval" >> beam.ParDo(self._fn)

@@ -111,3 +111,79 @@ def test_the_streaming_job_starts_with_the_touches_loaded_from_branch_files(bq_c
         accounting = publish_in_phases(bq_client, fresh_dataset, topic, [_purchases(now)], timeout=120)
     assert accounting.consistent(3), accounting
     assert _attribution(bq_client, fresh_dataset) == EXPECTED
+
+
+def _purchase(message_id: str, now: datetime, **identity) -> SampleMessage:
+    event = {"type": "track", "event": "Order Completed", "messageId": message_id,
+             "timestamp": (now - timedelta(minutes=30)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+             "properties": {"revenue": 5, "currency": "USD"}, **identity}  # fmt: skip
+    return SampleMessage(orjson.dumps(event), {}, "valid")
+
+
+def test_touches_loaded_while_the_streaming_job_runs_attribute_within_its_refresh(
+    bq_client, fresh_dataset, tmp_path, fresh_subscription
+):
+    """``--touches_refresh_seconds``: the job tails the table, so a file loaded after it started
+    attributes later conversions without a restart. The job is asked with a new conversion each
+    second (a condition with a deadline: the first one attributed proves it)."""
+    from tools.local_run import publish, wait_until_accounted
+
+    topic, subscription = (path.rsplit("/", 1)[1] for path in fresh_subscription)
+    now = datetime.now(UTC)
+    with streaming_job(bq_client.project, fresh_dataset, subscription, "--touches_refresh_seconds=2"):
+        before = [_purchase("tail-before", now, userId="tt-user-1")]
+        assert wait_until_accounted(bq_client, fresh_dataset, 0, timeout=1, progress=False) is not None
+        publish(STACK_PROJECT, topic, before, progress=False)
+        assert wait_until_accounted(bq_client, fresh_dataset, 1, timeout=60, progress=False).consistent(1)
+        _load_clicks(fresh_dataset, tmp_path, now)  # while the job runs
+        deadline, probes = datetime.now(UTC) + timedelta(seconds=90), 0
+        while datetime.now(UTC) < deadline:
+            probes += 1
+            publish(STACK_PROJECT, topic, [_purchase(f"tail-probe-{probes}", now, userId="tt-user-1")], progress=False)
+            wait_until_accounted(bq_client, fresh_dataset, 1 + probes, timeout=30, progress=False)
+            decided = {
+                row["id"]: row
+                for row in query_rows(
+                    bq_client,
+                    f"""
+                SELECT segment_message_id AS id, attributed, last_attributed_touch_data_tilde_campaign AS campaign
+                FROM `{STACK_PROJECT}.{fresh_dataset}.events_dedup` WHERE timestamp >= TIMESTAMP '2000-01-01'""",
+                )
+            }
+            if decided.get(f"tail-probe-{probes}", {}).get("attributed"):
+                break
+    assert decided["tail-before"]["attributed"] is False  # decided before the file was loaded: never again
+    assert decided[f"tail-probe-{probes}"]["campaign"] == "from_branch_file"
+
+
+def test_links_taught_before_a_restart_attribute_after_it(bq_client, fresh_dataset, fresh_subscription):
+    """A link (a touch known under another key of the user, SPEC 9) is written to ``touches``
+    and read back by the next job: a web purchase by user id, after the restart, is credited to
+    the app click its user's earlier app purchase taught."""
+    topic, subscription = (path.rsplit("/", 1)[1] for path in fresh_subscription)
+    now = datetime.now(UTC)
+    click = {"type": "track", "event": "Deep Link Opened", "messageId": "link-click",
+             "timestamp": (now - timedelta(hours=3)).isoformat(), "context": {"device": {"type": "ios",
+             "advertisingId": "LINK-IDFA"}}, "properties": {"url": "https://x.app.link/a?~campaign=app_campaign"}}  # fmt: skip
+    teacher = _purchase("link-teacher", now - timedelta(hours=1), userId="link-user",
+                        context={"device": {"type": "ios", "advertisingId": "LINK-IDFA"}})  # fmt: skip
+    with streaming_job(bq_client.project, fresh_dataset, subscription):
+        accounting = publish_in_phases(bq_client, fresh_dataset, topic,
+                                       [[SampleMessage(orjson.dumps(click), {}, "valid")], [teacher]], timeout=120)  # fmt: skip
+    assert accounting.consistent(2), accounting
+    links = query_rows(bq_client, f"""SELECT developer_identity, taught_by FROM `{STACK_PROJECT}.{fresh_dataset}.touches`
+                                      WHERE source = 'link' AND timestamp >= TIMESTAMP '2000-01-01'""")  # fmt: skip
+    assert [row["developer_identity"] for row in links] == ["link-user"]
+    web = _purchase("link-web", now, userId="link-user",
+                    context={"userAgent": "Mozilla/5.0 (Windows NT 10.0)"})  # fmt: skip
+    from tools.local_run import publish, wait_until_accounted
+
+    with streaming_job(bq_client.project, fresh_dataset, subscription):  # a new job: only the table knows the link
+        publish(STACK_PROJECT, topic, [web], progress=False)
+        assert wait_until_accounted(bq_client, fresh_dataset, 3, timeout=120, progress=False).consistent(3)
+    decided = {row["id"]: row for row in query_rows(bq_client, f"""
+        SELECT segment_message_id AS id, attributed, last_attributed_touch_data_tilde_campaign AS campaign,
+               attribution_match AS matched
+        FROM `{STACK_PROJECT}.{fresh_dataset}.events_dedup` WHERE timestamp >= TIMESTAMP '2000-01-01'""")}  # fmt: skip
+    assert decided["link-web"] == {"id": "link-web", "attributed": True, "campaign": "app_campaign",
+                                   "matched": "developer_identity"}  # fmt: skip

@@ -19,6 +19,7 @@ from beam_jobs.cli import map_message
 from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState, Windows
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
+from domain.timestamps import parse_timestamp
 from schemas.tables import EVENTS, TOUCHES
 from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, message, purchase, web
 from tests.support.mapping import MAPPING_WEB_KEY
@@ -231,3 +232,66 @@ def test_the_jobs_read_the_touches_their_conversions_could_use():
     # The backfill: from the longest window before its earliest conversion to its latest one.
     first, last = micros_of(NOW - timedelta(days=30)), micros_of(NOW)
     assert touches_usable_by(("a", (first, last)), windows) == ("a", (micros_of(NOW - timedelta(days=37)), last))
+
+
+def _metrics(result) -> dict[str, Any]:
+    """The job's counters and distributions. (Beam 2.77's DirectRunner keeps, in streaming, the
+    metrics of a step's first bundle only: the tests below send their messages as one bundle.)"""
+    from apache_beam.metrics import MetricsFilter
+
+    from schemas.reasons import METRICS_NAMESPACE
+
+    found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    values: dict[str, Any] = {}
+    for counter in found["counters"]:
+        values[counter.key.metric.name] = values.get(counter.key.metric.name, 0) + counter.committed
+    for distribution in found["distributions"]:
+        values[distribution.key.metric.name] = distribution.committed
+    return values
+
+
+def _one_bundle(docs: list[dict], settings: ImportSettings = SETTINGS):
+    """The messages as one bundle, each published at its event time, then the watermark to the end."""
+    messages = []
+    for doc in docs:
+        published = parse_timestamp(doc["timestamp"], "timestamp")
+        messages.append(TimestampedValue(PubsubMessage(orjson.dumps(doc), {}, publish_time=published),
+                                         published.timestamp()))  # fmt: skip
+    options = PipelineOptions(["--runner=BundleBasedDirectRunner"])
+    options.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(options=options)
+    test_stream = _TestStream().add_elements(messages).advance_watermark_to_infinity()
+    return pipeline, pipeline | test_stream | RouteSegmentMessages(settings, timedelta(minutes=10))
+
+
+def test_a_hot_key_holds_at_most_its_bound_and_decides_as_the_bounded_reference():
+    """SPEC 11: 100 clicks of one user are at most 64 entries in its key's state (the latest,
+    36 cut and counted), and its purchases are decided as the in-memory state, bounded alike."""
+    clicks = [click(NOW - timedelta(days=6, hours=-n), campaign=f"c{n}", user_id="hot") for n in range(100)]
+    # The second purchase's best click is the 31st: cut by the bound, in both forms.
+    docs = [*clicks, purchase(user_id="hot"), purchase(NOW - timedelta(days=6, hours=-30.5), user_id="hot")]
+    expected = reference([(doc, None) for doc in docs])
+    assert sorted(map(str, (c["last_attributed_touch_data_tilde_campaign"] for c in expected.values()))) == [
+        "None",
+        "c99",
+    ]
+    pipeline, routed = _one_bundle(docs)
+    assert_that(routed[EVENTS], lambda rows: _check(_columns(rows), expected))
+    result = pipeline.run()
+    result.wait_until_finish()
+    metrics = _metrics(result)
+    assert metrics["attribution_cut"] == 36
+    assert metrics["attribution_key_entries"].max == 64
+
+
+def test_a_key_touched_every_week_forgets_what_no_conversion_can_use():
+    """Every write prunes a key's touches to the window plus max_event_age (SPEC 11): ten weekly
+    clicks of one user never hold more than two at a time, however long the key lives."""
+    settings = ImportSettings(load_config(), max_event_age=timedelta(hours=1))
+    docs = [click(NOW - timedelta(weeks=10 - n), campaign=f"week{n}", user_id="weekly") for n in range(10)]
+    pipeline, _ = _one_bundle([*docs, purchase(NOW - timedelta(minutes=5), user_id="weekly")], settings)
+    result = pipeline.run()
+    result.wait_until_finish()
+    metrics = _metrics(result)
+    assert metrics["attribution_key_entries"].max == 2
+    assert metrics["attribution_expired"] == 8

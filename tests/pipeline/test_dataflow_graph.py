@@ -52,6 +52,7 @@ STATE_STEPS = {
     "RouteSegmentMessages/AttributeEvents/FirstHop",
     "RouteSegmentMessages/AttributeEvents/LinkedTouches",
     "RouteSegmentMessages/AttributeEvents/Decide",
+    "RouteSegmentMessages/AttributeEvents/TailTouchesTable/EveryInterval",
 }
 # The sinks' batches (GroupIntoBatches before each streaming insert): Beam's step names.
 SINK_BATCH_STEPS = {

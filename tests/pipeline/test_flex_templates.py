@@ -55,6 +55,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "insert_buffering_seconds": ("2.5", "5s"),
     "stats_flush_seconds": ("30", "0.5"),
     "max_touches_per_key": ("128", "-1"),
+    "touches_refresh_seconds": ("60", "5m"),
     # The other methods' graphs are checked in test_dataflow_graph.py.
     "bq_write_method": ("STREAMING_INSERTS", "storage_write"),
     "export_date": ("2026-11-19", "2026-13-01"),

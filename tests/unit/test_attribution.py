@@ -15,6 +15,7 @@ from domain.attribution import (
     LINK_COLUMN_PREFIX,
     LINK_KEYS,
     AttributionState,
+    KeyTouches,
     Touch,
     link_data,
 )
@@ -431,3 +432,56 @@ def test_a_touch_read_back_from_its_row_is_the_same_touch():
     result, _ = map_message(orjson.dumps(doc), None, settings, NOW)
     assert result.touch is not None
     assert Touch.from_row(result.touch.row(NOW)) == result.touch
+
+
+# --------------------------------------------------------------------------- bounded state (SPEC 11)
+
+
+def _touch(n: int, *, hours_ago: float = 1, touch_type: str = "CLICK") -> Touch:
+    return Touch(
+        f"t-{n:03}", "app", touch_type, NOW - timedelta(hours=hours_ago), "test", (("developer_identity", "u"),), ()
+    )
+
+
+def test_a_key_holds_one_entry_per_touch_id():
+    held = KeyTouches()
+    assert held.add(_touch(1), max_per_type=64) == 0
+    assert held.add(_touch(1), max_per_type=64) == 0  # the same touch again (the table and the stream)
+    assert len(held) == 1
+
+
+def test_a_key_keeps_the_latest_touches_of_each_type_within_its_cap_and_counts_the_cut():
+    held = KeyTouches()
+    cuts = sum(held.add(_touch(n, hours_ago=200 - n), max_per_type=64) for n in range(100))
+    cuts += sum(held.add(_touch(500 + n, touch_type="IMPRESSION"), max_per_type=64) for n in range(3))
+    assert cuts == 36 and len(held) == 64 + 3
+    kept = sorted(t.id for t in held.touches() if t.type == "CLICK")
+    assert kept == [f"t-{n:03}" for n in range(36, 100)]  # the 64 latest clicks; impressions apart
+    assert held.add(_touch(999, hours_ago=500), max_per_type=64) == 1  # older than all: cut at once
+    assert "t-999" not in {t.id for t in held.touches()}
+
+
+def test_prune_drops_what_no_conversion_can_use_and_the_oldest_says_when_to_prune_next():
+    held = KeyTouches([(_touch(1, hours_ago=50), None), (_touch(2, hours_ago=10), None)])
+    assert held.oldest() == NOW - timedelta(hours=50)
+    assert held.prune(NOW - timedelta(hours=24)) == 1
+    assert [t.id for t in held.touches()] == ["t-002"] and held.oldest() == NOW - timedelta(hours=10)
+
+
+def test_a_link_remembers_the_conversion_that_first_taught_it():
+    links = KeyTouches()
+    links.add(_touch(1), "conversion-a", max_per_type=64)
+    links.add(_touch(1), "conversion-b", max_per_type=64)  # taught again: one entry, the first teacher
+    assert len(links) == 1
+    assert links.touches(not_taught_by="conversion-a") == []  # never claimed back by its teacher
+    assert [t.id for t in links.touches(not_taught_by="conversion-b")] == ["t-001"]
+
+
+def test_the_reference_state_is_bounded_as_the_pipeline_and_still_decides_by_the_latest_click():
+    lines = run(*[click(NOW - timedelta(days=6, hours=-n), campaign=f"c{n}", user_id="hot") for n in range(100)],
+                purchase(user_id="hot"))  # fmt: skip
+    assert campaign_of(lines[-1]) == "c99"
+    state = AttributionState()
+    for n in range(100):
+        state.add_touch(_touch(n, hours_ago=100 - n))
+    assert state.cuts == 36
