@@ -70,13 +70,20 @@ def rejected_row(
     }
 
 
+def raw_fields(data: bytes, attributes: Mapping[str, str] | None, publish_time: datetime | None) -> dict[str, Any]:
+    """The raw message as the fields an events row carries it in (``attach_raw``)."""
+    return {
+        RAW_PAYLOAD: base64.b64encode(data).decode("ascii"),
+        RAW_ATTRIBUTES: attribute_records(attributes),
+        RAW_PUBLISH_TIME: to_bq_timestamp(publish_time) if publish_time else None,
+    }
+
+
 def attach_raw(
     row: dict[str, Any], data: bytes, attributes: Mapping[str, str] | None, publish_time: datetime | None
 ) -> dict[str, Any]:
     """Carry the raw message with an events row (the sink is told to ignore unknown fields)."""
-    row[RAW_PAYLOAD] = base64.b64encode(data).decode("ascii")
-    row[RAW_ATTRIBUTES] = attribute_records(attributes)
-    row[RAW_PUBLISH_TIME] = to_bq_timestamp(publish_time) if publish_time else None
+    row.update(raw_fields(data, attributes, publish_time))
     return row
 
 

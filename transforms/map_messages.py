@@ -19,7 +19,7 @@ import orjson
 from apache_beam.metrics import Metrics
 
 from domain.attribution import replay_entry
-from domain.dead_letters import attach_raw, rejected_row
+from domain.dead_letters import attach_raw, raw_fields, rejected_row
 from domain.import_stats import StatKey, minute_of
 from domain.mapping import ImportSettings, MappingOutcome, process_message
 from domain.speedups import without_nulls
@@ -27,7 +27,7 @@ from domain.timestamps import to_bq_timestamp
 from schemas.reasons import METRICS_NAMESPACE, Outcome
 from transforms.counting import BundleCounts
 from transforms.dedup import CopyPacker
-from transforms.tags import CONVERSIONS, COUNTS, REJECTED, TOUCHES
+from transforms.tags import CONVERSIONS, COUNTS, RAW, REJECTED, TOUCHES
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -129,13 +129,24 @@ class _MapMessagesFn(beam.DoFn):
 
 @beam.typehints.with_output_types(tuple[str, tuple[int, dict]])
 class _MapPubSubMessagesFn(_MapMessagesFn):
-    """Streaming: a Pub/Sub message -> ``(event id, (publish time, row))`` or a dead letter."""
+    """Streaming: a Pub/Sub message -> ``(event id, (publish time, row))`` or a dead letter. The
+    raw message of an imported copy goes apart, to ``RAW`` as ``(event id, raw fields)``: it is
+    joined to its row where the row is decided (``AttributeEvents``), so that dedup's shuffle
+    does not carry it."""
+
+    def __init__(self, settings: ImportSettings, keep_raw: bool = True) -> None:
+        super().__init__(settings, keep_raw=False)  # (rows leave without it: see RAW)
+        self._raw_apart = keep_raw
 
     def process(self, message, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         mapped = self._map(message.data, message.attributes, message.publish_time, timestamp.micros, timestamp, window)
         if isinstance(mapped, tuple):
             event_id, micros, row = mapped
             yield event_id, (micros, row)
+            if self._raw_apart:
+                yield beam.pvalue.TaggedOutput(
+                    RAW, (event_id, raw_fields(message.data, message.attributes, message.publish_time))
+                )
         elif mapped is not None:
             yield beam.pvalue.TaggedOutput(REJECTED, mapped)
         elif self._touches:
@@ -180,9 +191,10 @@ class MapSegmentMessages(beam.PTransform):
     :class:`transforms.archives.ReadArchiveChunks`); the main output holds ``(shard, pack)``
     elements (:class:`CopyPacker`), the copies' dedup time being their event time.
 
-    Imported rows carry their raw message (``attach_raw``) for the dead letter of a row the
-    streaming-insert sink refuses; ``keep_raw=False`` leaves it out, for a sink that has no
-    per-row refusals (a load job is all or nothing): less to encode, pack and shuffle.
+    Imported rows keep their raw message for the dead letter of a row the streaming-insert sink
+    refuses: carried on the row in batch (``attach_raw``), apart on ``RAW`` when streaming;
+    ``keep_raw=False`` leaves it out, for a sink that has no per-row refusals (a load job is
+    all or nothing): less to encode, pack and shuffle.
     """
 
     def __init__(self, settings: ImportSettings, *, dedup_shards: int | None = None, keep_raw: bool = True) -> None:
@@ -198,5 +210,5 @@ class MapSegmentMessages(beam.PTransform):
         else:
             fn = _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)
         return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(
-            REJECTED, COUNTS, TOUCHES, CONVERSIONS, main="imported"
+            REJECTED, COUNTS, TOUCHES, CONVERSIONS, RAW, main="imported"
         )

@@ -33,7 +33,7 @@ from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS, CountOutcomesPerMin
 from transforms.dedup import DropDuplicates
 from transforms.map_messages import MapSegmentMessages
 from transforms.streaming_attribution import AttributeEvents
-from transforms.tags import CONVERSIONS, COUNTS, REJECTED, TOUCHES
+from transforms.tags import CONVERSIONS, COUNTS, RAW, REJECTED, TOUCHES
 
 
 def _dedup_stat(row: dict[str, Any], duplicate: bool) -> StatKey:
@@ -83,15 +83,16 @@ class RouteSegmentMessages(beam.PTransform):
             deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
                 self._dedup_window, streaming=True, stat_key=_dedup_stat
             )
-            attributed = {
-                "events": deduped.unique,
-                "touches": mapped[TOUCHES],
-            } | "AttributeEvents" >> AttributeEvents(
+            inputs = {"events": deduped.unique, "touches": mapped[TOUCHES]}
+            if self._keep_raw:  # (the raw messages skip dedup: they join their rows where they are decided)
+                inputs["raw"] = mapped[RAW]
+            attributed = inputs | "AttributeEvents" >> AttributeEvents(
                 self._settings.windows,
                 self._settings.max_event_age,
                 read_touches=self._read_touches,
                 max_touches_per_key=self._max_touches_per_key,
                 tail_touches=self._tail_touches,
+                raw_ttl=self._dedup_window + timedelta(hours=1),
             )
             events = attributed["events"]
             # The links conversions teach are written to touches too: a restarted job reads them back.

@@ -41,7 +41,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
-from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
 from domain.attribution import (
     DEFAULT_MAX_TOUCHES_PER_KEY,
@@ -118,8 +118,15 @@ class RowToDecide(NamedTuple):
     row: dict[str, Any]
 
 
+class RawToDecide(NamedTuple):
+    """The raw message of an imported copy (its dead letter's, should BigQuery refuse the row):
+    it comes straight from the mapping, not through dedup, and joins its row at Decide."""
+
+    fields: dict[str, Any]
+
+
 ByIdentity = tuple[IdentityKey, Any]  # (identity key, TouchAt | ConversionAt | LinkLookup)
-ByEvent = tuple[str, Any]  # (event id, DirectFound | LinkedFound | RowToDecide)
+ByEvent = tuple[str, Any]  # (event id, DirectFound | LinkedFound | RowToDecide | RawToDecide)
 
 _START_OF_TIME = Timestamp(micros=MIN_TIMESTAMP.micros + 1)  # the gate: just after the table's touches
 _ZERO = timedelta(0)
@@ -285,25 +292,35 @@ class _FirstHopFn(beam.DoFn):
 @beam.typehints.with_input_types(ByEvent)
 @beam.typehints.with_output_types(dict)
 class _DecideFn(beam.DoFn):
-    """Stage 4, keyed by event id: the row, and each key's links (one of them with the direct
-    candidates) -> the row with its attribution columns."""
+    """Stage 4, keyed by event id: the row, each key's links (one of them with the direct
+    candidates) and, with ``raw``, the raw message -> the row with its attribution columns.
+
+    A raw message whose row never comes (a repeat that dedup dropped) is cleared ``raw_ttl``
+    after it came, by a timer; so is one that comes after its row was decided."""
 
     PARTS = BagStateSpec("parts", PickleCoder())
+    ORPHANS = TimerSpec("orphans", TimeDomain.WATERMARK)
 
-    def __init__(self, windows: dict[str, Windows]) -> None:
+    def __init__(self, windows: dict[str, Windows], raw: bool, raw_ttl: timedelta) -> None:
         self._windows = windows
+        self._raw = raw
+        self._raw_ttl = raw_ttl
         self._attributed = Metrics.counter(METRICS_NAMESPACE, "attributed")
 
-    def process(self, element, parts=beam.DoFn.StateParam(PARTS)) -> Iterator[dict[str, Any]]:
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, parts=beam.DoFn.StateParam(PARTS),
+                orphans=beam.DoFn.TimerParam(ORPHANS)) -> Iterator[dict[str, Any]]:  # fmt: skip
         _, part = element
         parts.add(part)
         received = list(parts.read())
+        if type(part) is RawToDecide and len(received) == 1:  # (its row may never come)
+            orphans.set(timestamp + Duration(micros=self._raw_ttl // _MICROSECOND))
         rows = [p.row for p in received if type(p) is RowToDecide]
+        raws = [p.fields for p in received if type(p) is RawToDecide]
         found: list[LinkedFound] = [p for p in received if type(p) is LinkedFound]
-        if not rows or not found or len(found) < found[0].key_count:
+        if not rows or not found or len(found) < found[0].key_count or (self._raw and not raws):
             return
         parts.clear()
-        row = rows[0]
+        row = {**rows[0], **raws[0]} if raws else rows[0]
         when = parse_timestamp(row["timestamp"], "timestamp")
         direct = next(f.direct for f in found if f.direct is not None)
         linked = [Candidate(touch, f.key[0], linked=True) for f in found for touch in f.touches]
@@ -313,6 +330,11 @@ class _DecideFn(beam.DoFn):
         else:
             self._attributed.inc()
             yield {**row, **decided.columns(when)}
+
+    @on_timer(ORPHANS)
+    def clear_orphans(self, parts=beam.DoFn.StateParam(PARTS)) -> None:
+        if not any(type(p) is RowToDecide for p in parts.read()):  # (a row still waiting keeps its raw)
+            parts.clear()
 
 
 # --------------------------------------------------------------------------- keying
@@ -369,8 +391,10 @@ def _apps_to_tail(_, windows: dict[str, Windows]) -> Iterator[tuple[str, int]]:
 
 
 class AttributeEvents(beam.PTransform):
-    """``{"events": unique events rows, "touches": touches rows}`` -> ``{"events": the rows with
-    their attribution columns (SPEC 9), "links": the links taught, as touches rows}``.
+    """``{"events": unique events rows, "touches": touches rows[, "raw": (event id, raw message
+    fields) of every imported copy]}`` -> ``{"events": the rows with their attribution columns
+    (SPEC 9) and, given "raw", their raw message, "links": the links taught, as touches rows}``.
+    ``raw_ttl``: how long a raw message waits for its row (a repeat's never comes).
 
     ``windows``: each app's windows, by app id. ``read_touches``: a step from
     :data:`transforms.touches_table.TouchesToRead` to touches and link rows (the table's), or
@@ -385,8 +409,10 @@ class AttributeEvents(beam.PTransform):
         read_touches: beam.PTransform | None = None,
         max_touches_per_key: int = DEFAULT_MAX_TOUCHES_PER_KEY,
         tail_touches: beam.PTransform | None = None,
+        raw_ttl: timedelta = timedelta(hours=1),
     ) -> None:
         super().__init__()
+        self._raw_ttl = raw_ttl
         self._windows = windows
         self._max_event_age = max_event_age
         self._read_touches = read_touches
@@ -438,10 +464,17 @@ class AttributeEvents(beam.PTransform):
             | "LinkedTouches" >> beam.ParDo(self._stage(_LinkedTouchesFn))
         )
         rows = events | "KeyRows" >> beam.Map(lambda row: (row["id"], RowToDecide(row))).with_output_types(ByEvent)
+        to_decide = [rows, linked]
+        if "raw" in inputs:
+            to_decide.append(
+                inputs["raw"]
+                | "KeyRaw"
+                >> beam.MapTuple(lambda event_id, fields: (event_id, RawToDecide(fields))).with_output_types(ByEvent)
+            )
         decided = (
-            (rows, linked)
+            to_decide
             | "ToDecide" >> beam.Flatten().with_output_types(ByEvent)
-            | "Decide" >> beam.ParDo(_DecideFn(self._windows))
+            | "Decide" >> beam.ParDo(_DecideFn(self._windows, "raw" in inputs, self._raw_ttl))
         )
         links = (
             asked

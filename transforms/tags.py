@@ -10,7 +10,7 @@ REJECTED = Outcome.REJECTED.value  # rejected_events rows: dead letters, raw pay
 DUPLICATE = Outcome.DUPLICATE.value  # copies dedup dropped as repeats
 COUNTS = "counts"  # (StatKey, delta) outcome counts, summed into import_stats rows
 TOUCHES = "touches"  # touches rows (SPEC 9), from the touch sources among skipped messages
-CANDIDATES = "candidates"  # a conversion's direct touch candidates, on their way to its decision
+RAW = "raw"  # streaming: (event id, raw message fields) of each imported copy, joined to its row at Decide
 CONVERSIONS = "conversions"  # batch: per chunk and app, (app id, pack of the imported copies that
 # have identity keys, their earliest and latest event time in microseconds): attribution's
 # input, not the rows (domain.attribution, "replay input")

@@ -57,7 +57,7 @@ def test_memoized_dofn_specs_are_the_stock_specs_of_every_stateful_step() -> Non
         _DirectTouchesFn({}, None, 64, gated=True),
         _FirstHopFn({}),
         _LinkedTouchesFn({}, None, 64, gated=False),
-        _DecideFn({}),
+        _DecideFn({}, True, timedelta(hours=1)),
         _DedupStreamingFn(timedelta(minutes=1), None),
     ]
     expected = [stock(fn) for fn in fns]

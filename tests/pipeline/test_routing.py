@@ -230,3 +230,33 @@ def test_double_tracked_events_and_placeholder_ids_are_counted_in_beam_counters(
 
     assert committed("double_tracking") == 2
     assert committed("placeholder_identity") == 2
+
+
+def test_the_raw_message_skips_dedup_and_joins_its_row_where_it_is_decided():
+    """The raw message (a refused row's dead letter needs it) does not ride dedup's shuffle: the
+    mapping sends it apart, and the events rows leave with it, the first copy's."""
+    import base64
+
+    from domain.dead_letters import RAW_FIELDS, RAW_PAYLOAD
+    from transforms.map_messages import MapSegmentMessages
+    from transforms.tags import RAW
+
+    first, repeat = _message(5, "r-1"), _message(6, "r-1", properties={"note": "a repeat"})
+    stream = _TestStream().add_elements([first, repeat, _message(7, "r-2")]).advance_watermark_to_infinity()
+    pipeline, routed = _route(stream)
+    assert_that(
+        routed[EVENTS] | beam.Map(lambda row: (row["segment_message_id"], base64.b64decode(row[RAW_PAYLOAD]))),
+        equal_to([("r-1", first.value.data), ("r-2", _message(7, "r-2").value.data)]),
+    )
+    pipeline.run().wait_until_finish()
+
+    options = PipelineOptions(["--runner=BundleBasedDirectRunner"])
+    options.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(options=options)
+    outputs = (pipeline | _TestStream().add_elements([first]).advance_watermark_to_infinity()
+               | MapSegmentMessages(FaultInjectingSettings(load_config(), max_event_age=None)))  # fmt: skip
+    assert_that(outputs.imported | beam.Map(lambda kv: sorted(set(kv[1][1]) & set(RAW_FIELDS))),
+                equal_to([[]]), label="NoRawIntoDedup")  # fmt: skip
+    assert_that(outputs[RAW] | beam.MapTuple(lambda event_id, fields: sorted(fields)),
+                equal_to([sorted(RAW_FIELDS)]), label="RawApart")  # fmt: skip
+    pipeline.run().wait_until_finish()
