@@ -128,9 +128,19 @@ class RawToDecide(NamedTuple):
 ByIdentity = tuple[IdentityKey, Any]  # (identity key, TouchAt | ConversionAt | LinkLookup)
 ByEvent = tuple[str, Any]  # (event id, DirectFound | LinkedFound | RowToDecide | RawToDecide)
 
-_START_OF_TIME = Timestamp(micros=MIN_TIMESTAMP.micros + 1)  # the gate: just after the table's touches
+# Runners keep a timer's time in milliseconds (Beam's portable timers): a timer meant to fire
+# strictly after a moment is set at the next whole millisecond, else it fires at the moment
+# itself, finds nothing to do, and is set again forever.
+_MILLISECOND = 1000  # (microseconds)
+_START_OF_TIME = Timestamp(micros=MIN_TIMESTAMP.micros + _MILLISECOND)  # the gate: after the table's touches
 _ZERO = timedelta(0)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def timer_just_after(moment: datetime) -> Timestamp:
+    """The first whole millisecond strictly after ``moment`` (a timer's time, see above)."""
+    micros = Timestamp.from_utc_datetime(moment).micros
+    return Timestamp(micros=(micros // _MILLISECOND + 1) * _MILLISECOND)
 
 
 def _usable(touches: list[Touch], when: datetime, horizon: timedelta) -> tuple[Touch, ...]:
@@ -234,7 +244,7 @@ class _KeyedTouchesFn(beam.DoFn):
         store.write(held.entries())
         lifetime = self._lifetime.get(app_id)
         if lifetime is not None:  # (just after its end: the prune then drops it, and the timer moves on)
-            expiry.set(Timestamp.from_utc_datetime(oldest + lifetime + _MICROSECOND))
+            expiry.set(timer_just_after(oldest + lifetime))
 
     def _answer(self, app_id: str, key: tuple[str, str], message: Any, held: KeyTouches) -> ByEvent:
         raise NotImplementedError

@@ -11,15 +11,22 @@ import subprocess
 from datetime import timedelta
 
 import apache_beam as beam
+import orjson
 import pytest
+from apache_beam.metrics import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_jobs.options import import_settings
+from domain.config import load_config
+from domain.mapping import ImportSettings, process_message
+from schemas.reasons import METRICS_NAMESPACE
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from tests.support import REPO
+from tests.support.attribution import NOW, click
 from tests.support.mapping import one_of_each_fate
 from transforms.routing import RouteSegmentMessages
+from transforms.streaming_attribution import AttributeEvents
 
 PRISM = REPO / ".local" / "bin" / "prism"
 
@@ -73,3 +80,24 @@ def test_routing_decides_every_line_on_prism():
 
         reasons = routed[REJECTED_EVENTS] | beam.Map(lambda row: row["reason"])
         assert_that(reasons, equal_to(["no_identifier", "malformed_json"]), label="DeadLetters")
+
+
+@pytest.mark.timeout(180)  # (the bug it guards against loops forever)
+def test_expiry_timers_fire_once_on_a_runner_that_keeps_timers_in_milliseconds():
+    """Portable runners (Prism here, Dataflow too) keep a timer's time in milliseconds: a key
+    whose touch ends at a sub-millisecond moment must still prune it at the timer's first firing
+    (a timer set a microsecond after the end fired at the end itself, pruned nothing, and was set
+    again forever). (The FnApiRunner hands one stage's timer to the other stage of the same
+    class: only a Prism run shows this.)"""
+    options = PipelineOptions(["--runner=PrismRunner", f"--prism_location={PRISM}", "--prism_log_level=warn"])
+    settings = ImportSettings(load_config(), max_event_age=timedelta(hours=1))
+    docs = [click(NOW - timedelta(days=n, microseconds=123_456), user_id=f"u{n}") for n in range(1, 4)]
+    rows = [process_message(orjson.dumps(doc), None, None, settings, NOW).touch.row(NOW) for doc in docs]
+    pipeline = beam.Pipeline(options=options)
+    no_events = pipeline | "NoEvents" >> beam.Create([]).with_output_types(dict)
+    touches = pipeline | "Touches" >> beam.Create(rows)
+    {"events": no_events, "touches": touches} | AttributeEvents(settings.windows, settings.max_event_age)
+    result = pipeline.run()
+    result.wait_until_finish()
+    found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name("attribution_expired"))
+    assert sum(counter.committed for counter in found["counters"]) == 3  # each touch once, where it was held
