@@ -1,6 +1,7 @@
 """Throughput benchmark: how close the importer gets to the cost of parsing JSON.
 
     bench/run.sh [--events 200000] [--e2e-events 5000] [--repeat 3] [--quick] [--no-e2e]
+    bench/run.sh --scale         # the scale benchmarks (SPEC 11): SCALE_STREAM, SCALE_BATCH, SCALE_SERVE
 
 One seeded corpus (``tools.samples.generate_corpus``: ~1.1 KB average, ~2% bad
 records), four stages, each in its own subprocess pinned to one core so that its peak RSS
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -367,6 +369,23 @@ def _report(name: str, result: dict[str, Any], note: str = "") -> None:
     print(line + (f"  {note}" if note else ""), flush=True)
 
 
+# The scale benchmarks (SPEC 11), each a module whose last line is its figures.
+SCALE_BENCHMARKS = ("bench.scale", "bench.scale_batch", "bench.scale_serve")
+
+
+def _run_scale_benchmarks() -> int:
+    """Each scale benchmark in its own interpreter; a failed one fails the run."""
+    failed = []
+    for module in SCALE_BENCHMARKS:
+        if importlib.util.find_spec(module) is None:
+            continue
+        if subprocess.run([sys.executable, "-m", module], check=False).returncode != 0:
+            failed.append(module)
+    if failed:
+        print(f"scale benchmarks failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="bench/run.sh", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -388,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small run: 20k events, 2k end to end, 1 pass")
     parser.add_argument("--no-e2e", action="store_true", help="skip (d) (no emulators); reports e2e_ev_s=0")
     parser.add_argument("--stages", default="abcd", help="which of a, b, c, d to run (e.g. --stages d)")
+    parser.add_argument(
+        "--scale", action="store_true", help="run the scale benchmarks instead (bench/README.md): one line each"
+    )
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
@@ -395,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage:
         _child_main(args)
         return 0
+    if args.scale:
+        return _run_scale_benchmarks()
     if args.quick:
         args.events, args.e2e_events, args.repeat = 20_000, 2_000, 1
     cpu = args.cpu if args.cpu is not None else _default_cpu()

@@ -28,7 +28,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from google.cloud import bigquery
 
 from adapters.bigquery import EmulatorClient
-from adapters.touches_table import Split, plan_splits, read_loaded, read_split
+from adapters.touches_table import ROWS_PER_SPLIT, Split, plan_splits, read_loaded, read_split
 from domain.branch_exports import TOUCH_TOPICS
 from schemas.reasons import METRICS_NAMESPACE
 
@@ -67,9 +67,18 @@ class _TouchesQueryFn(beam.DoFn):
 @beam.typehints.with_input_types(TouchesToRead)
 @beam.typehints.with_output_types(Split)
 class _PlanSplitsFn(_TouchesQueryFn):
+    def __init__(
+        self, project: str, dataset: str, test_client: EmulatorClient | None, links: bool, rows_per_split: int
+    ) -> None:
+        super().__init__(project, dataset, test_client, links)
+        self._rows_per_split = rows_per_split
+
     def process(self, wanted: TouchesToRead) -> Iterator[Split]:
         app_id, (since, until) = wanted
-        yield from plan_splits(self._client, self._dataset, app_id, _time_of(since), _time_of(until), links=self._links)
+        yield from plan_splits(
+            self._client, self._dataset, app_id, _time_of(since), _time_of(until),
+            links=self._links, rows_per_split=self._rows_per_split,
+        )  # fmt: skip
 
 
 @beam.typehints.with_input_types(Split)
@@ -91,18 +100,26 @@ class ReadTouchesTable(beam.PTransform):
     the streaming job's state). A row keeps its input's timestamp.
 
     ``test_client``: the emulator's client (``adapters.bigquery.emulator_client``, taken when
-    the graph is built, like the sinks' own), else BigQuery's."""
+    the graph is built, like the sinks' own), else BigQuery's. ``rows_per_split``: about how
+    many rows one worker reads in one go (a split is read page by page)."""
 
     def __init__(
-        self, project: str, dataset: str, *, test_client: EmulatorClient | None = None, links: bool = False
+        self,
+        project: str,
+        dataset: str,
+        *,
+        test_client: EmulatorClient | None = None,
+        links: bool = False,
+        rows_per_split: int = ROWS_PER_SPLIT,
     ) -> None:
         super().__init__()
         self._args = (project, dataset, test_client, links)
+        self._rows_per_split = rows_per_split
 
     def expand(self, wanted):
         return (
             wanted
-            | "PlanSplits" >> beam.ParDo(_PlanSplitsFn(*self._args))
+            | "PlanSplits" >> beam.ParDo(_PlanSplitsFn(*self._args, self._rows_per_split))
             | "SpreadSplits" >> beam.Reshuffle()
             | "ReadSplits" >> beam.ParDo(_ReadSplitFn(*self._args))
         )
