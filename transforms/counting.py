@@ -70,7 +70,9 @@ class CountOutcomesPerMinute(beam.PTransform):
     sums what it holds before the shuffle). Streaming, a key's sum is written every
     ``flush_seconds`` of processing time while it has counts, without waiting for the
     watermark; so the rows number about one per key and minute (``minute`` is the processing
-    minute), whatever the bundles. Batch (``flush_seconds`` None), once at the end. Rows are
+    minute), whatever the bundles. Batch (``flush_seconds`` None), once at the end; streaming
+    with 0, once the input ends (a bounded test stream, on a runner without processing-time
+    triggers: Prism 2.77 panics on one in a combine). Rows are
     increments: readers sum ``count`` per key, each ``row_id`` once (``import_stats_dedup``).
     """
 
@@ -83,7 +85,9 @@ class CountOutcomesPerMinute(beam.PTransform):
         if self._flush_seconds is not None:
             keyed = keyed | "EveryFlush" >> beam.WindowInto(
                 GlobalWindows(),
-                trigger=trigger.AfterWatermark(early=trigger.AfterProcessingTime(self._flush_seconds)),
+                trigger=trigger.AfterWatermark(early=trigger.AfterProcessingTime(self._flush_seconds))
+                if self._flush_seconds > 0
+                else trigger.AfterWatermark(),
                 accumulation_mode=trigger.AccumulationMode.DISCARDING,
             )
         rows = keyed | "SumPerStatKey" >> beam.CombinePerKey(sum) | "ToStatsRows" >> beam.FlatMap(_stats_rows)

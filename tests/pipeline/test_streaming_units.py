@@ -145,3 +145,20 @@ def test_minute_stats_sum_per_key_including_late_data_and_negative_corrections()
 
     assert_that(rows, sums_match)
     pipeline.run().wait_until_finish()
+
+
+def test_minute_stats_with_flush_zero_write_one_row_per_key_when_the_stream_ends():
+    """``flush_seconds=0``: no processing-time firing (for runners without one), one sum per key
+    at the end of a bounded stream."""
+    minute0 = _stat("00", "imported")
+    stream = (
+        _TestStream()
+        .add_elements([TimestampedValue((minute0, 1), 10)])
+        .advance_watermark_to(65)
+        .add_elements([TimestampedValue((minute0, 1), 70)])
+        .advance_watermark_to_infinity()
+    )
+    pipeline = _streaming_pipeline()
+    rows = pipeline | stream | CountOutcomesPerMinute(flush_seconds=0)
+    assert_that(rows | beam.Map(lambda row: (row["outcome"], row["count"])), equal_to([("imported", 2)]))
+    pipeline.run().wait_until_finish()
