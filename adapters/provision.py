@@ -1,4 +1,5 @@
-"""Create the importer's BigQuery dataset, tables and views (``segment-branch provision``).
+"""Create the importer's BigQuery dataset, tables and views (``segment-branch provision``),
+and the dataset of the Query API's stored results (its tables expire after a day).
 
 Idempotent: existing resources are left as they are, except that a table missing columns of
 its schema file gets them (new columns are NULLABLE or REPEATED, so BigQuery adds them to a
@@ -13,7 +14,7 @@ import graphlib
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from schemas.tables import TABLES, VIEWS, TableSpec, view_sql
+from schemas.tables import RESULTS_EXPIRATION_DAYS, TABLES, VIEWS, TableSpec, results_dataset, view_sql
 
 
 def _schema(fields: list[dict]) -> list[bigquery.SchemaField]:
@@ -50,6 +51,15 @@ def provision_tables(
     except exceptions.NotFound:
         client.create_dataset(dataset_ref)
         created.append(dataset)
+    results = bigquery.Dataset(f"{client.project}.{results_dataset(dataset)}")
+    if location:
+        results.location = location
+    results.default_table_expiration_ms = RESULTS_EXPIRATION_DAYS * 86_400_000
+    try:
+        client.get_dataset(results.reference)
+    except exceptions.NotFound:
+        client.create_dataset(results)
+        created.append(results.dataset_id)
     for spec in TABLES.values():
         table = table_definition(f"{client.project}.{dataset}", spec, partition_expiration_days)
         try:
