@@ -62,10 +62,10 @@ class QueryRunner:
             _LOG.exception("BigQuery read failed")
             raise HTTPException(502, "reading the result failed in BigQuery") from None
 
-    def coverage(self, dataset: str) -> Coverage | None:
-        """What the rollups hold (table metadata, no query job); None without rollups."""
+    def coverage(self, tables: str) -> Coverage | None:
+        """What the rollups of ``project.dataset`` hold (table metadata, no query job); None without."""
         try:
-            return coverage(self.client, dataset)
+            return coverage(self.client, tables)
         except NotFound:
             return None
         except GoogleAPIError:

@@ -157,7 +157,7 @@ def _run_query(
 ) -> str:
     """Run the request's query once into a new table of the results dataset; return its name."""
     tables = f"{settings.project}.{settings.dataset}"
-    covered = queries.coverage(settings.dataset) if settings.use_rollups else None
+    covered = queries.coverage(tables) if settings.use_rollups else None
     rollup = rollup_for(request, window, covered.since, covered.boundary) if covered else None
     query = build_analytics_query(
         request,

@@ -77,7 +77,7 @@ def test_rollup_holds_every_event_once_and_a_second_run_changes_nothing(dataset)
     assert expected and all(totals(dataset, name, "SUM(total_count)", "hour") == expected for name in ROLLUPS)
     again = run_rollup(bq, dataset, SINCE)
     assert again.hours == 0
-    assert coverage(bq, dataset).since == SINCE
+    assert coverage(bq, f"{PROJECT}.{dataset}").since == SINCE
 
 
 def test_a_late_event_recomputes_only_its_hour(dataset):
