@@ -70,11 +70,13 @@ def _epoch(moment: datetime) -> str:
     return str(int(moment.timestamp()))
 
 
-def coverage(client: bigquery.Client, dataset: str) -> Coverage | None:
-    """The rollups' coverage from their labels (the narrowest of them), None before a first run."""
+def coverage(client: bigquery.Client, tables: str) -> Coverage | None:
+    """The rollups' coverage from their labels (the narrowest of them), None before a first run.
+
+    ``tables``: ``project.dataset``."""
     covered = []
     for name in ROLLUPS:
-        labels = client.get_table(f"{client.project}.{dataset}.{name}").labels or {}
+        labels = client.get_table(f"{tables}.{name}").labels or {}
         if ROLLED_SINCE not in labels or ROLLED_THROUGH not in labels:
             return None
         covered.append(
