@@ -47,19 +47,10 @@ def provision_tables(
     if location:
         dataset_ref.location = location
     try:
-        client.get_dataset(dataset_ref.reference)
+        live_dataset = client.get_dataset(dataset_ref.reference)
     except exceptions.NotFound:
-        client.create_dataset(dataset_ref)
+        live_dataset = client.create_dataset(dataset_ref)
         created.append(dataset)
-    results = bigquery.Dataset(f"{client.project}.{results_dataset(dataset)}")
-    if location:
-        results.location = location
-    results.default_table_expiration_ms = RESULTS_EXPIRATION_DAYS * 86_400_000
-    try:
-        client.get_dataset(results.reference)
-    except exceptions.NotFound:
-        client.create_dataset(results)
-        created.append(results.dataset_id)
     for spec in TABLES.values():
         table = table_definition(f"{client.project}.{dataset}", spec, partition_expiration_days)
         try:
@@ -88,6 +79,15 @@ def provision_tables(
             client.update_table(live, ["view_query"])
             if known:
                 created.append(f"{name} (updated)")
+    results = bigquery.Dataset(f"{client.project}.{results_dataset(dataset)}")
+    if location or live_dataset.location:  # a query may only write where it reads
+        results.location = location or live_dataset.location
+    results.default_table_expiration_ms = RESULTS_EXPIRATION_DAYS * 86_400_000
+    try:
+        client.get_dataset(results.reference)
+    except exceptions.NotFound:
+        client.create_dataset(results)
+        created.append(results.dataset_id)
     return created
 
 
