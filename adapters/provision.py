@@ -1,4 +1,5 @@
-"""Create the importer's BigQuery dataset, tables and views (``segment-branch provision``).
+"""Create the importer's BigQuery dataset, tables and views (``segment-branch provision``),
+and the dataset of the Query API's stored results (its tables expire after a day).
 
 Idempotent: existing resources are left as they are, except that a table missing columns of
 its schema file gets them (new columns are NULLABLE or REPEATED, so BigQuery adds them to a
@@ -13,7 +14,7 @@ import graphlib
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from schemas.tables import TABLES, VIEWS, TableSpec, view_sql
+from schemas.tables import RESULTS_EXPIRATION_DAYS, TABLES, VIEWS, TableSpec, results_dataset, view_sql
 
 
 def _schema(fields: list[dict]) -> list[bigquery.SchemaField]:
@@ -46,9 +47,9 @@ def provision_tables(
     if location:
         dataset_ref.location = location
     try:
-        client.get_dataset(dataset_ref.reference)
+        live_dataset = client.get_dataset(dataset_ref.reference)
     except exceptions.NotFound:
-        client.create_dataset(dataset_ref)
+        live_dataset = client.create_dataset(dataset_ref)
         created.append(dataset)
     for spec in TABLES.values():
         table = table_definition(f"{client.project}.{dataset}", spec, partition_expiration_days)
@@ -78,6 +79,15 @@ def provision_tables(
             client.update_table(live, ["view_query"])
             if known:
                 created.append(f"{name} (updated)")
+    results = bigquery.Dataset(f"{client.project}.{results_dataset(dataset)}")
+    if location or live_dataset.location:  # a query may only write where it reads
+        results.location = location or live_dataset.location
+    results.default_table_expiration_ms = RESULTS_EXPIRATION_DAYS * 86_400_000
+    try:
+        client.get_dataset(results.reference)
+    except exceptions.NotFound:
+        client.create_dataset(results)
+        created.append(results.dataset_id)
     return created
 
 

@@ -9,6 +9,7 @@
 ``replay``      send stored rejected messages back through the import after a fix.
 ``webhook test`` send one sample event to a webhook subscription and print the answer.
 ``erase``       delete one user's rows of one app (a privacy request); ``--dry-run`` only counts.
+``rollup``      recompute the hourly rollups of the hours whose events changed since ``--since``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,24 @@ def _duration(text: str) -> timedelta | None:
 def _age(text: str) -> timedelta:
     """A duration where 0 (or off) is no time at all."""
     return _duration(text) or timedelta(0)
+
+
+def _since(text: str) -> datetime:
+    """An ISO 8601 time, or a duration back from now (``26h``: the schedule's lookback)."""
+    try:
+        back = parse_duration(text)
+    except ValueError:
+        return _now(text)
+    return datetime.now(UTC) - (back or timedelta(0))
+
+
+def _rollup(args: argparse.Namespace) -> int:
+    from adapters.bigquery import make_client
+    from adapters.rollup import run_rollup
+
+    run = run_rollup(make_client(args.project), args.dataset, args.since)
+    print(f"ROLLUP since={run.since.isoformat()} through={run.run_at.isoformat()} hours={run.hours} apps={run.apps}")
+    return 0
 
 
 def _identifier(text: str) -> str:
@@ -369,12 +388,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave rows written more recently than this for a later run (BigQuery cannot delete rows in its "
         "streaming buffer); default 90m",
     )
+
+    rollup = commands.add_parser(
+        "rollup",
+        help="recompute the hourly rollup tables for the hours whose events changed (run it on a schedule)",
+        description="Recompute the rollups (events_hourly, events_hourly_attribution) of every app-hour from "
+        "--since on whose events changed since the last run: late events, backfills, replays, erasures. "
+        "Idempotent; prints one ROLLUP line.",
+    )
+    rollup.add_argument("--project", required=True)
+    rollup.add_argument("--dataset", default="segment_branch")
+    rollup.add_argument(
+        "--since",
+        type=_since,
+        required=True,
+        help="the earliest event time to check: ISO 8601, or a duration back from now (e.g. 26h: "
+        "--max_event_age plus a margin; after a backfill, its first day)",
+    )
+    rollup.set_defaults(func=_rollup)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(args, "func"):
+        return args.func(args)
     if args.command == "erase":
         return _erase(args)
     if args.command == "webhook":

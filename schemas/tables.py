@@ -24,6 +24,10 @@ TOUCHES = "touches"
 EXCHANGE_RATES = "exchange_rates"
 WEBHOOK_FAILURES = "webhook_failures"
 WEBHOOK_STATS = "webhook_stats"
+# Rollups (SPEC 11): hourly aggregates the Query API and the status page read instead of events.
+EVENTS_HOURLY = "events_hourly"
+EVENTS_HOURLY_ATTRIBUTION = "events_hourly_attribution"
+ROLLUP_HOURS = "rollup_hours"  # the rollup job's fingerprint of each app-hour it rolled up
 
 # Views (one per file in SQL_DIR; tests/unit/test_schemas.py checks the two lists agree).
 EVENTS_DEDUP = "events_dedup"  # one row per event id: what every reader of events goes through
@@ -125,7 +129,64 @@ TABLES: dict[str, TableSpec] = {
         False,
         "Per minute and subscription: webhook deliveries delivered and failed (increments; sum them).",
     ),
+    EVENTS_HOURLY: TableSpec(
+        EVENTS_HOURLY,
+        "hour",
+        ("app_id", "topic"),
+        False,
+        "Hourly events per app, topic, name, platform, origin and currency: counts, revenue, user keys "
+        "(segment-branch rollup).",
+        insert_id_columns=(),
+    ),
+    EVENTS_HOURLY_ATTRIBUTION: TableSpec(
+        EVENTS_HOURLY_ATTRIBUTION,
+        "hour",
+        ("app_id", "topic"),
+        False,
+        "Hourly events per app, topic, name, platform, origin, currency and last attributed touch: counts, "
+        "revenue, user keys (segment-branch rollup).",
+        insert_id_columns=(),
+    ),
+    ROLLUP_HOURS: TableSpec(
+        ROLLUP_HOURS,
+        "hour",
+        ("app_id",),
+        False,
+        "Per app and hour rolled up: the events' row count and latest ingested_at then (change detection).",
+        insert_id_columns=(),
+    ),
 }
+
+# The rollups, smallest first: a reader takes the first that holds every column it needs.
+ROLLUPS = (EVENTS_HOURLY, EVENTS_HOURLY_ATTRIBUTION)
+# Every rollup's key and measure columns; its other columns are its dimensions (events columns).
+ROLLUP_KEYS = ("hour", "app_id", "topic")
+# Each measure's SQL over events_dedup rows of one group (rollup job and the Query API's recent
+# hours alike). User keys are never blank (domain/identifiers.py), so '' stands for "none" in
+# the ARRAY_AGG, which may not hold NULL.
+ROLLUP_MEASURES = {
+    "total_count": "COUNT(*)",
+    "revenue": "SUM(event_data_revenue)",
+    "revenue_in_usd": "SUM(event_data_revenue_in_usd)",
+    "user_keys": "ARRAY(SELECT k FROM UNNEST(ARRAY_AGG(DISTINCT IFNULL(user_key, ''))) AS k WHERE k != '')",
+}
+
+
+# The Query API stores each query's result in a table of this dataset ("<dataset>_results", its
+# tables expire after a day) and reads its pages from there (serving/query_api.py).
+RESULTS_DATASET_SUFFIX = "_results"
+RESULTS_EXPIRATION_DAYS = 1
+
+
+def results_dataset(dataset: str) -> str:
+    """The dataset holding the Query API's stored results, next to ``dataset``."""
+    return f"{dataset}{RESULTS_DATASET_SUFFIX}"
+
+
+def rollup_dimensions(name: str) -> tuple[str, ...]:
+    """The events columns a rollup groups by (its schema file's columns that are not keys or measures)."""
+    skip = {*ROLLUP_KEYS, *ROLLUP_MEASURES, "rolled_at"}
+    return tuple(field["name"] for field in schema_fields(name) if field["name"] not in skip)
 
 
 @cache

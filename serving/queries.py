@@ -11,9 +11,10 @@ import logging
 from typing import Any
 
 from fastapi import HTTPException
-from google.api_core.exceptions import GoogleAPIError
+from google.api_core.exceptions import GoogleAPIError, NotFound
 from google.cloud import bigquery
 
+from adapters.rollup import Coverage, coverage
 from serving.settings import DEFAULT_MAX_BYTES_BILLED
 
 _LOG = logging.getLogger(__name__)
@@ -41,6 +42,35 @@ class QueryRunner:
     def job_config(self, query: Query) -> bigquery.QueryJobConfig:
         """Parameters and the cost cap: the one way a query of this service is configured."""
         return bigquery.QueryJobConfig(query_parameters=query.parameters, maximum_bytes_billed=self.max_bytes_billed)
+
+    def store(self, query: Query, table: str) -> None:
+        """Run the query once into ``table`` (``project.dataset.name``; its dataset expires tables)."""
+        config = self.job_config(query)
+        try:
+            self.client.query(f"CREATE TABLE `{table}` AS\n{query.sql}", job_config=config).result()
+        except GoogleAPIError:
+            _LOG.exception("BigQuery query failed")
+            raise HTTPException(502, "the query failed in BigQuery") from None
+
+    def read(self, table: str, start: int, count: int) -> list[dict[str, Any]] | None:
+        """Rows ``start`` to ``start + count`` of a stored result (no query job); None when it is gone."""
+        try:
+            return [dict(row) for row in self.client.list_rows(table, start_index=start, max_results=count)]
+        except NotFound:
+            return None
+        except GoogleAPIError:
+            _LOG.exception("BigQuery read failed")
+            raise HTTPException(502, "reading the result failed in BigQuery") from None
+
+    def coverage(self, tables: str) -> Coverage | None:
+        """What the rollups of ``project.dataset`` hold (table metadata, no query job); None without."""
+        try:
+            return coverage(self.client, tables)
+        except NotFound:
+            return None
+        except GoogleAPIError:
+            _LOG.exception("reading the rollups' coverage failed; answering from events_dedup")
+            return None
 
     def rows(self, query: Query) -> list[dict[str, Any]]:
         """The query's rows as dicts; HTTP 502 when BigQuery fails (the details go to the log)."""

@@ -5,10 +5,15 @@ request), applies the app's rate limits, validates the body into :class:`Analyti
 and runs the one parameterized query :mod:`serving.query_sql` builds, scoped to the caller's
 app and days in the app's timezone.
 
+The query reads a rollup table where one holds the request (:func:`serving.query_sql.rollup_for`),
+else ``events_dedup``; either way under the cost cap.
+
 Paging as Branch's clients follow it: ``limit``, ``after`` and ``query_id`` in the URL (or,
 for clients that send them there, the body); ``paging.next_url`` is a relative URL with all
-three, present only when another page exists. ``query_id`` pins the rows counted to those
-ingested before the first page was asked for, so later pages never shift.
+three, present only when another page exists. The first request runs the query once into a
+table of the results dataset (its tables expire after a day); ``query_id`` names that table
+and its bucket sizes, signed for the app and the request, and every page is read from the
+table (``list_rows``): one query job per ``query_id``, and later pages never shift.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -26,17 +33,24 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from domain.config import AppConfig
-from schemas.tables import EVENTS_DEDUP
+from schemas.tables import EVENTS_DEDUP, results_dataset
 from serving.auth import require_app
 from serving.errors import error_response, validation_message
+from serving.queries import QueryRunner
 from serving.query_sql import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     AnalyticsRequest,
+    Window,
     build_analytics_query,
+    page_span,
+    parse_sizes,
     result_rows,
+    rollup_for,
     served,
 )
+from serving.settings import ServingSettings
+from serving.signing import Signer
 
 router = APIRouter()
 
@@ -44,21 +58,48 @@ PATH = "/v1/query/analytics"
 # Bounds `after` well inside INT64 so a huge offset is a 400, not a BigQuery error.
 MAX_AFTER = 2**31
 RATE_LIMITED = "Rate limit reached."
-_QUERY_ID = re.compile(r"^q([0-9]{1,19})$")
+# r<result table>.<bucket sizes>.<signature>
+_QUERY_ID = re.compile(r"^r([0-9a-f]{32})\.((?:[0-9]{1,10}(?:-[0-9]{1,10}){0,15})?)\.([A-Za-z0-9_-]{43})$")
+NOT_OURS = "query_id: not a query_id this service returned"
+EXPIRED = "query_id: its result has expired; ask again without query_id"
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredResult:
+    """A query's whole result in a table of the results dataset, and the rows of each bucket."""
+
+    table: str  # the table's name in the results dataset
+    sizes: tuple[int, ...]
+    signature: str
+
+    @property
+    def query_id(self) -> str:
+        return f"r{self.table}.{'-'.join(map(str, self.sizes))}.{self.signature}"
+
+    @classmethod
+    def signed(
+        cls, signer: Signer, app_id: str, request: AnalyticsRequest, table: str, sizes: tuple[int, ...]
+    ) -> StoredResult:
+        return cls(table, sizes, signer.sign(*_signed_parts(app_id, request, table, sizes)))
+
+    def valid(self, signer: Signer, app_id: str, request: AnalyticsRequest) -> bool:
+        return signer.verify(self.signature, *_signed_parts(app_id, request, self.table, self.sizes))
+
+
+def _signed_parts(app_id: str, request: AnalyticsRequest, table: str, sizes: tuple[int, ...]) -> tuple[str, ...]:
+    """What a query_id's signature binds: the app and the request, so no other app or body reads it."""
+    digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    return ("query_id", app_id, digest, table, "-".join(map(str, sizes)))
 
 
 @dataclasses.dataclass(frozen=True)
 class Paging:
     limit: int
     after: int
-    cutoff: datetime  # rows ingested after it are not counted (the query_id)
-
-    @property
-    def query_id(self) -> str:
-        return f"q{int(self.cutoff.timestamp() * 1_000_000)}"
+    stored: StoredResult | None  # None: the first request of a query
 
     @classmethod
-    def of(cls, url: dict[str, str], body: dict[str, Any], now: datetime) -> Paging:
+    def of(cls, url: dict[str, str], body: dict[str, Any]) -> Paging:
         """From the URL's ``limit``/``after``/``query_id``, else the body's; ValueError names the bad one."""
 
         def value(name: str) -> Any:
@@ -68,18 +109,14 @@ class Paging:
         after = _integer("after", value("after"), 0, 0, MAX_AFTER)
         query_id = value("query_id")
         if query_id in (None, ""):
-            return cls(limit, after, now)
+            return cls(limit, after, None)
         match = _QUERY_ID.match(str(query_id))
         if not match:
-            raise ValueError("query_id: not a query_id this service returned")
-        try:
-            cutoff = datetime.fromtimestamp(int(match.group(1)) / 1_000_000, UTC)
-        except (OverflowError, ValueError, OSError):
-            raise ValueError("query_id: not a query_id this service returned") from None
-        return cls(limit, after, cutoff)
+            raise ValueError(NOT_OURS)
+        return cls(limit, after, StoredResult(match[1], tuple(parse_sizes(match[2])), match[3]))
 
-    def next_url(self) -> str:
-        query = urlencode({"limit": self.limit, "after": self.after + self.limit, "query_id": self.query_id})
+    def next_url(self, query_id: str) -> str:
+        query = urlencode({"limit": self.limit, "after": self.after + self.limit, "query_id": query_id})
         return f"{PATH}?{query}"
 
 
@@ -115,6 +152,27 @@ def _rate_limited(request: Request, app: AppConfig) -> JSONResponse | None:
     return response
 
 
+def _run_query(
+    queries: QueryRunner, settings: ServingSettings, app_id: str, request: AnalyticsRequest, window: Window
+) -> str:
+    """Run the request's query once into a new table of the results dataset; return its name."""
+    tables = f"{settings.project}.{settings.dataset}"
+    covered = queries.coverage(tables) if settings.use_rollups else None
+    rollup = rollup_for(request, window, covered.since, covered.boundary) if covered else None
+    query = build_analytics_query(
+        request,
+        app_id=app_id,
+        view=f"{tables}.{EVENTS_DEDUP}",
+        window=window,
+        cutoff=datetime.now(UTC),
+        rollup=f"{tables}.{rollup}" if rollup else None,
+        boundary=covered.boundary if rollup and covered else None,
+    )
+    name = uuid.uuid4().hex
+    queries.store(query, f"{settings.project}.{results_dataset(settings.dataset)}.{name}")
+    return name
+
+
 @router.post(PATH, response_model=None)
 @router.post(f"{PATH}/", response_model=None, include_in_schema=False)
 def query_analytics(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any] | JSONResponse:
@@ -123,27 +181,39 @@ def query_analytics(request: Request, body: dict[str, Any] = Body(...)) -> dict[
     if limited is not None:
         return limited
     try:
-        paging = Paging.of(dict(request.query_params), body, datetime.now(UTC))
+        paging = Paging.of(dict(request.query_params), body)
         parsed = AnalyticsRequest.model_validate(body)
         window = parsed.window(app.zone)
     except ValidationError as exc:
         raise HTTPException(400, validation_message(exc.errors())) from None
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+    signer: Signer = request.app.state.session_signer
+    if paging.stored is not None and not paging.stored.valid(signer, app.app_id, parsed):
+        raise HTTPException(400, NOT_OURS)
     if not served(parsed):  # a data source or aggregation this importer never has rows for
         return {"results": [], "paging": {"total_count": 0}}
-    settings = request.app.state.settings
-    query = build_analytics_query(
-        parsed,
-        app_id=app.app_id,
-        view=f"{settings.project}.{settings.dataset}.{EVENTS_DEDUP}",
-        window=window,
-        cutoff=paging.cutoff,
-        limit=paging.limit,
-        after=paging.after,
-    )
-    results, total, widest = result_rows(parsed, window, request.app.state.queries.rows(query))
-    page: dict[str, Any] = {"total_count": total}
-    if widest > paging.after + paging.limit:
-        page["next_url"] = paging.next_url()
+    settings: ServingSettings = request.app.state.settings
+    queries: QueryRunner = request.app.state.queries
+    results_table = f"{settings.project}.{results_dataset(settings.dataset)}"
+    stored = paging.stored
+    rows: list[dict[str, Any]] | None = None
+    if stored is None:
+        name = _run_query(queries, settings, app.app_id, parsed, window)
+        buckets = len(window.days) if parsed.daily else 1
+        # The first page of a first request is among the first limit x buckets rows.
+        rows = queries.read(f"{results_table}.{name}", 0, 1 if paging.after else paging.limit * buckets)
+        if not rows:
+            raise HTTPException(502, "the stored result could not be read")
+        sizes = tuple(parse_sizes(rows[0]["_sizes"]))
+        stored = StoredResult.signed(signer, app.app_id, parsed, name, sizes)
+    start, count = page_span(list(stored.sizes), paging.after, paging.limit)
+    if rows is None or paging.after:
+        rows = queries.read(f"{results_table}.{stored.table}", start, count) if count else []
+        if rows is None:
+            raise HTTPException(400, EXPIRED)
+    results = result_rows(parsed, window, rows[:count])
+    page: dict[str, Any] = {"total_count": sum(stored.sizes)}
+    if max(stored.sizes, default=0) > paging.after + paging.limit:
+        page["next_url"] = paging.next_url(stored.query_id)
     return {"results": results, "paging": page}

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.event_names import TOPICS
 from domain.export_files import EXPORT_TOPICS
-from schemas.tables import EVENTS, schema_fields
+from schemas.tables import EVENTS, ROLLUP_MEASURES, ROLLUPS, rollup_dimensions, schema_fields
 from serving.queries import Query
 
 MAX_DAYS = 7
@@ -60,6 +60,13 @@ AGGREGATIONS: dict[str, str | None] = {
     "cost_in_local_currency": None,
 }
 REVENUE_IN_CURRENCY = "SUM(event_data_revenue)"
+# The same aggregations over rollup rows (schemas/tables.py ROLLUP_MEASURES): exact, as the
+# user keys are kept, not sketched.
+ROLLED_AGGREGATIONS = {
+    "total_count": "SUM(total_count)",
+    "unique_count": "COUNT(DISTINCT user_key)",
+    "revenue": "SUM(revenue_in_usd)",
+}
 CURRENCY = "event_data_currency"
 
 # Dimensions served from events_dedup: the events columns Branch names (its export and
@@ -238,6 +245,24 @@ def _filter_condition(column: str | None, values: list[str], param: str, exclude
     return f"NOT {matches}" if exclude else matches
 
 
+def rollup_for(request: AnalyticsRequest, window: Window, covered_since: datetime, boundary: datetime) -> str | None:
+    """The smallest rollup that can answer ``request`` (None: read events_dedup).
+
+    It must hold every served dimension the request groups or filters by, the range and each
+    of its day buckets must start on a whole UTC hour (rollup rows are UTC hours), and the
+    rollups must cover the range's start (``covered_since``) and at least its first hour
+    (``boundary``: the hours from it on are read from events_dedup).
+    """
+    needed = {d for d in request.result_dimensions if d in DIMENSIONS}
+    needed |= {key.removeprefix(EXCLUDE) for key in request.filters} & DIMENSIONS.keys()
+    edges = [window.start, window.end, *(window.day_start(day) for day in window.days[1:] if request.daily)]
+    if not all(moment.astimezone(UTC) == _floor_hour(moment) for moment in edges):
+        return None
+    if not covered_since <= window.start < boundary:
+        return None
+    return next((name for name in ROLLUPS if needed <= set(rollup_dimensions(name))), None)
+
+
 def build_analytics_query(
     request: AnalyticsRequest,
     *,
@@ -245,18 +270,21 @@ def build_analytics_query(
     view: str,
     window: Window,
     cutoff: datetime,
-    limit: int = DEFAULT_LIMIT,
-    after: int = 0,
+    rollup: str | None = None,
+    boundary: datetime | None = None,
 ) -> Query:
     """Translate a validated, :func:`served` request for ``app_id`` into one query over ``view``.
 
-    Its rows have the served dimensions, the aggregation, ``day`` (day buckets), ``_rank``
-    (the row's place in its bucket; NULL on an empty page), ``_total`` (result rows) and
-    ``_widest`` (rows in the fullest bucket). ``limit``/``after`` page within each bucket,
-    as Branch's limit is "per granularity unit". ``cutoff`` (the query_id's time) keeps rows
-    ingested later out, so the pages of one query count the same rows.
+    Its rows are the whole result, each with the served dimensions, the aggregation, ``day``
+    (day buckets), ``_rank`` (the row's place in its bucket) and ``_sizes`` (the rows of each
+    bucket, ``-``-joined), ordered by ``_rank`` then ``day``, so a page (``limit`` rows from
+    ``after`` in every bucket, as Branch's limit is "per granularity unit") is one run of
+    consecutive rows: :func:`page_span`. An empty result is one row with NULL ``_rank``.
+    ``cutoff`` (the time of the first page) keeps rows ingested later out.
 
-    ``view`` is the operator-configured ``project.dataset.events_dedup`` (never request data).
+    ``rollup`` (``project.dataset.<rollup>``, :func:`rollup_for`): the hours before
+    ``boundary`` are read from it, the later ones from ``view``. ``view`` and ``rollup`` are
+    the operator-configured tables (never request data).
     """
     aggregation = request.aggregation
     params: list[Any] = [
@@ -266,32 +294,51 @@ def build_analytics_query(
         bigquery.ScalarQueryParameter("end_ts", "TIMESTAMP", window.end),
         bigquery.ScalarQueryParameter("cutoff", "TIMESTAMP", cutoff),
         bigquery.ScalarQueryParameter("tz", "STRING", str(window.zone)),
-        bigquery.ScalarQueryParameter("page_limit", "INT64", limit),
-        bigquery.ScalarQueryParameter("page_after", "INT64", after),
     ]
-    where = [
-        "app_id = @app_id",
-        "topic = @data_source",
-        "`timestamp` >= @start_ts",
-        "`timestamp` < @end_ts",
-        "ingested_at <= @cutoff",
-    ]
+    conditions = []
     for index, (key, values) in enumerate(sorted(request.filters.items())):
         name = key.removeprefix(EXCLUDE)
         params.append(bigquery.ArrayQueryParameter(f"filter_{index}", "STRING", values))
-        where.append(_filter_condition(DIMENSIONS.get(name), values, f"filter_{index}", key.startswith(EXCLUDE)))
+        conditions.append(_filter_condition(DIMENSIONS.get(name), values, f"filter_{index}", key.startswith(EXCLUDE)))
+    scope = ["app_id = @app_id", "topic = @data_source"]
+    raw_where = [*scope, "`timestamp` >= @start_ts", "`timestamp` < @end_ts", "ingested_at <= @cutoff", *conditions]
 
     dims = [d for d in request.result_dimensions if d in DIMENSIONS]
     daily = request.daily
     keys = (["day"] if daily else []) + dims
-    selected = ", ".join(
-        (["DATE(`timestamp`, @tz) AS day"] if daily else [])
-        + [f"{DIMENSIONS[d]} AS {d}" for d in dims]
-        + ["user_key", "event_data_revenue", "event_data_revenue_in_usd"]
-    )
-    grouped = f"SELECT {', '.join(keys + [f'{_aggregation_sql(request)} AS {aggregation}'])} FROM filtered" + (
-        f" GROUP BY {', '.join(keys)}" if keys else ""
-    )
+    group_by = f" GROUP BY {', '.join(keys)}" if keys else ""
+    if rollup is None:
+        selected = ", ".join(
+            (["DATE(`timestamp`, @tz) AS day"] if daily else [])
+            + [f"{DIMENSIONS[d]} AS {d}" for d in dims]
+            + ["user_key", "event_data_revenue", "event_data_revenue_in_usd"]
+        )
+        filtered = f"SELECT {selected}\n  FROM `{view}`\n  WHERE {' AND '.join(raw_where)}"
+        measure = _aggregation_sql(request)
+        grouped = f"SELECT {', '.join(keys + [f'{measure} AS {aggregation}'])} FROM filtered{group_by}"
+    else:
+        assert boundary is not None
+        params.append(bigquery.ScalarQueryParameter("boundary", "TIMESTAMP", boundary))
+        columns = [f"{DIMENSIONS[d]} AS {d}" for d in dims]
+        rolled = ", ".join((["DATE(hour, @tz) AS day"] if daily else []) + columns + list(ROLLUP_MEASURES))
+        rollup_where = [*scope, "hour >= @start_ts", "hour < @end_ts", "hour < @boundary", *conditions]
+        filtered = f"SELECT {rolled}\n  FROM `{rollup}`\n  WHERE {' AND '.join(rollup_where)}"
+        if boundary < window.end:  # the hours the last rollup run has not seen: from events_dedup
+            recent = ", ".join(
+                (["DATE(`timestamp`, @tz) AS day"] if daily else [])
+                + columns
+                + [f"{sql} AS {column}" for column, sql in ROLLUP_MEASURES.items()]
+            )
+            filtered += (
+                f"\n  UNION ALL\n  SELECT {recent}\n  FROM `{view}`\n"
+                f"  WHERE {' AND '.join([*raw_where, '`timestamp` >= @boundary'])}"
+                + (f"\n  GROUP BY {', '.join(keys)}" if keys else "")
+            )
+        measure = ROLLED_AGGREGATIONS[aggregation]
+        if aggregation == "revenue" and CURRENCY in request.dimensions:
+            measure = "SUM(revenue)"  # grouped by currency: each row's own currency
+        users = " LEFT JOIN UNNEST(filtered.user_keys) AS user_key" if aggregation == "unique_count" else ""
+        grouped = f"SELECT {', '.join(keys + [f'{measure} AS {aggregation}'])} FROM filtered{users}{group_by}"
     if request.zero_fill and (daily or not dims):
         # Every bucket of the range, for each dimension combination that has data.
         buckets = "UNNEST(@days) AS bucket" if daily else "(SELECT 1 AS bucket)"
@@ -315,27 +362,46 @@ def build_analytics_query(
         )
 
     direction = "ASC" if request.ordered == "ascending" else "DESC"
-    by_time = request.ordered_by in (None, TIMESTAMP) if daily else request.ordered_by == TIMESTAMP
+    by_time = _by_time(request)
     # Within a bucket: the asked key, then the others, so the order is total and pages never overlap.
     first = request.ordered_by if request.ordered_by in (aggregation, *dims) and not by_time else aggregation
     first_direction = "DESC" if by_time else direction
     order = [f"{first} {first_direction}"] + [f"{key} ASC" for key in [aggregation, *dims] if key != first]
-    bucket_order = f"ranked.day {direction if by_time else 'ASC'}, " if daily else ""
     partition = "PARTITION BY day " if daily else ""
+    bucket = "day" if daily else "1"
     sql = f"""WITH filtered AS (
-  SELECT {selected}
-  FROM `{view}`
-  WHERE {" AND ".join(where)}
+  {filtered}
 ),
 grouped AS ({grouped}),
 result AS ({result}),
 ranked AS (SELECT *, ROW_NUMBER() OVER ({partition}ORDER BY {", ".join(order)}) AS _rank FROM result),
-sizes AS (SELECT COUNT(*) AS _total, COALESCE(MAX(_rank), 0) AS _widest FROM ranked)
-SELECT ranked.*, sizes._total, sizes._widest
+buckets AS (SELECT {bucket} AS bucket, COUNT(*) AS size FROM ranked GROUP BY bucket),
+sizes AS (SELECT COALESCE(STRING_AGG(CAST(size AS STRING), '-'), '') AS _sizes FROM buckets)
+SELECT ranked.*, sizes._sizes
 FROM sizes
-LEFT JOIN ranked ON ranked._rank > @page_after AND ranked._rank <= @page_after + @page_limit
-ORDER BY {bucket_order}ranked._rank"""
+LEFT JOIN ranked ON TRUE
+ORDER BY ranked._rank, {"ranked.day" if daily else "1"}"""
     return Query(sql, params)
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _by_time(request: AnalyticsRequest) -> bool:
+    """Whether rows are ordered by their time (day buckets newest first) rather than a value."""
+    return request.ordered_by in (None, TIMESTAMP) if request.daily else request.ordered_by == TIMESTAMP
+
+
+def parse_sizes(text: str) -> list[int]:
+    """The bucket sizes of a stored result (its ``_sizes``)."""
+    return [int(size) for size in text.split("-") if size]
+
+
+def page_span(sizes: list[int], after: int, limit: int) -> tuple[int, int]:
+    """(first row, row count) of the page ``after``/``limit`` in a result ordered by rank then bucket."""
+    start = sum(min(after, size) for size in sizes)
+    return start, sum(min(after + limit, size) for size in sizes) - start
 
 
 def _json_value(value: Any) -> Any:
@@ -354,19 +420,18 @@ def branch_timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def result_rows(
-    request: AnalyticsRequest, window: Window, rows: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], int, int]:
-    """BigQuery rows -> (Branch ``results`` entries, total result rows, rows in the fullest bucket)."""
-    total = int(rows[0]["_total"]) if rows else 0
-    widest = int(rows[0]["_widest"]) if rows else 0
+def result_rows(request: AnalyticsRequest, window: Window, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page of stored rows (rank then bucket order) -> Branch ``results`` entries, bucket by bucket."""
+    ranked = [row for row in rows if row["_rank"] is not None]
+    if request.daily:
+        newest_first = _by_time(request) and request.ordered != "ascending"
+        days = sorted({row["day"] for row in ranked}, reverse=newest_first)
+        ranked.sort(key=lambda row: (days.index(row["day"]), row["_rank"]))
     results = []
-    for row in rows:
-        if row["_rank"] is None:  # the empty page's only row, carrying just the sizes
-            continue
+    for row in ranked:
         start = window.day_start(row["day"]) if request.daily else window.start.astimezone(window.zone)
         result = {d: _json_value(row[d]) if d in DIMENSIONS else None for d in request.result_dimensions}
         value = row[request.aggregation]
         result[request.aggregation] = float(value) if request.aggregation == "revenue" else int(value)
         results.append({"timestamp": branch_timestamp(start), "result": result})
-    return results, total, widest
+    return results

@@ -20,6 +20,7 @@ class ServingSettings:
     dataset: str
     app_config_path: str | None = None
     max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED
+    use_rollups: bool = True  # answer from the rollup tables where they hold the request (SPEC 11)
 
     @classmethod
     def from_env(cls) -> ServingSettings:
@@ -28,6 +29,7 @@ class ServingSettings:
             dataset=os.environ.get("SEGMENT_BRANCH_DATASET", "segment_branch"),
             app_config_path=os.environ.get("SEGMENT_BRANCH_APP_CONFIG") or None,
             max_bytes_billed=int(os.environ.get("SEGMENT_BRANCH_MAX_BYTES_BILLED") or DEFAULT_MAX_BYTES_BILLED),
+            use_rollups=os.environ.get("SEGMENT_BRANCH_USE_ROLLUPS", "1") != "0",
         )
 
     @cached_property

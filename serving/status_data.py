@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from adapters.rollup import floor_hour
 from domain.config import AppConfig, Platform
-from domain.event_names import CATEGORIES
+from domain.event_names import CATEGORIES, CUSTOM, standard_event
 from schemas.reasons import Outcome
 from serving import status_sql
 from serving.queries import QueryRunner
@@ -36,8 +37,11 @@ from serving.status_models import (
     WebhookHealth,
 )
 
-# How far back "last event time" looks: bounds the partitions the card scans.
+# How far back "last event time" looks (in import_stats).
 LAST_EVENT_LOOKBACK = timedelta(days=7)
+# The most of events_dedup any status query reads: its last day (SPEC 11). Older hours come
+# from the rollups (campaigns); Liveview shows at most this far back.
+RECENT_EVENTS = timedelta(days=1)
 TOP_REASONS = 5
 EXAMPLES_PER_REASON = 3
 TOP_CAMPAIGNS = 20
@@ -204,9 +208,10 @@ def build_liveview(
     since = now - timedelta(hours=hours)
     rows: list[LiveviewRow] = []
     if outcome in ("all", "imported"):
+        recent = max(since, now - RECENT_EVENTS)
         for row in queries.rows(
             status_sql.latest_events(
-                dataset, app.app_id, since, limit, name=name, category=category, platform=platform, origin=origin
+                dataset, app.app_id, recent, limit, name=name, category=category, platform=platform, origin=origin
             )
         ):
             rows.append(
@@ -245,23 +250,50 @@ def build_liveview(
     return Liveview(app_id=app.app_id, generated_at=now, rows=rows[:limit])
 
 
+def _category(name: str | None) -> str:
+    standard = standard_event(name) if name else None
+    return standard[1] if standard else CUSTOM
+
+
 def build_chart(queries: QueryRunner, dataset: str, app: AppConfig, hours: int) -> Chart:
-    """Imported events per minute of event time, by category, over the last ``hours``."""
+    """Imported events per minute, by category, over the last ``hours`` (from import_stats)."""
     end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = end - timedelta(hours=hours)
-    points = [ChartPoint(**row) for row in queries.rows(status_sql.events_per_minute(dataset, app.app_id, start, end))]
+    counts: dict[tuple[datetime, str], int] = {}
+    for row in queries.rows(status_sql.imports_per_minute(dataset, app.app_id, start, end)):
+        key = (row["minute"], _category(row["name"]))
+        counts[key] = counts.get(key, 0) + int(row["count"])
+    points = [
+        ChartPoint(minute=minute, category=category, count=count)
+        for (minute, category), count in sorted(
+            counts.items(), key=lambda item: (item[0][0], CATEGORIES.index(item[0][1]))
+        )
+    ]
     return Chart(app_id=app.app_id, start=start, end=end, categories=list(CATEGORIES), points=points)
 
 
-def build_campaigns(queries: QueryRunner, dataset: str, app: AppConfig, hours: int) -> Campaigns:
+def build_campaigns(
+    queries: QueryRunner, dataset: str, app: AppConfig, hours: int, *, use_rollups: bool = True
+) -> Campaigns:
     """The last ``hours``' attributed conversions and revenue by campaign and channel, and the
-    share of imported events attributed (SPEC 9)."""
-    since = datetime.now(UTC) - timedelta(hours=hours)
-    [share] = queries.rows(status_sql.attributed_share(dataset, app.app_id, since))
+    share of imported events attributed (SPEC 9): whole hours from the attribution rollup,
+    the hours after its last run from events_dedup (at most its last day)."""
+    now = datetime.now(UTC)
+    since = now - timedelta(hours=hours)
+    covered = queries.coverage(dataset) if use_rollups else None
+    start = floor_hour(since)
+    if covered is not None and covered.since <= start < covered.boundary:
+        since, rolled_to = start, covered.boundary
+        recent_from = max(rolled_to, now - RECENT_EVENTS)
+    else:  # no rollup run covers the range: the recent day only
+        rolled_to = start
+        recent_from = max(since, now - RECENT_EVENTS)
+    period = (since, rolled_to, recent_from)
+    [share] = queries.rows(status_sql.attributed_share(dataset, app.app_id, *period))
     imported, attributed = int(share["imported"] or 0), int(share["attributed"] or 0)
     rows = [
         CampaignRow(**{**row, "revenue": float(row["revenue"]) if row["revenue"] is not None else None})
-        for row in queries.rows(status_sql.campaign_totals(dataset, app.app_id, since, TOP_CAMPAIGNS))
+        for row in queries.rows(status_sql.campaign_totals(dataset, app.app_id, *period, TOP_CAMPAIGNS))
     ]
     return Campaigns(app_id=app.app_id, since=since, imported=imported, attributed=attributed,
                      attributed_share=attributed / imported if imported else 0.0, rows=rows)  # fmt: skip

@@ -2,6 +2,8 @@
 
 Every query is scoped to one app; every value a caller sends is a query parameter. Tables
 are named by ``dataset`` (``project.dataset``, the operator's setting, never request data).
+They read small tables (SPEC §11): the dots, counts and chart read ``import_stats``, the
+campaigns the attribution rollup; what reads ``events`` reads at most its last day.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.tables import (
-    EVENTS,
     EVENTS_DEDUP,
+    EVENTS_HOURLY_ATTRIBUTION,
     IMPORT_STATS_DEDUP,
     REJECTED_EVENTS_DEDUP,
     WEBHOOK_FAILURES,
@@ -58,12 +60,12 @@ def outcome_counts(
 
 
 def last_event_times(dataset: str, app_id: str, since: datetime) -> Query:
-    """The latest event time per platform (since ``since``: bounds the partitions scanned)."""
+    """The latest minute with an import, per platform (since ``since``), from import_stats."""
     return Query(
         f"""
-        SELECT user_data_os AS platform, MAX(timestamp) AS last_event_at
-        FROM {_table(dataset, EVENTS)}
-        WHERE app_id = @app_id AND timestamp >= @since
+        SELECT platform, MAX(minute) AS last_event_at
+        FROM {_table(dataset, IMPORT_STATS_DEDUP)}
+        WHERE app_id = @app_id AND minute >= @since AND outcome = 'imported' AND count > 0
         GROUP BY platform""",
         [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since)],
     )
@@ -147,15 +149,16 @@ def latest_rejections(dataset: str, app_id: str, since: datetime, limit: int, *,
     )
 
 
-def events_per_minute(dataset: str, app_id: str, start: datetime, end: datetime) -> Query:
-    """Imported events per minute of event time, by category (each event once)."""
+def imports_per_minute(dataset: str, app_id: str, start: datetime, end: datetime) -> Query:
+    """Imported events per minute and Branch event name, from import_stats (rows written before
+    branch_event_name existed hold the Branch name in event_name)."""
     return Query(
         f"""
-        SELECT TIMESTAMP_TRUNC(timestamp, MINUTE) AS minute, category, COUNT(*) AS count
-        FROM {_table(dataset, EVENTS_DEDUP)}
-        WHERE app_id = @app_id AND timestamp >= @start AND timestamp < @end
-        GROUP BY minute, category
-        ORDER BY minute, category""",
+        SELECT minute, COALESCE(branch_event_name, event_name) AS name, SUM(count) AS count
+        FROM {_table(dataset, IMPORT_STATS_DEDUP)}
+        WHERE app_id = @app_id AND outcome = 'imported' AND minute >= @start AND minute < @end
+        GROUP BY minute, name
+        ORDER BY minute, name""",
         [scalar("app_id", "STRING", app_id), scalar("start", "TIMESTAMP", start), scalar("end", "TIMESTAMP", end)],
     )
 
@@ -232,28 +235,62 @@ def webhook_failures(dataset: str, app_id: str, subscription_id: str, since: dat
     )
 
 
-def attributed_share(dataset: str, app_id: str, since: datetime) -> Query:
-    """Imported and attributed events since ``since`` (each event once)."""
+def _attributed_rows(dataset: str, columns: str, rolled: str) -> str:
+    """Rows of the attribution rollup's hours [@rolled_from, @rolled_to), then events_dedup's
+    from @recent_from (at most the last day: the hours no rollup run has seen yet)."""
+    return f"""
+          SELECT {rolled}
+          FROM {_table(dataset, EVENTS_HOURLY_ATTRIBUTION)}
+          WHERE app_id = @app_id AND hour >= @rolled_from AND hour < @rolled_to
+          UNION ALL
+          SELECT {columns}
+          FROM {_table(dataset, EVENTS_DEDUP)}
+          WHERE app_id = @app_id AND timestamp >= @recent_from"""
+
+
+def _attributed_params(app_id: str, rolled_from: datetime, rolled_to: datetime, recent_from: datetime) -> list:
+    return [
+        scalar("app_id", "STRING", app_id),
+        scalar("rolled_from", "TIMESTAMP", rolled_from),
+        scalar("rolled_to", "TIMESTAMP", rolled_to),
+        scalar("recent_from", "TIMESTAMP", recent_from),
+    ]
+
+
+def attributed_share(
+    dataset: str, app_id: str, rolled_from: datetime, rolled_to: datetime, recent_from: datetime
+) -> Query:
+    """Imported and attributed events (each event once): rolled-up hours, then recent events."""
+    rows = _attributed_rows(dataset, "1 AS events, attributed", "total_count AS events, attributed")
     return Query(
         f"""
-        SELECT COUNT(*) AS imported, SUM(IF(attributed, 1, 0)) AS attributed
-        FROM {_table(dataset, EVENTS_DEDUP)}
-        WHERE app_id = @app_id AND timestamp >= @since""",
-        [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since)],
+        SELECT SUM(events) AS imported, SUM(IF(attributed, events, 0)) AS attributed
+        FROM ({rows})""",
+        _attributed_params(app_id, rolled_from, rolled_to, recent_from),
     )
 
 
-def campaign_totals(dataset: str, app_id: str, since: datetime, limit: int) -> Query:
-    """Attributed conversions and revenue by campaign, channel and currency since ``since``."""
+def campaign_totals(
+    dataset: str, app_id: str, rolled_from: datetime, rolled_to: datetime, recent_from: datetime, limit: int
+) -> Query:
+    """Attributed conversions and revenue by campaign, channel and currency: rolled-up hours,
+    then recent events."""
+    touch = (
+        "last_attributed_touch_data_tilde_campaign AS campaign, last_attributed_touch_data_tilde_channel AS channel, "
+        "event_data_currency AS currency"
+    )
+    rows = _attributed_rows(
+        dataset,
+        f"{touch}, 1 AS conversions, event_data_revenue AS revenue, attributed",
+        f"{touch}, total_count AS conversions, revenue, attributed",
+    )
     return Query(
         f"""
-        SELECT last_attributed_touch_data_tilde_campaign AS campaign,
-               last_attributed_touch_data_tilde_channel AS channel,
-               event_data_currency AS currency, COUNT(*) AS conversions, SUM(event_data_revenue) AS revenue
-        FROM {_table(dataset, EVENTS_DEDUP)}
-        WHERE app_id = @app_id AND timestamp >= @since AND attributed
+        SELECT campaign, channel, currency, SUM(conversions) AS conversions, SUM(revenue) AS revenue
+        FROM ({rows})
+        WHERE attributed
         GROUP BY campaign, channel, currency
         ORDER BY conversions DESC, campaign, channel, currency
         LIMIT @limit""",
-        [scalar("app_id", "STRING", app_id), scalar("since", "TIMESTAMP", since), scalar("limit", "INT64", limit)],
+        [*_attributed_params(app_id, rolled_from, rolled_to, recent_from), scalar("limit", "INT64", limit)],
     )

@@ -443,6 +443,17 @@ def logs_to_file(path: Path) -> Iterator[None]:
         handler.close()
 
 
+def rollup_after_import(client: bigquery.Client, dataset: str) -> None:
+    """What the scheduled ``segment-branch rollup`` does on Cloud Scheduler, once: the Query API
+    and the status page then answer from the rollups."""
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.rollup import run_rollup
+
+    run = run_rollup(client, dataset, datetime.now(UTC) - timedelta(days=30))
+    print(f"rollup: {run.hours} app-hours of {run.apps} apps rolled up (segment-branch rollup)")
+
+
 def _cell(value) -> str:
     if hasattr(value, "normalize"):  # Decimal: drop NUMERIC's trailing zeros
         return f"{value.normalize():f}"
@@ -504,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 webhooks = wait_for_webhooks(client, args.dataset, config_path, receiver, timeout=args.timeout)
         job_seconds = time.monotonic() - job_started
         import_seconds = time.monotonic() - started
+        rollup_after_import(client, args.dataset)
         print_report(client, args.dataset)
         checked, mismatches = check_attribution(client, args.dataset, attribution.expected) if attribution else (0, 0)
         show_serving(args.dataset, args.export_dir)

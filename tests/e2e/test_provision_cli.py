@@ -9,7 +9,7 @@ from google.cloud import bigquery
 
 from beam_jobs import backfill, cli, segment_import
 from domain.attribution import ATTRIBUTION_COLUMNS
-from schemas.tables import TABLES, VIEWS
+from schemas.tables import TABLES, VIEWS, results_dataset
 from tests.support.stack import STACK_PROJECT
 
 
@@ -17,8 +17,9 @@ def test_provision_creates_every_table_and_view_then_nothing(local_stack, bq_cli
     dataset = f"provision_{uuid.uuid4().hex[:8]}"
     assert cli.main(["provision", "--project", STACK_PROJECT, "--dataset", dataset]) == 0
     created = capsys.readouterr().out.removeprefix("created: ").strip().split(", ")
-    assert created == [dataset, *TABLES, *created[1 + len(TABLES) :]]
-    assert sorted(created[1 + len(TABLES) :]) == sorted(VIEWS)
+    assert created == [dataset, *TABLES, *created[1 + len(TABLES) : -1], results_dataset(dataset)]
+    assert sorted(created[1 + len(TABLES) : -1]) == sorted(VIEWS)
+    assert bq_client.get_dataset(results_dataset(dataset)).default_table_expiration_ms == 86_400_000
     assert {table.table_id for table in bq_client.list_tables(f"{STACK_PROJECT}.{dataset}")} == {*TABLES, *VIEWS}
 
     assert cli.main(["provision", "--project", STACK_PROJECT, "--dataset", dataset]) == 0

@@ -32,12 +32,10 @@ def _reads_events(sql: str) -> bool:
 
 
 SERVING_QUERIES = {
-    "last_event_times": status_sql.last_event_times("d", "a", T).sql,
     "latest_events": status_sql.latest_events("d", "a", T, 5, name="x", category=None, platform=None).sql,
-    "events_per_minute": status_sql.events_per_minute("d", "a", T, T).sql,
     "double_tracked": status_sql.double_tracked("d", "a", T).sql,
-    "attributed_share": status_sql.attributed_share("d", "a", T).sql,
-    "campaign_totals": status_sql.campaign_totals("d", "a", T, 5).sql,
+    "attributed_share": status_sql.attributed_share("d", "a", T, T, T).sql,
+    "campaign_totals": status_sql.campaign_totals("d", "a", T, T, T, 5).sql,
     "export": exports.export_sql("p.d.events_dedup"),
     "export_snapshots": exports.snapshot_sql("p.d.events"),
 }

@@ -15,6 +15,9 @@ from serving.query_sql import (
     AnalyticsRequest,
     branch_timestamp,
     build_analytics_query,
+    page_span,
+    parse_sizes,
+    rollup_for,
     served,
 )
 
@@ -54,14 +57,12 @@ def test_every_value_is_a_parameter_and_never_sql_text():
         zero_fill=True,
         ordered_by=INJECTION,
     )
-    query = build_analytics_query(
-        req, app_id="app-under-test", view=VIEW, window=req.window(UTC_ZONE), cutoff=CUTOFF, limit=7, after=14
-    )
+    query = build_analytics_query(req, app_id="app-under-test", view=VIEW, window=req.window(UTC_ZONE), cutoff=CUTOFF)
     for text in (INJECTION, "DROP", "app-under-test", "eo_commerce_event", "IOS", "2026-11-14"):
         assert text not in query.sql
     values = parameter_values(query)
     assert [INJECTION] in values and ["IOS"] in values and "app-under-test" in values
-    assert 7 in values and 14 in values and CUTOFF in values
+    assert CUTOFF in values
     assert datetime(2026, 11, 14, tzinfo=UTC) in values and datetime(2026, 11, 21, tzinfo=UTC) in values
 
 
@@ -191,3 +192,46 @@ def test_every_served_dimension_builds_a_query():
         assert f"{DIMENSIONS[dimension]} AS {dimension}" in sql and f"{dimension} ASC" in sql
     assert {"attributed", "last_attributed_touch_data_tilde_campaign", "name", "user_data_os"} <= set(DIMENSIONS)
     assert not {"app_id", "id", "topic", "segment_anonymous_id", "custom_data"} & set(DIMENSIONS)
+
+
+def test_a_page_is_one_run_of_rows_ordered_by_rank_then_bucket():
+    # Buckets of 3, 1 and 5 rows; rows stored as rank 1 of each, rank 2 of each, ...
+    assert page_span([3, 1, 5], 0, 2) == (0, 5)
+    assert page_span([3, 1, 5], 2, 2) == (5, 3)
+    assert page_span([3, 1, 5], 4, 2) == (8, 1)
+    assert page_span([3, 1, 5], 9, 2) == (9, 0)
+    assert page_span([], 0, 100) == (0, 0)
+    assert parse_sizes("3-1-5") == [3, 1, 5] and parse_sizes("") == []
+
+
+def test_a_rollup_answers_only_what_it_holds_on_whole_hours_it_covers():
+    covered, boundary = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    week = request(dimensions=["name", "user_data_os"], granularity="day")
+    assert rollup_for(week, week.window(UTC_ZONE), covered, boundary) == "events_hourly"
+    attributed = request(dimensions=["name"], filters={"last_attributed_touch_data_tilde_campaign": "x"})
+    assert rollup_for(attributed, attributed.window(UTC_ZONE), covered, boundary) == "events_hourly_attribution"
+    country = request(dimensions=["user_data_country"])
+    assert rollup_for(country, country.window(UTC_ZONE), covered, boundary) is None
+    # Days of a zone half an hour off UTC do not start on UTC hours; nor does a date-time range.
+    assert rollup_for(week, week.window(ZoneInfo("Asia/Kolkata")), covered, boundary) is None
+    odd = request(start_date="2026-11-14T00:30:00Z", end_date="2026-11-15T00:00:00Z")
+    assert rollup_for(odd, odd.window(UTC_ZONE), covered, boundary) is None
+    # Not covered: the range starts before the rollups do, or after their last run.
+    assert rollup_for(week, week.window(UTC_ZONE), datetime(2026, 11, 15, tzinfo=UTC), boundary) is None
+    assert rollup_for(week, week.window(UTC_ZONE), covered, datetime(2026, 11, 14, tzinfo=UTC)) is None
+
+
+def test_rollup_queries_read_recent_hours_from_events_dedup_with_its_partition_filter():
+    req = request(dimensions=["name"], aggregation="unique_count", granularity="day")
+    window = req.window(UTC_ZONE)
+    boundary = datetime(2026, 11, 19, 12, tzinfo=UTC)
+    sql = build_analytics_query(
+        req, app_id="a", view=VIEW, window=window, cutoff=CUTOFF, rollup="p.d.events_hourly", boundary=boundary
+    ).sql
+    assert "FROM `p.d.events_hourly`" in sql and "hour < @boundary" in sql
+    assert f"FROM `{VIEW}`" in sql and "`timestamp` >= @boundary" in sql and "`timestamp` >= @start_ts" in sql
+    assert "COUNT(DISTINCT user_key)" in sql and "UNNEST(filtered.user_keys)" in sql
+    done = build_analytics_query(
+        req, app_id="a", view=VIEW, window=window, cutoff=CUTOFF, rollup="p.d.events_hourly", boundary=CUTOFF
+    ).sql
+    assert VIEW not in done
