@@ -1,4 +1,4 @@
-"""Keep the rollup tables current (``segment-branch rollup --since ...``, SPEC §11).
+"""Keep the rollup tables current (``segment-branch rollup --since ...``, rules §11).
 
 Incremental and idempotent. A run fingerprints every app-hour of event time from ``since``
 on (the rows of ``events`` and their latest ``ingested_at``, plus the latest exchange-rate

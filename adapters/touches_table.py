@@ -1,4 +1,4 @@
-"""The ``touches`` table read back (SPEC section 9): the touches the jobs' attribution starts from.
+"""The ``touches`` table read back (rules §9): the touches the jobs' attribution starts from.
 
 A touch is in ``touches`` because a job saw it in the stream or an archive, or because
 ``load_touches`` read it from Branch's export files; a link (``source = 'link'``) because a

@@ -106,7 +106,7 @@ def map_lines(
 ) -> collections.Counter:
     """Map each input line; write one JSON line per input; return outcome/reason counts.
 
-    With ``attribution``, the lines run in order through that one attribution state (SPEC 9):
+    With ``attribution``, the lines run in order through that one attribution state (rules §9):
     a touch's line carries ``"touch"``, an imported row its attribution columns.
     """
     counts: collections.Counter = collections.Counter()

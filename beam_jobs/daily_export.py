@@ -1,4 +1,4 @@
-"""Daily Export: every complete day of every app as Branch v2 files (SPEC 8, 10). Batch.
+"""Daily Export: every complete day of every app as Branch v2 files (rules §8, 10). Batch.
 
 Scheduled (Cloud Scheduler or cron, e.g. hourly; README "Daily Export"):
 

@@ -1,4 +1,4 @@
-"""Load touches from Branch's own Daily Export files into ``touches`` (SPEC section 9).
+"""Load touches from Branch's own Daily Export files into ``touches`` (rules §9).
 
     python -m beam_jobs.load_touches --input 'gs://bucket/branch/*-eo_click-v2-*.csv.gz' \\
         --default_app_id my-app --project P --dataset segment_branch [--runner DataflowRunner ...]

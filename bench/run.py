@@ -1,7 +1,7 @@
 """Throughput benchmark: how close the importer gets to the cost of parsing JSON.
 
     bench/run.sh [--events 200000] [--e2e-events 5000] [--repeat 3] [--quick] [--no-e2e]
-    bench/run.sh --scale         # the scale benchmarks (SPEC 11): SCALE_STREAM, SCALE_BATCH, SCALE_SERVE
+    bench/run.sh --scale         # the scale benchmarks (rules §11): SCALE_STREAM, SCALE_BATCH, SCALE_SERVE
 
 One seeded corpus (``tools.samples.generate_corpus``: ~1.1 KB average, ~2% bad
 records), four stages, each in its own subprocess pinned to one core so that its peak RSS
@@ -369,7 +369,7 @@ def _report(name: str, result: dict[str, Any], note: str = "") -> None:
     print(line + (f"  {note}" if note else ""), flush=True)
 
 
-# The scale benchmarks (SPEC 11), each a module whose last line is its figures.
+# The scale benchmarks (rules §11), each a module whose last line is its figures.
 SCALE_BENCHMARKS = ("bench.scale", "bench.scale_batch", "bench.scale_serve")
 
 

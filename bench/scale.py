@@ -1,4 +1,4 @@
-"""Scale benchmarks (SPEC 11): the same work at 1x and 10x, and what must stay flat.
+"""Scale benchmarks (rules §11): the same work at 1x and 10x, and what must stay flat.
 
     bench/run.sh --scale [--skip-prism]
 

@@ -1,4 +1,4 @@
-"""Attribution (SPEC section 9): touches, and which touch a conversion is attributed to.
+"""Attribution (rules §9): touches, and which touch a conversion is attributed to.
 
 A *touch* is a Branch link click or ad impression known for a user: from Segment's
 ``Install Attributed``, ``Deep Link Opened`` / ``Deep Link Clicked`` and Branch's own exported
@@ -268,7 +268,7 @@ def carries_link_data(properties: Mapping[str, Any]) -> bool:
 
 
 def link_data(segment_name: str, properties: Mapping[str, Any], warnings: list[str]) -> dict[str, Any]:
-    """The Branch link data a touch source carries (SPEC section 9), by link key."""
+    """The Branch link data a touch source carries (rules §9), by link key."""
     key = name_key(segment_name)
     link: dict[str, Any] = {}
     if key == INSTALL_ATTRIBUTED:
@@ -371,11 +371,11 @@ def links_of(first_hop: Attribution | None, keys: Iterable[tuple[str, str]]) -> 
     return [key for key in keys if key not in direct]
 
 
-DEFAULT_MAX_TOUCHES_PER_KEY = 64  # per identity key and touch type (SPEC 11; --max_touches_per_key)
+DEFAULT_MAX_TOUCHES_PER_KEY = 64  # per identity key and touch type (rules §11; --max_touches_per_key)
 
 
 class KeyTouches:
-    """The touches one identity key holds for attribution, bounded (SPEC 11): one entry per
+    """The touches one identity key holds for attribution, bounded (rules §11): one entry per
     touch id, at most ``max_per_type`` per touch type (the latest kept; :meth:`add` says how
     many it cut), and whatever :meth:`prune` drops once no conversion can use it.
 

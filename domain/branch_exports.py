@@ -1,5 +1,5 @@
 """Touches from Branch's own Daily Export files (v2 CSV: eo_click, eo_install, eo_open,
-eo_reinstall), SPEC section 9: from their ``user_data_*``, ``last_attributed_touch_type``,
+eo_reinstall), rules §9: from their ``user_data_*``, ``last_attributed_touch_type``,
 ``last_attributed_touch_timestamp`` (else ``timestamp``) and ``last_attributed_touch_data_*``
 columns. Branch writes epoch milliseconds as text, arrays as JSON text, and an empty string
 for an absent value.
@@ -60,7 +60,7 @@ def touch_of_export_row(
     row: Mapping[str, Any], app_id: str, topic: str, placeholders: Placeholders = DEFAULT_PLACEHOLDERS
 ) -> tuple[Touch | None, list[str]]:
     """The touch one export row holds, and warnings; None when the row has no identity key
-    (a placeholder id, SPEC 4, is none: dropped with warning ``placeholder_identity``).
+    (a placeholder id, rules §4, is none: dropped with warning ``placeholder_identity``).
     Raises InvalidExportRow for a row that is not a touch at all (no id, no time)."""
     warnings: list[str] = []
     touch_id = _text(row, "id")

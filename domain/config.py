@@ -98,7 +98,7 @@ class AppConfig(BaseModel):
     branch_secret_hash: str = Field(pattern=HASH_PATTERN)
     enabled_platforms: frozenset[Platform] = frozenset(Platform)
     natively_tracked_events: tuple[str, ...] = ()
-    # More values that are never an identity (SPEC 4), besides domain.identifiers.PLACEHOLDER_IDS.
+    # More values that are never an identity (rules §4), besides domain.identifiers.PLACEHOLDER_IDS.
     placeholder_ids: tuple[str, ...] = ()
     event_map: dict[str, EventOverride] = Field(default_factory=dict)
     attribution: AttributionConfig = AttributionConfig()

@@ -1,4 +1,4 @@
-"""The duplicate rule (SPEC section 6): a copy of a Segment message (same app and messageId,
+"""The duplicate rule (rules §6): a copy of a Segment message (same app and messageId,
 i.e. the same event id) within ``window`` of a kept copy is a duplicate."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Segment event name -> Branch event name and category (SPEC section 3).
+"""Segment event name -> Branch event name and category (rules §3).
 
 Names match after trimming, case-insensitively. Per-app overrides win over the Segment
 ecommerce table, which wins over Branch standard names (API or display form); anything else
@@ -178,7 +178,7 @@ def standard_event(name: str) -> tuple[str, str] | None:
     return None
 
 
-# Branch's own events exported to Segment: ``branch_<NAME>`` (never imported; touches, SPEC 9).
+# Branch's own events exported to Segment: ``branch_<NAME>`` (never imported; touches, rules §9).
 BRANCH_EVENT_PREFIX = "branch_"
 
 

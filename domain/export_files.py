@@ -1,4 +1,4 @@
-"""Daily Export files (SPEC 8, 10), pure: Branch's v2 columns and value formats, one events
+"""Daily Export files (rules §8, 10), pure: Branch's v2 columns and value formats, one events
 row as one CSV line, the file names, the readiness rule and the staleness decision.
 
 Branch's readers (Kachit/branch-sdk-go's ``csv.go``/``types.go``, the Singer taps, position-
@@ -27,12 +27,12 @@ from schemas.tables import EVENTS, schema_fields
 MAX_ROWS_PER_FILE = 200_000
 MANIFEST = "manifest.json"
 # A day is exported once the streaming job can no longer accept events of it
-# (``--max_event_age``) plus this much, for the pipeline's own lag (SPEC 10).
+# (``--max_event_age``) plus this much, for the pipeline's own lag (rules §10).
 SAFETY_LAG = timedelta(hours=2)
 DEFAULT_READY_AFTER = DEFAULT_MAX_EVENT_AGE + SAFETY_LAG
 DEFAULT_LOOKBACK_DAYS = 7
 
-# The Daily Export API's keys: Branch's 15 event topics (SPEC 8), whether or not we import them.
+# The Daily Export API's keys: Branch's 15 event topics (rules §8), whether or not we import them.
 EXPORT_TOPICS: tuple[str, ...] = (
     "eo_branch_cta_view",
     "eo_click",
@@ -188,7 +188,7 @@ def _csv(cells: Iterable[str]) -> str:
 
 
 def file_name(app_id: str, day: date, topic: str, token: str, n: int) -> str:
-    """Branch's naming (SPEC 8): ``<app_id>-<YYYY-MM-DD>-<topic>-v2-<hash>-<n>.csv.gz``."""
+    """Branch's naming (rules §8): ``<app_id>-<YYYY-MM-DD>-<topic>-v2-<hash>-<n>.csv.gz``."""
     return f"{app_id}-{day.isoformat()}-{topic}-v2-{token}-{n}.csv.gz"
 
 
@@ -199,7 +199,7 @@ def export_token(app_id: str, day: date, run_id: str) -> str:
 
 
 def ready_at(day: date, ready_after: timedelta = DEFAULT_READY_AFTER) -> datetime:
-    """When day D is complete (SPEC 10): D + 1 day + max event age + safety lag."""
+    """When day D is complete (rules §10): D + 1 day + max event age + safety lag."""
     return datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1) + ready_after
 
 
@@ -240,7 +240,7 @@ class DayExport:
 
 def needs_export(existing: Mapping[str, Any] | None, current: DaySnapshot) -> bool:
     """Whether a complete day must be (re-)exported: never exported, exported before it was
-    complete (an explicit ``--export_date``), or its events changed since (SPEC 10)."""
+    complete (an explicit ``--export_date``), or its events changed since (rules §10)."""
     if existing is None or not existing.get("complete"):
         return True
     return DaySnapshot.from_json(existing.get("snapshot")) != current

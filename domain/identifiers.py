@@ -1,4 +1,4 @@
-"""Platform detection and user identifiers (SPEC section 4).
+"""Platform detection and user identifiers (rules §4).
 
 Only events that can be tied to a user are imported: an app event (iOS/Android) with an
 advertising id or device id, a web event with a Branch browser fingerprint, or any event
@@ -19,7 +19,7 @@ _DEVICE_TYPES = {"ios": IOS, "ipados": IOS, "tvos": IOS, "watchos": IOS, "androi
 _OS_NAMES = {"ios": IOS, "iphone os": IOS, "ipados": IOS, "tvos": IOS, "android": ANDROID}
 _APP_PLATFORM = {IOS: "IOS_APP", ANDROID: "ANDROID_APP"}
 
-# Values SDKs and apps send when they have no real id (SPEC 4): never an identity. Compared
+# Values SDKs and apps send when they have no real id (rules §4): never an identity. Compared
 # trimmed and case-folded; an app adds its own with ``placeholder_ids`` in its config.
 PLACEHOLDER_IDS = frozenset(
     {"0", "-1", "null", "nil", "none", "undefined", "nan", "unknown", "anonymous", "guest", "(null)", "n/a",
@@ -194,7 +194,7 @@ def user_data(
     They are set in ``row`` (default: a new dict), which must hold every column as None
     already: only columns with a value are written. Server-side events carry no device, os,
     app or screen object, and their whole blocks are skipped. A ``userId`` or device id that
-    is one of ``placeholders`` is dropped with warning ``placeholder_identity`` (SPEC 4).
+    is one of ``placeholders`` is dropped with warning ``placeholder_identity`` (rules §4).
     """
     if row is None:
         row = dict.fromkeys(USER_COLUMNS)

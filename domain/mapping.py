@@ -1,6 +1,6 @@
 """The importer's domain core: one Segment message in, exactly one outcome out.
 
-:func:`process_message` runs the checks in SPEC order (size, decode, object, messageId,
+:func:`process_message` runs the checks in the order of rules §2 (size, decode, object, messageId,
 call type, event name, app, integrations, not-imported name, timestamp, identifiers,
 platform, row schema); the first that fails decides the outcome. It never raises: any
 input gets ``imported`` (with its ``events`` row), ``skipped`` or ``rejected`` (with a
@@ -63,7 +63,7 @@ _EMPTY: dict = {}
 _IMPORTED = Outcome.IMPORTED  # (read per message: a module constant, not a class attribute)
 
 # The columns the mapping writes, in the schema's order: every events column but the ones the
-# attribution stage sets when it finds a conversion's touch (SPEC 9). Until then a row lacks
+# attribution stage sets when it finds a conversion's touch (rules §9). Until then a row lacks
 # them (NULL in BigQuery), so that the unattributed rows, most of them, are packed, shuffled
 # and loaded without sixteen nulls each.
 MAPPED_FIELDS = [
@@ -181,7 +181,7 @@ class ImportSettings:
         if default_id is None and len(config.apps) == 1:
             default_id = config.apps[0].app_id
         self.default_app = next((a for a in self._apps_by_key.values() if a.config.app_id == default_id), None)
-        # Each app's attribution windows, by app id (SPEC 9).
+        # Each app's attribution windows, by app id (rules §9).
         self.windows: dict[str, Windows] = {a.app_id: a.windows for a in self._apps_by_key.values()}
         if default_id is not None and self.default_app is None:
             raise ValueError(f"default app {default_id!r} is not in the app config")
@@ -206,12 +206,12 @@ class MappingOutcome:
     event_name: str | None = None  # the Branch name, once the message got that far
     platform: str | None = None
     event_time: datetime | None = None
-    # A touch source (SPEC 9): its touch, or why none was recorded.
+    # A touch source (rules §9): its touch, or why none was recorded.
     touch: Touch | None = None
     touch_dropped: str | None = None
     # The event name as Segment sent it (``event_name`` is the Branch name, where known).
     segment_event: str | None = None
-    # A placeholder userId or device id was dropped (SPEC 4): counted by the pipeline.
+    # A placeholder userId or device id was dropped (rules §4): counted by the pipeline.
     placeholder_identity: bool = False
 
     def to_json(self, *, explain: bool = False) -> dict[str, Any]:
@@ -323,7 +323,7 @@ def _rejected(
     branch_event: str | None = None,
 ) -> MappingOutcome:
     """A skipped or rejected outcome: ``segment_event`` as Segment sent it, ``branch_event``
-    the Branch name when the mapping got that far (one name per column, issue 17)."""
+    the Branch name when the mapping got that far (one name per column, whatever the reason)."""
     return MappingOutcome(
         reason.outcome, reason, detail, None, app_id, message_id, branch_event, platform, segment_event=segment_event
     )
@@ -351,7 +351,7 @@ def process_message(
 ) -> MappingOutcome:
     """Decide the outcome of one Segment message (see the module docstring).
 
-    Failsafe (SPEC section 10): an unexpected exception, which can only be a bug, becomes the
+    Failsafe (rules §10): an unexpected exception, which can only be a bug, becomes the
     outcome ``internal_error`` with the error's text, so that the pipeline dead-letters the
     message (raw payload kept, for a replay after the fix) instead of retrying it forever.
     """
@@ -372,8 +372,8 @@ def _touch(
     message_id: str,
     segment_name: str,
 ) -> tuple[Touch | None, str | None, bool]:
-    """The touch a touch-source message carries (SPEC 9), or None and why none is recorded;
-    and whether a placeholder id was dropped from its identity (SPEC 4)."""
+    """The touch a touch-source message carries (rules §9), or None and why none is recorded;
+    and whether a placeholder id was dropped from its identity (rules §4)."""
     props: dict = properties if properties is not None else _EMPTY
     try:
         when = event_time(doc, publish_time, now)
@@ -500,7 +500,7 @@ def _decide(
         when = event_time(doc, publish_time, now)
     except InvalidTimestamp as error:
         return _rejected(Reason.INVALID_TIMESTAMP, str(error), app_id, message_id, segment_name, platform)
-    # Measured against when Pub/Sub got the message, not when the pipeline reads it (SPEC 10):
+    # Measured against when Pub/Sub got the message, not when the pipeline reads it (rules §10):
     # a backlog after an outage must not turn on-time events into stale ones.
     reference = publish_time if publish_time is not None else now
     basis = "its publish time" if publish_time is not None else "now"

@@ -1,4 +1,4 @@
-"""Segment properties -> Branch event data, content items and custom data (SPEC section 5).
+"""Segment properties -> Branch event data, content items and custom data (rules §5).
 
 Follows Branch's own Segment SDK kits. Mapped properties are consumed; every other property
 lands in ``custom_data`` as string -> string. A mapped value of the wrong shape is dropped

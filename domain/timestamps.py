@@ -1,4 +1,4 @@
-"""Event time (SPEC section 1) and BigQuery timestamp text."""
+"""Event time (rules §1) and BigQuery timestamp text."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def to_json_text(value: Any) -> str | None:
     ``mapping.decode``) and are written back digit for digit.
     """
     # Scalars (most custom data besides strings) the short way: the text orjson writes
-    # (tests/test_values_timestamps.py holds them to it).
+    # (tests/unit/test_values_timestamps.py holds them to it).
     kind = type(value)
     if kind is int:
         return str(value)  # past 64 bits orjson refuses and json.dumps below writes str() too

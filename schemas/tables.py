@@ -24,12 +24,12 @@ TOUCHES = "touches"
 EXCHANGE_RATES = "exchange_rates"
 WEBHOOK_FAILURES = "webhook_failures"
 WEBHOOK_STATS = "webhook_stats"
-# Rollups (SPEC 11): hourly aggregates the Query API and the status page read instead of events.
+# Rollups (rules §11): hourly aggregates the Query API and the status page read instead of events.
 EVENTS_HOURLY = "events_hourly"
 EVENTS_HOURLY_ATTRIBUTION = "events_hourly_attribution"
 ROLLUP_HOURS = "rollup_hours"  # the rollup job's fingerprint of each app-hour it rolled up
 
-# Views (one per file in SQL_DIR; tests/unit/test_schemas.py checks the two lists agree).
+# Views (one per file in SQL_DIR; tests/unit/test_provision.py checks the two lists agree).
 EVENTS_DEDUP = "events_dedup"  # one row per event id: what every reader of events goes through
 REJECTED_EVENTS_DEDUP = "rejected_events_dedup"
 IMPORT_STATS_DEDUP = "import_stats_dedup"

@@ -1,4 +1,4 @@
-"""Daily Export API (SPEC 8, 10): ``POST /v3/export`` lists the files the scheduled job wrote.
+"""Daily Export API (rules §8, 10): ``POST /v3/export`` lists the files the scheduled job wrote.
 
 The API never runs the export: ``beam_jobs.daily_export --all_apps --export_date=auto`` writes
 ``<root>/<app_id>/<day>/`` and its ``manifest.json`` ahead of the request, and this route only

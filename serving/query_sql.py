@@ -1,6 +1,6 @@
 """Query API request model and its translation to parameterized BigQuery SQL (pure, no I/O).
 
-Lenient in, exact out (SPEC §8): every dimension, data source and aggregation Branch
+Lenient in, exact out (rules §8): every dimension, data source and aggregation Branch
 documents is accepted, unknown body fields are ignored, a scalar filter value is a
 one-element list, ``"null"`` matches an unset value, a date-only ``end_date`` counts its
 whole day, and days are the app's timezone. What the importer has no data for answers

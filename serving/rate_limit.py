@@ -1,4 +1,4 @@
-"""Per-app request limits of the Query API (SPEC §8; Branch's defaults 5/s, 20/min, 150/h).
+"""Per-app request limits of the Query API (rules §8; Branch's defaults 5/s, 20/min, 150/h).
 
 A sliding-window log per app: the times of its accepted requests within the longest window.
 A request is accepted when every window still has room; a refused one is not logged, so a

@@ -9,7 +9,7 @@ from functools import cached_property
 from adapters.storage import load_app_config
 from domain.config import ImporterConfig
 
-# The cost cap of every query the service runs (SPEC §8): BigQuery fails a query that would
+# The cost cap of every query the service runs (rules §8): BigQuery fails a query that would
 # bill more instead of running it. 10 GiB covers a 7-day range of a large app's partitions.
 DEFAULT_MAX_BYTES_BILLED = 10 * 2**30
 
@@ -20,7 +20,7 @@ class ServingSettings:
     dataset: str
     app_config_path: str | None = None
     max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED
-    use_rollups: bool = True  # answer from the rollup tables where they hold the request (SPEC 11)
+    use_rollups: bool = True  # answer from the rollup tables where they hold the request (rules §11)
 
     @classmethod
     def from_env(cls) -> ServingSettings:

@@ -39,7 +39,7 @@ from serving.status_models import (
 
 # How far back "last event time" looks (in import_stats).
 LAST_EVENT_LOOKBACK = timedelta(days=7)
-# The most of events_dedup any status query reads: its last day (SPEC 11). Older hours come
+# The most of events_dedup any status query reads: its last day (rules §11). Older hours come
 # from the rollups (campaigns); Liveview shows at most this far back.
 RECENT_EVENTS = timedelta(days=1)
 TOP_REASONS = 5
@@ -276,7 +276,7 @@ def build_campaigns(
     queries: QueryRunner, dataset: str, app: AppConfig, hours: int, *, use_rollups: bool = True
 ) -> Campaigns:
     """The last ``hours``' attributed conversions and revenue by campaign and channel, and the
-    share of imported events attributed (SPEC 9): whole hours from the attribution rollup,
+    share of imported events attributed (rules §9): whole hours from the attribution rollup,
     the hours after its last run from events_dedup (at most its last day)."""
     now = datetime.now(UTC)
     since = now - timedelta(hours=hours)

@@ -2,7 +2,7 @@
 
 Every query is scoped to one app; every value a caller sends is a query parameter. Tables
 are named by ``dataset`` (``project.dataset``, the operator's setting, never request data).
-They read small tables (SPEC §11): the dots, counts and chart read ``import_stats``, the
+They read small tables (rules §11): the dots, counts and chart read ``import_stats``, the
 campaigns the attribution rollup; what reads ``events`` reads at most its last day.
 """
 
@@ -181,7 +181,7 @@ def rejected_payload(dataset: str, app_id: str, rejected_at: datetime, payload_s
 
 
 def double_tracked(dataset: str, app_id: str, since: datetime) -> Query:
-    """Imported events the app also tracks with the Branch SDK (warning double_tracking, SPEC 4)
+    """Imported events the app also tracks with the Branch SDK (warning double_tracking, rules §4)
     since ``since``, per Branch event name."""
     return Query(
         f"""

@@ -1,4 +1,4 @@
-"""Touches and conversions whose true attribution is known by construction (SPEC section 9).
+"""Touches and conversions whose true attribution is known by construction (rules §9).
 
 Each scenario gets identities of its own, so scenarios never touch each other or the random
 sample (whose touch sources carry no identity: ``tools/samples.py``). The messages come in
@@ -16,7 +16,7 @@ depends on what arrived before (``run_local.sh`` does this):
 
 With ``branch_files=True`` some touches are not in the stream at all: they are rows of a
 Branch eo_click export file (``export_file()``), to be loaded into ``touches`` with
-``load_touches`` before the job starts, which reads them back (SPEC 9).
+``load_touches`` before the job starts, which reads them back (rules §9).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A generated, deterministic corpus of bad (and borderline) Segment messages.
 
 Each item is ``BadInput(label, data, attributes, outcome, reason, ...)``; the expected outcome
-and reason are derived from SPEC section 2 and the README's reason table and "Decisions",
-not from running the mapping code (a disagreement is a finding, see tests/test_bad_input.py).
+and reason are derived from rules §2 and the README's reason table and "Decisions",
+not from running the mapping code (a disagreement is a finding, see tests/unit/test_bad_input.py).
 
     from tools.bad_inputs import bad_input_corpus
     for item in bad_input_corpus(now):   # same `now` -> byte-identical corpus
@@ -297,7 +297,7 @@ def _validate(b: _Builder) -> None:
 
 def _wrong_types(b: _Builder) -> None:
     e = b.event
-    # Numbers as strings are accepted where a number is expected (SPEC 5).
+    # Numbers as strings are accepted where a number is expected (rules §5).
     b.add(
         "numbers_as_strings",
         e(

@@ -3,7 +3,7 @@ the load test apply them (:func:`speed_up_local_runs`) before starting the strea
 jobs never import this module, and on Dataflow none of it applies.
 
 Each fix narrows work the runner repeats, never what it computes: the same elements reach the
-same steps and the same timers fire (``tests/pipeline/test_bench_harness.py``).
+same steps and the same timers fire (``tests/pipeline/test_direct_runner_harness.py``).
 """
 
 from __future__ import annotations

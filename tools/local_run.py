@@ -56,7 +56,7 @@ class Accounting:
     skipped: int
     rejected: int
     stats: dict[str, int]
-    attributed: int = 0  # imported events attributed to a touch (SPEC 9)
+    attributed: int = 0  # imported events attributed to a touch (rules §9)
 
     @property
     def total(self) -> int:
@@ -375,7 +375,7 @@ def show_serving(dataset: str, export_dir: str) -> None:
 def show_export(api, dataset: str, export_dir: str, today) -> None:
     """The scheduled export job over every app, then today's partial day by hand (the sample's
     events are today's), then the Export API for today: 15 empty lists, since a day is only
-    served once complete (SPEC 10) and a partial export is never served."""
+    served once complete (rules §10) and a partial export is never served."""
     from beam_jobs import daily_export
 
     common = ["--runner=FnApiRunner", f"--project={PROJECT}", f"--dataset={dataset}", f"--output={export_dir}"]

@@ -120,7 +120,7 @@ _SAMPLE_MIX: tuple[tuple[str, float], ...] = (
     ("stale_event", 0.01),
 )
 _CORPUS_BAD_SHARE = 0.02
-# Touches in the corpus (SPEC 9): Branch link opens and attributed installs of the profiles,
+# Touches in the corpus (rules §9): Branch link opens and attributed installs of the profiles,
 # so that a benchmark attributes the profiles' later events, as a Branch customer's would:
 # about one session in ten opened from a link, of ten events each. (A 200k corpus then
 # attributes about a fifth of its conversions.)

@@ -1,4 +1,4 @@
-"""The backfill's attribution (SPEC section 9): decided in event-time order, applied in dedup.
+"""The backfill's attribution (rules §9): decided in event-time order, applied in dedup.
 
     touches (the archive's, and the table's) + the mapping's conversion packs
         --GroupByApp--> ReplayInOrder: one app's decisions, as a few compact blobs

@@ -115,7 +115,7 @@ def manifests_since(root: str, app_ids: Sequence[str], since: datetime) -> list[
 class PlanExports(beam.DoFn):
     """The run's app-days: the given day for every app (``--export_date=D``), or with
     ``--export_date=auto`` every complete day of the look-back window that was never exported
-    or whose events changed since (SPEC 10)."""
+    or whose events changed since (rules §10)."""
 
     def __init__(
         self,

@@ -92,12 +92,12 @@ class _MapMessagesFn(beam.DoFn):
         # Imported here means "mapped": dedup decides imported or duplicate.
         metric = "mapped" if reason is None else f"{outcome.outcome.value}.{reason}"
         self._metric_counts[metric] = self._metric_counts.get(metric, 0) + 1
-        if outcome.placeholder_identity:  # a placeholder userId or device id dropped (SPEC 4)
+        if outcome.placeholder_identity:  # a placeholder userId or device id dropped (rules §4)
             self._metric_counts["placeholder_identity"] = self._metric_counts.get("placeholder_identity", 0) + 1
 
         row, event_time = outcome.row, outcome.event_time
         if row is not None and event_time is not None:  # imported
-            if "double_tracking" in row["warnings"]:  # also tracked with the Branch SDK (SPEC 4)
+            if "double_tracking" in row["warnings"]:  # also tracked with the Branch SDK (rules §4)
                 self._metric_counts["double_tracking"] = self._metric_counts.get("double_tracking", 0) + 1
             if self._keep_raw:
                 row = attach_raw(row, data, attributes, publish_time)

@@ -2,7 +2,7 @@
 
     messages -> MapSegmentMessages -> imported copies -> DeduplicateEvents -> AttributeEvents -> events rows
                      |  rejected rows ----------------------------------------> rejected_events rows
-                     |  touches (SPEC 9) --------------------------------------> touches rows
+                     |  touches (rules §9) --------------------------------------> touches rows
                      '- counts ------- + dedup's imported/duplicate counts ---> import_stats rows
 
 Streaming attributes after dedup, in arrival order (``AttributeEvents``). The backfill decides

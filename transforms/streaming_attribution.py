@@ -1,4 +1,4 @@
-"""AttributeEvents: each imported event's attribution (SPEC section 9), decided in the stream.
+"""AttributeEvents: each imported event's attribution (rules §9), decided in the stream.
 
 The rules are ``domain.attribution``'s; this composite runs them over keyed state. A Beam graph
 is acyclic, so the one-hop rule runs in four keyed, stateful stages (docs/attribution.md):
@@ -12,7 +12,7 @@ is acyclic, so the one-hop rule runs in four keyed, stateful stages (docs/attrib
 Each conversion is decided once, with the touches and links its keys' stages held when it
 reached them (the arrival order the in-memory state of ``map --attribute`` is given).
 
-State is bounded per key (SPEC 11): an identity key holds one entry per touch id, at most
+State is bounded per key (rules §11): an identity key holds one entry per touch id, at most
 ``max_touches_per_key`` per touch type (the latest; a cut is counted, ``attribution_cut``), and
 a touch leaves once no conversion can use it (its window plus ``max_event_age`` after its
 time): a timer at the oldest entry's end prunes it, for a busy key too. A key per event id
@@ -23,7 +23,7 @@ With ``read_touches`` (the job's ``--read_touches_table``), the touches and link
 state (a parallel read: ``transforms.touches_table``), timestamped at the start of time, so
 that the stages' input watermark stays there until every one of them has reached its key.
 Until then a key's conversions wait in its state (the gate: a timer just after the start of
-time), so none is decided before the read has finished (SPEC 9), and no worker holds the
+time), so none is decided before the read has finished (rules §9), and no worker holds the
 table. Every link a conversion teaches is also written to ``touches`` (source ``link``), so a
 restarted job knows it too.
 """
@@ -403,14 +403,14 @@ def _apps_to_tail(_, windows: dict[str, Windows]) -> Iterator[tuple[str, int]]:
 class AttributeEvents(beam.PTransform):
     """``{"events": unique events rows, "touches": touches rows[, "raw": (event id, raw message
     fields) of every imported copy]}`` -> ``{"events": the rows with their attribution columns
-    (SPEC 9) and, given "raw", their raw message, "links": the links taught, as touches rows}``.
+    (rules §9) and, given "raw", their raw message, "links": the links taught, as touches rows}``.
     ``raw_ttl``: how long a raw message waits for its row (a repeat's never comes).
 
     ``windows``: each app's windows, by app id. ``read_touches``: a step from
     :data:`transforms.touches_table.TouchesToRead` to touches and link rows (the table's), or
     None to start from the stream's touches only. ``tail_touches``: a step from ``(app id,
     start micros)`` to the rows loaded into the table since (``TailTouchesTable``), or None.
-    ``max_touches_per_key``: the bound per identity key and touch type (SPEC 11)."""
+    ``max_touches_per_key``: the bound per identity key and touch type (rules §11)."""
 
     def __init__(
         self,

@@ -80,7 +80,7 @@ class _ReadRowsFn(beam.DoFn):
 
 class ReadTouchExports(beam.PTransform):
     """A file pattern -> ``touches`` rows (main) and ``REJECTED`` dead letters. ``placeholders``:
-    the app's placeholder ids, never an identity key (SPEC 4)."""
+    the app's placeholder ids, never an identity key (rules §4)."""
 
     def __init__(
         self, pattern: str, app_id: str, max_stored_bytes: int, placeholders: Placeholders = DEFAULT_PLACEHOLDERS

@@ -1,6 +1,6 @@
 -- campaign_touches: touches per app, UTC day, campaign, channel and touch type, each touch
 -- id counted once (a touch replayed or loaded twice is stored twice). Links (source 'link':
--- a touch known under another key of a user, SPEC 9) are not touches of their own.
+-- a touch known under another key of a user, rules §9) are not touches of their own.
 SELECT
   app_id,
   DATE(`timestamp`) AS day,

@@ -1,4 +1,4 @@
--- events_dedup: one row per imported event (app_id, id), the third dedup line of SPEC 6.
+-- events_dedup: one row per imported event (app_id, id), the third dedup line of rules §6.
 --
 -- The pipeline drops repeats within its dedup window and BigQuery's insert ids catch most
 -- retries, but neither is a guarantee, so every reader goes through this view. The first
@@ -11,7 +11,7 @@
 -- Plain COALESCE without type prefixes: the id kinds have disjoint shapes in practice, and
 -- the BigQuery emulator cannot expand `*` next to a CONCAT expression in a view.
 --
--- event_data_exchange_rate / event_data_revenue_in_usd (SPEC 8): the USD value of one unit
+-- event_data_exchange_rate / event_data_revenue_in_usd (rules §8): the USD value of one unit
 -- of the event's currency on the event's UTC day, from the latest dated rate on or before
 -- that day in exchange_rates (`segment-branch load-rates`); NULL when the currency has no
 -- rate, so USD sums leave such events out instead of adding other currencies as dollars.

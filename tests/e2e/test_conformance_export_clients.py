@@ -1,4 +1,4 @@
-"""Conformance of the Daily Export API (``POST /v3/export``, SPEC §8 and §10) with Branch's real clients.
+"""Conformance of the Daily Export API (``POST /v3/export``, rules §8 and §10) with Branch's real clients.
 
 One test per public client of Branch's Daily Export: each replays the request that client's
 code sends (path with or without the trailing slash, JSON or form body, headers, extra

@@ -1,4 +1,4 @@
-"""Conformance of the Query API (``POST /v1/query/analytics``, SPEC §8) with Branch's real clients.
+"""Conformance of the Query API (``POST /v1/query/analytics``, rules §8) with Branch's real clients.
 
 One test (or a few) per public client of Branch's Query API: each replays the requests that
 client's code sends (URL, query string, headers, body as its code builds them; only the host
@@ -7,8 +7,8 @@ real service over real HTTP (uvicorn on a free port, BigQuery emulator behind it
 the answer the way that client reads it: its paging loop, its schema, the keys it indexes.
 Expected numbers come from hand-written SQL on the raw ``events`` table, not from the service.
 
-The client code replayed here is quoted in the client research (``/work/notes/branch_clients_
-research.md``) and cited per test. Where a client cannot get what it wants from this service
+The client code replayed here is cited per test: the client's public repository, file and
+the lines that build the request or read the answer. Where a client cannot get what it wants from this service
 (a data source the importer never writes, ...) the test asserts what the client then
 experiences and its name says so.
 
@@ -235,7 +235,7 @@ def test_rawdash_branch_connector_syncs_14_days_in_7_day_windows(base, dataset):
     }
     assert {key: bucket["conversions"] for key, bucket in buckets.items()} == expected
     assert ("2026-11-19", "google", "branch_export_0") in expected and len(expected) > 12
-    # The importer never writes installs, opens or clicks: those calls answer [] (SPEC §8).
+    # The importer never writes installs, opens or clicks: those calls answer [] (rules §8).
     assert rows["eo_install"] == rows["eo_open"] == clicks == []
     assert rawdash.posts == [rawdash.analytics_url] * 8 and rawdash.stops == ["no next_url"] * 8
 

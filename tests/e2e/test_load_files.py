@@ -1,4 +1,4 @@
-"""The backfill's FILE_LOADS path keeps JSON columns JSON (issue 17).
+"""The backfill's FILE_LOADS path keeps JSON columns JSON (a load job once wrote them as strings).
 
 Beam's FILE_LOADS writes rows with ``JsonRowWriter`` (``json.dumps`` per row) into
 newline-delimited JSON files and loads them with load jobs. The emulator runs real load jobs

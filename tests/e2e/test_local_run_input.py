@@ -1,5 +1,5 @@
 """``./run_local.sh --input FILE``: a user's own events through the whole local run, which
-must end with its SUMMARY line whatever the file holds (SPEC 2: every message accounted for)."""
+must end with its SUMMARY line whatever the file holds (rules §2: every message accounted for)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rollups (SPEC §11): the incremental job, the Query API's answers from them, and pages read
+"""Rollups (rules §11): the incremental job, the Query API's answers from them, and pages read
 from one stored result. Data: the conformance sample (both default apps, attribution on
 19/20 Nov), rolled up by ``segment-branch rollup``."""
 

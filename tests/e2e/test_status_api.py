@@ -244,7 +244,7 @@ def test_campaigns_show_the_last_days_attributed_conversions_by_campaign_and_the
 
 
 def test_double_tracked_events_are_counted_and_warned_on_the_card(client, imported):
-    """SPEC 4: local-app tracks COMPLETE_TUTORIAL with the Branch SDK too; the card says so."""
+    """rules §4: local-app tracks COMPLETE_TUTORIAL with the Branch SDK too; the card says so."""
     summary = client.get("/v1/status/summary", headers=LOCAL_APP_CREDENTIALS).json()
     expected = sql_rows(
         f"""SELECT name, COUNT(DISTINCT id) AS n FROM `{PROJECT}.{imported[0]}.events`

@@ -225,7 +225,7 @@ def test_status_page_login_dots_liveview_filters_chart_and_campaigns(base_url, b
 
 
 def test_liveview_fits_its_card_at_1280_px_and_rows_expand_to_their_details(base_url, browser):
-    """Issue 26: at 1280 px the table was wider than its card, each row's details a long blob."""
+    """At 1280 px the table fits its card (it was wider), and each row's details expand below it."""
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -1,4 +1,4 @@
-"""Touches loaded from Branch's export files attribute the conversions of later runs (SPEC 9):
+"""Touches loaded from Branch's export files attribute the conversions of later runs (rules §9):
 ``load_touches`` writes them to ``touches``, and the backfill and the streaming job read that
 table back at start (``--read_touches_table``, on by default)."""
 
@@ -157,7 +157,7 @@ def test_touches_loaded_while_the_streaming_job_runs_attribute_within_its_refres
 
 
 def test_links_taught_before_a_restart_attribute_after_it(bq_client, fresh_dataset, fresh_subscription):
-    """A link (a touch known under another key of the user, SPEC 9) is written to ``touches``
+    """A link (a touch known under another key of the user, rules §9) is written to ``touches``
     and read back by the next job: a web purchase by user id, after the restart, is credited to
     the app click its user's earlier app purchase taught."""
     topic, subscription = (path.rsplit("/", 1)[1] for path in fresh_subscription)

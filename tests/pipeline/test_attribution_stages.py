@@ -265,7 +265,7 @@ def _one_bundle(docs: list[dict], settings: ImportSettings = SETTINGS):
 
 
 def test_a_hot_key_holds_at_most_its_bound_and_decides_as_the_bounded_reference():
-    """SPEC 11: 100 clicks of one user are at most 64 entries in its key's state (the latest,
+    """rules §11: 100 clicks of one user are at most 64 entries in its key's state (the latest,
     36 cut and counted), and its purchases are decided as the in-memory state, bounded alike."""
     clicks = [click(NOW - timedelta(days=6, hours=-n), campaign=f"c{n}", user_id="hot") for n in range(100)]
     # The second purchase's best click is the 31st: cut by the bound, in both forms.
@@ -285,7 +285,7 @@ def test_a_hot_key_holds_at_most_its_bound_and_decides_as_the_bounded_reference(
 
 
 def test_a_key_touched_every_week_forgets_what_no_conversion_can_use():
-    """Every write prunes a key's touches to the window plus max_event_age (SPEC 11): ten weekly
+    """Every write prunes a key's touches to the window plus max_event_age (rules §11): ten weekly
     clicks of one user never hold more than two at a time, however long the key lives."""
     settings = ImportSettings(load_config(), max_event_age=timedelta(hours=1))
     docs = [click(NOW - timedelta(weeks=10 - n), campaign=f"week{n}", user_id="weekly") for n in range(10)]

@@ -154,7 +154,7 @@ def test_a_touch_source_is_skipped_and_its_touch_written_as_a_touches_row():
 
 
 def test_a_backlog_read_days_after_publish_keeps_on_time_events():
-    """SPEC 10: stale_event is measured from the publish time, so messages Pub/Sub got three
+    """rules §10: stale_event is measured from the publish time, so messages Pub/Sub got three
     days before the pipeline reads them (an outage's backlog) are imported when they were on
     time then; one that was already a day old when published is still stale."""
     published = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
@@ -197,7 +197,7 @@ def test_a_backlog_read_days_after_publish_keeps_on_time_events():
 
 
 def test_double_tracked_events_and_placeholder_ids_are_counted_in_beam_counters():
-    """SPEC 4: an imported event the app also tracks with the Branch SDK is counted, not only
+    """rules §4: an imported event the app also tracks with the Branch SDK is counted, not only
     warned; so is every message whose placeholder userId was dropped (imported or rejected)."""
     from apache_beam.metrics import MetricsFilter
 

@@ -1,4 +1,4 @@
-"""Attribution (SPEC section 9), rule by rule, through ``segment-branch map --attribute``'s
+"""Attribution (rules §9), rule by rule, through ``segment-branch map --attribute``'s
 in-memory state: messages run in order, touches first where a scenario says so."""
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def test_branch_exported_events_with_link_data_are_touches_and_never_imported(na
 
 @pytest.mark.parametrize("tilde", ["", "~"])
 def test_branch_events_carry_every_link_key_that_has_a_column_campaign_id_included(tilde):
-    """SPEC 9: every key with a last_attributed_touch_data_tilde_* column, with or without "~"."""
+    """rules §9: every key with a last_attributed_touch_data_tilde_* column, with or without "~"."""
     values = {key: f"v-{key}" for key in LINK_KEYS if key != "tags"} | {"tags": ["t1", "t2"]}
     [line] = run(message("branch_OPEN", NOW, user_id="u1", properties={tilde + k: v for k, v in values.items()}))
     touch = line["touch"]
@@ -347,7 +347,7 @@ def test_zeroed_advertising_ids_and_anonymous_ids_never_link():
 
 @pytest.mark.parametrize("placeholder", ["guest", "0", " NULL ", "[object Object]", "undefined"])
 def test_placeholder_user_ids_never_merge_guests_into_one_user(placeholder):
-    """SPEC 4: one guest's click never attributes another guest's purchase (nor keys any state)."""
+    """rules §4: one guest's click never attributes another guest's purchase (nor keys any state)."""
     lines = run(
         click(NOW - timedelta(days=1), user_id=placeholder),
         purchase(user_id=placeholder, messageId="m-guest", context=ios(id="device-2")),
@@ -434,7 +434,7 @@ def test_a_touch_read_back_from_its_row_is_the_same_touch():
     assert Touch.from_row(result.touch.row(NOW)) == result.touch
 
 
-# --------------------------------------------------------------------------- bounded state (SPEC 11)
+# --------------------------------------------------------------------------- bounded state (rules §11)
 
 
 def _touch(n: int, *, hours_ago: float = 1, touch_type: str = "CLICK") -> Touch:

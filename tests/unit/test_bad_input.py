@@ -2,7 +2,7 @@
 documented outcome, in the pure mapping and through the real streaming pipeline, and every
 rejected payload is stored byte for byte (payload_too_large: prefix + size + SHA-256).
 
-Expected outcomes come from SPEC section 2 and the README, not from the code. Where the code
+Expected outcomes come from rules §2 and the README, not from the code. Where the code
 disagrees the test is marked ``xfail(strict=True)`` with the finding (FINDINGS below): it
 fails loudly once the product is fixed, so the mark must then be removed.
 

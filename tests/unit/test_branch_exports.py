@@ -1,4 +1,4 @@
-"""Touches from Branch's v2 export rows (SPEC section 9): identity, type, time, link data."""
+"""Touches from Branch's v2 export rows (rules §9): identity, type, time, link data."""
 
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def test_console_script_is_installed():
 
 
 def test_map_reads_sdk_batch_bodies_json_arrays_and_pretty_printed_messages():
-    """Issue 17: what analytics-python/node post ({"batch": [...]}) and exported arrays."""
+    """What analytics-python/node post ({"batch": [...]}) and exported arrays."""
     first, second = mapping_track_event(messageId="b1"), mapping_track_event(messageId="b2", event="Signed Up")
     batch = orjson.dumps({"batch": [first, second], "sentAt": NOW}, option=orjson.OPT_INDENT_2)
     for data in (batch, orjson.dumps([first, second]), orjson.dumps([first, second], option=orjson.OPT_INDENT_2)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 
 import pytest
 
@@ -46,20 +47,44 @@ def test_readme_options_table_lists_every_option_of_the_import_jobs():
     assert documented == _flags(ImporterOptions, InputFilesOptions, SegmentImportOptions, BackfillOptions)
 
 
-@pytest.mark.parametrize(
-    "doc", ["README.md", "CONTRIBUTING.md", "docs/compiled.md", "docs/testing.md", "docs/attribution.md"]
+def _tracked_text_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return [
+        path
+        for path in listed.split()
+        if path.endswith(TEXT_SUFFIXES) or path.rsplit("/", 1)[-1] in ("Dockerfile", "run_local.sh", "run_tests.sh")
+    ]
+
+
+TEXT_SUFFIXES = (".md", ".py", ".pyx", ".pxd", ".sh", ".sql", ".toml", ".ini", ".yaml", ".yml", ".txt", ".cfg")
+# A path of this repository as written in prose or code: a top folder, then a file with a
+# known suffix (not preceded by a path, a word or a dot, so another repository's paths and
+# f-strings built from a root are not taken for ours).
+_NAMED_PATH = re.compile(
+    r"(?<![\w/.{}-])((?:schemas|domain|adapters|transforms|beam_jobs|serving|tools|tests|bench|scripts|"
+    r"dataflow|docs)/[\w./-]+?\.(?:pyx|pxd|py|json|sql|sh|md|yaml|toml|html))(?![\w/])"
 )
-def test_every_file_a_guide_names_exists(doc):
-    text = (REPO / doc).read_text()
-    named = set(
-        re.findall(
-            r"`((?:schemas|domain|adapters|transforms|beam_jobs|serving|tools|tests|bench|scripts|"
-            r"dataflow|docs)/[\w./-]+?\.(?:pyx|pxd|py|json|sql|sh|md|yaml))(?!\w)",
-            text,
-        )
-    )
-    assert named, doc
-    assert sorted(path for path in named if not (REPO / path).exists()) == []
+_RULES_SECTION = re.compile(r"rules §(\d+)")
+
+
+def test_every_file_named_in_a_tracked_file_exists():
+    missing = []
+    for path in _tracked_text_files():
+        text = (REPO / path).read_text(errors="replace")
+        missing += [
+            f"{path}: {named}" for named in sorted(set(_NAMED_PATH.findall(text))) if not (REPO / named).exists()
+        ]
+    assert missing == []
+
+
+def test_every_rules_section_cited_exists():
+    sections = set(re.findall(r"^## §(\d+) ", (REPO / "docs" / "rules.md").read_text(), flags=re.M))
+    assert sections == {str(n) for n in range(1, 12)}
+    wrong = []
+    for path in _tracked_text_files():
+        cited = set(_RULES_SECTION.findall((REPO / path).read_text(errors="replace")))
+        wrong += [f"{path}: rules §{n}" for n in sorted(cited - sections)]
+    assert wrong == []
 
 
 # Every guide that shows a command, and the jobs' docstrings (what --help prints).

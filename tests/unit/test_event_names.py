@@ -1,4 +1,4 @@
-"""SPEC section 3: Segment event name -> Branch name, category, topic."""
+"""rules §3: Segment event name -> Branch name, category, topic."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Daily Export files and rules (SPEC 8, 10): Branch's v2 header, value formats a Go reader
+"""Daily Export files and rules (rules §8, 10): Branch's v2 header, value formats a Go reader
 parses, file names, readiness, staleness and what the API serves."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC section 4: platform detection, identifiers and user_data_* columns."""
+"""rules §4: platform detection, identifiers and user_data_* columns."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_zeroed_advertising_id_as_only_identifier_is_no_identifier():
     assert result.reason is Reason.NO_IDENTIFIER and result.outcome is Outcome.REJECTED
 
 
-# --------------------------------------------------------------------------- placeholder ids (SPEC 4)
+# --------------------------------------------------------------------------- placeholder ids (rules §4)
 
 # The spec's list, written out by hand (so a code change cannot silently agree with itself).
 SPEC_PLACEHOLDERS = ["0", "-1", "null", "nil", "none", "undefined", "nan", "unknown", "anonymous", "guest",
@@ -264,7 +264,7 @@ def test_is_zeroed():
     ],
 )
 def test_ad_tracking_enabled_flag_sets_limit_ad_tracking(enabled, limit):
-    """A tracking opt-out is honoured however the SDK spelled it (issue 17: "false" was lost)."""
+    """A tracking opt-out is honoured however the SDK spelled it (the string "false" was once lost)."""
     row = mapping_imported_row(anon(context=mapping_ios_context(adTrackingEnabled=enabled)))
     assert row["user_data_limit_ad_tracking"] is limit
     assert row["user_data_idfa"] == IDFA

@@ -1,4 +1,4 @@
-"""process_message: outcomes, reason codes and check order (SPEC sections 1, 2, 7)."""
+"""process_message: outcomes, reason codes and check order (rules §1, §2, §7)."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_branch_key_attribute_selects_app():
 
 
 def test_call_type_match_tolerates_case():
-    # SPEC is silent; the code accepts "Track" / " TRACK " as a track call.
+    # the rules are silent; the code accepts "Track" / " TRACK " as a track call.
     assert mapping_process(mapping_track_event(type="Track")).outcome is Outcome.IMPORTED
 
 
@@ -440,7 +440,7 @@ def test_stale_check_uses_now_argument():
 
 
 def test_stale_and_future_are_measured_from_the_publish_time_not_the_read_time():
-    """SPEC 10: a backlog (messages read days after Pub/Sub got them) keeps on-time events."""
+    """rules §10: a backlog (messages read days after Pub/Sub got them) keeps on-time events."""
     from datetime import datetime
 
     published = datetime(2026, 11, 20, 12, tzinfo=UTC)  # 8 days before MAPPING_NOW, the read time
@@ -694,7 +694,7 @@ def test_integers_just_outside_64_bits_keep_every_digit(number):
     assert decode(b'{"n": %d}' % number) == {"n": number}
 
 
-# --------------------------------------------------------------------------- failsafe (SPEC §10)
+# --------------------------------------------------------------------------- failsafe (rules §10)
 
 
 def test_an_unexpected_exception_is_the_outcome_internal_error_with_the_error_text():
@@ -714,7 +714,7 @@ def test_an_internal_error_text_is_bounded():
 
 
 def test_one_name_per_column_segment_name_and_branch_name_apart():
-    """Issue 17: a no_identifier Product Added kept ADD_TO_CART where other reasons kept the
+    """A no_identifier Product Added kept ADD_TO_CART where other reasons kept the
     Segment name; now the Segment name is always segment_event / event_name, the Branch name apart."""
     from domain.dead_letters import rejected_row
     from domain.import_stats import row_key

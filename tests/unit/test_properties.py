@@ -1,4 +1,4 @@
-"""SPEC section 5: properties -> event_data_*, content_items, custom_data."""
+"""rules §5: properties -> event_data_*, content_items, custom_data."""
 
 from __future__ import annotations
 

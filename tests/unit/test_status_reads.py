@@ -1,4 +1,4 @@
-"""The status page reads small tables (SPEC §11): no status query reads more than the last
+"""The status page reads small tables (rules §11): no status query reads more than the last
 day of ``events``, whatever the range asked and whether the rollups are current."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Value coercions (domain/values.py) and event time rules (SPEC section 1)."""
+"""Value coercions (domain/values.py) and event time rules (rules §1)."""
 
 from __future__ import annotations
 
@@ -323,7 +323,7 @@ def test_null_timestamp_counts_as_absent():
     [
         ("2026-11-28T17:29:00+05:30", "2026-11-28T11:59:00.000000Z"),
         ("2026-11-28T11:59:00.1+00:00", "2026-11-28T11:59:00.100000Z"),
-        ("2026-11-28T11:59:00.123456789Z", None),  # nanoseconds: SPEC silent, only check the format
+        ("2026-11-28T11:59:00.123456789Z", None),  # nanoseconds: the rules are silent, only check the format
         ("2026-11-28T11:59:00Z", "2026-11-28T11:59:00.000000Z"),
     ],
 )
