@@ -123,7 +123,7 @@ setuptools.setup(
             "pytest-timeout==2.4.0",
             "tqdm==4.70.1",
             "pyinstrument==5.1.3",
-            # Guard rails run by ./run_tests.sh (ruff.toml, mypy.ini).
+            # Guard rails run by ./run_tests.sh (configured in pyproject.toml).
             "ruff==0.17.6",
             "mypy==2.4.1",
             "types-PyYAML==6.0.12.20261122",
