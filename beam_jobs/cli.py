@@ -332,14 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
         help='run the lines in order through one attribution state: touches carry "touch", imported rows '
         "their attribution columns",
     )
+    map_cmd.set_defaults(func=_map)
 
-    commands.add_parser("hash-secret", help="hash a Branch secret read from stdin (or a prompt)")
+    hash_cmd = commands.add_parser("hash-secret", help="hash a Branch secret read from stdin (or a prompt)")
+    hash_cmd.set_defaults(func=_hash_secret, parser=hash_cmd)
 
     provision = commands.add_parser("provision", help="create the BigQuery dataset, tables and views (idempotent)")
     provision.add_argument("--project", required=True)
     provision.add_argument("--dataset", default="segment_branch")
     provision.add_argument("--location", default=None)
     provision.add_argument("--partition-expiration-days", type=int, default=None)
+    provision.set_defaults(func=_provision)
 
     rates = commands.add_parser(
         "load-rates", help="load dated exchange rates to USD from a CSV (day,currency,usd_per_unit)"
@@ -347,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     rates.add_argument("--project", required=True)
     rates.add_argument("--dataset", default="segment_branch")
     rates.add_argument("--csv", required=True, help="the CSV file, or 'bundled' for the sample rates of local runs")
+    rates.set_defaults(func=lambda args: _load_rates(args.project, args.dataset, args.csv))
 
     replay = commands.add_parser("replay", help="send stored rejected messages back through the import after a fix")
     replay.add_argument("--project", required=True)
@@ -358,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     route = replay.add_mutually_exclusive_group(required=True)
     route.add_argument("--topic", help="re-publish to projects/P/topics/T (recent events)")
     route.add_argument("--out", help="write gzipped JSON lines per app here, for the backfill (older events)")
+    replay.set_defaults(func=_replay)
 
     webhook = commands.add_parser("webhook", help="webhook subscriptions: send one sample event (test)")
     webhook_commands = webhook.add_subparsers(dest="webhook_command", required=True)
@@ -365,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     webhook_test.add_argument("--app", required=True, help="app id")
     webhook_test.add_argument("--subscription", required=True, help="subscription id")
     webhook_test.add_argument("--app-config", default=None, help="app config file (default: the bundled local config)")
+    webhook_test.set_defaults(func=lambda args: _webhook_test(args.app_config, args.app, args.subscription))
 
     erase = commands.add_parser(
         "erase",
@@ -388,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave rows written more recently than this for a later run (BigQuery cannot delete rows in its "
         "streaming buffer); default 90m",
     )
+    erase.set_defaults(func=_erase)
 
     rollup = commands.add_parser(
         "rollup",
@@ -409,38 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if hasattr(args, "func"):
-        return args.func(args)
-    if args.command == "erase":
-        return _erase(args)
-    if args.command == "webhook":
-        return _webhook_test(args.app_config, args.app, args.subscription)
-    if args.command == "replay":
-        return _replay(args)
-    if args.command == "load-rates":
-        return _load_rates(args.project, args.dataset, args.csv)
-    if args.command == "hash-secret":
-        secret = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("Branch secret: ")
-        if not secret:
-            parser.error("empty secret")
-        print(hash_secret(secret))
-        return 0
-    if args.command == "provision":
-        from adapters.bigquery import make_client
-        from adapters.provision import provision_tables
-
-        created = provision_tables(
-            make_client(args.project),
-            args.dataset,
-            location=args.location,
-            partition_expiration_days=args.partition_expiration_days,
-        )
-        print(f"created: {', '.join(created) or 'nothing (all present)'}")
-        return 0
-
+def _map(args: argparse.Namespace) -> int:
     settings = ImportSettings(
         load_app_config(args.app_config, bundled_ok=True),  # a dry run on this machine
         max_payload_bytes=args.max_payload_bytes,
@@ -460,6 +436,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.summary:
         _print_breakdown(counts)
     return 0
+
+
+def _hash_secret(args: argparse.Namespace) -> int:
+    secret = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("Branch secret: ")
+    if not secret:
+        args.parser.error("empty secret")
+    print(hash_secret(secret))
+    return 0
+
+
+def _provision(args: argparse.Namespace) -> int:
+    from adapters.bigquery import make_client
+    from adapters.provision import provision_tables
+
+    created = provision_tables(
+        make_client(args.project),
+        args.dataset,
+        location=args.location,
+        partition_expiration_days=args.partition_expiration_days,
+    )
+    print(f"created: {', '.join(created) or 'nothing (all present)'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
 
 
 if __name__ == "__main__":
