@@ -1,6 +1,6 @@
 """MapSegmentMessages: each message's outcome by the domain's ``process_message``, routed.
 
-    messages -> imported copies (main, for dedup) / rejected rows (REJECTED) / counts (COUNTS)
+    messages -> mapped copies (main, "mapped", for dedup) / rejected rows (REJECTED) / counts (COUNTS)
                 / touches rows (TOUCHES)
 
 Streaming takes Pub/Sub messages; the backfill takes chunks of archive lines and packs its
@@ -183,7 +183,7 @@ class _MapArchiveChunksFn(_MapMessagesFn):
 
 
 class MapSegmentMessages(beam.PTransform):
-    """Messages -> imported copies (main) for :class:`transforms.dedup.DropDuplicates`,
+    """Messages -> mapped copies (main, ``mapped``) for :class:`transforms.dedup.DropDuplicates`,
     ``REJECTED`` dead-letter rows and ``COUNTS`` of skipped and rejected messages.
 
     Streaming (``dedup_shards`` None): Pub/Sub messages in; the main output holds
@@ -210,5 +210,5 @@ class MapSegmentMessages(beam.PTransform):
         else:
             fn = _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)
         return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(
-            REJECTED, COUNTS, TOUCHES, CONVERSIONS, RAW, main="imported"
+            REJECTED, COUNTS, TOUCHES, CONVERSIONS, RAW, main="mapped"
         )

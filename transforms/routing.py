@@ -80,7 +80,7 @@ class RouteSegmentMessages(beam.PTransform):
             self._settings, dedup_shards=self._dedup_shards, keep_raw=self._keep_raw
         )
         if self._dedup_shards is None:  # streaming: attributed in arrival order, after dedup
-            deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
+            deduped = mapped.mapped | "DeduplicateEvents" >> DropDuplicates(
                 self._dedup_window, streaming=True, stat_key=_dedup_stat
             )
             inputs = {"events": deduped.unique, "touches": mapped[TOUCHES]}
@@ -104,7 +104,7 @@ class RouteSegmentMessages(beam.PTransform):
             } | "AttributionDecisions" >> DecideInEventTimeOrder(
                 self._settings.windows, read_touches=self._read_touches
             )
-            deduped = mapped.imported | "DeduplicateEvents" >> DropDuplicates(
+            deduped = mapped.mapped | "DeduplicateEvents" >> DropDuplicates(
                 self._dedup_window,
                 streaming=False,
                 stat_key=_dedup_stat,

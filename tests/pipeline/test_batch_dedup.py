@@ -132,7 +132,7 @@ def test_imported_rows_carry_the_raw_message_only_for_a_sink_with_per_row_dead_l
     settings = ImportSettings(load_config(None), max_event_age=None)
     with _pipeline() as pipeline:
         mapped = pipeline | beam.Create([lines]) | MapSegmentMessages(settings, dedup_shards=4, keep_raw=keep_raw)
-        rows = mapped.imported | beam.FlatMap(lambda packed: [orjson.loads(v) for v in _unpack(packed[1])[2]])
+        rows = mapped.mapped | beam.FlatMap(lambda packed: [orjson.loads(v) for v in _unpack(packed[1])[2]])
         assert_that(
             # rows travel without their null columns: these messages have no publish time
             rows | beam.Map(lambda row: sorted(set(RAW_FIELDS) & set(row))),

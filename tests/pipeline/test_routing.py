@@ -255,7 +255,7 @@ def test_the_raw_message_skips_dedup_and_joins_its_row_where_it_is_decided():
     pipeline = beam.Pipeline(options=options)
     outputs = (pipeline | _TestStream().add_elements([first]).advance_watermark_to_infinity()
                | MapSegmentMessages(FaultInjectingSettings(load_config(), max_event_age=None)))  # fmt: skip
-    assert_that(outputs.imported | beam.Map(lambda kv: sorted(set(kv[1][1]) & set(RAW_FIELDS))),
+    assert_that(outputs.mapped | beam.Map(lambda kv: sorted(set(kv[1][1]) & set(RAW_FIELDS))),
                 equal_to([[]]), label="NoRawIntoDedup")  # fmt: skip
     assert_that(outputs[RAW] | beam.MapTuple(lambda event_id, fields: sorted(fields)),
                 equal_to([sorted(RAW_FIELDS)]), label="RawApart")  # fmt: skip
