@@ -309,14 +309,7 @@ def _load_rates(project: str, dataset: str, path: str) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line: one subcommand per task (``tests/unit/test_docs.py`` checks the
-    documented commands against it)."""
-    parser = argparse.ArgumentParser(
-        prog="segment-branch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_map(commands) -> None:
     map_cmd = commands.add_parser("map", help="map Segment messages (JSON lines on stdin) to outcomes")
     map_cmd.add_argument("--now", type=_now, default=None, help="ISO-8601 'now' for the stale/future checks")
     map_cmd.add_argument("--app-config", default=None, help="app config file (default: the bundled local config)")
@@ -334,9 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     map_cmd.set_defaults(func=_map)
 
+
+def _add_hash_secret(commands) -> None:
     hash_cmd = commands.add_parser("hash-secret", help="hash a Branch secret read from stdin (or a prompt)")
     hash_cmd.set_defaults(func=_hash_secret, parser=hash_cmd)
 
+
+def _add_provision(commands) -> None:
     provision = commands.add_parser("provision", help="create the BigQuery dataset, tables and views (idempotent)")
     provision.add_argument("--project", required=True)
     provision.add_argument("--dataset", default="segment_branch")
@@ -344,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--partition-expiration-days", type=int, default=None)
     provision.set_defaults(func=_provision)
 
+
+def _add_load_rates(commands) -> None:
     rates = commands.add_parser(
         "load-rates", help="load dated exchange rates to USD from a CSV (day,currency,usd_per_unit)"
     )
@@ -352,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     rates.add_argument("--csv", required=True, help="the CSV file, or 'bundled' for the sample rates of local runs")
     rates.set_defaults(func=lambda args: _load_rates(args.project, args.dataset, args.csv))
 
+
+def _add_replay(commands) -> None:
     replay = commands.add_parser("replay", help="send stored rejected messages back through the import after a fix")
     replay.add_argument("--project", required=True)
     replay.add_argument("--dataset", default="segment_branch")
@@ -364,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--out", help="write gzipped JSON lines per app here, for the backfill (older events)")
     replay.set_defaults(func=_replay)
 
+
+def _add_webhook(commands) -> None:
     webhook = commands.add_parser("webhook", help="webhook subscriptions: send one sample event (test)")
     webhook_commands = webhook.add_subparsers(dest="webhook_command", required=True)
     webhook_test = webhook_commands.add_parser("test", help="send one sample event to a subscription, print the answer")
@@ -372,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     webhook_test.add_argument("--app-config", default=None, help="app config file (default: the bundled local config)")
     webhook_test.set_defaults(func=lambda args: _webhook_test(args.app_config, args.app, args.subscription))
 
+
+def _add_erase(commands) -> None:
     erase = commands.add_parser(
         "erase",
         help="delete one user's rows of one app in events, touches, rejected_events and webhook_failures",
@@ -396,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.set_defaults(func=_erase)
 
+
+def _add_rollup(commands) -> None:
     rollup = commands.add_parser(
         "rollup",
         help="recompute the hourly rollup tables for the hours whose events changed (run it on a schedule)",
@@ -413,6 +420,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--max_event_age plus a margin; after a backfill, its first day)",
     )
     rollup.set_defaults(func=_rollup)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per task (``tests/unit/test_docs.py`` checks the
+    documented commands against it)."""
+    parser = argparse.ArgumentParser(
+        prog="segment-branch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        _add_map,
+        _add_hash_secret,
+        _add_provision,
+        _add_load_rates,
+        _add_replay,
+        _add_webhook,
+        _add_erase,
+        _add_rollup,
+    ):
+        add(commands)
     return parser
 
 
