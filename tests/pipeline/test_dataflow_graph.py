@@ -44,7 +44,6 @@ IMPORT_STEPS = [
 ]
 STREAMING_STEPS = ["ReadSegmentMessages", *IMPORT_STEPS]
 BACKFILL_STEPS = ["ReadArchive0", "FlattenArchives", *IMPORT_STEPS]
-# The only step with state: its full name must survive an update or the dedup state is lost.
 # The steps with state: their full names must survive an update or their state is lost.
 STATE_STEPS = {
     "RouteSegmentMessages/DeduplicateEvents/FirstCopyPerKey/KeepFirstCopy",
