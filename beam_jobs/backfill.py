@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from collections.abc import Sequence
+from datetime import timedelta
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_jobs.import_graph import import_messages
@@ -38,8 +41,13 @@ from beam_jobs.options import (
 from schemas.reasons import METRICS_NAMESPACE, Reason
 from transforms.archives import ARCHIVE_LINES, ReadArchiveChunks
 
-# 256 shards: ~400k keys per shard at 100M events, and enough groups to spread over workers.
+# --dedup_shards=auto: at least 256 shards (groups to spread over workers), and one more per
+# ~1M events of the archive, estimated from its size (docs/operations.md, "Backfill").
 DEFAULT_DEDUP_SHARDS = 256
+EVENTS_PER_DEDUP_SHARD = 1_000_000
+ARCHIVE_BYTES_PER_EVENT = {"gz": 150, "": 1_100}  # gzipped / plain JSON lines (tools.samples' corpus: ~1.1 KB)
+AUTO = "auto"
+DEFAULT_ATTRIBUTION_BUCKET_HOURS = 24
 
 
 class BackfillOptions(ImporterOptions, InputFilesOptions, PipelineOptions):
@@ -50,24 +58,66 @@ class BackfillOptions(ImporterOptions, InputFilesOptions, PipelineOptions):
     def _add_argparse_args(cls, parser):
         parser.add_argument(
             "--dedup_shards",
-            type=int,
-            default=DEFAULT_DEDUP_SHARDS,
-            help="Shards of the event id the dedup groups copies by. A shard's worker holds its "
-            "keys (~100 B each) and repeated copies: raise it for archives over ~100M events.",
+            default=AUTO,
+            help="Shards of the event id the dedup groups copies by (a shard's worker holds its keys, ~100 B "
+            "each, and its repeated copies), or auto: at least 256, and one per ~1M events of the input, "
+            "estimated from the files' sizes. Default: auto.",
         )
+        parser.add_argument(
+            "--attribution_bucket_hours",
+            type=int,
+            default=DEFAULT_ATTRIBUTION_BUCKET_HOURS,
+            help="Attribution groups each identity key's conversions by this many hours of event time, with "
+            "the touches they could use copied in: a very active user's group holds one bucket of its "
+            "activity (smaller: smaller groups, more copies of each touch). Default: 24.",
+        )
+
+
+def estimated_events(patterns: Sequence[str]) -> int:
+    """The events the archives matching ``patterns`` hold, estimated from their sizes."""
+    total = 0
+    for result in FileSystems.match(list(patterns)):
+        for found in result.metadata_list:
+            total += found.size_in_bytes // ARCHIVE_BYTES_PER_EVENT["gz" if found.path.endswith(".gz") else ""]
+    return total
+
+
+def dedup_shards(value: str, patterns: Sequence[str]) -> int:
+    """``--dedup_shards``: a number, or ``auto`` (:data:`DEFAULT_DEDUP_SHARDS`, and one per
+    :data:`EVENTS_PER_DEDUP_SHARD` estimated events beyond that)."""
+    if value != AUTO:
+        shards = int(value)
+        if shards < 1:
+            raise ValueError("--dedup_shards must be auto or at least 1")
+        return shards
+    try:
+        events = estimated_events(patterns)
+    except OSError as error:  # (an input that cannot be listed yet: the read step says so)
+        logging.warning("--dedup_shards=auto: input not listed (%s); %d shards", error, DEFAULT_DEDUP_SHARDS)
+        events = 0
+    return max(DEFAULT_DEDUP_SHARDS, math.ceil(events / EVENTS_PER_DEDUP_SHARD))
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """The whole job: read the archives, then map, dedup, write, dead-letter, count."""
     opts = options.view_as(BackfillOptions)
     project = bq_project(options)
-    if opts.dedup_shards < 1:
-        raise ValueError("--dedup_shards must be at least 1")
+    if opts.attribution_bucket_hours < 1:
+        raise ValueError("--attribution_bucket_hours must be at least 1")
+    patterns = input_patterns(options)
+    shards = dedup_shards(opts.dedup_shards, patterns)
     chunks = [
-        pipeline | f"ReadArchive{i}" >> ReadArchiveChunks(pattern) for i, pattern in enumerate(input_patterns(options))
+        pipeline | f"ReadArchive{i}" >> ReadArchiveChunks(pattern) for i, pattern in enumerate(patterns)
     ] | "FlattenArchives" >> beam.Flatten()
     settings = import_settings(options, default_max_event_age=BACKFILL_MAX_EVENT_AGE)
-    import_messages(chunks, opts, settings, project, dedup_shards=opts.dedup_shards)
+    import_messages(
+        chunks,
+        opts,
+        settings,
+        project,
+        dedup_shards=shards,
+        attribution_bucket=timedelta(hours=opts.attribution_bucket_hours),
+    )
 
 
 def outcome_counts(result) -> dict[str, int]:

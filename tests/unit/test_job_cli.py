@@ -122,3 +122,21 @@ def test_no_job_flag_is_unparseable_to_beam(argv, caplog):
         values = options.get_all_options(retain_unknown_options=True, display_warnings=True)
     assert [r.getMessage() for r in caplog.records] == []
     assert {flag.split("=")[0].lstrip("-") for flag in argv} <= set(values)
+
+
+def test_auto_dedup_shards_follow_the_archive_size(tmp_path):
+    from beam_jobs.backfill import DEFAULT_DEDUP_SHARDS, dedup_shards
+
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(b"{}\n" * 1000)
+    assert dedup_shards("auto", [str(small)]) == DEFAULT_DEDUP_SHARDS  # the floor: groups to spread
+    # 330 GB of plain lines (a sparse file: its size only) ~ 300M events: one shard per ~1M.
+    with (tmp_path / "big.jsonl").open("wb") as big:
+        big.truncate(300_000_000 * 1_100)
+    with (tmp_path / "big.jsonl.gz").open("wb") as gzipped:
+        gzipped.truncate(100_000_000 * 150)
+    assert dedup_shards("auto", [str(tmp_path / "big.jsonl")]) == 300
+    assert dedup_shards("auto", [str(tmp_path / "big.jsonl*")]) == 400
+    assert dedup_shards("64", [str(small)]) == 64
+    with pytest.raises(ValueError):
+        dedup_shards("0", [str(small)])
