@@ -39,7 +39,7 @@ from beam_jobs.options import ImporterOptions, bq_project, job_parser, parse_job
 from domain.export_files import DEFAULT_LOOKBACK_DAYS, DEFAULT_READY_AFTER, MAX_ROWS_PER_FILE
 from domain.timestamps import parse_duration
 from schemas.tables import EVENTS, EVENTS_DEDUP
-from transforms.exports import ExportDays, PlanExports, QueryDay, manifests_since
+from transforms.exports import ExportDays, ExportShard, PlanExports, StageDay, manifests_since
 
 AUTO = "auto"
 # Of ImporterOptions, the options the export reads (the other parameters of its Flex Template).
@@ -123,7 +123,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     project, dataset = bq_project(options), options.view_as(ImporterOptions).dataset
     plan = PlanExports(
         project,
-        f"{project}.{dataset}.{EVENTS}",
+        dataset,
+        EVENTS,
         opts.output,
         export_apps(options),
         export_day(options),
@@ -131,12 +132,13 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         opts.lookback_days,
         now,
     )
-    read = QueryDay(project, f"{project}.{dataset}.{EVENTS_DEDUP}", opts.max_rows_per_file)
+    stage = StageDay(project, dataset, f"{project}.{dataset}.{EVENTS_DEDUP}", opts.max_rows_per_file)
+    export = ExportShard(project, opts.output, opts.max_rows_per_file)
     (
         pipeline
         | "Run" >> beam.Create([uuid.uuid4().hex])
         | "PlanDays" >> beam.ParDo(plan)
-        | "ExportDays" >> ExportDays(read, opts.output)
+        | "ExportDays" >> ExportDays(stage, export, opts.output)
     )
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -144,37 +145,83 @@ def _touch_values(row: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def _json_value(value: Any) -> Any:
+    """A JSON column's value: as read (BigQuery's client parses JSON), or from its JSON text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
 def _custom_data(row: Mapping[str, Any]) -> str:
     """A JSON object, ``{}`` when empty; the Segment anonymous id travels in it (the seed asks so)."""
-    custom = json.loads(row["custom_data"]) if row["custom_data"] else {}
+    custom = _json_value(row["custom_data"]) if row["custom_data"] else {}
     if row["segment_anonymous_id"] is not None:
         custom = {**(custom or {}), "segment_anonymous_id": row["segment_anonymous_id"]}
-    return json.dumps(custom or {}, separators=(",", ":"), ensure_ascii=False)
+    return _json_text(custom or {})
+
+
+def _content_items(row: Mapping[str, Any]) -> str:
+    """The products as a JSON array, ``[]`` when none."""
+    items = row["content_items"]
+    if not items:
+        return "[]"
+    return items if isinstance(items, str) else _json_text(items)
 
 
 def export_values(row: Mapping[str, Any]) -> dict[str, str]:
-    """One events_dedup row (``VIEW_COLUMNS``, JSON columns as JSON text) -> a value per file column."""
+    """One events_dedup row (``VIEW_COLUMNS``; JSON columns as read, or as JSON text) -> a value per file column."""
+    return dict(zip(EXPORT_COLUMNS, export_cells(row), strict=True))
+
+
+# Each file column: copied from the row (its name), or derived (None), in EXPORT_COLUMNS order.
+_COPIED_SET = frozenset(_COPIED)
+_CELL_SOURCES = tuple(c if c in _COPIED_SET else None for c in EXPORT_COLUMNS)
+
+
+def export_cells(row: Mapping[str, Any]) -> list[str]:
+    """One events_dedup row as its file's cells, in ``EXPORT_COLUMNS`` order (made for every
+    exported row: one pass over the columns, text values as they are)."""
     moment: datetime = row["timestamp"]
     ms = str(epoch_ms(moment))
-    return {
-        **{c: _cell(row[c]) for c in _COPIED},
+    link_id = row["last_attributed_touch_data_tilde_id"]
+    derived = {
         **_touch_values(row),
         "id": str(export_id(row["app_id"], row["id"])),
         "event_id": row["id"],
         "timestamp": ms,
         "timestamp_iso": branch_time(moment),
         "event_timestamp": ms,
-        "last_attributed_touch_data_tilde_id": _integer_link_id(row["last_attributed_touch_data_tilde_id"]),
-        "last_attributed_touch_link_id": _cell(row["last_attributed_touch_data_tilde_id"]),
+        "last_attributed_touch_data_tilde_id": _integer_link_id(link_id),
+        "last_attributed_touch_link_id": _cell(link_id),
         "custom_data": _custom_data(row),
-        "content_items": row["content_items"] or "[]",
+        "content_items": _content_items(row),
     }
+    cells = []
+    for source, column in zip(_CELL_SOURCES, EXPORT_COLUMNS, strict=True):
+        if source is None:
+            cells.append(derived.get(column, ""))
+        else:
+            value = row[source]
+            cells.append(value if type(value) is str else _cell(value))
+    return cells
+
+
+def csv_writer(handle: Any) -> Any:
+    """A CSV writer of export lines: RFC 4180, ``\n`` ends a line (a field holding one is quoted)."""
+    return csv.writer(handle, lineterminator="\n")
 
 
 def csv_line(row: Mapping[str, Any]) -> str:
     """One row as an RFC 4180 CSV line in ``EXPORT_COLUMNS`` order, empty where we have no value."""
-    values = export_values(row)
-    return _csv([values.get(c, "") for c in EXPORT_COLUMNS])
+    return _csv(export_cells(row))
 
 
 def header_line() -> str:
@@ -183,8 +230,14 @@ def header_line() -> str:
 
 def _csv(cells: Iterable[str]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(cells)  # quotes a field holding "\n" (not with "")
+    csv_writer(out).writerow(cells)
     return out.getvalue().removesuffix("\n")
+
+
+def export_shards(rows: int, max_rows_per_file: int) -> int:
+    """How many hash shards of the event id an app-day of (at most) ``rows`` rows is read in:
+    each about three quarters of a file, so that a shard's topic rarely needs a second file."""
+    return max(1, math.ceil(rows / max(1, max_rows_per_file * 3 // 4)))
 
 
 def file_name(app_id: str, day: date, topic: str, token: str, n: int) -> str:
@@ -228,6 +281,15 @@ class DaySnapshot:
 
 
 @dataclasses.dataclass(frozen=True)
+class PartitionSnapshot:
+    """What a day's partition of the events table held (every app), from its metadata: a run
+    reads an app's rows of a day only when this changed since the app's export."""
+
+    rows: int = 0
+    last_modified: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class DayExport:
     """One app's day to (re-)export: its file token, its snapshot, and whether it was complete."""
 
@@ -236,6 +298,15 @@ class DayExport:
     token: str
     snapshot: DaySnapshot
     complete: bool
+    partition: PartitionSnapshot | None = None
+
+
+def partition_unchanged(existing: Mapping[str, Any] | None, partition: PartitionSnapshot) -> bool:
+    """Whether a day's partition is as it was when the app's day was exported complete (then
+    its rows are too, and nothing is read)."""
+    if existing is None or not existing.get("complete"):
+        return False
+    return existing.get("partition") == dataclasses.asdict(partition)
 
 
 def needs_export(existing: Mapping[str, Any] | None, current: DaySnapshot) -> bool:
@@ -256,6 +327,7 @@ def manifest(plan: DayExport, files: Iterable[tuple[str, str, int]], generated_a
         "generated_at": generated_at.astimezone(UTC).isoformat(),
         "complete": plan.complete,
         "snapshot": dataclasses.asdict(plan.snapshot),
+        "partition": None if plan.partition is None else dataclasses.asdict(plan.partition),
         "files": {t: [name for topic, name, _ in ordered if topic == t] for t in EXPORT_TOPICS},
         "row_counts": {t: sum(n for topic, _, n in ordered if topic == t) for t in EXPORT_TOPICS},
     }

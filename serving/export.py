@@ -36,13 +36,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from adapters.export_store import day_dir, read_manifest
 from domain.export_files import DEFAULT_READY_AFTER, EXPORT_TOPICS, is_complete, served_files
 from domain.timestamps import parse_duration
 from serving.auth import require_app
 from serving.errors import JSON_UTF8
 from serving.settings import ServingSettings
 from serving.signing import Signer
-from transforms.exports import day_dir, read_manifest
 
 router = APIRouter()
 

@@ -1,107 +1,67 @@
-"""The Daily Export's Beam stages: plan the app-days to export, read each one, write its files,
-then its manifest.
+"""The Daily Export's Beam stages: plan the app-days to export, read each one in hash shards,
+each shard's files written by the worker that read it, then the day's manifest.
 
 Planning runs inside the pipeline (not when the graph is built), so a Flex Template launch
 needs no BigQuery access and ``--export_date=auto`` decides on the clock of the run itself.
+It reads partition metadata (``INFORMATION_SCHEMA.PARTITIONS``): only a day whose partition
+changed since an app's export is counted per app (one partition, three columns).
 
-Reading: one parameterized query per app and day on ``events_dedup`` (one row per event id,
-every topic at once: the day's partition is scanned once, not once per topic), issued from a
-DoFn and read page by page. Beam's ``ReadFromBigQuery`` would read in parallel on Dataflow
-(Storage Read API), but it ignores the BigQuery emulator, so the job could not be tested
-locally with it. Rows are numbered per topic as they are read, so each file's key
-``(app, day, token, topic, n)`` is known before the shuffle and the files (``<= max rows``
-each) are gzipped in parallel, on every runner, local or ``gs://``.
+Reading: an app-day is read as ``K`` shards of ``events_dedup`` by a hash of the event id
+(``MOD(ABS(FARM_FINGERPRINT(id)), K)``, ``K`` from the day's row count so that a shard is
+about three quarters of a file), one parameterized query per shard issued from a DoFn and
+read page by page in event-id order per topic. The shards are spread over the workers; each
+formats its rows and writes its own gzipped files (``<= max rows`` each), so no row crosses a
+shuffle and a file's rows are a function of the event ids (a re-export of an unchanged day
+writes the same rows in the same files). Beam's ``ReadFromBigQuery`` would read in parallel on
+Dataflow (Storage Read API), but it ignores the BigQuery emulator, so the job could not be
+tested locally with it.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+import io
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from google.cloud import bigquery
 
 from adapters.bigquery import make_client
+from adapters.export_store import (
+    day_dir,
+    day_snapshots,
+    drop_table,
+    materialize_day,
+    partition_snapshots,
+    read_manifest,
+    read_shard,
+    write_manifest,
+)
 from domain.export_files import (
-    JSON_COLUMNS,
     MANIFEST,
-    VIEW_COLUMNS,
     DayExport,
-    DaySnapshot,
     complete_days,
-    csv_line,
+    csv_writer,
+    export_cells,
+    export_shards,
     export_token,
     file_name,
     header_line,
     is_complete,
     manifest,
     needs_export,
+    partition_unchanged,
 )
 
-QUERY_PAGE_SIZE = 10_000
 OCTET_STREAM = "application/octet-stream"
 FileKey = tuple[str, str, str, str, int]  # app_id, day, token, topic, n
 
 
-def day_dir(root: str, app_id: str, day: date) -> str:
-    """Where one app's day lives: ``<root>/<app_id>/<YYYY-MM-DD>/`` (files and manifest)."""
-    return f"{root.rstrip('/')}/{app_id}/{day.isoformat()}"
-
-
-def export_sql(view: str) -> str:
-    """One app's events of one day, every topic; JSON columns as JSON text (same in BigQuery and the emulator)."""
-    plain = ", ".join(f"`{c}`" for c in VIEW_COLUMNS)
-    json_text = ", ".join(f"TO_JSON_STRING({c}) AS {c}" for c in JSON_COLUMNS)
-    return (
-        f"SELECT topic, {plain}, {json_text} FROM `{view}` "
-        f"WHERE app_id = @app_id AND `timestamp` >= @day_start AND `timestamp` < @day_end"
-    )
-
-
-def snapshot_sql(table: str) -> str:
-    """Rows and latest ingestion per app and day of the raw events table: one cheap query for
-    every app over the look-back window (duplicates count too: any late write is a change)."""
-    return (
-        f"SELECT app_id, DATE(`timestamp`) AS day, COUNT(*) AS n, MAX(ingested_at) AS max_ingested_at "
-        f"FROM `{table}` WHERE app_id IN UNNEST(@apps) AND `timestamp` >= @start AND `timestamp` < @end "
-        f"GROUP BY app_id, day"
-    )
-
-
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
-
-
-def day_snapshots(
-    client: bigquery.Client, table: str, app_ids: Sequence[str], days: Sequence[date]
-) -> dict[tuple[str, date], DaySnapshot]:
-    config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ArrayQueryParameter("apps", "STRING", list(app_ids)),
-            bigquery.ScalarQueryParameter("start", "TIMESTAMP", _day_start(min(days))),
-            bigquery.ScalarQueryParameter("end", "TIMESTAMP", _day_start(max(days) + timedelta(days=1))),
-        ]
-    )
-    found = {
-        (row["app_id"], row["day"]): DaySnapshot(row["n"], row["max_ingested_at"].astimezone(UTC).isoformat())
-        for row in client.query(snapshot_sql(table), job_config=config).result()
-    }
-    return {(app, day): found.get((app, day), DaySnapshot()) for app in app_ids for day in days}
-
-
-def read_manifest(directory: str) -> dict[str, Any] | None:
-    """The manifest of an app's day, None when that day was never exported."""
-    path = f"{directory.rstrip('/')}/{MANIFEST}"
-    if not FileSystems.exists(path):
-        return None
-    with FileSystems.open(path) as handle:
-        return json.loads(handle.read())
 
 
 def manifests_since(root: str, app_ids: Sequence[str], since: datetime) -> list[dict[str, Any]]:
@@ -120,6 +80,7 @@ class PlanExports(beam.DoFn):
     def __init__(
         self,
         project: str,
+        dataset: str,
         table: str,
         root: str,
         app_ids: Sequence[str],
@@ -128,108 +89,175 @@ class PlanExports(beam.DoFn):
         lookback_days: int,
         now: datetime | None,
     ) -> None:
-        self.project, self.table, self.root, self.app_ids = project, table, root, tuple(app_ids)
+        self.project, self.dataset, self.table, self.root = project, dataset, table, root
+        self.app_ids = tuple(app_ids)
         self.export_date, self.ready_after, self.lookback_days, self.now = export_date, ready_after, lookback_days, now
         self.skipped = Metrics.counter("daily_export", "days_up_to_date")
+        self.counted = Metrics.counter("daily_export", "days_counted")
 
     def process(self, run_id: str) -> Iterator[DayExport]:
         now = self.now or datetime.now(UTC)
         days = [self.export_date] if self.export_date else complete_days(now, self.ready_after, self.lookback_days)
-        snapshots = day_snapshots(make_client(self.project), self.table, self.app_ids, days)
-        for (app_id, day), snapshot in sorted(snapshots.items()):
-            if self.export_date is None and not needs_export(read_manifest(day_dir(self.root, app_id, day)), snapshot):
-                self.skipped.inc()
+        client = make_client(self.project)
+        partitions = partition_snapshots(client, self.dataset, self.table, days)
+        for day in days:
+            existing = {app_id: read_manifest(day_dir(self.root, app_id, day)) for app_id in self.app_ids}
+            apps = [
+                app_id
+                for app_id in self.app_ids
+                if self.export_date is not None or not partition_unchanged(existing[app_id], partitions[day])
+            ]
+            self.skipped.inc(len(self.app_ids) - len(apps))
+            if not apps:  # (no row of the day read: its partition is as it was at every app's export)
                 continue
-            complete = is_complete(day, now, self.ready_after)
-            yield DayExport(app_id, day, export_token(app_id, day, run_id), snapshot, complete)
+            self.counted.inc()
+            snapshots = day_snapshots(client, f"{self.project}.{self.dataset}.{self.table}", apps, day)
+            for app_id in apps:
+                snapshot = snapshots[app_id]
+                if self.export_date is None and not needs_export(existing[app_id], snapshot):
+                    self.skipped.inc()
+                    continue
+                complete = is_complete(day, now, self.ready_after)
+                yield DayExport(app_id, day, export_token(app_id, day, run_id), snapshot, complete, partitions[day])
 
 
-class QueryDay(beam.DoFn):
-    """An app's day -> (file key, CSV line) for each of its events; row i of a topic goes to file
-    ``i // max_rows_per_file``."""
+class DayShard(NamedTuple):
+    """One hash shard of an app-day's export: read, formatted and written by one worker, from
+    the day's rows staged in ``table``."""
 
-    def __init__(self, project: str, view: str, max_rows_per_file: int) -> None:
-        self.project, self.view, self.max_rows_per_file = project, view, max_rows_per_file
+    plan: DayExport
+    table: str
+    shard: int
+    shards: int
+
+
+def staging_table(project: str, dataset: str, plan: DayExport) -> str:
+    """Where an app-day's rows wait for its shards (dropped once its manifest is written)."""
+    return f"{project}.{dataset}.export_staging_{plan.token}"
+
+
+class StageDay(beam.DoFn):
+    """An app-day -> its rows staged in one query, then its shards (as many as its rows need,
+    :func:`domain.export_files.export_shards`; none for a day with no rows)."""
+
+    def __init__(self, project: str, dataset: str, view: str, max_rows_per_file: int) -> None:
+        self.project, self.dataset, self.view, self.max_rows_per_file = project, dataset, view, max_rows_per_file
+
+    def setup(self) -> None:
+        self.client = make_client(self.project)
+
+    def process(self, plan: DayExport) -> Iterator[DayShard]:
+        if plan.snapshot.rows == 0:  # nothing stored for the day: no query to pay for
+            return
+        table = staging_table(self.project, self.dataset, plan)
+        materialize_day(self.client, self.view, table, plan.app_id, plan.day)
+        shards = export_shards(plan.snapshot.rows, self.max_rows_per_file)
+        for shard in range(shards):
+            yield DayShard(plan, table, shard, shards)
+
+
+ExportedFile = tuple[tuple[str, str], tuple[str, str, int]]  # ((app, day), (topic, name, rows))
+
+
+class ExportShard(beam.DoFn):
+    """One shard of an app-day -> its files: the rows of each topic, by event id, in files of
+    at most ``max_rows_per_file`` rows (file ``shard + shards * part``); outputs each file."""
+
+    def __init__(self, project: str, root: str, max_rows_per_file: int) -> None:
+        self.project, self.root, self.max_rows_per_file = project, root, max_rows_per_file
         self.rows = Metrics.counter("daily_export", "rows")
 
     def setup(self) -> None:
         self.client = make_client(self.project)
 
-    def process(self, plan: DayExport) -> Iterator[tuple[FileKey, str]]:
-        if plan.snapshot.rows == 0:  # nothing stored for the day: no query to pay for
-            return
-        start = _day_start(plan.day)
-        config = bigquery.QueryJobConfig(
-            query_parameters=[
-                bigquery.ScalarQueryParameter("app_id", "STRING", plan.app_id),
-                bigquery.ScalarQueryParameter("day_start", "TIMESTAMP", start),
-                bigquery.ScalarQueryParameter("day_end", "TIMESTAMP", start + timedelta(days=1)),
-            ]
-        )
-        per_topic: Counter[str] = Counter()
-        day = plan.day.isoformat()
-        for row in self.client.query(export_sql(self.view), job_config=config).result(page_size=QUERY_PAGE_SIZE):
+    def process(self, work: DayShard) -> Iterator[ExportedFile]:
+        writer: _FileWriter | None = None
+        for row in read_shard(self.client, work.table, work.shard, work.shards):
             topic = row["topic"]
-            n = per_topic[topic] // self.max_rows_per_file
-            per_topic[topic] += 1
-            self.rows.inc()
-            yield (plan.app_id, day, plan.token, topic, n), csv_line(dict(row))
+            if writer is None or writer.topic != topic or writer.rows >= self.max_rows_per_file:
+                part = writer.part + 1 if writer is not None and writer.topic == topic else 0
+                if writer is not None:
+                    yield writer.close()
+                writer = _FileWriter(self.root, work.plan, topic, work.shard + work.shards * part, part)
+            writer.write(row)
+        if writer is not None:
+            self.rows.inc(writer.rows)
+            yield writer.close()
 
 
-class WriteCsvGz(beam.DoFn):
-    """(file key, lines) -> one gzipped CSV file, header first; outputs ((app, day), (topic, name, rows))."""
+class _FileWriter:
+    """One gzipped CSV file being written, header first."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root
-
-    def process(self, element: tuple[FileKey, Iterable[str]]) -> Iterator[tuple[tuple[str, str], tuple[str, str, int]]]:
-        (app_id, day, token, topic, n), lines = element
-        name = file_name(app_id, date.fromisoformat(day), topic, token, n)
-        path = f"{day_dir(self.root, app_id, date.fromisoformat(day))}/{name}"
-        rows = 0
+    def __init__(self, root: str, plan: DayExport, topic: str, n: int, part: int) -> None:
+        self.plan, self.topic, self.part, self.rows = plan, topic, part, 0
+        self.name = file_name(plan.app_id, plan.day, topic, plan.token, n)
         # GZIP, not AUTO from the name: Beam's compressor writes the single gzip layer readers expect.
-        with FileSystems.create(path, mime_type=OCTET_STREAM, compression_type=CompressionTypes.GZIP) as out:
-            out.write(header_line().encode() + b"\n")
-            for line in lines:
-                out.write(line.encode() + b"\n")
-                rows += 1
-        yield (app_id, day), (topic, name, rows)
+        self._out = FileSystems.create(
+            f"{day_dir(root, plan.app_id, plan.day)}/{self.name}",
+            mime_type=OCTET_STREAM,
+            compression_type=CompressionTypes.GZIP,
+        )
+        self._text = io.StringIO()  # (lines encoded and written many at a time)
+        self._text.write(header_line() + "\n")
+        self._csv = csv_writer(self._text)
+
+    def write(self, row: Any) -> None:
+        self._csv.writerow(export_cells(row))
+        self.rows += 1
+        if self.rows % _LINES_PER_WRITE == 0:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._out.write(self._text.getvalue().encode())
+        self._text.seek(0)
+        self._text.truncate()
+
+    def close(self) -> ExportedFile:
+        self._flush()
+        self._out.close()
+        return (self.plan.app_id, self.plan.day.isoformat()), (self.topic, self.name, self.rows)
+
+
+_LINES_PER_WRITE = 1_000
 
 
 class WriteManifest(beam.DoFn):
     """((app, day), {"plan": [plan], "files": [...]}) -> the day's manifest.json, after its files."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root
+    def __init__(self, root: str, project: str, dataset: str) -> None:
+        self.root, self.project, self.dataset = root, project, dataset
+
+    def setup(self) -> None:
+        self.client = make_client(self.project)
 
     def process(self, element: tuple[tuple[str, str], dict[str, list[Any]]]) -> Iterator[dict[str, Any]]:
         _, grouped = element
         [plan] = grouped["plan"]
         content = manifest(plan, grouped["files"], datetime.now(UTC))
-        path = f"{day_dir(self.root, plan.app_id, plan.day)}/{MANIFEST}"
-        with FileSystems.create(path, mime_type="application/json") as handle:
-            handle.write(json.dumps(content, indent=1).encode())
+        write_manifest(day_dir(self.root, plan.app_id, plan.day), content)
+        drop_table(self.client, staging_table(self.project, self.dataset, plan))
         yield content
 
 
 class ExportDays(beam.PTransform):
-    """Planned app-days -> their files and manifests; outputs each manifest written."""
+    """Planned app-days -> their files and manifests; outputs each manifest written. Each
+    app-day is staged once, then read in shards spread over the workers."""
 
-    def __init__(self, read: QueryDay, root: str) -> None:
+    def __init__(self, stage: StageDay, export: ExportShard, root: str) -> None:
         super().__init__()
-        self.read, self.root = read, root
+        self.stage, self.export, self.root = stage, export, root
 
     def expand(self, plans):
         files = (
             plans
-            | "Spread" >> beam.Reshuffle()
-            | "QueryDay" >> beam.ParDo(self.read)
-            | "GroupFiles" >> beam.GroupByKey()
-            | "WriteCsvGz" >> beam.ParDo(WriteCsvGz(self.root))
+            | "SpreadDays" >> beam.Reshuffle()
+            | "StageDay" >> beam.ParDo(self.stage)
+            | "SpreadShards" >> beam.Reshuffle()
+            | "ExportShard" >> beam.ParDo(self.export)
         )
         keyed_plans = plans | "KeyPlans" >> beam.Map(lambda plan: ((plan.app_id, plan.day.isoformat()), plan))
         return (
             {"plan": keyed_plans, "files": files}
             | "FilesPerDay" >> beam.CoGroupByKey()
-            | "WriteManifest" >> beam.ParDo(WriteManifest(self.root))
+            | "WriteManifest" >> beam.ParDo(WriteManifest(self.root, self.stage.project, self.stage.dataset))
         )

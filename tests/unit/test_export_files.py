@@ -18,17 +18,21 @@ from domain.export_files import (
     EXPORT_COLUMNS,
     EXPORT_TOPICS,
     EXTRA_COLUMNS,
+    MAX_ROWS_PER_FILE,
     VIEW_COLUMNS,
     DayExport,
     DaySnapshot,
+    PartitionSnapshot,
     complete_days,
     csv_line,
     export_id,
+    export_shards,
     file_name,
     header_line,
     is_complete,
     manifest,
     needs_export,
+    partition_unchanged,
     served_files,
 )
 from tests.support import REPO
@@ -174,3 +178,20 @@ def test_the_manifest_lists_every_topic_and_the_api_serves_only_complete_days():
 def test_text_values_round_trip_through_rfc_4180_quoting(value):
     _, [parsed] = parse_like_kachit(gz_file(view_row(user_data_user_agent=value)))
     assert parsed["user_data_user_agent"] == (value or None)
+
+
+@pytest.mark.parametrize(
+    ("rows", "shards"), [(0, 1), (1, 1), (150_000, 1), (150_001, 2), (1_000_000, 7), (800_000_000, 5334)]
+)
+def test_an_app_day_is_read_in_shards_of_about_three_quarters_of_a_file(rows, shards):
+    assert export_shards(rows, MAX_ROWS_PER_FILE) == shards
+
+
+def test_an_unchanged_partition_skips_the_count_only_after_a_complete_export():
+    partition = PartitionSnapshot(120, "2026-11-20T03:00:00+00:00")
+    exported = {"complete": True, "partition": {"rows": 120, "last_modified": "2026-11-20T03:00:00+00:00"}}
+    assert partition_unchanged(exported, partition)
+    assert not partition_unchanged(exported, PartitionSnapshot(121, "2026-11-20T04:00:00+00:00"))
+    assert not partition_unchanged({**exported, "complete": False}, partition)
+    assert not partition_unchanged(None, partition)
+    assert not partition_unchanged({"complete": True, "snapshot": {}}, partition)  # exported before this field

@@ -137,3 +137,9 @@ def test_the_sdist_workers_install_holds_the_layers_and_no_development_tool(sdis
     packages = {name.split("/")[0] for name in sdist_files if "/" in name and ".egg-info" not in name}
     assert packages == set(LAYERS)
     assert not [name for name in sdist_files if name.split("/")[0] in DEV_PACKAGES]
+
+
+def test_the_export_api_does_not_load_beam():
+    """The service reads the Daily Export's manifests through adapters.export_store (issue 30)."""
+    code = "import sys, serving.export; assert 'apache_beam' not in sys.modules, 'Beam loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from adapters import erase
+from adapters import erase, export_store
 from domain.attribution import KEY_KINDS
 from schemas.tables import EVENTS, TABLES, VIEWS, view_sql
 from serving import status_sql
 from serving.query_sql import AnalyticsRequest, build_analytics_query
-from transforms import exports
 
 T = datetime(2026, 11, 20, tzinfo=UTC)
 PARTITION_BOUND = re.compile(r"`?timestamp`?\s*>=\s*@\w+")
@@ -36,8 +35,8 @@ SERVING_QUERIES = {
     "double_tracked": status_sql.double_tracked("d", "a", T).sql,
     "attributed_share": status_sql.attributed_share("d", "a", T, T, T).sql,
     "campaign_totals": status_sql.campaign_totals("d", "a", T, T, T, 5).sql,
-    "export": exports.export_sql("p.d.events_dedup"),
-    "export_snapshots": exports.snapshot_sql("p.d.events"),
+    "export": export_store.export_sql("p.d.events_dedup"),
+    "export_snapshots": export_store.day_snapshot_sql("p.d.events"),
 }
 
 
