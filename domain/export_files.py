@@ -16,10 +16,13 @@ import hashlib
 import io
 import json
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from domain.mapping import DEFAULT_MAX_EVENT_AGE
 from schemas.branch_export import BRANCH_V2_COLUMNS
@@ -107,7 +110,7 @@ def epoch_ms(moment: datetime) -> int:
 
 def branch_time(moment: datetime) -> str:
     """Branch's ``*_timestamp_iso`` form, Go layout ``2006-01-02 15:04:05-0700``, always UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+0000")
+    return moment.astimezone(UTC).isoformat(" ", "seconds")[:19] + "+0000"
 
 
 def _cell(value: Any) -> str:
@@ -130,34 +133,36 @@ def _integer_link_id(value: str | None) -> str:
     return ""
 
 
-def _touch_values(row: Mapping[str, Any]) -> dict[str, str]:
-    """The last attributed touch's time columns: epoch ms, ISO and the elapsed whole units."""
+def _touch_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The last attributed touch's time columns: epoch ms, ISO and the elapsed whole units
+    (``_DERIVED_COLUMNS``' first five)."""
     touched: datetime | None = row["last_attributed_touch_timestamp"]
     if touched is None:
-        return {}
+        return _NO_TOUCH
     elapsed = row["timestamp"] - touched
-    return {
-        "last_attributed_touch_timestamp": str(epoch_ms(touched)),
-        "last_attributed_touch_timestamp_iso": branch_time(touched),
-        "hours_from_last_attributed_touch_to_event": str(elapsed // timedelta(hours=1)),
-        "minutes_from_last_attributed_touch_to_event": str(elapsed // timedelta(minutes=1)),
-        "seconds_from_last_attributed_touch_to_event": str(elapsed // timedelta(seconds=1)),
-    }
+    return (
+        str(epoch_ms(touched)),
+        branch_time(touched),
+        str(elapsed // timedelta(hours=1)),
+        str(elapsed // timedelta(minutes=1)),
+        str(elapsed // timedelta(seconds=1)),
+    )
 
 
 def _json_value(value: Any) -> Any:
     """A JSON column's value: as read (BigQuery's client parses JSON), or from its JSON text."""
-    return json.loads(value) if isinstance(value, str) else value
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
+def _json_text(value: Any) -> str:
+    """Compact JSON text, UTF-8 as it is (numbers, as the emulator's NUMERIC, as floats)."""
+    return orjson.dumps(value, default=_json_default).decode()
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
 def _custom_data(row: Mapping[str, Any]) -> str:
@@ -178,40 +183,68 @@ def _content_items(row: Mapping[str, Any]) -> str:
 
 def export_values(row: Mapping[str, Any]) -> dict[str, str]:
     """One events_dedup row (``VIEW_COLUMNS``; JSON columns as read, or as JSON text) -> a value per file column."""
-    return dict(zip(EXPORT_COLUMNS, export_cells(row), strict=True))
+    return {c: _cell(v) for c, v in zip(EXPORT_COLUMNS, export_cells(row), strict=True)}
 
 
-# Each file column: copied from the row (its name), or derived (None), in EXPORT_COLUMNS order.
-_COPIED_SET = frozenset(_COPIED)
-_CELL_SOURCES = tuple(c if c in _COPIED_SET else None for c in EXPORT_COLUMNS)
+# The derived file columns, in the order export_cells makes them.
+_DERIVED_COLUMNS = (
+    "last_attributed_touch_timestamp",
+    "last_attributed_touch_timestamp_iso",
+    "hours_from_last_attributed_touch_to_event",
+    "minutes_from_last_attributed_touch_to_event",
+    "seconds_from_last_attributed_touch_to_event",
+    "id",
+    "event_id",
+    "timestamp",
+    "timestamp_iso",
+    "event_timestamp",
+    "last_attributed_touch_data_tilde_id",
+    "last_attributed_touch_link_id",
+    "custom_data",
+    "content_items",
+)
+_COPIED_VALUES = operator.itemgetter(*_COPIED)
+# The copied columns whose values CSV would not write as Branch does (bools, NUMERIC, arrays,
+# and the view's own columns): the others are text, integers or NULL, which the CSV writer
+# writes as they are (NULL as an empty field).
+_PLAIN_TYPES = frozenset({("STRING", "NULLABLE"), ("STRING", "REQUIRED"), ("INT64", "NULLABLE"), ("INT64", "REQUIRED")})
+_FIELD_TYPES = {field["name"]: (field["type"], field.get("mode", "NULLABLE")) for field in schema_fields(EVENTS)}
+_CONVERTED = tuple(i for i, c in enumerate(_COPIED) if _FIELD_TYPES.get(c) not in _PLAIN_TYPES)
+_NO_TOUCH = ("",) * 5
+# A row's cells are made as [copied..., derived..., ""]; this picks each file column's cell.
+_CELL_INDEX = {
+    **{c: len(_COPIED) + i for i, c in enumerate(_DERIVED_COLUMNS)},
+    **{c: i for i, c in enumerate(_COPIED)},
+}
+_TO_FILE_ORDER = operator.itemgetter(
+    *(_CELL_INDEX.get(c, len(_COPIED) + len(_DERIVED_COLUMNS)) for c in EXPORT_COLUMNS)
+)
 
 
-def export_cells(row: Mapping[str, Any]) -> list[str]:
-    """One events_dedup row as its file's cells, in ``EXPORT_COLUMNS`` order (made for every
-    exported row: one pass over the columns, text values as they are)."""
+def export_cells(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """One events_dedup row as its file's cells, in ``EXPORT_COLUMNS`` order, for a CSV writer
+    (:func:`csv_writer`: None an empty field, an integer its digits). Made for every exported
+    row: the copied columns read at once, only those CSV would write otherwise converted."""
     moment: datetime = row["timestamp"]
     ms = str(epoch_ms(moment))
     link_id = row["last_attributed_touch_data_tilde_id"]
-    derived = {
-        **_touch_values(row),
-        "id": str(export_id(row["app_id"], row["id"])),
-        "event_id": row["id"],
-        "timestamp": ms,
-        "timestamp_iso": branch_time(moment),
-        "event_timestamp": ms,
-        "last_attributed_touch_data_tilde_id": _integer_link_id(link_id),
-        "last_attributed_touch_link_id": _cell(link_id),
-        "custom_data": _custom_data(row),
-        "content_items": _content_items(row),
-    }
-    cells = []
-    for source, column in zip(_CELL_SOURCES, EXPORT_COLUMNS, strict=True):
-        if source is None:
-            cells.append(derived.get(column, ""))
-        else:
-            value = row[source]
-            cells.append(value if type(value) is str else _cell(value))
-    return cells
+    cells: list[Any] = list(_COPIED_VALUES(row))
+    for index in _CONVERTED:
+        cells[index] = _cell(cells[index])
+    cells += _touch_cells(row)
+    cells += (
+        str(export_id(row["app_id"], row["id"])),
+        row["id"],
+        ms,
+        branch_time(moment),
+        ms,
+        _integer_link_id(link_id),
+        _cell(link_id),
+        _custom_data(row),
+        _content_items(row),
+        "",
+    )
+    return _TO_FILE_ORDER(cells)
 
 
 def csv_writer(handle: Any) -> Any:
