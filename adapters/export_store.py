@@ -124,11 +124,14 @@ def export_sql(view: str) -> str:
     )
 
 
-def materialize_day(client: bigquery.Client, view: str, destination: str, app_id: str, day: date) -> None:
-    """An app-day's export rows, as the view gives them, into the table ``destination`` (one
-    query; its shards are then read from it: the emulator cannot hash the id next to the
-    view's record columns)."""
+def materialize_day(client: bigquery.Client, view: str, destination: str, app_id: str, day: date, shards: int) -> None:
+    """An app-day's export rows, as the view gives them, into the table ``destination``,
+    clustered by their hash shard of the event id (``MOD(ABS(FARM_FINGERPRINT(id)), shards)``,
+    column ``shard``), so that each shard's read scans its own blocks. Two queries: the
+    emulator cannot hash the id next to the view's record columns, so the rows are staged
+    first (``<destination>_rows``, dropped after)."""
     start = _day_start(day)
+    rows = f"{destination}_rows"
     config = bigquery.QueryJobConfig(
         query_parameters=[
             bigquery.ScalarQueryParameter("app_id", "STRING", app_id),
@@ -136,19 +139,21 @@ def materialize_day(client: bigquery.Client, view: str, destination: str, app_id
             bigquery.ScalarQueryParameter("day_end", "TIMESTAMP", start + timedelta(days=1)),
         ],
     )
-    client.query(f"CREATE OR REPLACE TABLE `{destination}` AS {export_sql(view)}", job_config=config).result()
-
-
-def read_shard(client: bigquery.Client, table: str, shard: int, shards: int) -> Iterator[Any]:
-    """The rows of ``table`` whose event id hashes to ``shard`` of ``shards``, by topic and
-    event id, page by page."""
-    sql = f"SELECT * FROM `{table}` WHERE MOD(ABS(FARM_FINGERPRINT(id)), @shards) = @shard ORDER BY topic, id"
-    config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter("shards", "INT64", shards),
-            bigquery.ScalarQueryParameter("shard", "INT64", shard),
-        ]
+    client.query(f"CREATE OR REPLACE TABLE `{rows}` AS {export_sql(view)}", job_config=config).result()
+    sharded = (
+        f"CREATE OR REPLACE TABLE `{destination}` CLUSTER BY shard AS "
+        f"SELECT *, MOD(ABS(FARM_FINGERPRINT(id)), @shards) AS shard FROM `{rows}`"
     )
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("shards", "INT64", shards)])
+    client.query(sharded, job_config=config).result()
+    drop_table(client, rows)
+
+
+def read_shard(client: bigquery.Client, table: str, shard: int) -> Iterator[Any]:
+    """The rows of ``table`` (:func:`materialize_day`'s) of one shard, by topic and event id,
+    page by page."""
+    sql = f"SELECT * EXCEPT(shard) FROM `{table}` WHERE shard = @shard ORDER BY topic, id"
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("shard", "INT64", shard)])
     return iter(client.query(sql, job_config=config).result(page_size=PAGE_SIZE))
 
 

@@ -6,13 +6,15 @@ needs no BigQuery access and ``--export_date=auto`` decides on the clock of the 
 It reads partition metadata (``INFORMATION_SCHEMA.PARTITIONS``): only a day whose partition
 changed since an app's export is counted per app (one partition, three columns).
 
-Reading: an app-day is read as ``K`` shards of ``events_dedup`` by a hash of the event id
-(``MOD(ABS(FARM_FINGERPRINT(id)), K)``, ``K`` from the day's row count so that a shard is
-about three quarters of a file), one parameterized query per shard issued from a DoFn and
-read page by page in event-id order per topic. The shards are spread over the workers; each
-formats its rows and writes its own gzipped files (``<= max rows`` each), so no row crosses a
-shuffle and a file's rows are a function of the event ids (a re-export of an unchanged day
-writes the same rows in the same files). Beam's ``ReadFromBigQuery`` would read in parallel on
+Reading: an app-day is staged once (its ``events_dedup`` rows in a table clustered by their
+hash shard of the event id, ``MOD(ABS(FARM_FINGERPRINT(id)), K)``, ``K`` from the day's row
+count so that a shard is about three quarters of a file: ``adapters.export_store``), then read
+as ``K`` shards, one parameterized query per shard issued from a DoFn (its own clustered
+blocks) and read page by page in event-id order per topic. The shards are spread over the
+workers; each formats its rows and writes its own gzipped files (``<= max rows`` each), so no
+row crosses a shuffle and a file's rows are a function of the event ids (a re-export of an
+unchanged day writes the same rows in the same files). The staged table is dropped once the
+day's manifest is written. Beam's ``ReadFromBigQuery`` would read in parallel on
 Dataflow (Storage Read API), but it ignores the BigQuery emulator, so the job could not be
 tested locally with it.
 """
@@ -150,8 +152,8 @@ class StageDay(beam.DoFn):
         if plan.snapshot.rows == 0:  # nothing stored for the day: no query to pay for
             return
         table = staging_table(self.project, self.dataset, plan)
-        materialize_day(self.client, self.view, table, plan.app_id, plan.day)
         shards = export_shards(plan.snapshot.rows, self.max_rows_per_file)
+        materialize_day(self.client, self.view, table, plan.app_id, plan.day, shards)
         for shard in range(shards):
             yield DayShard(plan, table, shard, shards)
 
@@ -172,7 +174,7 @@ class ExportShard(beam.DoFn):
 
     def process(self, work: DayShard) -> Iterator[ExportedFile]:
         writer: _FileWriter | None = None
-        for row in read_shard(self.client, work.table, work.shard, work.shards):
+        for row in read_shard(self.client, work.table, work.shard):
             topic = row["topic"]
             if writer is None or writer.topic != topic or writer.rows >= self.max_rows_per_file:
                 part = writer.part + 1 if writer is not None and writer.topic == topic else 0
