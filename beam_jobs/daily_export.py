@@ -9,8 +9,10 @@ Scheduled (Cloud Scheduler or cron, e.g. hourly; README "Daily Export"):
 ``--export_date=auto`` (the default) exports each day of the last ``--lookback_days`` that
 is complete (D + 1 day + ``--ready_after`` has passed: the streaming job's
 ``--max_event_age`` plus a safety lag) and either was never exported or has changed since
-(its row count or latest ``ingested_at`` in ``events`` differs from the manifest's: a
-backfill or replay landed in it). One day by hand: ``--app_id APP --export_date=2026-11-19``
+(the day's partition of ``events`` changed, by ``INFORMATION_SCHEMA.PARTITIONS``, and the
+app's row count or latest ``ingested_at`` that day differs from the manifest's: a backfill or
+replay landed in it). An app-day is read in hash shards of the event id, each formatted and
+written by its own worker. One day by hand: ``--app_id APP --export_date=2026-11-19``
 (exported even if not complete yet; the API serves it only once complete and re-exported).
 
 Writes ``<output>/<app_id>/<YYYY-MM-DD>/<app_id>-<day>-<topic>-v2-<hash>-<n>.csv.gz``
