@@ -10,9 +10,10 @@ export_rows_s_core=E export_workers=F``
 - A, B: the backfill's graph (stage (c) of ``bench/run.py``: ``ReadArchiveChunks`` ->
   ``RouteSegmentMessages`` with the job's ``--dedup_shards=auto``, every table's rows counted
   instead of written) on the FnApiRunner, one worker pinned to one core, over a generated
-  corpus of 200k and of 1M lines, each in a fresh interpreter; events per second, wall time
-  including start-up. Both corpora hold the same very active user (``generate_hot_user``:
-  10k lines, the same at both sizes) and one app holds every event (archive lines carry no
+  corpus of 200k and of 1M lines (1M: five generated corpora of 200k, each with its own users,
+  so that a bigger archive has more users rather than busier ones), each in a fresh
+  interpreter; events per second, wall time including start-up. Both hold the same very active
+  user (``generate_hot_user``: 10k lines, the same at both sizes) and one app holds every event (archive lines carry no
   ``branch_key``: the default app takes them all, more than SPEC 11's 80%).
 - C, D: the most values any one group of the backfill's attribution received (the
   distribution ``attribution_group_values``: per (app, identity key, day) group its touches and
@@ -45,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 HOT_USER_EVENTS = 10_000
 SIZES = (200_000, 1_000_000)
+USERS_PART = 200_000  # lines per generated corpus (its own pool of users)
 
 
 def _child(kind: str, *args: str, cpu: int | None = None) -> dict[str, Any]:
@@ -62,20 +64,26 @@ def _child(kind: str, *args: str, cpu: int | None = None) -> dict[str, Any]:
 
 
 def write_corpus(path: Path, count: int, seed: int = 7) -> None:
-    """``count`` lines: the generated corpus with the hot user's 10k lines spread through it."""
+    """``count`` lines: generated corpora of 200k lines each (their own users: a bigger archive
+    has more users, each as active as before), with the hot user's 10k lines spread through."""
     from tools.samples import generate_corpus, generate_hot_user
 
     hot = list(generate_hot_user(HOT_USER_EVENTS - 20, 3, NOW, touches=20))
+    parts = max(1, count // USERS_PART)
     rest = count - len(hot)
     every = max(1, rest // len(hot))
     with path.open("wb") as out:
         hot_lines = iter(hot)
-        for index, line in enumerate(generate_corpus(rest, seed, NOW)):
-            out.write(line + b"\n")
-            if index % every == 0:
-                extra = next(hot_lines, None)
-                if extra is not None:
-                    out.write(extra + b"\n")
+        index = 0
+        for part in range(parts):
+            size = rest // parts + (rest % parts if part == parts - 1 else 0)
+            for line in generate_corpus(size, seed + part, NOW):
+                out.write(line + b"\n")
+                if index % every == 0:
+                    extra = next(hot_lines, None)
+                    if extra is not None:
+                        out.write(extra + b"\n")
+                index += 1
         for extra in hot_lines:
             out.write(extra + b"\n")
 
