@@ -19,7 +19,6 @@ import argparse
 import logging
 import math
 from collections.abc import Sequence
-from datetime import timedelta
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -47,7 +46,6 @@ DEFAULT_DEDUP_SHARDS = 256
 EVENTS_PER_DEDUP_SHARD = 1_000_000
 ARCHIVE_BYTES_PER_EVENT = {"gz": 150, "": 1_100}  # gzipped / plain JSON lines (tools.samples' corpus: ~1.1 KB)
 AUTO = "auto"
-DEFAULT_ATTRIBUTION_BUCKET_HOURS = 24
 
 
 class BackfillOptions(ImporterOptions, InputFilesOptions, PipelineOptions):
@@ -62,14 +60,6 @@ class BackfillOptions(ImporterOptions, InputFilesOptions, PipelineOptions):
             help="Shards of the event id the dedup groups copies by (a shard's worker holds its keys, ~100 B "
             "each, and its repeated copies), or auto: at least 256, and one per ~1M events of the input, "
             "estimated from the files' sizes. Default: auto.",
-        )
-        parser.add_argument(
-            "--attribution_bucket_hours",
-            type=int,
-            default=DEFAULT_ATTRIBUTION_BUCKET_HOURS,
-            help="Attribution groups each identity key's conversions by this many hours of event time, with "
-            "the touches they could use copied in: a very active user's group holds one bucket of its "
-            "activity (smaller: smaller groups, more copies of each touch). Default: 24.",
         )
 
 
@@ -102,8 +92,6 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """The whole job: read the archives, then map, dedup, write, dead-letter, count."""
     opts = options.view_as(BackfillOptions)
     project = bq_project(options)
-    if opts.attribution_bucket_hours < 1:
-        raise ValueError("--attribution_bucket_hours must be at least 1")
     patterns = input_patterns(options)
     shards = dedup_shards(opts.dedup_shards, patterns)
     chunks = [
@@ -116,7 +104,6 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         settings,
         project,
         dedup_shards=shards,
-        attribution_bucket=timedelta(hours=opts.attribution_bucket_hours),
     )
 
 

@@ -24,7 +24,6 @@ from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY
 from domain.mapping import ImportSettings
 from domain.timestamps import parse_duration
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES, WEBHOOK_FAILURES, WEBHOOK_STATS
-from transforms.backfill_attribution import DEFAULT_BUCKET
 from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS
 from transforms.routing import RouteSegmentMessages
 from transforms.sinks import DEFAULT_BUFFERING_SECONDS, WriteEventRows, WriteTableRows, rows_carry_raw_message
@@ -45,13 +44,11 @@ def import_messages(
     stats_flush_seconds: int = DEFAULT_STATS_FLUSH_SECONDS,
     insert_buffering_seconds: float = DEFAULT_BUFFERING_SECONDS,
     touches_refresh_seconds: int = 0,
-    attribution_bucket: timedelta = DEFAULT_BUCKET,
 ) -> None:
     """Route ``messages`` and write each table.
 
     Streaming: Pub/Sub messages. Batch (``dedup_shards`` set): chunks of archive lines, their
-    copies grouped by that many shards of the event id for the dedup, attributed per identity
-    key and ``attribution_bucket`` of event time. Both read back the
+    copies grouped by that many shards of the event id for the dedup. Both read back the
     ``touches`` table for attribution unless ``--read_touches_table=false``. ``feeds`` (the
     streaming job): imported events also go to the apps' webhook subscriptions, if any, and
     to ``feed_topic`` when given. (A backfill does not replay history to webhooks.)
@@ -77,7 +74,6 @@ def import_messages(
         ),
         stats_flush_seconds=stats_flush,
         max_touches_per_key=max_touches_per_key,
-        attribution_bucket=attribution_bucket,
         tail_touches=(
             TailTouchesTable(
                 project,

@@ -32,7 +32,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from random import Random
 from typing import Any, BinaryIO, TypeVar
@@ -885,13 +885,13 @@ class _Factory:
 
     # ---- records that fail one check each
 
-    def touch(self, t_ms: int) -> Event:
+    def touch(self, t_ms: int, profile: _Profile | None = None) -> Event:
         """A Branch touch as Segment carries it: a deep link opened (the link's data in its
-        URL) or an attributed install (its campaign), by one of the profiles."""
+        URL) or an attributed install (its campaign), by one of the profiles (or ``profile``)."""
         rand = self.rand
         campaign, channel, feature = rand.pick(_TOUCH_CAMPAIGNS)
         opened = rand.chance(0.6)
-        event = self.track(t_ms, name="Deep Link Opened" if opened else "Install Attributed")
+        event = self.track(t_ms, profile, name="Deep Link Opened" if opened else "Install Attributed")
         if opened:
             link = (
                 f"https://shop.app.link/{self.rand.hex(8)}?~campaign={campaign}&~channel={channel}&~feature={feature}"
@@ -1202,6 +1202,41 @@ def generate_corpus(count: int, seed: int, now: datetime | None = None) -> Itera
     """
     for _kind, data in _corpus_records(count, seed, now):
         yield data
+
+
+def generate_hot_user(count: int, seed: int, now: datetime | None = None, *, touches: int = 20) -> Iterator[bytes]:
+    """One very active user (SPEC 11's hot key), to add to a corpus: ``count`` track events over
+    the corpus' time span from an iOS app (its device id, and its user id when logged in) and
+    the web (its browser fingerprint, and the same user id when logged in), plus ``touches``
+    touches spread among them: its keys hold touches, and its logged-in conversions teach links
+    across its platforms. The same records for the same arguments, whatever the corpus."""
+    now_ms = _to_ms(now or datetime.now(UTC))
+    factory = _Factory(seed, now_ms, profile_count=1)
+    user_id = f"hot_{factory.rand.hex(12)}"
+    app = factory._ios_profile()
+    web = factory._web_profile()
+    while web.fingerprint is None:
+        web = factory._web_profile()
+    profiles = (
+        (replace(app, user_id=user_id), 0.6),
+        (replace(app, user_id=None), 0.15),
+        (replace(web, user_id=user_id), 0.15),
+        (replace(web, user_id=None), 0.1),
+    )
+    total = count + touches
+    every = max(1, total // max(touches, 1))
+    for index in range(total):
+        t_ms = _event_time(factory, index, total)
+        roll, profile = factory.rand.random(), profiles[-1][0]
+        for candidate, share in profiles:
+            if roll < share:
+                profile = candidate
+                break
+            roll -= share
+        if touches and index % every == 0 and index // every < touches:
+            yield orjson.dumps(factory.touch(t_ms, profile))
+        else:
+            yield orjson.dumps(factory.track(t_ms, profile))
 
 
 # --------------------------------------------------------------------------- CLI

@@ -29,6 +29,10 @@ _MICROSECOND = timedelta(microseconds=1)
 # --------------------------------------------------------------------------- the backfill
 
 _TOUCH, _PACK = "t", "p"  # what the replay of an app receives
+# The values one group receives (a distribution): here an app's whole replay, its touches and
+# its conversions' packs (one per archive chunk), so it grows with the app's archive (SPEC 11
+# asks for groups that grow only with one user's activity: docs/attribution.md).
+GROUP_VALUES = "attribution_group_values"
 
 
 class _ReplayAppFn(beam.DoFn):
@@ -38,9 +42,12 @@ class _ReplayAppFn(beam.DoFn):
     def __init__(self, windows: dict[str, Windows]) -> None:
         self._windows = windows
         self._attributed = Metrics.counter(METRICS_NAMESPACE, "attributed")
+        self._group_values = Metrics.distribution(METRICS_NAMESPACE, GROUP_VALUES)
 
     def process(self, element) -> Iterator[bytes]:
         app_id, items = element
+        items = list(items)
+        self._group_values.update(len(items))
         # By id: a touch read from the table may also be one of the archive's (the same touch).
         touches = list({payload.id: payload for kind, payload in items if kind == _TOUCH}.values())
         packs = [payload for kind, payload in items if kind == _PACK]
