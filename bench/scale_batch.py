@@ -1,4 +1,4 @@
-"""Batch scale benchmark (SPEC 11, issue 28): the backfill and the Daily Export as the work grows.
+"""Batch scale benchmark (rules §11): the backfill and the Daily Export as the work grows.
 
     .venv/bin/python -m bench.scale_batch        (bench/run.sh --scale calls main())
 
@@ -14,10 +14,12 @@ export_rows_s_core=E export_workers=F``
   so that a bigger archive has more users rather than busier ones), each in a fresh
   interpreter; events per second, wall time including start-up. Both hold the same very active
   user (``generate_hot_user``: 10k lines, the same at both sizes) and one app holds every event (archive lines carry no
-  ``branch_key``: the default app takes them all, more than SPEC 11's 80%).
+  ``branch_key``: the default app takes them all, more than rules §11's 80%).
 - C, D: the most values any one group of the backfill's attribution received (the
-  distribution ``attribution_group_values``: per (app, identity key, day) group its touches and
-  conversions, per event id group its answers), at 200k and at 1M.
+  distribution ``attribution_group_values``), at 200k and at 1M. The backfill still replays
+  each app in one group (its touches and one pack of conversions per archive chunk), so D
+  grows with the archive; the keyed form (branch ``issue-28``) is not landed: it cut the
+  group to one user's bucket but ran stage (c) about 3x slower.
 - E: the Daily Export's per-row work, on one core: rows shaped as a shard's query returns
   them, formatted into CSV text (``export_cells`` through one CSV writer per file, as
   ``ExportShard`` writes them); rows per second.

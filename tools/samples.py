@@ -1205,7 +1205,7 @@ def generate_corpus(count: int, seed: int, now: datetime | None = None) -> Itera
 
 
 def generate_hot_user(count: int, seed: int, now: datetime | None = None, *, touches: int = 20) -> Iterator[bytes]:
-    """One very active user (SPEC 11's hot key), to add to a corpus: ``count`` track events over
+    """One very active user (rules §11's hot key), to add to a corpus: ``count`` track events over
     the corpus' time span from an iOS app (its device id, and its user id when logged in) and
     the web (its browser fingerprint, and the same user id when logged in), plus ``touches``
     touches spread among them: its keys hold touches, and its logged-in conversions teach links

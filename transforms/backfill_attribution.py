@@ -30,7 +30,7 @@ _MICROSECOND = timedelta(microseconds=1)
 
 _TOUCH, _PACK = "t", "p"  # what the replay of an app receives
 # The values one group receives (a distribution): here an app's whole replay, its touches and
-# its conversions' packs (one per archive chunk), so it grows with the app's archive (SPEC 11
+# its conversions' packs (one per archive chunk), so it grows with the app's archive (rules §11
 # asks for groups that grow only with one user's activity: docs/attribution.md).
 GROUP_VALUES = "attribution_group_values"
 
