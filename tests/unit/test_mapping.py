@@ -689,7 +689,7 @@ def test_detail_is_set_for_every_non_imported_outcome():
 @pytest.mark.parametrize("number", [-9999999999999999999, -9223372036854775809, 18446744073709551616])
 def test_integers_just_outside_64_bits_keep_every_digit(number):
     # orjson is exact only within [-2**63, 2**64 - 1]; just outside, it would round to a float.
-    from domain.mapping import decode
+    from domain.decoder import decode
 
     assert decode(b'{"n": %d}' % number) == {"n": number}
 

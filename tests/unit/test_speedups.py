@@ -51,7 +51,7 @@ def test_the_checkout_holds_no_compiled_module_that_could_shadow_a_source():
 
 
 def long_number_definition(data: bytes) -> bool:
-    """20 of [0-9.] in a row, or "-" and 19: a number orjson might round (mapping.decode)."""
+    """20 of [0-9.] in a row, or "-" and 19: a number orjson might round (decoder.decode)."""
     return re.search(rb"[0-9.]{20}|-[0-9.]{19}", data) is not None
 
 
