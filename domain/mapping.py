@@ -66,8 +66,8 @@ MAPPED_FIELDS = [
     for field in schema_fields(EVENTS)
     if field["name"] == "attributed" or field["name"] not in ATTRIBUTION_COLUMNS
 ]
-_MAPPED_VALIDATOR = RowValidator(MAPPED_FIELDS)
-_MAPPED_ROW_FITS = _MAPPED_VALIDATOR.fits
+MAPPED_VALIDATOR = RowValidator(MAPPED_FIELDS)  # what a mapped row must fit
+_MAPPED_ROW_FITS = MAPPED_VALIDATOR.fits
 
 # A mapped row with every column None, in that order: process_message fills a copy (one
 # C-level copy; then only the columns with a value are written), and the row validator reads
@@ -606,7 +606,7 @@ def _row(
     row["segment_message_id"] = message_id
     row["warnings"] = warnings
     if not _MAPPED_ROW_FITS(row):  # (the validator's predicate, called directly: the walk names a misfit)
-        violation = _MAPPED_VALIDATOR.validate(row)
+        violation = MAPPED_VALIDATOR.validate(row)
         if violation:
             return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, segment_name, platform, name)
     return MappingOutcome(
