@@ -21,6 +21,7 @@ BEAM_VERSION = "2.77.0"
 # Domain modules only (no Beam, no DoFns): compiled functions and classes pickle by reference.
 COMPILED_MODULES = [
     "domain/mapping.py",
+    "domain/decoder.py",
     "domain/properties.py",
     "domain/identifiers.py",
     "domain/values.py",

@@ -15,7 +15,7 @@ from typing import Any
 from domain.column_types import RECORD_TYPES, TYPE_CHECKS
 
 # Numbers orjson would round: 20 characters of [0-9.] in a row, or "-" and 19 (see
-# mapping.decode). Searched with digits and "." mapped to "0", "-" kept, all else "x".
+# decoder.decode). Searched with digits and "." mapped to "0", "-" kept, all else "x".
 _LONG_DIGIT_RUN = b"0" * 20
 _LONG_NEGATIVE_RUN = b"-" + b"0" * 19
 _DIGITS_AS_ZERO = bytes(

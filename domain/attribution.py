@@ -27,14 +27,14 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
 from domain.event_names import is_branch_event, name_key
-from domain.timestamps import parse_timestamp, to_bq_timestamp
+from domain.timestamps import micros_of, moment_of, parse_timestamp, to_bq_timestamp
 from domain.values import to_text
 
 CLICK = "CLICK"
@@ -499,8 +499,6 @@ def attribute_in_event_time_order(
 # they come out of the JSON, building nothing.
 
 _KEY_SEPARATOR = "\x1f"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _NEVER = 1 << 62  # microseconds: later than any event
 _KEY_TEXT_PREFIXES = tuple((kind + _KEY_SEPARATOR, column) for kind, column in IDENTITY_COLUMNS)
 
@@ -539,7 +537,7 @@ def replay_candidates(touches: Iterable[Touch], packs: Sequence[bytes]) -> list[
     first-hop touch), so leaving it out changes no decision."""
     touch_since: dict[str, int] = {}  # key text -> the earliest touch under it (microseconds)
     for touch in touches:
-        at = (touch.timestamp - _EPOCH) // _MICROSECOND
+        at = micros_of(touch.timestamp)
         for key in touch.keys:
             text = key_text(key)
             if at < touch_since.get(text, _NEVER):
@@ -563,7 +561,7 @@ def replay_candidates(touches: Iterable[Touch], packs: Sequence[bytes]) -> list[
                 if known is None or micros < known[0]:
                     earliest[event_id] = (micros, keys)
     return [
-        (event_id, _EPOCH + timedelta(microseconds=micros), tuple([_key_of_text(key) for key in keys]))
+        (event_id, moment_of(micros), tuple([_key_of_text(key) for key in keys]))
         for event_id, (micros, keys) in earliest.items()
         if _found_by(keys, micros, teach_since)  # (the earliest copy is the one decided)
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -26,10 +26,10 @@ from domain.attribution import (
     Touch,
 )
 from domain.identifiers import DEFAULT_PLACEHOLDERS, PLACEHOLDER_WARNING, Placeholders
+from domain.timestamps import EPOCH
 
 TOUCH_TOPICS = ("eo_click", "eo_install", "eo_open", "eo_reinstall")
 _TOPIC = re.compile(r"(eo_click|eo_install|eo_open|eo_reinstall)(?![a-z_])")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Branch's export files carry no browser fingerprint column.
 _IDENTITY_COLUMNS = tuple((kind, column) for kind, column in IDENTITY_COLUMNS if kind != BROWSER_FINGERPRINT)
 
@@ -51,7 +51,7 @@ def _text(row: Mapping[str, Any], column: str) -> str | None:
 
 def _epoch_ms(text: str, column: str) -> datetime:
     try:
-        return _EPOCH + timedelta(milliseconds=int(text))
+        return EPOCH + timedelta(milliseconds=int(text))
     except (ValueError, OverflowError):
         raise InvalidExportRow(f"{column} is not epoch milliseconds: {text[:40]!r}") from None
 

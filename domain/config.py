@@ -8,7 +8,6 @@ makes one.
 
 from __future__ import annotations
 
-import enum
 import os
 import zoneinfo
 from pathlib import Path
@@ -21,16 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from domain import event_names
 from domain.attribution import DEFAULT_CLICK_WINDOW_DAYS, DEFAULT_IMPRESSION_WINDOW_DAYS, Windows
 from domain.credentials import HASH_PATTERN
+from domain.identifiers import Platform
 from domain.webhooks import WebhookSubscription
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_app_config.yaml")
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 0.001, 90.0
-
-
-class Platform(str, enum.Enum):
-    IOS = "IOS"
-    ANDROID = "ANDROID"
-    WEB = "WEB"
 
 
 class EventOverride(BaseModel):

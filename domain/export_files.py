@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from domain.mapping import DEFAULT_MAX_EVENT_AGE
+from domain.timestamps import EPOCH
 from schemas.branch_export import BRANCH_V2_COLUMNS
 from schemas.tables import EVENTS, schema_fields
 
@@ -91,7 +92,6 @@ VIEW_COLUMNS: tuple[str, ...] = (
 JSON_COLUMNS = ("custom_data", "content_items")  # read as JSON text
 _COPIED = tuple(c for c in VIEW_COLUMNS if c in EXPORT_COLUMNS and c not in _DERIVED)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ID_MASK = (1 << 63) - 1
 
 
@@ -105,7 +105,7 @@ def export_id(app_id: str, event_id: str) -> int:
 
 
 def epoch_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+    return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
 def branch_time(moment: datetime) -> str:

@@ -7,13 +7,21 @@ with a Segment ``userId`` (Branch's developer identity).
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from domain.values import to_bool, to_int, to_text
 
-IOS = "IOS"
-ANDROID = "ANDROID"
-WEB = "WEB"
+
+class Platform(str, enum.Enum):
+    IOS = "IOS"
+    ANDROID = "ANDROID"
+    WEB = "WEB"
+
+
+# Their values as plain str: what detection returns and rows hold (and the compiled form's
+# typed arguments take exact str, not the enum's members).
+IOS, ANDROID, WEB = Platform.IOS.value, Platform.ANDROID.value, Platform.WEB.value
 
 _DEVICE_TYPES = {"ios": IOS, "ipados": IOS, "tvos": IOS, "watchos": IOS, "android": ANDROID}
 _OS_NAMES = {"ios": IOS, "iphone os": IOS, "ipados": IOS, "tvos": IOS, "android": ANDROID}

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import math
 import sys
 import traceback
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
-
-from orjson import JSONDecodeError, loads
 
 from domain import event_names
 from domain.attribution import (
@@ -35,6 +30,7 @@ from domain.attribution import (
     touch_type,
 )
 from domain.config import AppConfig, ImporterConfig
+from domain.decoder import decode
 from domain.identifiers import (
     PLACEHOLDER_WARNING,
     USER_COLUMNS,
@@ -45,7 +41,6 @@ from domain.identifiers import (
 )
 from domain.properties import PROPERTY_COLUMNS, map_properties
 from domain.row_schema import RowValidator
-from domain.speedups import has_long_number
 from domain.timestamps import InvalidTimestamp, bq_timestamp_of, bq_timestamp_text, event_time, to_bq_timestamp
 from domain.values import to_text
 from schemas.reasons import Outcome, Reason
@@ -71,8 +66,8 @@ MAPPED_FIELDS = [
     for field in schema_fields(EVENTS)
     if field["name"] == "attributed" or field["name"] not in ATTRIBUTION_COLUMNS
 ]
-_MAPPED_VALIDATOR = RowValidator(MAPPED_FIELDS)
-_MAPPED_ROW_FITS = _MAPPED_VALIDATOR.fits
+MAPPED_VALIDATOR = RowValidator(MAPPED_FIELDS)  # what a mapped row must fit
+_MAPPED_ROW_FITS = MAPPED_VALIDATOR.fits
 
 # A mapped row with every column None, in that order: process_message fills a copy (one
 # C-level copy; then only the columns with a value are written), and the row validator reads
@@ -244,75 +239,6 @@ def event_id(app_id: str, message_id: str) -> str:
 _ID_PREFIXES: dict[str, Any] = {}  # app id -> hash state after the prefix (apps are few)
 
 
-# Numbers orjson would round: an integer outside its exact range [-2**63, 2**64 - 1], or a
-# decimal longer than a double holds (NUMERIC keeps 38 digits). ``has_long_number`` finds
-# the runs of digits that may be one (a false alarm only costs the exact decoder's time).
-_LONG_LITERAL = 20  # digits and points: has_long_number's run
-_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
-_DOUBLE_DIGITS = 15  # significant digits a double always round-trips
-
-
-def decode(data: bytes) -> Any:
-    """Parse message data as JSON; raises ValueError with a readable detail.
-
-    orjson is the fast path. It refuses some valid JSON (numbers beyond double range) and
-    rounds integers beyond 64 bits, so those documents get the exact standard library.
-    """
-    try:
-        doc = loads(data)
-    except JSONDecodeError as error:
-        return _decode_exact(data, error)
-    if has_long_number(data):
-        return _decode_exact(data, None)
-    return doc
-
-
-def _decode_exact(data: bytes, fast_error: Exception | None) -> Any:
-    try:
-        text = bytes(data).decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"invalid UTF-8 at byte {error.start}") from None
-    try:
-        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_exact_float, parse_int=_exact_int)
-        # Lone surrogate escapes (\ud800) parse but can never be stored as UTF-8.
-        json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-    except (ValueError, UnicodeEncodeError) as error:
-        raise ValueError(f"invalid JSON: {fast_error or error}") from None
-    return doc
-
-
-def _exact_float(text: str) -> float | Decimal:
-    """Floats as floats (as orjson gives them), except numbers beyond a double's range and
-    long literals a double cannot hold: kept as Decimal.
-
-    Long means what sends a document here: a mantissa of 20 digits and points or more (the
-    search in :func:`decode`). A shorter literal is a float whichever decoder reads it, so a
-    value never depends on what else the document holds.
-    """
-    value = float(text)
-    mantissa = text.lower().partition("e")[0].lstrip("-")
-    if math.isfinite(value) and (
-        len(mantissa) < _LONG_LITERAL or sum(c.isdigit() for c in mantissa.lstrip("0.")) <= _DOUBLE_DIGITS
-    ):
-        return value
-    try:
-        return Decimal(text)
-    except InvalidOperation:  # beyond even Decimal's exponent range: not a number we can keep
-        raise ValueError(f"number out of range: {text[:40]}") from None
-
-
-def _exact_int(text: str) -> int | Decimal:
-    """Integers as ints within orjson's range (so they encode back), else exact Decimals."""
-    value = int(text)
-    return value if _INT64_MIN <= value <= _UINT64_MAX else Decimal(text)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _rejected(
     reason: Reason,
     detail: str,
@@ -420,9 +346,54 @@ def _decide(
     settings: ImportSettings,
     now: datetime,
 ) -> MappingOutcome:
+    """The checks in the order of rules §2, phase by phase: each phase returns the outcome that ends
+    the message there, or what the next phase needs."""
     app = settings.app_for(attributes)
     app_id = app.app_id if app else None
+    envelope = _envelope(data, settings, app_id)
+    if isinstance(envelope, MappingOutcome):
+        return envelope
+    # (Locals annotated dict or str are typed for the compiled form: docs/compiled.md.)
+    doc: dict = envelope
+    message_id: str = doc["messageId"]  # (checked by _envelope)
+    context = doc.get("context")
+    ctx: dict = context if type(context) is dict else _EMPTY
+    properties = doc.get("properties")
+    properties = properties if type(properties) is dict else None
+    platform = detect_platform(ctx, properties or _EMPTY)
+    event = doc.get("event")
+    segment_name: str | None = event if type(event) is str else None
 
+    routed = _route(doc, attributes, app, message_id, segment_name, platform)
+    if routed is not None:
+        return routed
+    assert app is not None and segment_name is not None  # (_route rejected a message without them)
+    names: dict = app._names  # (the memo, read here first: a method call only for a new name)
+    known = names.get(segment_name) or app.event_name(segment_name)
+    name = known.name
+    if known.not_imported:
+        return _not_imported(doc, ctx, properties, platform, publish_time, now, app, message_id, segment_name, name)
+    timed = _timed(doc, publish_time, now, settings, app.app_id, message_id, segment_name, platform)
+    if isinstance(timed, MappingOutcome):
+        return timed
+    when = timed
+
+    warnings: list[str] = []
+    if properties is None:
+        if doc.get("properties") is not None:
+            warnings.append("invalid_value:properties")
+        properties = _EMPTY
+    row: dict = _ROW_TEMPLATE.copy()
+    unidentified = _identity(doc, ctx, properties, platform, warnings, row, app, message_id, segment_name, name)
+    if unidentified is not None:
+        return unidentified
+    return _row(
+        doc, properties, row, warnings, publish_time, now, app.app_id, message_id, segment_name, platform, known, when
+    )
+
+
+def _envelope(data: bytes, settings: ImportSettings, app_id: str | None) -> dict | MappingOutcome:
+    """Size, JSON, object, messageId: the document, or the outcome that ends the message."""
     if len(data) > settings.max_payload_bytes:
         return _rejected(Reason.PAYLOAD_TOO_LARGE, f"{len(data)} bytes > limit {settings.max_payload_bytes}", app_id)
     try:
@@ -431,9 +402,7 @@ def _decide(
         return _rejected(Reason.MALFORMED_JSON, str(error), app_id)
     if type(decoded) is not dict:
         return _rejected(Reason.NOT_AN_OBJECT, f"JSON {type(decoded).__name__}, expected an object", app_id)
-    # (Locals annotated dict or str are typed for the compiled form: docs/compiled.md.)
     doc: dict = decoded
-
     sent_id = doc.get("messageId")
     if sent_id is None or sent_id == "":
         return _rejected(Reason.MISSING_MESSAGE_ID, "messageId is missing", app_id)
@@ -444,15 +413,19 @@ def _decide(
     message_id: str = sent_id
     if len(message_id) > MAX_MESSAGE_ID_LENGTH or not message_id.strip():
         return _rejected(Reason.INVALID_MESSAGE_ID, f"messageId must be 1-100 characters: {message_id[:40]!r}", app_id)
+    return doc
 
-    context = doc.get("context")
-    ctx: dict = context if type(context) is dict else _EMPTY
-    properties = doc.get("properties")
-    properties = properties if type(properties) is dict else None
-    platform = detect_platform(ctx, properties or _EMPTY)
-    event = doc.get("event")
-    segment_name: str | None = event if type(event) is str else None
 
+def _route(
+    doc: dict,
+    attributes: Mapping[str, str] | None,
+    app: _App | None,
+    message_id: str,
+    segment_name: str | None,
+    platform: str | None,
+) -> MappingOutcome | None:
+    """Call type, event name, app and integrations: the outcome that ends the message, or None."""
+    app_id = app.app_id if app else None
     call_type = doc.get("type")
     if call_type != "track" and not (type(call_type) is str and call_type.strip().casefold() == "track"):
         shown = (
@@ -475,27 +448,49 @@ def _decide(
         return _rejected(
             Reason.INTEGRATION_DISABLED, "integrations opt out of Branch", app_id, message_id, segment_name, platform
         )
+    return None
 
-    names: dict = app._names  # (the memo, read here first: a method call only for a new name)
-    name, category, topic, not_imported, single_product, double_tracking = names.get(segment_name) or app.event_name(
-        segment_name
+
+def _not_imported(
+    doc: dict,
+    ctx: dict,
+    properties: dict | None,
+    platform: str | None,
+    publish_time: datetime | None,
+    now: datetime,
+    app: _App,
+    message_id: str,
+    segment_name: str,
+    name: str,
+) -> MappingOutcome:
+    """An event Branch tracks itself: skipped, with its touch when it is a touch source."""
+    skipped = _rejected(
+        Reason.NOT_IMPORTED_EVENT,
+        f"{segment_name.strip()!r} is tracked by Branch itself",
+        app.app_id,
+        message_id,
+        segment_name,
+        platform,
+        name,
     )
-    if not_imported:
-        skipped = _rejected(
-            Reason.NOT_IMPORTED_EVENT,
-            f"{segment_name.strip()!r} is tracked by Branch itself",
-            app_id,
-            message_id,
-            segment_name,
-            platform,
-            name,
+    if is_touch_source(segment_name):
+        skipped.touch, skipped.touch_dropped, skipped.placeholder_identity = _touch(
+            doc, ctx, properties, platform, publish_time, now, app, message_id, segment_name
         )
-        if is_touch_source(segment_name):
-            skipped.touch, skipped.touch_dropped, skipped.placeholder_identity = _touch(
-                doc, ctx, properties, platform, publish_time, now, app, message_id, segment_name
-            )
-        return skipped
+    return skipped
 
+
+def _timed(
+    doc: dict,
+    publish_time: datetime | None,
+    now: datetime,
+    settings: ImportSettings,
+    app_id: str,
+    message_id: str,
+    segment_name: str,
+    platform: str | None,
+) -> datetime | MappingOutcome:
+    """The event time, or the outcome of one invalid, stale or from the future."""
     try:
         when = event_time(doc, publish_time, now)
     except InvalidTimestamp as error:
@@ -522,13 +517,23 @@ def _decide(
             segment_name,
             platform,
         )
+    return when
 
-    warnings: list[str] = []
-    if properties is None:
-        if doc.get("properties") is not None:
-            warnings.append("invalid_value:properties")
-        properties = _EMPTY
-    row: dict = _ROW_TEMPLATE.copy()
+
+def _identity(
+    doc: dict,
+    ctx: dict,
+    properties: dict,
+    platform: str | None,
+    warnings: list,
+    row: dict,
+    app: _App,
+    message_id: str,
+    segment_name: str,
+    name: str,
+) -> MappingOutcome | None:
+    """Writes the user columns into ``row``; the outcome of a message without an identity or
+    from a platform the app does not enable, else None."""
     user_data(doc, ctx, properties, platform, warnings, row, app.placeholders)
     if not is_identifiable(row):
         placeholder = PLACEHOLDER_WARNING in warnings
@@ -536,7 +541,7 @@ def _decide(
             Reason.NO_IDENTIFIER,
             "no userId, device id, advertising id or browser fingerprint"
             + (" (a placeholder id is not an identity)" if placeholder else ""),
-            app_id,
+            app.app_id,
             message_id,
             segment_name,
             platform,
@@ -547,18 +552,36 @@ def _decide(
     if platform is not None and platform not in app.enabled_platforms:
         return _rejected(
             Reason.PLATFORM_NOT_ENABLED,
-            f"platform {platform} is not enabled for {app_id}",
-            app_id,
+            f"platform {platform} is not enabled for {app.app_id}",
+            app.app_id,
             message_id,
             segment_name,
             platform,
             name,
         )
+    return None
 
+
+def _row(
+    doc: dict,
+    properties: dict,
+    row: dict,
+    warnings: list,
+    publish_time: datetime | None,
+    now: datetime,
+    app_id: str,
+    message_id: str,
+    segment_name: str,
+    platform: str | None,
+    known: _EventName,
+    when: datetime,
+) -> MappingOutcome:
+    """Fills ``row`` (its user columns already written): the imported outcome, or the
+    rejection of a row that does not fit the table."""
+    name, category, topic, _, single_product, double_tracking = known
     map_properties(properties, category, single_product, warnings, row)
     if double_tracking:
         warnings.append("double_tracking")
-
     received = doc.get("receivedAt")
     if received is not None:
         try:
@@ -570,8 +593,7 @@ def _decide(
     anonymous_id = doc.get("anonymousId")
     if anonymous_id is not None:
         row["segment_anonymous_id"] = to_text(anonymous_id) or None
-
-    row["id"] = event_id(app.app_id, message_id)
+    row["id"] = event_id(app_id, message_id)
     row["app_id"] = app_id
     row["name"] = name
     row["customer_event_alias"] = segment_name
@@ -584,7 +606,7 @@ def _decide(
     row["segment_message_id"] = message_id
     row["warnings"] = warnings
     if not _MAPPED_ROW_FITS(row):  # (the validator's predicate, called directly: the walk names a misfit)
-        violation = _MAPPED_VALIDATOR.validate(row)
+        violation = MAPPED_VALIDATOR.validate(row)
         if violation:
             return _rejected(Reason.SCHEMA_VIOLATION, violation, app_id, message_id, segment_name, platform, name)
     return MappingOutcome(

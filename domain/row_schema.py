@@ -12,7 +12,7 @@ from typing import Any
 
 from domain.column_types import RECORD_TYPES, TYPE_CHECKS, Check, is_numeric
 from domain.speedups import RowPredicate
-from schemas.tables import EVENTS, schema_fields
+from schemas.tables import schema_fields
 
 
 class RowValidator:
@@ -109,6 +109,3 @@ def _predicate_columns(fields: list[dict[str, Any]]) -> tuple:
 
 def validator_for(table: str) -> RowValidator:
     return RowValidator(schema_fields(table))
-
-
-EVENTS_VALIDATOR = validator_for(EVENTS)

@@ -8,6 +8,27 @@ from typing import Any
 from domain.speedups import bq_timestamp_of, segment_text, segment_timestamp
 from domain.speedups import to_bq_timestamp as to_bq_timestamp  # (re-exported: the timestamps API)
 
+# Times as integers, in microseconds since the Unix epoch (Beam's timestamps, timers, the
+# dedup and replay state, the touches table's ranges): computed exactly, never through float
+# seconds, which can be a microsecond off.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros_of(moment: datetime) -> int:
+    """An aware datetime as microseconds since the epoch."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def moment_of(micros: int) -> datetime:
+    """Microseconds since the epoch as an aware UTC datetime."""
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def micros_in(span: timedelta) -> int:
+    """A duration in whole microseconds."""
+    return span // MICROSECOND
+
 
 class InvalidTimestamp(ValueError):
     """A timestamp field that decides the event time does not parse."""

@@ -27,7 +27,7 @@ def to_json_text(value: Any) -> str | None:
 
     One fixed bound, whatever the caller's stack depth, so a message maps to the same row
     in the CLI and on a worker. Numbers orjson cannot hold arrive as Decimal (see
-    ``mapping.decode``) and are written back digit for digit.
+    ``decoder.decode``) and are written back digit for digit.
     """
     # Scalars (most custom data besides strings) the short way: the text orjson writes
     # (tests/unit/test_values_timestamps.py holds them to it).
@@ -47,7 +47,7 @@ def to_json_text(value: Any) -> str | None:
     except JSONEncodeError as error:
         if "ecursion" in str(error):
             return None
-    # A Python int beyond 64 bits (never from mapping.decode, which makes those Decimal).
+    # A Python int beyond 64 bits (never from decoder.decode, which makes those Decimal).
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

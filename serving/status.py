@@ -16,8 +16,9 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from domain.config import AppConfig, Platform
+from domain.config import AppConfig
 from domain.event_names import CATEGORIES
+from domain.identifiers import Platform
 from domain.mapping import ORIGIN
 from serving import status_data, status_html, status_sql
 from serving.auth import SESSION_COOKIE, SESSION_TTL, authenticate, caller_app, make_session, session_app

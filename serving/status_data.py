@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from adapters.rollup import floor_hour
-from domain.config import AppConfig, Platform
+from domain.config import AppConfig
 from domain.event_names import CATEGORIES, CUSTOM, standard_event
+from domain.identifiers import Platform
 from schemas.reasons import Outcome
 from serving import status_sql
 from serving.queries import QueryRunner

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from domain.config import Platform
+from domain.identifiers import Platform
 
 Dot = Literal["green", "amber", "grey"]
 

@@ -39,11 +39,6 @@ PSTEST_MAX_DATA = 4 * 1024 * 1024 - 1024
 LOCAL_PULL_SAFE_DATA = 2_500_000
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20  # README: `--max_payload_bytes` default 1 MiB
 
-#: Items that crash the streaming job (left out of the pipeline run so that it can check the
-#: rest). Empty: exponent_beyond_decimal was one (a poison message) until commit 4526a6e.
-PIPELINE_POISON: frozenset[str] = frozenset()
-
-DEFAULT_KEY = "key_live_local_default"  # local-app (IOS, ANDROID, WEB), the default app
 WEB_KEY = "key_live_local_web"  # local-web-app (WEB only)
 
 

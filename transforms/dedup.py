@@ -29,6 +29,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Duration
 
 from domain.dedup import is_repeat, split_copies
+from domain.timestamps import micros_in
 from schemas.reasons import METRICS_NAMESPACE
 from transforms.counting import BundleCounts
 from transforms.tags import COUNTS, DUPLICATE
@@ -44,7 +45,7 @@ class _DedupFn(beam.DoFn):
     """Shared by both dedup DoFns: metrics and, with ``stat_key``, per-bundle outcome counts."""
 
     def __init__(self, window: timedelta, stat_key: StatKeyFn | None) -> None:
-        self._window_micros = int(window.total_seconds() * 1_000_000)
+        self._window_micros = micros_in(window)
         self._stat_key = stat_key
         self._imported = Metrics.counter(METRICS_NAMESPACE, "imported")
         self._duplicates = Metrics.counter(METRICS_NAMESPACE, "duplicate")

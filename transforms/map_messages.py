@@ -11,7 +11,7 @@ outcome ``internal_error``), and every rejected message is dead-lettered with it
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
@@ -23,14 +23,11 @@ from domain.dead_letters import attach_raw, raw_fields, rejected_row
 from domain.import_stats import StatKey, minute_of
 from domain.mapping import ImportSettings, MappingOutcome, process_message
 from domain.speedups import without_nulls
-from domain.timestamps import to_bq_timestamp
+from domain.timestamps import micros_of, to_bq_timestamp
 from schemas.reasons import METRICS_NAMESPACE, Outcome
 from transforms.counting import BundleCounts
 from transforms.dedup import CopyPacker
 from transforms.tags import CONVERSIONS, COUNTS, RAW, REJECTED, TOUCHES
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def _stat(minute: str, outcome: MappingOutcome) -> StatKey:
@@ -101,7 +98,7 @@ class _MapMessagesFn(beam.DoFn):
                 self._metric_counts["double_tracking"] = self._metric_counts.get("double_tracking", 0) + 1
             if self._keep_raw:
                 row = attach_raw(row, data, attributes, publish_time)
-            micros = (event_time - _EPOCH) // _MICROSECOND if dedup_micros is None else dedup_micros
+            micros = micros_of(event_time) if dedup_micros is None else dedup_micros
             return row["id"], micros, row
         self._counts.add(_stat(minute_of(to_bq_timestamp(now)), outcome), 1, timestamp, window)
         if outcome.touch is not None:

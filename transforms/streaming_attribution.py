@@ -54,9 +54,9 @@ from domain.attribution import (
     identity_keys,
     links_of,
 )
-from domain.timestamps import parse_timestamp
+from domain.timestamps import micros_in, micros_of, parse_timestamp
 from schemas.reasons import METRICS_NAMESPACE
-from transforms.touches_table import TouchesToRead, micros_of
+from transforms.touches_table import TouchesToRead
 
 # Keys: (app id, (key kind, value)) for the identity stages, the event id for the others. Every
 # step that feeds a stateful stage declares them, so that the key coder is deterministic (Beam's
@@ -134,12 +134,11 @@ ByEvent = tuple[str, Any]  # (event id, DirectFound | LinkedFound | RowToDecide 
 _MILLISECOND = 1000  # (microseconds)
 _START_OF_TIME = Timestamp(micros=MIN_TIMESTAMP.micros + _MILLISECOND)  # the gate: after the table's touches
 _ZERO = timedelta(0)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def timer_just_after(moment: datetime) -> Timestamp:
     """The first whole millisecond strictly after ``moment`` (a timer's time, see above)."""
-    micros = Timestamp.from_utc_datetime(moment).micros
+    micros = micros_of(moment)
     return Timestamp(micros=(micros // _MILLISECOND + 1) * _MILLISECOND)
 
 
@@ -323,7 +322,7 @@ class _DecideFn(beam.DoFn):
         parts.add(part)
         received = list(parts.read())
         if type(part) is RawToDecide and len(received) == 1:  # (its row may never come)
-            orphans.set(timestamp + Duration(micros=self._raw_ttl // _MICROSECOND))
+            orphans.set(timestamp + Duration(micros=micros_in(self._raw_ttl)))
         rows = [p.row for p in received if type(p) is RowToDecide]
         raws = [p.fields for p in received if type(p) is RawToDecide]
         found: list[LinkedFound] = [p for p in received if type(p) is LinkedFound]

@@ -19,14 +19,13 @@ from beam_jobs.cli import map_message
 from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState, Windows
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
-from domain.timestamps import parse_timestamp
+from domain.timestamps import micros_of, parse_timestamp
 from schemas.tables import EVENTS, TOUCHES
 from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, message, purchase, web
 from tests.support.mapping import MAPPING_WEB_KEY
 from transforms.backfill_attribution import touches_usable_by
 from transforms.routing import RouteSegmentMessages
 from transforms.streaming_attribution import touches_usable_from
-from transforms.touches_table import micros_of
 
 SETTINGS = ImportSettings(load_config(), max_event_age=None)
 

@@ -5,7 +5,7 @@ reference (``map --attribute``) does when the messages are fed to it in event-ti
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -24,16 +24,12 @@ from domain.attribution import (
 )
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
+from domain.timestamps import micros_of
 from tests.support.attribution import IDFA, NOW, click, ios, message, purchase, web
 from tools.attribution_sample import attribution_sample
 from tools.samples import generate_corpus
 
 SETTINGS = ImportSettings(load_config(None), max_event_age=None)  # the backfill's
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _replay_input(lines: list[bytes], pack_size: int = 7) -> tuple[dict[str, list], dict[str, list[bytes]]]:
@@ -45,7 +41,7 @@ def _replay_input(lines: list[bytes], pack_size: int = 7) -> tuple[dict[str, lis
         if outcome.touch is not None:
             touches.setdefault(outcome.touch.app_id, []).append(outcome.touch)
         elif outcome.row is not None and outcome.event_time is not None:
-            entry = replay_entry(outcome.row, _micros(outcome.event_time))
+            entry = replay_entry(outcome.row, micros_of(outcome.event_time))
             if entry is not None:
                 entries.setdefault(outcome.row["app_id"], []).append(entry)
     packs = {

@@ -2,9 +2,7 @@
 documented outcome, in the pure mapping and through the real streaming pipeline, and every
 rejected payload is stored byte for byte (payload_too_large: prefix + size + SHA-256).
 
-Expected outcomes come from rules §2 and the README, not from the code. Where the code
-disagrees the test is marked ``xfail(strict=True)`` with the finding (FINDINGS below): it
-fails loudly once the product is fixed, so the mark must then be removed.
+Expected outcomes come from rules §2 and the README, not from the code.
 
 Local limits: the Pub/Sub emulator (pstest, Go gRPC) refuses publish requests over 4 MiB (the
 client times out), and Beam's DirectRunner pulls 10 messages at a time through a gRPC client
@@ -22,33 +20,10 @@ import pytest
 from tests.support.mapping import MAPPING_NOW, check_bad_input_row, mapping_process
 from tools.bad_inputs import DEFAULT_MAX_PAYLOAD_BYTES, bad_input_corpus
 
-FINDINGS: dict[str, str] = {}  # none open: message_id_empty and max_numeric_exact were fixed
-
-#: Findings where process_message raises instead of returning an outcome (none open today;
-#: exponent_beyond_decimal raised decimal.InvalidOperation until commit 4526a6e).
-RAISES: dict[str, type] = {}
-
 CORPUS = bad_input_corpus(MAPPING_NOW)
 
 
-def _params(items):
-    return [
-        pytest.param(
-            item,
-            id=item.label,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True, reason=FINDINGS[item.label], raises=RAISES.get(item.label, AssertionError)
-                )
-            ]
-            if item.label in FINDINGS
-            else [],
-        )
-        for item in items
-    ]
-
-
-@pytest.mark.parametrize("item", _params(CORPUS))
+@pytest.mark.parametrize("item", [pytest.param(item, id=item.label) for item in CORPUS])
 def test_each_bad_input_gets_its_documented_outcome(item):
     result = mapping_process(item.data, item.attributes or None)
     assert (result.outcome.value, result.reason.value if result.reason else None) == (item.outcome, item.reason), (

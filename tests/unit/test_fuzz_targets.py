@@ -33,8 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.dead_letters import rejected_row
-from domain.mapping import MappingOutcome, process_message
-from domain.row_schema import EVENTS_VALIDATOR
+from domain.mapping import MAPPED_VALIDATOR, MappingOutcome, process_message
 from schemas.reasons import Outcome, Reason
 from tests.support.mapping import MAPPING_DEFAULT_KEY, MAPPING_NOW, MAPPING_WEB_KEY, mapping_settings_for
 
@@ -95,7 +94,7 @@ def _invariants(data: bytes, result: MappingOutcome) -> None:
             orjson.dumps(row)
         return
     assert result.row is not None
-    assert EVENTS_VALIDATOR.validate(result.row) is None, EVENTS_VALIDATOR.validate(result.row)
+    assert MAPPED_VALIDATOR.validate(result.row) is None, MAPPED_VALIDATOR.validate(result.row)
     orjson.dumps(result.row)
 
 

@@ -9,8 +9,7 @@ import orjson
 import pytest
 
 from domain.config import load_config
-from domain.mapping import event_id
-from domain.row_schema import EVENTS_VALIDATOR
+from domain.mapping import MAPPED_VALIDATOR, event_id
 from schemas.reasons import SKIP_REASONS, Outcome, Reason
 from tests.support.mapping import (
     FAULT_ATTRIBUTE,
@@ -78,7 +77,7 @@ def test_minimal_track_event_is_imported_with_a_valid_row():
     result = mapping_process(mapping_track_event())
     assert result.outcome is Outcome.IMPORTED and result.reason is None and result.detail is None
     row = result.row
-    assert EVENTS_VALIDATOR.validate(row) is None
+    assert MAPPED_VALIDATOR.validate(row) is None
     assert row["app_id"] == "local-app"  # the default app without a branch_key attribute
     assert row["origin"] == "SEGMENT"
     assert row["segment_message_id"] == "msg-0001"
@@ -177,7 +176,7 @@ def test_deeply_nested_properties_never_raise(depth):
     result = mapping_process(data)  # must not raise (RecursionError is a crash in the pipeline)
     assert result.reason in (None, Reason.MALFORMED_JSON)
     if result.row is not None:
-        assert EVENTS_VALIDATOR.validate(result.row) is None
+        assert MAPPED_VALIDATOR.validate(result.row) is None
 
 
 def test_integer_beyond_64_bits_keeps_every_digit_in_custom_data():
@@ -552,9 +551,9 @@ def _good_row():
 )
 def test_schema_violation_detected_by_validator_on_a_broken_row(breakage):
     row = _good_row()
-    assert EVENTS_VALIDATOR.validate(row) is None
+    assert MAPPED_VALIDATOR.validate(row) is None
     breakage(row)
-    assert EVENTS_VALIDATOR.validate(row) is not None
+    assert MAPPED_VALIDATOR.validate(row) is not None
 
 
 def test_schema_violation_is_a_rejection():
@@ -689,7 +688,7 @@ def test_detail_is_set_for_every_non_imported_outcome():
 @pytest.mark.parametrize("number", [-9999999999999999999, -9223372036854775809, 18446744073709551616])
 def test_integers_just_outside_64_bits_keep_every_digit(number):
     # orjson is exact only within [-2**63, 2**64 - 1]; just outside, it would round to a float.
-    from domain.mapping import decode
+    from domain.decoder import decode
 
     assert decode(b'{"n": %d}' % number) == {"n": number}
 

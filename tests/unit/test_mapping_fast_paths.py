@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain import event_names
+from domain.decoder import decode
 from domain.identifiers import _locale, _parse_locale, is_zeroed
-from domain.mapping import decode, event_id, integrations_disabled
+from domain.mapping import event_id, integrations_disabled
 from domain.values import to_numeric
 from tests.support.mapping import mapping_config_from, mapping_settings_for
 

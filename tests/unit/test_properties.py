@@ -6,14 +6,14 @@ import json
 
 import pytest
 
+from domain.mapping import MAPPED_VALIDATOR
 from domain.properties import map_properties
-from domain.row_schema import EVENTS_VALIDATOR
 from tests.support.mapping import mapping_imported_row, mapping_track_event
 
 
 def row_for(event: str, properties, **fields):
     row = mapping_imported_row(mapping_track_event(event, properties=properties, **fields))
-    assert EVENTS_VALIDATOR.validate(row) is None
+    assert MAPPED_VALIDATOR.validate(row) is None
     return row
 
 
@@ -195,7 +195,7 @@ def test_money_rounded_to_numeric_scale():
 def test_long_decimal_money_never_raises(sent):
     # BigQuery NUMERIC takes 29+9 digits; a longer fraction must be rounded or dropped, not crash.
     row = row_for("Order Completed", {"revenue": sent, "currency": "USD"})
-    assert row["event_data_revenue"] is None or EVENTS_VALIDATOR.validate(row) is None
+    assert row["event_data_revenue"] is None or MAPPED_VALIDATOR.validate(row) is None
 
 
 def test_json_integer_revenue_beyond_64_bits_is_exact():

@@ -16,8 +16,7 @@ import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from domain.mapping import MappingOutcome, process_message
-from domain.row_schema import EVENTS_VALIDATOR
+from domain.mapping import MAPPED_VALIDATOR, MappingOutcome, process_message
 from schemas.reasons import Outcome, Reason
 from tests.support.mapping import MAPPING_DEFAULT_KEY, MAPPING_NOW, MAPPING_WEB_KEY, mapping_settings_for
 
@@ -61,7 +60,7 @@ def check(result: MappingOutcome) -> None:
         return
     row = result.row
     assert row is not None
-    assert EVENTS_VALIDATOR.validate(row) is None, EVENTS_VALIDATOR.validate(row)
+    assert MAPPED_VALIDATOR.validate(row) is None, MAPPED_VALIDATOR.validate(row)
     orjson.dumps(row)
     assert BQ_TIMESTAMP.match(row["timestamp"]) and BQ_TIMESTAMP.match(row["ingested_at"])
     assert row["origin"] == "SEGMENT"

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from domain import _slow, speedups
 from domain.column_types import RECORD_TYPES, TYPE_CHECKS, is_numeric
 from domain.config import load_config
-from domain.mapping import MAPPED_FIELDS, ImportSettings, process_message
-from domain.row_schema import EVENTS_VALIDATOR, _predicate_columns
+from domain.mapping import MAPPED_FIELDS, MAPPED_VALIDATOR, ImportSettings, process_message
+from domain.row_schema import _predicate_columns
 from tests.support import REPO
 from tools.samples import generate_corpus
 
@@ -51,7 +51,7 @@ def test_the_checkout_holds_no_compiled_module_that_could_shadow_a_source():
 
 
 def long_number_definition(data: bytes) -> bool:
-    """20 of [0-9.] in a row, or "-" and 19: a number orjson might round (mapping.decode)."""
+    """20 of [0-9.] in a row, or "-" and 19: a number orjson might round (decoder.decode)."""
     return re.search(rb"[0-9.]{20}|-[0-9.]{19}", data) is not None
 
 
@@ -242,7 +242,7 @@ def test_the_row_predicate_is_its_definition(form, rows, data):
             items[0][data.draw(st.sampled_from(list(items[0])))] = data.draw(_VALUES)
     assert predicate(row) == fits_definition(FIELDS, row)
     if predicate(row):  # a row the predicate passes has no misfit
-        assert EVENTS_VALIDATOR._first_misfit(row, "") is None
+        assert MAPPED_VALIDATOR._first_misfit(row, "") is None
 
 
 @each_form
@@ -256,8 +256,8 @@ def test_numeric_text_is_decided_as_is_numeric_does(form, text):
 
 def test_a_row_in_another_order_goes_to_the_walk(rows):
     reordered = dict(reversed(list(rows[0].items())))
-    assert EVENTS_VALIDATOR.fits(reordered) is False
-    assert EVENTS_VALIDATOR.validate(reordered) is None
+    assert MAPPED_VALIDATOR.fits(reordered) is False
+    assert MAPPED_VALIDATOR.validate(reordered) is None
 
 
 # ------------------------------------------------------------------ without_nulls

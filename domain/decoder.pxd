@@ -1,0 +1,2 @@
+# Declarations for the compiled form of decoder.py (docs/compiled.md).
+cpdef decode(bytes data)
