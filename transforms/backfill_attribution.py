@@ -13,18 +13,15 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from domain.attribution import LINK_SOURCE, DecisionTable, Touch, Windows, replay_decisions
+from domain.timestamps import micros_in
 from schemas.reasons import METRICS_NAMESPACE
 from transforms.touches_table import TouchesToRead
-
-_MICROSECOND = timedelta(microseconds=1)
-
 
 # --------------------------------------------------------------------------- the backfill
 
@@ -60,7 +57,7 @@ class _ReplayAppFn(beam.DoFn):
 def touches_usable_by(conversions: TouchesToRead, windows: dict[str, Windows]) -> TouchesToRead:
     """The touches an app's conversions of a time span could use: its longest window before them."""
     app_id, (first, last) = conversions
-    return app_id, (first - windows[app_id].longest // _MICROSECOND, last)
+    return app_id, (first - micros_in(windows[app_id].longest), last)
 
 
 def _widest(spans: Iterable[tuple[int, int]]) -> tuple[int, int]:

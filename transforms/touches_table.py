@@ -30,20 +30,13 @@ from google.cloud import bigquery
 from adapters.bigquery import EmulatorClient
 from adapters.touches_table import ROWS_PER_SPLIT, Split, plan_splits, read_loaded, read_split
 from domain.branch_exports import TOUCH_TOPICS
+from domain.timestamps import micros_in, micros_of, moment_of
 from schemas.reasons import METRICS_NAMESPACE
 
 _LOG = logging.getLogger(__name__)
 
 # What to read: (app id, (since, until)), microseconds since the epoch, both inclusive.
 TouchesToRead = tuple[str, tuple[int, int]]
-
-
-def micros_of(when: datetime) -> int:
-    return Timestamp.from_utc_datetime(when).micros
-
-
-def _time_of(micros: int) -> datetime:
-    return Timestamp(micros=micros).to_utc_datetime(has_tz=True)
 
 
 class _TouchesQueryFn(beam.DoFn):
@@ -76,7 +69,7 @@ class _PlanSplitsFn(_TouchesQueryFn):
     def process(self, wanted: TouchesToRead) -> Iterator[Split]:
         app_id, (since, until) = wanted
         yield from plan_splits(
-            self._client, self._dataset, app_id, _time_of(since), _time_of(until),
+            self._client, self._dataset, app_id, moment_of(since), moment_of(until),
             links=self._links, rows_per_split=self._rows_per_split,
         )  # fmt: skip
 
@@ -157,14 +150,14 @@ class _TailFn(beam.DoFn):
                 tick=beam.DoFn.TimerParam(TICK)) -> Iterator[dict[str, Any]]:  # fmt: skip
         _, start_micros = element  # (the start-up read covers what was loaded before the job started)
         loaded_until.write(start_micros)
-        tick.set(Timestamp.now() + Duration(micros=self._interval // timedelta(microseconds=1)))
+        tick.set(Timestamp.now() + Duration(micros=micros_in(self._interval)))
         return iter(())
 
     @on_timer(TICK)
     def read_new(self, key=beam.DoFn.KeyParam, loaded_until=beam.DoFn.StateParam(LOADED_UNTIL),
                  tick=beam.DoFn.TimerParam(TICK)) -> Iterator[dict[str, Any]]:  # fmt: skip
         now = datetime.now(UTC)
-        since = _time_of(loaded_until.read() or micros_of(now))
+        since = moment_of(loaded_until.read() or micros_of(now))
         try:
             rows = list(
                 read_loaded(self._client, self._dataset, key, since, now, now - self._horizon[key], self._sources)
@@ -174,7 +167,7 @@ class _TailFn(beam.DoFn):
             rows = []
         else:
             loaded_until.write(micros_of(now))
-        tick.set(Timestamp.now() + Duration(micros=self._interval // timedelta(microseconds=1)))
+        tick.set(Timestamp.now() + Duration(micros=micros_in(self._interval)))
         for row in rows:
             self._read.inc()
             yield row
