@@ -45,6 +45,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.children import run_child
+
 REPO = Path(__file__).resolve().parent.parent
 PRISM = REPO / ".local" / "bin" / "prism"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -54,14 +56,7 @@ STATE_CACHE_MB = 10
 
 
 def _child(kind: str, *args: str, cpu: int | None = None) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter (its own peak RSS); its last line is JSON."""
-    command = [sys.executable, "-m", "bench.scale", "--child", kind, *args]
-    if cpu is not None:
-        command = ["taskset", "-c", str(cpu), *command]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"bench.scale {kind} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("bench.scale", kind, *args, cpu=cpu)
 
 
 # --------------------------------------------------------------------------- A: batched inserts

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.children import run_child
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -52,14 +53,7 @@ USERS_PART = 200_000  # lines per generated corpus (its own pool of users)
 
 
 def _child(kind: str, *args: str, cpu: int | None = None) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter (its own memory); its last line is JSON."""
-    command = [sys.executable, "-m", "bench.scale_batch", "--child", kind, *args]
-    if cpu is not None:
-        command = ["taskset", "-c", str(cpu), *command]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"bench.scale_batch {kind} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("bench.scale_batch", kind, *args, cpu=cpu)
 
 
 # --------------------------------------------------------------------------- A-D: the backfill
