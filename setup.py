@@ -30,6 +30,8 @@ COMPILED_MODULES = [
     "domain/event_names.py",
     "domain/currencies.py",
     "domain/attribution.py",
+    "domain/touches.py",
+    "domain/replay.py",
     "domain/_fast.pyx",  # C forms of hot helpers; domain/_slow.py is its pure twin
 ]
 

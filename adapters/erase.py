@@ -1,10 +1,10 @@
 """Erase one user's rows of one app (``segment-branch erase``): a privacy (GDPR/CCPA) request.
 
 The user is named by one identifier of one kind (the attribution's identity key kinds,
-``domain.attribution.KEY_KINDS``). Each table is counted first, then its rows are deleted with
+``domain.touches.KEY_KINDS``). Each table is counted first, then its rows are deleted with
 one parameterized ``DELETE`` (the value is always a query parameter):
 
-- ``events``: the ``user_data_*`` columns of that kind (``domain.attribution.IDENTITY_COLUMNS``);
+- ``events``: the ``user_data_*`` columns of that kind (``domain.touches.IDENTITY_COLUMNS``);
 - ``touches``: its identity column of that kind (named by the kind);
 - ``rejected_events``: the dead letters whose message holds the value (:func:`payload_match`);
 - ``webhook_failures``: deliveries of the user's events (by ``event_id``), and bodies that hold
@@ -33,7 +33,7 @@ from urllib.parse import quote
 from google.api_core import exceptions
 from google.cloud import bigquery
 
-from domain.attribution import (
+from domain.touches import (
     ADVERTISING_ID,
     BROWSER_FINGERPRINT,
     DEVELOPER_IDENTITY,

@@ -80,7 +80,7 @@ def plan_splits(
 
 
 def read_split(client: bigquery.Client, dataset: str, split: Split, *, links: bool) -> Iterator[dict[str, Any]]:
-    """The rows of one split, page by page, as touches rows (:meth:`domain.attribution.Touch.from_row`
+    """The rows of one split, page by page, as touches rows (:meth:`domain.touches.Touch.from_row`
     reads them)."""
     sql = (
         f"SELECT * FROM `{client.project}.{dataset}.{TOUCHES}` WHERE {_RANGE} "

@@ -26,15 +26,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from adapters.storage import load_app_config
-from domain.attribution import (
-    ADVERTISING_ID,
-    BROWSER_FINGERPRINT,
-    DEVELOPER_IDENTITY,
-    DEVICE_ID,
-    UNATTRIBUTED,
-    AttributionState,
-    identity_keys,
-)
+from domain.attribution import UNATTRIBUTED, AttributionState
 from domain.credentials import hash_secret
 from domain.mapping import (
     BRANCH_KEY_ATTRIBUTE,
@@ -47,6 +39,7 @@ from domain.mapping import (
 )
 from domain.segment_input import document_messages, line_messages
 from domain.timestamps import parse_duration, parse_timestamp
+from domain.touches import ADVERTISING_ID, BROWSER_FINGERPRINT, DEVELOPER_IDENTITY, DEVICE_ID, identity_keys
 
 
 def _now(text: str | None) -> datetime:

@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 
 from apache_beam.coders import PickleCoder
 
-from domain.attribution import AttributionState, Candidate, Touch, choose, identity_keys
+from domain.attribution import AttributionState, Candidate, choose
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
+from domain.touches import Touch, identity_keys
 from tools.attribution_sample import attribution_sample
 from tools.samples import generate_corpus
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import orjson
 
-from domain.attribution import (
+from domain.identifiers import DEFAULT_PLACEHOLDERS, PLACEHOLDER_WARNING, Placeholders
+from domain.timestamps import EPOCH
+from domain.touches import (
     ADVERTISING_ID,
     BROWSER_FINGERPRINT,
     CLICK,
@@ -25,8 +27,6 @@ from domain.attribution import (
     MAX_LINK_VALUE,
     Touch,
 )
-from domain.identifiers import DEFAULT_PLACEHOLDERS, PLACEHOLDER_WARNING, Placeholders
-from domain.timestamps import EPOCH
 
 TOUCH_TOPICS = ("eo_click", "eo_install", "eo_open", "eo_reinstall")
 _TOPIC = re.compile(r"(eo_click|eo_install|eo_open|eo_reinstall)(?![a-z_])")

@@ -18,9 +18,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain import event_names
-from domain.attribution import DEFAULT_CLICK_WINDOW_DAYS, DEFAULT_IMPRESSION_WINDOW_DAYS, Windows
 from domain.credentials import HASH_PATTERN
 from domain.identifiers import Platform
+from domain.touches import DEFAULT_CLICK_WINDOW_DAYS, DEFAULT_IMPRESSION_WINDOW_DAYS, Windows
 from domain.webhooks import WebhookSubscription
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_app_config.yaml")

@@ -18,17 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from domain import event_names
-from domain.attribution import (
-    ATTRIBUTION_COLUMNS,
-    INSTALL_ATTRIBUTED,
-    Touch,
-    Windows,
-    carries_link_data,
-    identity_keys,
-    is_touch_source,
-    link_data,
-    touch_type,
-)
 from domain.config import AppConfig, ImporterConfig
 from domain.decoder import decode
 from domain.identifiers import (
@@ -42,6 +31,17 @@ from domain.identifiers import (
 from domain.properties import PROPERTY_COLUMNS, map_properties
 from domain.row_schema import RowValidator
 from domain.timestamps import InvalidTimestamp, bq_timestamp_of, bq_timestamp_text, event_time, to_bq_timestamp
+from domain.touches import (
+    ATTRIBUTION_COLUMNS,
+    INSTALL_ATTRIBUTED,
+    Touch,
+    Windows,
+    carries_link_data,
+    identity_keys,
+    is_touch_source,
+    link_data,
+    touch_type,
+)
 from domain.values import to_text
 from schemas.reasons import Outcome, Reason
 from schemas.tables import EVENTS, schema_fields

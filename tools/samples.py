@@ -39,7 +39,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import orjson
 
-from domain.attribution import is_touch_source
+from domain.touches import is_touch_source
 from schemas.reasons import Outcome, Reason
 
 T = TypeVar("T")

@@ -18,8 +18,9 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from domain.attribution import LINK_SOURCE, DecisionTable, Touch, Windows, replay_decisions
+from domain.replay import DecisionTable, replay_decisions
 from domain.timestamps import micros_in
+from domain.touches import LINK_SOURCE, Touch, Windows
 from schemas.reasons import METRICS_NAMESPACE
 from transforms.touches_table import TouchesToRead
 
@@ -82,7 +83,7 @@ def _collector_paused() -> Iterator[None]:
 
 class DecideInEventTimeOrder(beam.PTransform):
     """The backfill's attribution decisions: ``{"touches": rows, "conversions": packs}`` ->
-    the blobs of a :class:`domain.attribution.DecisionTable`, decided in event-time order
+    the blobs of a :class:`domain.replay.DecisionTable`, decided in event-time order
     (``attribute_in_event_time_order``). ``conversions``: the mapping step's ``(app id, pack,
     first, last)`` of each chunk (``domain.attribution``'s replay input, what attribution needs
     of each copy, and the copies' earliest and latest event time in microseconds).

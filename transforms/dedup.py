@@ -147,7 +147,7 @@ def _unpack(pack: Pack) -> tuple[list[str], list[int], list[bytes]]:
     return keys, times, pickle.loads(pack[1])
 
 
-class _ShardDedupFn(_DedupFn):
+class _ShardDedupBase(_DedupFn):  # (the two DoFns below differ only in what a kept value becomes)
     """One shard's packs -> the :func:`split_copies` rule per key, holding little in memory.
 
     Two passes over the grouped packs (a GroupByKey result can be iterated again): the first
@@ -197,7 +197,7 @@ class _ShardDedupFn(_DedupFn):
 
 
 @beam.typehints.with_output_types(Any)
-class _DedupShardFn(_ShardDedupFn):
+class _DedupShardFn(_ShardDedupBase):
     """Kept values are output as they are."""
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
@@ -205,7 +205,7 @@ class _DedupShardFn(_ShardDedupFn):
 
 
 @beam.typehints.with_output_types(Any)
-class _DedupShardWithSideInputFn(_ShardDedupFn):
+class _DedupShardWithSideInputFn(_ShardDedupBase):
     """Kept values are output as ``kept(side input)(value)``."""
 
     def __init__(self, window: timedelta, stat_key: StatKeyFn | None, kept: KeptFn) -> None:

@@ -18,10 +18,10 @@ import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
 
-from domain.attribution import replay_entry
 from domain.dead_letters import attach_raw, raw_fields, rejected_row
 from domain.import_stats import StatKey, minute_of
 from domain.mapping import ImportSettings, MappingOutcome, process_message
+from domain.replay import replay_entry
 from domain.speedups import without_nulls
 from domain.timestamps import micros_of, to_bq_timestamp
 from schemas.reasons import METRICS_NAMESPACE, Outcome

@@ -43,18 +43,9 @@ from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateS
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
-from domain.attribution import (
-    DEFAULT_MAX_TOUCHES_PER_KEY,
-    LINK_SOURCE,
-    Candidate,
-    KeyTouches,
-    Touch,
-    Windows,
-    choose,
-    identity_keys,
-    links_of,
-)
+from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY, Candidate, KeyTouches, choose, links_of
 from domain.timestamps import micros_in, micros_of, parse_timestamp
+from domain.touches import LINK_SOURCE, Touch, Windows, identity_keys
 from schemas.reasons import METRICS_NAMESPACE
 from transforms.touches_table import TouchesToRead
 

@@ -8,7 +8,7 @@ import pytest
 from google.cloud import bigquery
 
 from beam_jobs import backfill, cli, segment_import
-from domain.attribution import ATTRIBUTION_COLUMNS
+from domain.touches import ATTRIBUTION_COLUMNS
 from schemas.tables import TABLES, VIEWS, results_dataset
 from tests.support.stack import STACK_PROJECT
 

@@ -16,10 +16,11 @@ from apache_beam.testing.util import assert_that
 from apache_beam.transforms.window import TimestampedValue
 
 from beam_jobs.cli import map_message
-from domain.attribution import ATTRIBUTION_COLUMNS, AttributionState, Windows
+from domain.attribution import AttributionState
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
 from domain.timestamps import micros_of, parse_timestamp
+from domain.touches import ATTRIBUTION_COLUMNS, Windows
 from schemas.tables import EVENTS, TOUCHES
 from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, message, purchase, web
 from tests.support.mapping import MAPPING_WEB_KEY

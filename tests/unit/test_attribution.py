@@ -10,17 +10,10 @@ import orjson
 import pytest
 
 from beam_jobs.cli import map_message
-from domain.attribution import (
-    ATTRIBUTION_COLUMNS,
-    LINK_COLUMN_PREFIX,
-    LINK_KEYS,
-    AttributionState,
-    KeyTouches,
-    Touch,
-    link_data,
-)
+from domain.attribution import AttributionState, KeyTouches
 from domain.config import load_config
 from domain.mapping import ImportSettings
+from domain.touches import ATTRIBUTION_COLUMNS, LINK_COLUMN_PREFIX, LINK_KEYS, Touch, link_data
 from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, iso, message, purchase, web
 from tests.support.cli import outputs, run_map
 from tests.support.mapping import MAPPING_WEB_KEY, mapping_config_from

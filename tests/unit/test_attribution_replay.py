@@ -12,19 +12,12 @@ import orjson
 import pytest
 
 from beam_jobs.cli import map_message
-from domain.attribution import (
-    ATTRIBUTION_COLUMNS,
-    AttributionState,
-    DecisionTable,
-    identity_keys,
-    key_text,
-    replay_candidates,
-    replay_decisions,
-    replay_entry,
-)
+from domain.attribution import AttributionState
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
+from domain.replay import DecisionTable, key_text, replay_candidates, replay_decisions, replay_entry
 from domain.timestamps import micros_of
+from domain.touches import ATTRIBUTION_COLUMNS, identity_keys
 from tests.support.attribution import IDFA, NOW, click, ios, message, purchase, web
 from tools.attribution_sample import attribution_sample
 from tools.samples import generate_corpus

@@ -11,7 +11,7 @@ import pytest
 from google.api_core import exceptions
 
 from adapters import erase
-from domain.attribution import IDENTITY_COLUMNS, KEY_KINDS
+from domain.touches import IDENTITY_COLUMNS, KEY_KINDS
 from tests.support.attribution import ios, message, web
 from tests.support.mapping import mapping_imported_row
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters import erase, export_store
-from domain.attribution import KEY_KINDS
+from domain.touches import KEY_KINDS
 from schemas.tables import EVENTS, TABLES, VIEWS, view_sql
 from serving import status_sql
 from serving.query_sql import AnalyticsRequest, build_analytics_query
