@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -26,7 +26,14 @@ from transforms.touches_table import TouchesToRead
 
 # --------------------------------------------------------------------------- the backfill
 
-_TOUCH, _PACK = "t", "p"  # what the replay of an app receives
+
+class ConversionPack(NamedTuple):
+    """A chunk's conversions of one app, packed (``domain.replay.replay_entry``), for its replay."""
+
+    pack: bytes
+
+
+# What the replay of an app receives: its touches and its conversions' packs.
 # The values one group receives (a distribution): here an app's whole replay, its touches and
 # its conversions' packs (one per archive chunk), so it grows with the app's archive (rules §11
 # asks for groups that grow only with one user's activity: docs/attribution.md).
@@ -47,8 +54,8 @@ class _ReplayAppFn(beam.DoFn):
         items = list(items)
         self._group_values.update(len(items))
         # By id: a touch read from the table may also be one of the archive's (the same touch).
-        touches = list({payload.id: payload for kind, payload in items if kind == _TOUCH}.values())
-        packs = [payload for kind, payload in items if kind == _PACK]
+        touches = list({item.id: item for item in items if type(item) is Touch}.values())
+        packs = [item.pack for item in items if type(item) is ConversionPack]
         with _collector_paused():
             for blob, count in replay_decisions(app_id, touches, packs, self._windows[app_id]):
                 self._attributed.inc(count)
@@ -120,8 +127,8 @@ class DecideInEventTimeOrder(beam.PTransform):
             touches = (touches, table | "NoLinks" >> beam.Filter(lambda row: row.get("source") != LINK_SOURCE)) | (
                 "WithTableTouches" >> beam.Flatten()
             )
-        app_touches = touches | "TouchesByApp" >> beam.Map(lambda row: (row["app_id"], (_TOUCH, Touch.from_row(row))))
-        app_packs = packs | "PacksByApp" >> beam.MapTuple(lambda app_id, pack, *_: (app_id, (_PACK, pack)))
+        app_touches = touches | "TouchesByApp" >> beam.Map(lambda row: (row["app_id"], Touch.from_row(row)))
+        app_packs = packs | "PacksByApp" >> beam.MapTuple(lambda app_id, pack, *_: (app_id, ConversionPack(pack)))
         return (
             (app_touches, app_packs)
             | "ToReplay" >> beam.Flatten()
