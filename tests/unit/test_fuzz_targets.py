@@ -18,7 +18,6 @@ Each target counts its inputs into ``FUZZ_COUNT_FILE`` when set (the script sums
 
 from __future__ import annotations
 
-import base64
 import functools
 import itertools
 import json
@@ -27,15 +26,13 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.dead_letters import rejected_row
-from domain.mapping import MAPPED_VALIDATOR, MappingOutcome, process_message
-from schemas.reasons import Outcome, Reason
-from tests.support.mapping import MAPPING_DEFAULT_KEY, MAPPING_NOW, MAPPING_WEB_KEY, mapping_settings_for
+from domain.mapping import MappingOutcome, process_message
+from tests.support.fuzz import ATTRIBUTES, JSON_SCALARS, JSON_VALUES, assert_coherent_outcome, encode
+from tests.support.mapping import MAPPING_NOW, mapping_settings_for
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
@@ -64,43 +61,12 @@ def _report_counts():
                 out.write(f"{target} {n}\n")
 
 
-ATTRIBUTES = st.sampled_from(
-    [
-        None,
-        {},
-        {"branch_key": MAPPING_DEFAULT_KEY},
-        {"branch_key": MAPPING_WEB_KEY},
-        {"branch_key": "key_unknown"},
-        {"branch_key": ""},
-    ]
-)
 PUBLISH = st.one_of(st.none(), st.just(MAPPING_NOW - timedelta(seconds=3)))
-
-
-def _invariants(data: bytes, result: MappingOutcome) -> None:
-    assert isinstance(result, MappingOutcome) and isinstance(result.outcome, Outcome)
-    assert result.outcome is not Outcome.DUPLICATE
-    assert (result.reason is None) == (result.outcome is Outcome.IMPORTED)
-    if result.reason is not None:
-        assert isinstance(result.reason, Reason) and result.reason.outcome is result.outcome
-        # internal_error is a bug caught by the failsafe: the fuzzers look for exactly those.
-        assert result.reason not in (Reason.SINK_ERROR, Reason.SCHEMA_VIOLATION, Reason.INTERNAL_ERROR), result.detail
-        assert result.row is None and result.detail
-        if result.outcome is Outcome.REJECTED:
-            row = rejected_row(
-                data, None, None, result.reason, result.detail, MAPPING_NOW, max_stored_bytes=SETTINGS.max_payload_bytes
-            )
-            assert base64.b64decode(row["payload_bytes"]) == data[: SETTINGS.max_payload_bytes]
-            orjson.dumps(row)
-        return
-    assert result.row is not None
-    assert MAPPED_VALIDATOR.validate(result.row) is None, MAPPED_VALIDATOR.validate(result.row)
-    orjson.dumps(result.row)
 
 
 def _run(data: bytes, attributes, publish_time, settings_=SETTINGS) -> MappingOutcome:
     result = process_message(data, attributes, publish_time, settings_, MAPPING_NOW)
-    _invariants(data, result)
+    assert_coherent_outcome(result, data, settings_.max_payload_bytes)
     return result
 
 
@@ -114,37 +80,17 @@ def test_fuzz_arbitrary_bytes(data, attributes, publish_time):
     _run(data, attributes, publish_time)
 
 
-JSON_SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**80), max_value=2**80),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=30),
-)
-JSON = st.recursive(
-    JSON_SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-    max_leaves=20,
-)
-
-
-def _dumps(value) -> bytes:
-    import json
-
-    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
-
-
 @FUZZ
-@given(JSON, ATTRIBUTES, PUBLISH)
+@given(JSON_VALUES, ATTRIBUTES, PUBLISH)
 def test_fuzz_arbitrary_json(doc, attributes, publish_time):
     _count("json")
-    _run(_dumps(doc), attributes, publish_time)
+    _run(encode(doc), attributes, publish_time)
 
 
 # Every mapped field, with values of every type a producer could get wrong.
 ADVERSARIAL = st.one_of(
     JSON_SCALARS,
-    JSON,
+    JSON_VALUES,
     st.sampled_from(
         [
             "",
@@ -294,7 +240,7 @@ SEGMENT = st.fixed_dictionaries(
 @given(SEGMENT, ATTRIBUTES, PUBLISH, st.booleans())
 def test_fuzz_segment_shaped_events(doc, attributes, publish_time, small_limit):
     _count("segment")
-    _run(_dumps(doc), attributes, publish_time, SMALL if small_limit else SETTINGS)
+    _run(encode(doc), attributes, publish_time, SMALL if small_limit else SETTINGS)
 
 
 # ------------------------------------------------------------------ Query API request model

@@ -1,40 +1,28 @@
-"""Property-based tests: process_message never raises and always returns one coherent outcome.
+"""Property-based tests of the mapping on Segment-shaped events: process_message never raises
+and always returns one coherent outcome (the suite's one checker: ``tests/support/fuzz.py``).
 
-Any bytes, any JSON value, and Segment-shaped track events with adversarial field types
-(numbers as strings, arrays where objects go, huge numbers, negative quantities, control
-characters and emoji in names, broken timestamps) must end as exactly one outcome; an
-imported row must fit the events table schema and serialise with orjson.
+Segment-shaped track events with adversarial field types (numbers as strings, arrays where
+objects go, huge numbers, negative quantities, control characters and emoji in names, broken
+timestamps) must end as exactly one outcome; an imported row must fit the events table schema
+and serialise with orjson. Arbitrary bytes and JSON are ``tests/unit/test_fuzz_targets.py``'s.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import UTC, datetime, timedelta, timezone
 
-import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from domain.mapping import MAPPED_VALIDATOR, MappingOutcome, process_message
+from domain.mapping import MappingOutcome, process_message
 from schemas.reasons import Outcome, Reason
-from tests.support.mapping import MAPPING_DEFAULT_KEY, MAPPING_NOW, MAPPING_WEB_KEY, mapping_settings_for
+from tests.support.fuzz import ATTRIBUTES, JSON_SCALARS, JSON_VALUES, assert_coherent_outcome, encode
+from tests.support.mapping import MAPPING_NOW, mapping_settings_for
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SETTINGS = mapping_settings_for()
 SMALL_SETTINGS = mapping_settings_for(max_payload_bytes=2048)
-BQ_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
-ATTRIBUTES = st.sampled_from(
-    [
-        None,
-        {},
-        {"branch_key": MAPPING_DEFAULT_KEY},
-        {"branch_key": MAPPING_WEB_KEY},
-        {"branch_key": "key_unknown"},
-        {"other": "x"},
-    ]
-)
 PUBLISH_TIMES = st.one_of(
     st.none(),
     st.datetimes(
@@ -44,56 +32,7 @@ PUBLISH_TIMES = st.one_of(
 
 
 def check(result: MappingOutcome) -> None:
-    """The invariants every outcome of process_message must satisfy."""
-    assert isinstance(result, MappingOutcome)
-    assert isinstance(result.outcome, Outcome)
-    assert result.outcome is not Outcome.DUPLICATE  # decided later, across messages
-    assert (result.reason is None) == (result.outcome is Outcome.IMPORTED)
-    if result.reason is not None:
-        assert isinstance(result.reason, Reason)
-        assert result.reason.outcome is result.outcome
-        assert result.reason not in (Reason.SINK_ERROR, Reason.INTERNAL_ERROR), result.detail  # a bug, caught
-        assert result.row is None
-        assert result.detail
-        # A mapped row that misfits the schema is a mapping bug, not bad input.
-        assert result.reason is not Reason.SCHEMA_VIOLATION, result.detail
-        return
-    row = result.row
-    assert row is not None
-    assert MAPPED_VALIDATOR.validate(row) is None, MAPPED_VALIDATOR.validate(row)
-    orjson.dumps(row)
-    assert BQ_TIMESTAMP.match(row["timestamp"]) and BQ_TIMESTAMP.match(row["ingested_at"])
-    assert row["origin"] == "SEGMENT"
-    assert (
-        row["topic"]
-        == {
-            "COMMERCE": "eo_commerce_event",
-            "CONTENT": "eo_content_event",
-            "USER_LIFECYCLE": "eo_user_lifecycle_event",
-            "CUSTOM": "eo_custom_event",
-        }[row["category"]]
-    )
-    for blob in [row["custom_data"]] + [item["custom_fields"] for item in row["content_items"]]:
-        if blob is not None:
-            decoded = json.loads(blob)
-            assert type(decoded) is dict and all(type(v) is str for v in decoded.values())
-    for column in (
-        "user_data_developer_identity",
-        "user_data_idfa",
-        "user_data_idfv",
-        "user_data_aaid",
-        "user_data_android_id",
-        "user_data_browser_fingerprint_id",
-    ):
-        assert row[column] is None or row[column].strip()
-    assert (
-        row["user_data_developer_identity"]
-        or row["user_data_idfa"]
-        or row["user_data_idfv"]
-        or row["user_data_aaid"]
-        or row["user_data_android_id"]
-        or row["user_data_browser_fingerprint_id"]
-    )
+    assert_coherent_outcome(result)
 
 
 def run(data: bytes, attributes=None, publish_time=None, settings_=SETTINGS) -> MappingOutcome:
@@ -103,31 +42,6 @@ def run(data: bytes, attributes=None, publish_time=None, settings_=SETTINGS) -> 
 
 
 # --------------------------------------------------------------------------- arbitrary bytes / JSON
-
-
-@settings(FUZZ, max_examples=300)
-@given(data=st.binary(max_size=3000), attributes=ATTRIBUTES)
-def test_arbitrary_bytes_never_raise(data, attributes):
-    run(data, attributes)
-
-
-JSON_SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=-(10**40), max_value=10**40),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=30),
-)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=6),
-    max_leaves=30,
-)
-
-
-def encode(value) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
 @settings(FUZZ, max_examples=300)
