@@ -79,6 +79,16 @@ def plan_splits(
     return splits
 
 
+def _touches_rows(client: bigquery.Client, sql: str, config: bigquery.QueryJobConfig) -> Iterator[dict[str, Any]]:
+    """A query's rows, page by page, as touches rows (times as BigQuery's timestamp text)."""
+    for found in client.query(sql, job_config=config).result(page_size=PAGE_SIZE):
+        row = dict(found.items())
+        for column, value in row.items():
+            if isinstance(value, datetime):
+                row[column] = to_bq_timestamp(value)
+        yield row
+
+
 def read_split(client: bigquery.Client, dataset: str, split: Split, *, links: bool) -> Iterator[dict[str, Any]]:
     """The rows of one split, page by page, as touches rows (:meth:`domain.touches.Touch.from_row`
     reads them)."""
@@ -93,12 +103,7 @@ def read_split(client: bigquery.Client, dataset: str, split: Split, *, links: bo
             bigquery.ScalarQueryParameter("shard", "INT64", split.shard),
         ]
     )
-    for found in client.query(sql, job_config=config).result(page_size=PAGE_SIZE):
-        row = dict(found.items())
-        for column, value in row.items():
-            if isinstance(value, datetime):
-                row[column] = to_bq_timestamp(value)
-        yield row
+    yield from _touches_rows(client, sql, config)
 
 
 def read_loaded(
@@ -126,9 +131,4 @@ def read_loaded(
             bigquery.ArrayQueryParameter("sources", "STRING", list(sources)),
         ]
     )
-    for found in client.query(sql, job_config=config).result(page_size=PAGE_SIZE):
-        row = dict(found.items())
-        for column, value in row.items():
-            if isinstance(value, datetime):
-                row[column] = to_bq_timestamp(value)
-        yield row
+    yield from _touches_rows(client, sql, config)
