@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+import orjson
+
 from domain.touches import ATTRIBUTION_COLUMNS, BROWSER_FINGERPRINT, CLICK, KEY_KINDS, Touch, Windows
 
 DAYS_COLUMN = "days_from_last_attributed_touch_to_event"
@@ -124,7 +126,7 @@ class KeyTouches:
     A direct touch has no teacher; a link (a touch known under this key through a conversion's
     first hop) remembers the conversion that first taught it, so that this conversion never
     claims it back. The same store backs the in-memory reference and the pipeline's keyed
-    state (:meth:`entries` and the constructor are its stored form), so both decide alike.
+    state (:meth:`to_bytes` and :meth:`from_bytes` are its stored form), so both decide alike.
     """
 
     __slots__ = ("_entries",)
@@ -135,8 +137,20 @@ class KeyTouches:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def entries(self) -> tuple[tuple[Touch, str | None], ...]:
-        return tuple(self._entries.values())
+    def to_bytes(self) -> bytes:
+        """The stored form as compact JSON bytes (:meth:`from_bytes` inverts it): what keyed
+        state holds, so a worker's pending writes stay a few hundred bytes per key."""
+        packed = orjson.dumps([[*touch.packed(), by] for touch, by in self._entries.values()])
+        # A copy of exact size: orjson's result keeps its 4 KiB buffer, and a worker holds one
+        # store per key it wrote until its bundle commits.
+        return bytes(memoryview(packed))
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> KeyTouches:
+        """The store :meth:`to_bytes` gave (None or empty: an empty store)."""
+        if not data:
+            return cls()
+        return cls((Touch.unpacked(values[:-1]), values[-1]) for values in orjson.loads(data))
 
     def add(self, touch: Touch, taught_by: str | None = None, *, max_per_type: int) -> int:
         """Hold ``touch`` (a touch already held stays as it is: the same touch, and for a link its

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from domain.event_names import is_branch_event, name_key
-from domain.timestamps import parse_timestamp, to_bq_timestamp
+from domain.timestamps import micros_of, moment_of, parse_timestamp, to_bq_timestamp
 from domain.values import to_text
 
 CLICK = "CLICK"
@@ -126,6 +126,29 @@ class Touch:
             segment_message_id=row.get("segment_message_id"),
             provider=row.get("provider"),
             warnings=tuple(row.get("warnings") or ()),
+        )
+
+    def packed(self) -> list[Any]:
+        """The touch as JSON values (:meth:`unpacked` inverts it): the compact form keyed state
+        stores, a deterministic encoding rather than a pickle of the object."""
+        return [self.id, self.app_id, self.type, micros_of(self.timestamp), self.source, self.keys, self.link,
+                self.segment_message_id, self.provider, self.warnings]  # fmt: skip
+
+    @classmethod
+    def unpacked(cls, values: list[Any]) -> Touch:
+        """The touch :meth:`packed` gave (JSON turned its tuples into lists)."""
+        touch_id, app_id, type_, micros, source, keys, link, message_id, provider, warnings = values
+        return cls(
+            touch_id,
+            app_id,
+            type_,
+            moment_of(micros),
+            source,
+            tuple((kind, value) for kind, value in keys),
+            tuple((key, tuple(value) if type(value) is list else value) for key, value in link),
+            message_id,
+            provider,
+            tuple(warnings),
         )
 
     def row(self, ingested_at: datetime) -> dict[str, Any]:

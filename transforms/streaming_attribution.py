@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NamedTuple
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder
+from apache_beam.coders import BytesCoder, PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
@@ -147,7 +147,7 @@ class _KeyedTouchesFn(beam.DoFn):
     """Base of the two stages keyed by (app id, identity key): a bounded store of touches
     (:class:`KeyTouches`), the conversions waiting for the start-up read, and their timers."""
 
-    STORE = ReadModifyWriteStateSpec("store", PickleCoder())
+    STORE = ReadModifyWriteStateSpec("store", BytesCoder())  # KeyTouches.to_bytes: compact, deterministic
     WAITING = BagStateSpec("waiting", PickleCoder())
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
     GATE = TimerSpec("gate", TimeDomain.WATERMARK)
@@ -184,7 +184,7 @@ class _KeyedTouchesFn(beam.DoFn):
         if type(message) is TouchAt:
             self._hold(app_id, message, timestamp, store, expiry)
         elif self._stage is None or self._stage in self._opened:
-            yield self._answer(app_id, key, message, KeyTouches(store.read() or ()))
+            yield self._answer(app_id, key, message, KeyTouches.from_bytes(store.read()))
         else:  # the start-up read may still hold touches for this key
             waiting.add((message, timestamp.micros))
             gate.set(_START_OF_TIME)
@@ -195,7 +195,7 @@ class _KeyedTouchesFn(beam.DoFn):
         assert self._stage is not None
         self._opened.add(self._stage)
         app_id, identity = key
-        held = KeyTouches(store.read() or ())
+        held = KeyTouches.from_bytes(store.read())
         for message, micros in waiting.read():  # (in arrival order)
             yield TimestampedValue(self._answer(app_id, identity, message, held), Timestamp(micros=micros))
         waiting.clear()
@@ -204,12 +204,12 @@ class _KeyedTouchesFn(beam.DoFn):
     def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam, store=beam.DoFn.StateParam(STORE),
                expiry=beam.DoFn.TimerParam(EXPIRY)) -> None:  # fmt: skip
         app_id, _ = key
-        held = KeyTouches(store.read() or ())
+        held = KeyTouches.from_bytes(store.read())
         self._expired.inc(held.prune(fired.to_utc_datetime(has_tz=True) - self._lifetime[app_id]))
         self._write(app_id, held, store, expiry)
 
     def _hold(self, app_id: str, message: TouchAt, timestamp: Timestamp, store, expiry) -> None:
-        held = KeyTouches(store.read() or ())
+        held = KeyTouches.from_bytes(store.read())
         self._cut.inc(held.add(message.touch, message.taught_by, max_per_type=self._max))
         lifetime = self._lifetime.get(app_id)
         if lifetime is not None:  # (the start-up read's touches are stamped at the start of time)
@@ -231,7 +231,7 @@ class _KeyedTouchesFn(beam.DoFn):
             store.clear()
             expiry.clear()
             return
-        store.write(held.entries())
+        store.write(held.to_bytes())
         lifetime = self._lifetime.get(app_id)
         if lifetime is not None:  # (just after its end: the prune then drops it, and the timer moves on)
             expiry.set(timer_just_after(oldest + lifetime))

@@ -8,11 +8,14 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beam_jobs.cli import map_message
 from domain.attribution import AttributionState, KeyTouches
 from domain.config import load_config
 from domain.mapping import ImportSettings
+from domain.timestamps import moment_of
 from domain.touches import ATTRIBUTION_COLUMNS, LINK_COLUMN_PREFIX, LINK_KEYS, Touch, link_data
 from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, iso, message, purchase, web
 from tests.support.cli import outputs, run_map
@@ -459,6 +462,28 @@ def test_prune_drops_what_no_conversion_can_use_and_the_oldest_says_when_to_prun
     assert held.oldest() == NOW - timedelta(hours=50)
     assert held.prune(NOW - timedelta(hours=24)) == 1
     assert [t.id for t in held.touches()] == ["t-002"] and held.oldest() == NOW - timedelta(hours=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    micros=st.integers(min_value=0, max_value=253402300799999999),
+    tags=st.lists(st.text(max_size=5), max_size=3),
+    campaign=st.one_of(st.none(), st.text(max_size=8)),
+    provider=st.one_of(st.none(), st.text(max_size=5)),
+    taught_by=st.one_of(st.none(), st.text(max_size=5)),
+    warnings=st.lists(st.text(max_size=5), max_size=2),
+)
+def test_a_store_survives_its_stored_bytes_exactly(micros, tags, campaign, provider, taught_by, warnings):
+    link = (("campaign", campaign),) if campaign is not None else ()
+    touch = Touch("t-1", "app", "CLICK", moment_of(micros), "Branch Link Clicked",
+                  (("developer_identity", "u"), ("idfa", "A-1")), (*link, ("tags", tuple(tags))),
+                  "m-1", provider, tuple(warnings))  # fmt: skip
+    held = KeyTouches([(touch, taught_by), (_touch(2), None)])
+    back = KeyTouches.from_bytes(held.to_bytes())
+    assert back.to_bytes() == held.to_bytes()
+    assert back.touches() == held.touches() and len(back) == 2
+    assert back.touches(not_taught_by=taught_by) == held.touches(not_taught_by=taught_by)
+    assert KeyTouches.from_bytes(None).touches() == [] and KeyTouches.from_bytes(b"").touches() == []
 
 
 def test_a_link_remembers_the_conversion_that_first_taught_it():
