@@ -25,7 +25,7 @@ from domain.mapping import ImportSettings
 from domain.timestamps import parse_duration
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES, WEBHOOK_FAILURES, WEBHOOK_STATS
 from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS
-from transforms.routing import RouteSegmentMessages
+from transforms.routing import RouteArchiveChunks, RouteSegmentMessages
 from transforms.sinks import DEFAULT_BUFFERING_SECONDS, WriteEventRows, WriteTableRows, rows_carry_raw_message
 from transforms.touches_table import ReadTouchesTable, TailTouchesTable
 from transforms.webhooks import DeliverWebhooks, PublishFeed, RatesSource
@@ -59,33 +59,39 @@ def import_messages(
     # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
     client = emulator_client(project)
     buffering = insert_buffering_seconds
-    # (A batch run writes its counts once, at its end.)
-    stats_flush = stats_flush_seconds if dedup_shards is None else None
 
-    routed = messages | "RouteSegmentMessages" >> RouteSegmentMessages(
-        settings,
-        dedup_window,
-        dedup_shards=dedup_shards,
-        keep_raw=rows_carry_raw_message(opts.bq_write_method),
-        read_touches=(
-            ReadTouchesTable(project, opts.dataset, test_client=client, links=True)
-            if opts.read_touches_table == "true"
-            else None
-        ),
-        stats_flush_seconds=stats_flush,
-        max_touches_per_key=max_touches_per_key,
-        tail_touches=(
-            TailTouchesTable(
-                project,
-                opts.dataset,
-                timedelta(seconds=touches_refresh_seconds),
-                {app: w.longest + (settings.max_event_age or timedelta(0)) for app, w in settings.windows.items()},
-                test_client=client,
-            )
-            if touches_refresh_seconds > 0 and opts.read_touches_table == "true" and dedup_shards is None
-            else None
-        ),
+    keep_raw = rows_carry_raw_message(opts.bq_write_method)
+    read_touches = (
+        ReadTouchesTable(project, opts.dataset, test_client=client, links=True)
+        if opts.read_touches_table == "true"
+        else None
     )
+    route: beam.PTransform
+    stats_flush: int | None = stats_flush_seconds
+    if dedup_shards is None:  # the one switch between the jobs' routes
+        route = RouteSegmentMessages(
+            settings,
+            dedup_window,
+            keep_raw=keep_raw,
+            read_touches=read_touches,
+            stats_flush_seconds=stats_flush_seconds,
+            max_touches_per_key=max_touches_per_key,
+            tail_touches=(
+                TailTouchesTable(
+                    project,
+                    opts.dataset,
+                    timedelta(seconds=touches_refresh_seconds),
+                    {app: w.longest + (settings.max_event_age or timedelta(0)) for app, w in settings.windows.items()},
+                    test_client=client,
+                )
+                if touches_refresh_seconds > 0 and read_touches is not None
+                else None
+            ),
+        )
+    else:  # (a batch run writes its counts once, at its end)
+        stats_flush = None
+        route = RouteArchiveChunks(settings, dedup_window, dedup_shards, keep_raw=keep_raw, read_touches=read_touches)
+    routed = messages | "RouteSegmentMessages" >> route
     refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(
         project,
         opts.dataset,

@@ -178,7 +178,7 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
 
     from beam_jobs.backfill import DEFAULT_DEDUP_SHARDS
     from transforms.archives import ReadArchiveChunks
-    from transforms.routing import RouteSegmentMessages
+    from transforms.routing import RouteArchiveChunks
     from transforms.sinks import rows_carry_raw_message
 
     count = sum(1 for _ in corpus.open("rb"))
@@ -194,8 +194,8 @@ def stage_batch(corpus: Path, now: datetime, repeat: int) -> dict[str, Any]:
                 pipeline
                 | "ReadArchive" >> ReadArchiveChunks(str(path))
                 | "RouteSegmentMessages"
-                >> RouteSegmentMessages(
-                    settings, DEDUP_WINDOW, dedup_shards=DEFAULT_DEDUP_SHARDS, keep_raw=rows_carry_raw_message(sink)
+                >> RouteArchiveChunks(
+                    settings, DEDUP_WINDOW, DEFAULT_DEDUP_SHARDS, keep_raw=rows_carry_raw_message(sink)
                 )
             )
             for table, rows in routed.items():

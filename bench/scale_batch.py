@@ -8,7 +8,7 @@ Prints one line:
 export_rows_s_core=E export_workers=F``
 
 - A, B: the backfill's graph (stage (c) of ``bench/run.py``: ``ReadArchiveChunks`` ->
-  ``RouteSegmentMessages`` with the job's ``--dedup_shards=auto``, every table's rows counted
+  ``RouteArchiveChunks`` with the job's ``--dedup_shards=auto``, every table's rows counted
   instead of written) on the FnApiRunner, one worker pinned to one core, over a generated
   corpus of 200k and of 1M lines (1M: five generated corpora of 200k, each with its own users,
   so that a bigger archive has more users rather than busier ones), each in a fresh
@@ -95,7 +95,7 @@ def backfill(path: str) -> dict[str, Any]:
     from schemas.reasons import METRICS_NAMESPACE
     from transforms.archives import ReadArchiveChunks
     from transforms.backfill_attribution import GROUP_VALUES
-    from transforms.routing import RouteSegmentMessages
+    from transforms.routing import RouteArchiveChunks
 
     with open(path, "rb") as lines:
         count = sum(1 for _ in lines)
@@ -106,9 +106,7 @@ def backfill(path: str) -> dict[str, Any]:
             pipeline
             | "ReadArchive" >> ReadArchiveChunks(path)
             | "RouteSegmentMessages"
-            >> RouteSegmentMessages(
-                _settings(), DEDUP_WINDOW, dedup_shards=dedup_shards("auto", [path]), keep_raw=False
-            )
+            >> RouteArchiveChunks(_settings(), DEDUP_WINDOW, dedup_shards("auto", [path]), keep_raw=False)
         )
         for table, rows in routed.items():
             tally = Metrics.counter("bench", table)

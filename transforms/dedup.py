@@ -216,42 +216,54 @@ class _DedupShardWithSideInputFn(_ShardDedupBase):
         return self._split(element, self._kept_fn(side), timestamp, window)
 
 
-class DropDuplicates(beam.PTransform):
-    """Copies -> values; repeats within ``window`` of a kept copy go to ``duplicate``.
+def _outputs(stat_key: StatKeyFn | None) -> tuple[str, ...]:
+    return (DUPLICATE, COUNTS) if stat_key is not None else (DUPLICATE,)
 
-    Streaming (a stateful DoFn): elements are ``(key, (time_micros, value))``. Batch: elements
-    are ``(shard, pack)`` from :class:`CopyPacker`; each shard's packs are grouped and every
-    key's copies decided by :func:`split_copies`. With ``stat_key``, a ``counts`` output has
-    ``(stat_key(value, duplicate), n)`` per key and bundle (see :class:`BundleCounts`), so
-    that callers need no element per copy to count. Batch, with ``kept`` and ``side_input``:
-    each kept value is output as ``kept(side input's value)(value)``, e.g. joined to a side
-    input where it is emitted rather than in one more step per value.
+
+class DropDuplicates(beam.PTransform):
+    """The streaming dedup: ``(key, (time_micros, value))`` -> values (main, ``unique``); a
+    repeat within ``window`` of its key's kept copy goes to ``duplicate``. A stateful DoFn: one
+    state cell and one timer per key. With ``stat_key``, a ``counts`` output has
+    ``(stat_key(value, duplicate), n)`` per key and bundle (see :class:`BundleCounts`), so that
+    callers need no element per copy to count.
+    """
+
+    def __init__(self, window: timedelta, *, stat_key: StatKeyFn | None = None) -> None:
+        super().__init__()
+        self._window = window
+        self._stat_key = stat_key
+
+    def expand(self, keyed):
+        keep = beam.ParDo(_DedupStreamingFn(self._window, self._stat_key))
+        keep.label = "KeepFirstCopy"  # (the stateful step's name: no class name in it, see dataflow/README.md)
+        return keyed | "FirstCopyPerKey" >> keep.with_outputs(*_outputs(self._stat_key), main="unique")
+
+
+class DropDuplicateCopies(beam.PTransform):
+    """The backfill's dedup, as :class:`DropDuplicates` decides but grouped: elements are
+    ``(shard, pack)`` from :class:`CopyPacker`; each shard's packs are grouped and every key's
+    copies decided by :func:`split_copies`, so a replayed backfill decides identically. With
+    ``kept`` and ``side_input``: each kept value is output as ``kept(side input's value)(value)``,
+    e.g. joined to a side input where it is emitted rather than in one more step per value.
     """
 
     def __init__(
         self,
         window: timedelta,
         *,
-        streaming: bool,
         stat_key: StatKeyFn | None = None,
         kept: KeptFn | None = None,
         side_input: Any = None,
     ) -> None:
         super().__init__()
-        if (kept is None) != (side_input is None) or (streaming and kept is not None):
-            raise ValueError("kept and side_input go together, and apply to the batch dedup only")
+        if (kept is None) != (side_input is None):
+            raise ValueError("kept and side_input go together")
         self._window = window
-        self._streaming = streaming
         self._stat_key = stat_key
         self._kept = kept
         self._side_input = side_input
 
     def expand(self, keyed):
-        outputs = (DUPLICATE, COUNTS) if self._stat_key is not None else (DUPLICATE,)
-        if self._streaming:
-            keep = beam.ParDo(_DedupStreamingFn(self._window, self._stat_key))
-            keep.label = "KeepFirstCopy"  # (the stateful step's name: no class name in it, see dataflow/README.md)
-            return keyed | "FirstCopyPerKey" >> keep.with_outputs(*outputs, main="unique")
         if self._kept is None:
             split = beam.ParDo(_DedupShardFn(self._window, self._stat_key))
         else:
@@ -259,5 +271,5 @@ class DropDuplicates(beam.PTransform):
         return (
             keyed
             | "GroupShards" >> beam.GroupByKey()
-            | "FirstCopyPerKey" >> split.with_outputs(*outputs, main="unique")
+            | "FirstCopyPerKey" >> split.with_outputs(*_outputs(self._stat_key), main="unique")
         )

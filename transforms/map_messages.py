@@ -1,4 +1,4 @@
-"""MapSegmentMessages: each message's outcome by the domain's ``process_message``, routed.
+"""MapSegmentMessages, MapArchiveChunks: each message's outcome by the domain's ``process_message``, routed.
 
     messages -> mapped copies (main, "mapped", for dedup) / rejected rows (REJECTED) / counts (COUNTS)
                 / touches rows (TOUCHES)
@@ -179,33 +179,50 @@ class _MapArchiveChunksFn(_MapMessagesFn):
         yield from packer.packs()
 
 
-class MapSegmentMessages(beam.PTransform):
-    """Messages -> mapped copies (main, ``mapped``) for :class:`transforms.dedup.DropDuplicates`,
-    ``REJECTED`` dead-letter rows and ``COUNTS`` of skipped and rejected messages.
+class _MapMessages(beam.PTransform):
+    """The mapping step of both jobs: their DoFn differs by input, their outputs do not.
 
-    Streaming (``dedup_shards`` None): Pub/Sub messages in; the main output holds
-    ``(event id, (publish time, row))``. Batch: chunks of archive lines in (lists of bytes,
-    :class:`transforms.archives.ReadArchiveChunks`); the main output holds ``(shard, pack)``
-    elements (:class:`CopyPacker`), the copies' dedup time being their event time.
-
-    Imported rows keep their raw message for the dead letter of a row the streaming-insert sink
-    refuses: carried on the row in batch (``attach_raw``), apart on ``RAW`` when streaming;
-    ``keep_raw=False`` leaves it out, for a sink that has no per-row refusals (a load job is
-    all or nothing): less to encode, pack and shuffle.
+    Outputs: mapped copies (main, ``mapped``) for the dedup, ``REJECTED`` dead-letter rows,
+    ``COUNTS`` of skipped and rejected messages, ``TOUCHES`` rows, and (by job) ``CONVERSIONS``
+    or ``RAW``. Imported rows keep their raw message for the dead letter of a row the
+    streaming-insert sink refuses; ``keep_raw=False`` leaves it out, for a sink that has no
+    per-row refusals (a load job is all or nothing): less to encode, pack and shuffle.
     """
 
-    def __init__(self, settings: ImportSettings, *, dedup_shards: int | None = None, keep_raw: bool = True) -> None:
+    def _fn(self) -> _MapMessagesFn:
+        raise NotImplementedError
+
+    def expand(self, messages):
+        return messages | "MapToBranchEvents" >> beam.ParDo(self._fn()).with_outputs(
+            REJECTED, COUNTS, TOUCHES, CONVERSIONS, RAW, main="mapped"
+        )
+
+
+class MapSegmentMessages(_MapMessages):
+    """The streaming job's mapping: Pub/Sub messages in; the main output holds
+    ``(event id, (publish time, row))``, the raw messages go apart on ``RAW``."""
+
+    def __init__(self, settings: ImportSettings, *, keep_raw: bool = True) -> None:
+        super().__init__()
+        self._settings = settings
+        self._keep_raw = keep_raw
+
+    def _fn(self) -> _MapMessagesFn:
+        return _MapPubSubMessagesFn(self._settings, self._keep_raw)
+
+
+class MapArchiveChunks(_MapMessages):
+    """The backfill's mapping: chunks of archive lines in (lists of bytes,
+    :class:`transforms.archives.ReadArchiveChunks`); the main output holds ``(shard, pack)``
+    elements (:class:`CopyPacker`, ``dedup_shards`` shards of the event id), the copies' dedup
+    time being their event time; a raw message rides on its row (``attach_raw``); the
+    conversions go to ``CONVERSIONS`` for the event-time replay."""
+
+    def __init__(self, settings: ImportSettings, dedup_shards: int, *, keep_raw: bool = True) -> None:
         super().__init__()
         self._settings = settings
         self._dedup_shards = dedup_shards
         self._keep_raw = keep_raw
 
-    def expand(self, messages):
-        fn: _MapMessagesFn
-        if self._dedup_shards is None:
-            fn = _MapPubSubMessagesFn(self._settings, self._keep_raw)
-        else:
-            fn = _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)
-        return messages | "MapToBranchEvents" >> beam.ParDo(fn).with_outputs(
-            REJECTED, COUNTS, TOUCHES, CONVERSIONS, RAW, main="mapped"
-        )
+    def _fn(self) -> _MapMessagesFn:
+        return _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)

@@ -25,7 +25,7 @@ from schemas.tables import EVENTS, TOUCHES
 from tests.support.attribution import CONVERSION_AT, IDFA, IDFV, NOW, click, ios, message, purchase, web
 from tests.support.mapping import MAPPING_WEB_KEY
 from transforms.backfill_attribution import touches_usable_by
-from transforms.routing import RouteSegmentMessages
+from transforms.routing import RouteArchiveChunks, RouteSegmentMessages
 from transforms.streaming_attribution import touches_usable_from
 
 SETTINGS = ImportSettings(load_config(), max_event_age=None)
@@ -138,7 +138,7 @@ def _backfill(docs: list[dict]):
     pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"]))
     lines = [orjson.dumps(doc) for doc in docs]
     routed = (pipeline | beam.Create([lines[:4], lines[4:]])
-              | RouteSegmentMessages(SETTINGS, timedelta(minutes=10), dedup_shards=4))  # fmt: skip
+              | RouteArchiveChunks(SETTINGS, timedelta(minutes=10), 4))  # fmt: skip
     return pipeline, routed[EVENTS]
 
 
@@ -216,7 +216,7 @@ def test_touches_read_from_the_table_attribute_as_if_they_had_arrived_first():
     pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"]))
     lines = [orjson.dumps(doc) for doc in reversed(rest)]
     routed = (pipeline | beam.Create([lines[:4], lines[4:]])
-              | RouteSegmentMessages(SETTINGS, timedelta(minutes=10), dedup_shards=4,
+              | RouteArchiveChunks(SETTINGS, timedelta(minutes=10), 4,
                                      read_touches=_InMemoryTouchesTable(table)))  # fmt: skip
     assert_that(routed[EVENTS], lambda rows: _check(_columns(rows), expected))
     pipeline.run().wait_until_finish()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from domain.dedup import split_copies
 from transforms.archives import ReadArchiveChunks, read_line_chunks
-from transforms.dedup import CopyPacker, DropDuplicates
+from transforms.dedup import CopyPacker, DropDuplicateCopies
 from transforms.tags import COUNTS, DUPLICATE
 
 SECOND = 1_000_000  # micros
@@ -106,7 +106,7 @@ def test_shard_dedup_decides_every_key_as_the_batch_rule_does(shards):
         result = (
             pipeline
             | beam.Create(_packed(chunks, shards))
-            | DropDuplicates(WINDOW, streaming=False, stat_key=lambda value, dup: dup)
+            | DropDuplicateCopies(WINDOW, stat_key=lambda value, dup: dup)
         )
         assert_that(result.unique, equal_to(kept), label="Kept")
         assert_that(result[DUPLICATE], equal_to(duplicates), label="Duplicates")
@@ -125,13 +125,13 @@ def test_imported_rows_carry_the_raw_message_only_for_a_sink_with_per_row_dead_l
     from domain.mapping import ImportSettings
     from tools.samples import generate_sample
     from transforms.dedup import _unpack
-    from transforms.map_messages import MapSegmentMessages
+    from transforms.map_messages import MapArchiveChunks
 
     now = datetime(2026, 11, 28, 12, tzinfo=UTC)
     lines = [m.data for m in generate_sample(40, seed=3, now=now) if m.kind == "valid"][:5]
     settings = ImportSettings(load_config(None), max_event_age=None)
     with _pipeline() as pipeline:
-        mapped = pipeline | beam.Create([lines]) | MapSegmentMessages(settings, dedup_shards=4, keep_raw=keep_raw)
+        mapped = pipeline | beam.Create([lines]) | MapArchiveChunks(settings, 4, keep_raw=keep_raw)
         rows = mapped.mapped | beam.FlatMap(lambda packed: [orjson.loads(v) for v in _unpack(packed[1])[2]])
         assert_that(
             # rows travel without their null columns: these messages have no publish time

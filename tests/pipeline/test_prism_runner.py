@@ -25,7 +25,7 @@ from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from tests.support import REPO
 from tests.support.attribution import NOW, click
 from tests.support.mapping import one_of_each_fate
-from transforms.routing import RouteSegmentMessages
+from transforms.routing import RouteArchiveChunks
 from transforms.streaming_attribution import AttributeEvents
 
 PRISM = REPO / ".local" / "bin" / "prism"
@@ -50,11 +50,7 @@ def test_routing_decides_every_line_on_prism():
     lines = one_of_each_fate()
     with beam.Pipeline(options=options) as pipeline:
         # Two chunks of archive lines, the repeat of m-1 in the second: dedup spans chunks.
-        routed = (
-            pipeline
-            | beam.Create([lines[:1], lines[1:]])
-            | RouteSegmentMessages(settings, timedelta(minutes=10), dedup_shards=4)
-        )
+        routed = pipeline | beam.Create([lines[:1], lines[1:]]) | RouteArchiveChunks(settings, timedelta(minutes=10), 4)
 
         unique = routed[EVENTS] | beam.Map(lambda row: (row["segment_message_id"], row["name"]))
         assert_that(unique, equal_to([("m-1", "PURCHASE"), ("m-2", "VIEW_ITEM")]), label="Unique")

@@ -33,7 +33,7 @@ def _copy(key: str, seconds: float, label: str):
 
 def _run_dedup(stream: _TestStream, window: timedelta):
     pipeline = _streaming_pipeline()
-    result = pipeline | stream | DropDuplicates(window, streaming=True)
+    result = pipeline | stream | DropDuplicates(window)
     return pipeline, result
 
 

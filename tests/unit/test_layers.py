@@ -140,6 +140,6 @@ def test_the_sdist_workers_install_holds_the_layers_and_no_development_tool(sdis
 
 
 def test_the_export_api_does_not_load_beam():
-    """The service reads the Daily Export's manifests through adapters.export_store (issue 30)."""
+    """The service reads the Daily Export's manifests through adapters.export_store, so it needs no Beam."""
     code = "import sys, serving.export; assert 'apache_beam' not in sys.modules, 'Beam loaded'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
