@@ -32,6 +32,7 @@ COMPILED_MODULES = [
     "domain/attribution.py",
     "domain/touches.py",
     "domain/replay.py",
+    "domain/keyed_replay.py",
     "domain/_fast.pyx",  # C forms of hot helpers; domain/_slow.py is its pure twin
 ]
 

@@ -19,6 +19,7 @@ import argparse
 import logging
 import math
 from collections.abc import Sequence
+from datetime import timedelta
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -37,6 +38,7 @@ from beam_jobs.options import (
     parse_job_args,
     runs_on_dataflow,
 )
+from domain.keyed_replay import KeyedPlan
 from schemas.reasons import METRICS_NAMESPACE, Reason
 from transforms.archives import ARCHIVE_LINES, ReadArchiveChunks
 
@@ -46,6 +48,13 @@ DEFAULT_DEDUP_SHARDS = 256
 EVENTS_PER_DEDUP_SHARD = 1_000_000
 ARCHIVE_BYTES_PER_EVENT = {"gz": 150, "": 1_100}  # gzipped / plain JSON lines (tools.samples' corpus: ~1.1 KB)
 AUTO = "auto"
+DEFAULT_ATTRIBUTION_BUCKET_HOURS = 24
+# --attribution_plan=auto: an archive of up to this many events (estimated) is attributed in
+# memory, one group per app (about 1 GB for a worker at its bound); a larger one by the keyed
+# plan, with one key shard per ~1M events (a group holds its shard's conversions of one bucket).
+IN_MEMORY_MAX_EVENTS = 5_000_000
+EVENTS_PER_ATTRIBUTION_SHARD = 1_000_000
+PLANS = (AUTO, "in_memory", "keyed")
 
 
 class BackfillOptions(ImporterOptions, InputFilesOptions, PipelineOptions):
@@ -61,6 +70,23 @@ class BackfillOptions(ImporterOptions, InputFilesOptions, PipelineOptions):
             "each, and its repeated copies), or auto: at least 256, and one per ~1M events of the input, "
             "estimated from the files' sizes. Default: auto.",
         )
+        parser.add_argument(
+            "--attribution_plan",
+            choices=PLANS,
+            default=AUTO,
+            help="How attribution is decided: in_memory (one group per app, replayed by one worker: fast, "
+            "bounded by the app's archive), keyed (groups per identity key shard and time bucket: no group "
+            "grows with the app), or auto: in_memory up to ~5M events of input (estimated from the files' "
+            "sizes), keyed above. Both decide alike. Default: auto.",
+        )
+        parser.add_argument(
+            "--attribution_bucket_hours",
+            type=int,
+            default=DEFAULT_ATTRIBUTION_BUCKET_HOURS,
+            help="Attribution groups each identity key's conversions by this many hours of event time, with "
+            "the touches they could use copied in: a very active user's group holds one bucket of its "
+            "activity (smaller: smaller groups, more copies of each touch). Default: 24.",
+        )
 
 
 def estimated_events(patterns: Sequence[str]) -> int:
@@ -72,6 +98,14 @@ def estimated_events(patterns: Sequence[str]) -> int:
     return total
 
 
+def _archive_events(patterns: Sequence[str]) -> int:
+    try:
+        return estimated_events(patterns)
+    except OSError as error:  # (an input that cannot be listed yet: the read step says so)
+        logging.warning("input not listed (%s): shards for an empty input", error)
+        return 0
+
+
 def dedup_shards(value: str, patterns: Sequence[str]) -> int:
     """``--dedup_shards``: a number, or ``auto`` (:data:`DEFAULT_DEDUP_SHARDS`, and one per
     :data:`EVENTS_PER_DEDUP_SHARD` estimated events beyond that)."""
@@ -80,18 +114,24 @@ def dedup_shards(value: str, patterns: Sequence[str]) -> int:
         if shards < 1:
             raise ValueError("--dedup_shards must be auto or at least 1")
         return shards
-    try:
-        events = estimated_events(patterns)
-    except OSError as error:  # (an input that cannot be listed yet: the read step says so)
-        logging.warning("--dedup_shards=auto: input not listed (%s); %d shards", error, DEFAULT_DEDUP_SHARDS)
-        events = 0
-    return max(DEFAULT_DEDUP_SHARDS, math.ceil(events / EVENTS_PER_DEDUP_SHARD))
+    return max(DEFAULT_DEDUP_SHARDS, math.ceil(_archive_events(patterns) / EVENTS_PER_DEDUP_SHARD))
+
+
+def attribution_plan(plan: str, patterns: Sequence[str], bucket: timedelta) -> KeyedPlan | None:
+    """``--attribution_plan``: None (in memory) or the keyed plan, with one key shard per
+    :data:`EVENTS_PER_ATTRIBUTION_SHARD` estimated events (at least one)."""
+    events = _archive_events(patterns) if plan != "in_memory" else 0
+    if plan == "in_memory" or (plan == AUTO and events <= IN_MEMORY_MAX_EVENTS):
+        return None
+    return KeyedPlan(max(1, math.ceil(events / EVENTS_PER_ATTRIBUTION_SHARD)), bucket)
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     """The whole job: read the archives, then map, dedup, write, dead-letter, count."""
     opts = options.view_as(BackfillOptions)
     project = bq_project(options)
+    if opts.attribution_bucket_hours < 1:
+        raise ValueError("--attribution_bucket_hours must be at least 1")
     patterns = input_patterns(options)
     shards = dedup_shards(opts.dedup_shards, patterns)
     chunks = [
@@ -104,6 +144,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
         settings,
         project,
         dedup_shards=shards,
+        keyed=attribution_plan(opts.attribution_plan, patterns, timedelta(hours=opts.attribution_bucket_hours)),
     )
 
 

@@ -21,6 +21,7 @@ from apache_beam.pvalue import PCollection
 from adapters.bigquery import emulator_client
 from beam_jobs.options import ImporterOptions
 from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY
+from domain.keyed_replay import KeyedPlan
 from domain.mapping import ImportSettings
 from domain.timestamps import parse_duration
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS, TOUCHES, WEBHOOK_FAILURES, WEBHOOK_STATS
@@ -44,11 +45,13 @@ def import_messages(
     stats_flush_seconds: int = DEFAULT_STATS_FLUSH_SECONDS,
     insert_buffering_seconds: float = DEFAULT_BUFFERING_SECONDS,
     touches_refresh_seconds: int = 0,
+    keyed: KeyedPlan | None = None,
 ) -> None:
     """Route ``messages`` and write each table.
 
     Streaming: Pub/Sub messages. Batch (``dedup_shards`` set): chunks of archive lines, their
-    copies grouped by that many shards of the event id for the dedup. Both read back the
+    copies grouped by that many shards of the event id for the dedup; attributed in memory per
+    app, or by the ``keyed`` plan. Both read back the
     ``touches`` table for attribution unless ``--read_touches_table=false``. ``feeds`` (the
     streaming job): imported events also go to the apps' webhook subscriptions, if any, and
     to ``feed_topic`` when given. (A backfill does not replay history to webhooks.)
@@ -90,7 +93,14 @@ def import_messages(
         )
     else:  # (a batch run writes its counts once, at its end)
         stats_flush = None
-        route = RouteArchiveChunks(settings, dedup_window, dedup_shards, keep_raw=keep_raw, read_touches=read_touches)
+        route = RouteArchiveChunks(
+            settings,
+            dedup_window,
+            dedup_shards,
+            keep_raw=keep_raw,
+            read_touches=read_touches,
+            keyed=keyed,
+        )
     routed = messages | "RouteSegmentMessages" >> route
     refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(
         project,

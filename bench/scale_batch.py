@@ -90,8 +90,9 @@ def backfill(path: str) -> dict[str, Any]:
     from apache_beam.metrics import Metrics, MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from beam_jobs.backfill import dedup_shards
+    from beam_jobs.backfill import attribution_plan, dedup_shards
     from bench.run import DEDUP_WINDOW, _settings
+    from domain.keyed_replay import DEFAULT_BUCKET
     from schemas.reasons import METRICS_NAMESPACE
     from transforms.archives import ReadArchiveChunks
     from transforms.backfill_attribution import GROUP_VALUES
@@ -106,7 +107,13 @@ def backfill(path: str) -> dict[str, Any]:
             pipeline
             | "ReadArchive" >> ReadArchiveChunks(path)
             | "RouteSegmentMessages"
-            >> RouteArchiveChunks(_settings(), DEDUP_WINDOW, dedup_shards("auto", [path]), keep_raw=False)
+            >> RouteArchiveChunks(
+                _settings(),
+                DEDUP_WINDOW,
+                dedup_shards("auto", [path]),
+                keep_raw=False,
+                keyed=attribution_plan("keyed", [path], DEFAULT_BUCKET),
+            )
         )
         for table, rows in routed.items():
             tally = Metrics.counter("bench", table)

@@ -1,6 +1,7 @@
-"""The backfill's replay (rules §9, "decided once"): each app's conversions and touches in
-event-time order, decided with ``domain.attribution``'s rules, and the compact forms the
-backfill ships them in (``replay_entry``, ``DecisionTable``).
+"""The backfill's in-memory plan (rules §9, "decided once"): each app's conversions and touches
+in event-time order, decided with ``domain.attribution``'s rules, and the compact forms the
+backfill ships them in (``replay_entry``, ``DecisionTable``). A large archive takes the keyed
+plan instead (``domain.keyed_replay``): both decide alike.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def key_text(key: tuple[str, str]) -> str:
     return f"{key[0]}{_KEY_SEPARATOR}{key[1]}"
 
 
-def _key_of_text(text: str) -> tuple[str, str]:
+def key_of_text(text: str) -> tuple[str, str]:
     kind, value = text.split(_KEY_SEPARATOR, 1)
     return kind, value
 
@@ -84,7 +85,7 @@ def replay_candidates(touches: Iterable[Touch], packs: Sequence[bytes]) -> list[
                 if known is None or micros < known[0]:
                     earliest[event_id] = (micros, keys)
     return [
-        (event_id, moment_of(micros), tuple([_key_of_text(key) for key in keys]))
+        (event_id, moment_of(micros), tuple([key_of_text(key) for key in keys]))
         for event_id, (micros, keys) in earliest.items()
         if _found_by(keys, micros, teach_since)  # (the earliest copy is the one decided)
     ]

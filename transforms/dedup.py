@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pickle
 import zlib
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -36,9 +36,21 @@ from transforms.tags import COUNTS, DUPLICATE
 
 # ``stat_key(value, duplicate)``: the group a kept (False) or repeated (True) copy counts in.
 StatKeyFn = Callable[[Any, bool], Hashable]
-# ``kept(side input)``: the function a kept copy is output through (batch only), asked once per
-# shard with the side input's value.
+
+# Batch: what a key's kept rows are joined with, where its shard's copies are deduplicated (the
+# dedup's own group is the join, no other shuffle): ``(shard, [parts])`` elements, a part being
+# a tuple whose first item is its key, and a function from a key's parts to the columns its kept
+# rows get (or None). E.g. attribution's messages and the decision over them. (Plain tuples and
+# lists: Beam encodes them natively, where a NamedTuple is pickled.)
+JoinFn = Callable[[list[Any]], dict[str, Any] | None]
+# ``kept(side input)``: the function a kept copy is output through, asked once per shard with
+# the side input's value.
 KeptFn = Callable[[Any], Callable[[Any], Any]]
+
+
+def dedup_shard(key: str, shards: int) -> int:
+    """The shard of the batch dedup a key's copies (and its joined parts) go to."""
+    return zlib.crc32(key.encode()) % shards
 
 
 class _DedupFn(beam.DoFn):
@@ -119,7 +131,7 @@ class CopyPacker:
         self._packs: dict[int, tuple[list[str], list[int], list[bytes]]] = {}
 
     def add(self, key: str, micros: int, value: Any) -> None:
-        shard = zlib.crc32(key.encode()) % self._shards
+        shard = dedup_shard(key, self._shards)
         pack = self._packs.get(shard)
         if pack is None:
             pack = self._packs[shard] = ([], [], [])
@@ -156,8 +168,7 @@ class _ShardDedupBase(_DedupFn):  # (the two DoFns below differ only in what a k
     not its rows.
     """
 
-    def _split(self, element, kept_fn: Callable[[Any], Any] | None, timestamp, window):
-        _, packs = element
+    def _split(self, packs: Iterable[Pack], kept_fn: Callable[[str, Any], Any] | None, timestamp, window):
         copies_per_key: dict[str, int] = {}
         for pack in packs:
             for key in _unpack_keys(pack):
@@ -179,16 +190,16 @@ class _ShardDedupBase(_DedupFn):  # (the two DoFns below differ only in what a k
                     value = orjson.loads(value)
                     self._kept += 1
                     tally(value, False)
-                    yield value if kept_fn is None else kept_fn(value)
+                    yield value if kept_fn is None else kept_fn(key, value)
                 else:
                     repeated.setdefault(key, []).append((micros, orjson.loads(value)))
-        for copies in repeated.values():
+        for key, copies in repeated.items():
             kept, duplicates = split_copies(copies, self._window_micros)
             self._kept += len(kept)
             self._repeated += len(duplicates)
             for value in kept:
                 tally(value, False)
-                yield value if kept_fn is None else kept_fn(value)
+                yield value if kept_fn is None else kept_fn(key, value)
             for value in duplicates:
                 tally(value, True)
                 yield beam.pvalue.TaggedOutput(DUPLICATE, value)
@@ -198,10 +209,29 @@ class _ShardDedupBase(_DedupFn):  # (the two DoFns below differ only in what a k
 
 @beam.typehints.with_output_types(Any)
 class _DedupShardFn(_ShardDedupBase):
-    """Kept values are output as they are."""
+    """Kept values are output as they are, or with ``join``: with the columns their key's
+    joined parts give (the parts grouped with the shard's packs)."""
+
+    def __init__(self, window: timedelta, stat_key: StatKeyFn | None, join: JoinFn | None = None) -> None:
+        super().__init__(window, stat_key)
+        self._join = join
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        return self._split(element, None, timestamp, window)
+        _, values = element
+        if self._join is None:
+            return self._split(values, None, timestamp, window)
+        parts: dict[str, list[Any]] = {}
+        for value in values:
+            if type(value) is list:  # joined parts
+                for part in value:
+                    parts.setdefault(part[0], []).append(part)
+        decided: dict[str, dict[str, Any]] = {}
+        for key, listed in parts.items():
+            columns = self._join(listed)
+            if columns is not None:
+                decided[key] = columns
+        packs = _Packs(values)
+        return self._split(packs, lambda key, row: _with_columns(row, decided.get(key)), timestamp, window)
 
 
 @beam.typehints.with_output_types(Any)
@@ -213,7 +243,28 @@ class _DedupShardWithSideInputFn(_ShardDedupBase):
         self._kept_fn = kept
 
     def process(self, element, side, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        return self._split(element, self._kept_fn(side), timestamp, window)
+        apply = self._kept_fn(side)
+        return self._split(element[1], lambda _, row: apply(row), timestamp, window)
+
+
+class _Packs:
+    """The packs among a shard's grouped values, iterable again as the values are (so that
+    they are read twice, never held)."""
+
+    def __init__(self, values: Iterable[Any]) -> None:
+        self._values = values
+
+    def __iter__(self) -> Iterator[Pack]:
+        for value in self._values:
+            if type(value) is not list:
+                yield value
+
+
+def _with_columns(row: dict[str, Any], columns: dict[str, Any] | None) -> dict[str, Any]:
+    """A kept row with its decided columns (set in place: the row was just decoded)."""
+    if columns is not None:
+        row.update(columns)
+    return row
 
 
 def _outputs(stat_key: StatKeyFn | None) -> tuple[str, ...]:
@@ -242,9 +293,13 @@ class DropDuplicates(beam.PTransform):
 class DropDuplicateCopies(beam.PTransform):
     """The backfill's dedup, as :class:`DropDuplicates` decides but grouped: elements are
     ``(shard, pack)`` from :class:`CopyPacker`; each shard's packs are grouped and every key's
-    copies decided by :func:`split_copies`, so a replayed backfill decides identically. With
-    ``kept`` and ``side_input``: each kept value is output as ``kept(side input's value)(value)``,
-    e.g. joined to a side input where it is emitted rather than in one more step per value.
+    copies decided by :func:`split_copies`, so a replayed backfill decides identically.
+
+    What a kept row becomes, if anything, comes one of two ways: ``joined`` (a PCollection of
+    ``(shard, [parts])``, by :func:`dedup_shard` with the packer's number of shards) and
+    ``join``: each key's parts meet its copies in their shard's group, and its kept rows get the
+    columns ``join(parts)`` gives; or ``kept`` and ``side_input``: each kept row is output as
+    ``kept(side input's value)(row)``, for a side input small enough for every worker.
     """
 
     def __init__(
@@ -252,22 +307,30 @@ class DropDuplicateCopies(beam.PTransform):
         window: timedelta,
         *,
         stat_key: StatKeyFn | None = None,
+        joined: Any = None,
+        join: JoinFn | None = None,
         kept: KeptFn | None = None,
         side_input: Any = None,
     ) -> None:
         super().__init__()
-        if (kept is None) != (side_input is None):
-            raise ValueError("kept and side_input go together")
+        if (joined is None) != (join is None) or (kept is None) != (side_input is None):
+            raise ValueError("joined goes with join, and kept with side_input")
+        if join is not None and kept is not None:
+            raise ValueError("a join or a side input, not both")
         self._window = window
         self._stat_key = stat_key
+        self._joined = joined
+        self._join = join
         self._kept = kept
         self._side_input = side_input
 
     def expand(self, keyed):
-        if self._kept is None:
-            split = beam.ParDo(_DedupShardFn(self._window, self._stat_key))
-        else:
+        if self._joined is not None:
+            keyed = (keyed, self._joined) | "CopiesAndJoined" >> beam.Flatten()
+        if self._kept is not None:
             split = beam.ParDo(_DedupShardWithSideInputFn(self._window, self._stat_key, self._kept), self._side_input)
+        else:
+            split = beam.ParDo(_DedupShardFn(self._window, self._stat_key, self._join))
         return (
             keyed
             | "GroupShards" >> beam.GroupByKey()

@@ -20,10 +20,11 @@ from apache_beam.metrics import Metrics
 
 from domain.dead_letters import attach_raw, raw_fields, rejected_row
 from domain.import_stats import StatKey, minute_of
+from domain.keyed_replay import ConversionPacker, KeyedPlan
 from domain.mapping import ImportSettings, MappingOutcome, process_message
 from domain.replay import replay_entry
 from domain.speedups import without_nulls
-from domain.timestamps import micros_of, to_bq_timestamp
+from domain.timestamps import micros_in, micros_of, to_bq_timestamp
 from schemas.reasons import METRICS_NAMESPACE, Outcome
 from transforms.counting import BundleCounts
 from transforms.dedup import CopyPacker
@@ -153,15 +154,20 @@ class _MapPubSubMessagesFn(_MapMessagesFn):
 @beam.typehints.with_output_types(tuple[int, tuple[bytes, bytes]])
 class _MapArchiveChunksFn(_MapMessagesFn):
     """Batch: a chunk of archive lines -> imported copies packed per dedup shard
-    (:class:`CopyPacker`, dedup time = event time) and dead letters."""
+    (:class:`CopyPacker`, dedup time = event time), dead letters, and on ``CONVERSIONS`` what
+    attribution needs of each copy (``replay_entry``), packed for the attribution plan: per app,
+    ``(app id, pack, first, last)`` (JSON, and the copies' earliest and latest event time in
+    microseconds); or with ``keyed`` (time bucket in microseconds, key shards), per group,
+    ``((app id, key shard, time bucket), pack)`` (:class:`ConversionPacker`)."""
 
-    def __init__(self, settings: ImportSettings, shards: int, keep_raw: bool) -> None:
+    def __init__(self, settings: ImportSettings, shards: int, keep_raw: bool, keyed: tuple[int, int] | None) -> None:
         super().__init__(settings, keep_raw)
         self._shards = shards
+        self._keyed = keyed
 
     def process(self, lines, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         packer = CopyPacker(self._shards)
-        conversions: dict[str, list] = {}  # per app, what the backfill's attribution needs of each copy
+        conversions: dict[str, list] = {}  # per app
         for line in lines:  # archive lines: no attributes, no publish time
             mapped = self._map(line, None, None, None, timestamp, window)
             if isinstance(mapped, tuple):
@@ -173,10 +179,20 @@ class _MapArchiveChunksFn(_MapMessagesFn):
             elif mapped is not None:
                 yield beam.pvalue.TaggedOutput(REJECTED, mapped)
         yield from self._touch_rows()
-        for app_id, packed in conversions.items():  # JSON bytes: a cheap coder; and the copies' time span
-            times = [entry[1] for entry in packed]
-            yield beam.pvalue.TaggedOutput(CONVERSIONS, (app_id, orjson.dumps(packed), min(times), max(times)))
+        yield from self._conversions(conversions)
         yield from packer.packs()
+
+    def _conversions(self, conversions: dict[str, list]) -> Iterator[beam.pvalue.TaggedOutput]:
+        for app_id, entries in conversions.items():
+            if self._keyed is None:  # JSON bytes: a cheap coder; and the copies' time span
+                times = [entry[1] for entry in entries]
+                yield beam.pvalue.TaggedOutput(CONVERSIONS, (app_id, orjson.dumps(entries), min(times), max(times)))
+                continue
+            groups = ConversionPacker(*self._keyed)
+            for entry in entries:
+                groups.add(entry)
+            for (shard, index), pack in groups.packs():
+                yield beam.pvalue.TaggedOutput(CONVERSIONS, ((app_id, shard, index), pack))
 
 
 class _MapMessages(beam.PTransform):
@@ -216,13 +232,21 @@ class MapArchiveChunks(_MapMessages):
     :class:`transforms.archives.ReadArchiveChunks`); the main output holds ``(shard, pack)``
     elements (:class:`CopyPacker`, ``dedup_shards`` shards of the event id), the copies' dedup
     time being their event time; a raw message rides on its row (``attach_raw``); the
-    conversions go to ``CONVERSIONS`` for the event-time replay."""
+    conversions go to ``CONVERSIONS``, packed per app, or per group of the ``keyed`` plan."""
 
-    def __init__(self, settings: ImportSettings, dedup_shards: int, *, keep_raw: bool = True) -> None:
+    def __init__(
+        self,
+        settings: ImportSettings,
+        dedup_shards: int,
+        *,
+        keep_raw: bool = True,
+        keyed: KeyedPlan | None = None,
+    ) -> None:
         super().__init__()
         self._settings = settings
         self._dedup_shards = dedup_shards
         self._keep_raw = keep_raw
+        self._keyed = None if keyed is None else (micros_in(keyed.bucket), keyed.shards)
 
     def _fn(self) -> _MapMessagesFn:
-        return _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw)
+        return _MapArchiveChunksFn(self._settings, self._dedup_shards, self._keep_raw, self._keyed)

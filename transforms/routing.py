@@ -11,7 +11,8 @@ stateful step on their publish time, then attributed in arrival order (``Attribu
 :class:`RouteArchiveChunks` (the backfill): chunks of archive lines (``MapArchiveChunks``),
 deduplicated in shard groups on their event time (``DropDuplicateCopies``); attribution is
 decided in event-time order from the touches and the mapping's compact conversion packs
-(``AttributionDecisions``), and the dedup sets each kept row's columns as it emits it. Both
+(``AttributionDecisions``: per app in memory, or per identity key for a large archive), and
+the decisions join their rows in the dedup's shard groups. Both
 count outcomes per minute and return the same tables (``_Route._tables``).
 
 The jobs, the benchmark and the tests run these composites; sinks are attached at the edge
@@ -29,13 +30,14 @@ import apache_beam as beam
 
 from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY
 from domain.import_stats import StatKey, row_key
+from domain.keyed_replay import KeyedPlan
 from domain.mapping import ImportSettings
 from schemas.reasons import Outcome
 from schemas.tables import EVENTS, IMPORT_STATS, REJECTED_EVENTS
 from schemas.tables import TOUCHES as TOUCHES_TABLE
-from transforms.backfill_attribution import DecideInEventTimeOrder, WithDecisions
+from transforms.backfill_attribution import AttributeBackfill
 from transforms.counting import DEFAULT_STATS_FLUSH_SECONDS, CountOutcomesPerMinute
-from transforms.dedup import DropDuplicateCopies, DropDuplicates
+from transforms.dedup import DropDuplicates
 from transforms.map_messages import MapArchiveChunks, MapSegmentMessages
 from transforms.streaming_attribution import AttributeEvents
 from transforms.tags import CONVERSIONS, COUNTS, RAW, REJECTED, TOUCHES
@@ -120,9 +122,11 @@ class RouteArchiveChunks(_Route):
     :class:`RouteSegmentMessages`.
 
     Copies are grouped by ``dedup_shards`` shards of the event id and deduplicated on their
-    event time; attribution is decided in event-time order and applied as dedup emits each kept
-    row; the counts are written once, at the end. ``keep_raw``: imported rows carry their raw
-    message (for a sink that refuses single rows). ``read_touches`` as for the streaming route.
+    event time; attribution is decided in event-time order (in memory per app, or with
+    ``keyed`` per identity key: :class:`transforms.backfill_attribution.AttributeBackfill`) and
+    joined to the kept rows in the dedup's groups; the counts are written once, at the end.
+    ``keep_raw``: imported rows carry their raw message (for a sink that refuses single rows).
+    ``read_touches`` as for the streaming route.
     """
 
     def __init__(
@@ -133,6 +137,7 @@ class RouteArchiveChunks(_Route):
         *,
         keep_raw: bool = True,
         read_touches: beam.PTransform | None = None,
+        keyed: KeyedPlan | None = None,
     ) -> None:
         super().__init__()
         self._settings = settings
@@ -140,19 +145,15 @@ class RouteArchiveChunks(_Route):
         self._dedup_shards = dedup_shards
         self._keep_raw = keep_raw
         self._read_touches = read_touches
+        self._keyed = keyed
 
     def expand(self, chunks):
         mapped = chunks | "MapSegmentMessages" >> MapArchiveChunks(
-            self._settings, self._dedup_shards, keep_raw=self._keep_raw
+            self._settings, self._dedup_shards, keep_raw=self._keep_raw, keyed=self._keyed
         )
-        decisions = {
-            "touches": mapped[TOUCHES],
-            "conversions": mapped[CONVERSIONS],
-        } | "AttributionDecisions" >> DecideInEventTimeOrder(self._settings.windows, read_touches=self._read_touches)
-        deduped = mapped.mapped | "DeduplicateEvents" >> DropDuplicateCopies(
-            self._dedup_window,
-            stat_key=_dedup_stat,
-            kept=WithDecisions(),
-            side_input=beam.pvalue.AsList(decisions),
+        attribution = AttributeBackfill(
+            self._settings.windows, self._dedup_shards, keyed=self._keyed, read_touches=self._read_touches
         )
+        found = {"touches": mapped[TOUCHES], "conversions": mapped[CONVERSIONS]} | "AttributionDecisions" >> attribution
+        deduped = mapped.mapped | "DeduplicateEvents" >> attribution.dedup(found, self._dedup_window, _dedup_stat)
         return self._tables(mapped, deduped, deduped.unique, mapped[TOUCHES], None)

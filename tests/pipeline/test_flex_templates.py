@@ -52,6 +52,8 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "max_payload_bytes": ("2097152", "1MB"),
     "dedup_window": ("15m", "off"),
     "dedup_shards": ("1024", "0"),
+    "attribution_plan": ("keyed", "per_key"),
+    "attribution_bucket_hours": ("6", "0"),
     "insert_buffering_seconds": ("2.5", "5s"),
     "stats_flush_seconds": ("30", "0.5"),
     "max_touches_per_key": ("128", "-1"),

@@ -45,3 +45,27 @@ def click(at: datetime, *, campaign: str = "spring", impression: bool = False, *
 def purchase(at: datetime = CONVERSION_AT, **identity: Any) -> dict[str, Any]:
     properties = {"revenue": 10, "currency": "USD", **identity.pop("properties", {})}
     return message("Order Completed", at, properties=properties, **identity)
+
+
+def event_time_reference(lines: list[bytes], settings: Any, now: datetime) -> dict[str, dict[str, Any]]:
+    """``map --attribute`` over the lines in event-time order (a touch first at equal times,
+    then by id): each attributed event's columns, by event id (its first copy's)."""
+    from beam_jobs.cli import map_message
+    from domain.attribution import AttributionState
+    from domain.mapping import process_message
+    from domain.touches import ATTRIBUTION_COLUMNS
+
+    timed = []
+    for data in lines:
+        outcome = process_message(data, None, None, settings, now)
+        if outcome.touch is not None:
+            timed.append(((outcome.touch.timestamp, 0, outcome.touch.id), data))
+        elif outcome.row is not None and outcome.event_time is not None:
+            timed.append(((outcome.event_time, 1, outcome.row["id"]), data))
+    state, decided = AttributionState(), {}
+    for _, data in sorted(timed, key=lambda item: item[0]):
+        result, _ = map_message(data, None, settings, now, attribution=state)
+        row = result.row
+        if row is not None and row["attributed"] and row["id"] not in decided:
+            decided[row["id"]] = {column: row[column] for column in ATTRIBUTION_COLUMNS}
+    return decided

@@ -11,14 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
-from beam_jobs.cli import map_message
-from domain.attribution import AttributionState
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
 from domain.replay import DecisionTable, key_text, replay_candidates, replay_decisions, replay_entry
 from domain.timestamps import micros_of
-from domain.touches import ATTRIBUTION_COLUMNS, identity_keys
-from tests.support.attribution import IDFA, NOW, click, ios, message, purchase, web
+from domain.touches import identity_keys
+from tests.support.attribution import IDFA, NOW, click, event_time_reference, ios, message, purchase, web
 from tools.attribution_sample import attribution_sample
 from tools.samples import generate_corpus
 
@@ -45,22 +43,7 @@ def _replay_input(lines: list[bytes], pack_size: int = 7) -> tuple[dict[str, lis
 
 
 def _reference(lines: list[bytes]) -> dict[str, dict[str, Any]]:
-    """``map --attribute`` over the lines in event-time order (a touch first at equal times,
-    then by id): each attributed event's columns (once per event id, its first copy)."""
-    timed = []
-    for data in lines:
-        outcome = process_message(data, None, None, SETTINGS, NOW)
-        if outcome.touch is not None:
-            timed.append(((outcome.touch.timestamp, 0, outcome.touch.id), data))
-        elif outcome.row is not None and outcome.event_time is not None:
-            timed.append(((outcome.event_time, 1, outcome.row["id"]), data))
-    state, decided = AttributionState(), {}
-    for _, data in sorted(timed, key=lambda item: item[0]):
-        result, _ = map_message(data, None, SETTINGS, NOW, attribution=state)
-        row = result.row
-        if row is not None and row["attributed"] and row["id"] not in decided:
-            decided[row["id"]] = {column: row[column] for column in ATTRIBUTION_COLUMNS}
-    return decided
+    return event_time_reference(lines, SETTINGS, NOW)
 
 
 def _replayed(lines: list[bytes]) -> dict[str, dict[str, Any]]:

@@ -140,3 +140,20 @@ def test_auto_dedup_shards_follow_the_archive_size(tmp_path):
     assert dedup_shards("64", [str(small)]) == 64
     with pytest.raises(ValueError):
         dedup_shards("0", [str(small)])
+
+
+def test_the_attribution_plan_is_in_memory_for_a_small_archive_and_keyed_for_a_large_one(tmp_path):
+    from datetime import timedelta
+
+    from beam_jobs.backfill import attribution_plan
+    from domain.keyed_replay import KeyedPlan
+
+    day = timedelta(days=1)
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(b"{}\n" * 1000)
+    with (tmp_path / "big.jsonl").open("wb") as big:  # ~12M events (a sparse file: its size only)
+        big.truncate(12_000_000 * 1_100)
+    assert attribution_plan("auto", [str(small)], day) is None  # in memory
+    assert attribution_plan("auto", [str(tmp_path / "big.jsonl")], day) == KeyedPlan(12, day)
+    assert attribution_plan("keyed", [str(small)], timedelta(hours=6)) == KeyedPlan(1, timedelta(hours=6))
+    assert attribution_plan("in_memory", [str(tmp_path / "big.jsonl")], day) is None
