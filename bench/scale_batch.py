@@ -7,27 +7,27 @@ Prints one line:
 ``SCALE_BATCH backfill_ev_s_200k=A backfill_ev_s_1m=B largest_group_200k=C largest_group_1m=D
 export_rows_s_core=E export_workers=F``
 
-- A, B: the backfill's graph (stage (c) of ``bench/run.py``: ``ReadArchiveChunks`` ->
-  ``RouteArchiveChunks`` with the job's ``--dedup_shards=auto``, every table's rows counted
-  instead of written) on the FnApiRunner, one worker pinned to one core, over a generated
+- A, B: the backfill's graph with its keyed attribution plan (``ReadArchiveChunks`` ->
+  ``RouteArchiveChunks`` with the job's ``--dedup_shards=auto`` and
+  ``--attribution_plan=keyed``, every table's rows counted instead of written; stage (c) of
+  ``bench/run.py`` runs the in-memory plan the job picks for 200k events) on the FnApiRunner, one worker pinned to one core, over a generated
   corpus of 200k and of 1M lines (1M: five generated corpora of 200k, each with its own users,
   so that a bigger archive has more users rather than busier ones), each in a fresh
   interpreter; events per second, wall time including start-up. Both hold the same very active
-  user (``generate_hot_user``: 10k lines, the same at both sizes) and one app holds every event (archive lines carry no
-  ``branch_key``: the default app takes them all, more than rules §11's 80%).
-- C, D: the most values any one group of the backfill's attribution received (the
-  distribution ``attribution_group_values``), at 200k and at 1M. The backfill still replays
-  each app in one group (its touches and one pack of conversions per archive chunk), so D
-  grows with the archive; the keyed form (branch ``issue-28``) is not landed: it cut the
-  group to one user's bucket but ran stage (c) about 3x slower.
+  user (``generate_hot_user``: 10k lines, the same at both sizes) and one app holds every
+  event (archive lines carry no ``branch_key``: the default app takes them all, more than rules §11's 80%).
+- C, D: the most entries one identity key had in one group of the keyed attribution (its
+  conversions, touches and links in one time bucket: the distribution
+  ``attribution_group_values``), at 200k and at 1M: a group may grow with one user's activity,
+  never with the app or the archive.
 - E: the Daily Export's per-row work, on one core: rows shaped as a shard's query returns
   them, formatted into CSV text (``export_cells`` through one CSV writer per file, as
   ``ExportShard`` writes them); rows per second.
 - F: the work items one app-day of 1M rows is read, formatted and written in
   (``export_shards``: each its own query and files, spread over the workers).
 
-Targets (issue 28): B >= 0.85 x A, D <= 1.2 x C, E >= 2 x the export before issue 28
-(29.9k rows/s measured the same way), F >= 5.
+Targets: B >= 0.85 x A, D <= 1.2 x C, E >= 2 x the export's first form (29.9k rows/s
+measured the same way), F >= 5.
 """
 
 from __future__ import annotations
