@@ -33,6 +33,7 @@ COMPILED_MODULES = [
     "domain/touches.py",
     "domain/replay.py",
     "domain/keyed_replay.py",
+    "domain/export_files.py",
     "domain/_fast.pyx",  # C forms of hot helpers; domain/_slow.py is its pure twin
 ]
 
