@@ -31,12 +31,13 @@ restarted job knows it too.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NamedTuple
 
 import apache_beam as beam
-from apache_beam.coders import BytesCoder, PickleCoder
+import orjson
+from apache_beam.coders import BytesCoder, Coder, TupleCoder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
@@ -44,7 +45,7 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
 from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY, Candidate, KeyTouches, choose, links_of
-from domain.timestamps import micros_in, micros_of, parse_timestamp
+from domain.timestamps import micros_in, micros_of, moment_of, parse_timestamp
 from domain.touches import LINK_SOURCE, Touch, Windows, identity_keys
 from schemas.reasons import METRICS_NAMESPACE
 from transforms.touches_table import TouchesToRead
@@ -116,6 +117,56 @@ class RawToDecide(NamedTuple):
     fields: dict[str, Any]
 
 
+def _candidates_out(candidates: tuple[Candidate, ...] | None) -> list[Any] | None:
+    return None if candidates is None else [[c.touch.packed(), c.kind, c.linked] for c in candidates]
+
+
+def _candidates_in(values: list[Any] | None) -> tuple[Candidate, ...] | None:
+    return None if values is None else tuple(Candidate(Touch.unpacked(t), kind, linked) for t, kind, linked in values)
+
+
+def _touches_in(values: list[Any]) -> tuple[Touch, ...]:
+    return tuple(Touch.unpacked(packed) for packed in values)
+
+
+# Each message as JSON values, by kind: its fields with touches packed (``Touch.packed``) and
+# times in microseconds. The kind's number is its index here (append, never reorder: state
+# written by a running job holds these numbers).
+_MESSAGES: tuple[tuple[type, Callable[[Any], list[Any]], Callable[[list[Any]], Any]], ...] = (
+    (TouchAt, lambda m: [m.touch.packed(), m.taught_by], lambda v: TouchAt(Touch.unpacked(v[0]), v[1])),
+    (ConversionAt, lambda m: [m.event_id, micros_of(m.when), m.key_count],
+     lambda v: ConversionAt(v[0], moment_of(v[1]), v[2])),
+    (DirectFound, lambda m: [m.app_id, m.key, [t.packed() for t in m.touches], micros_of(m.when), m.key_count],
+     lambda v: DirectFound(v[0], tuple(v[1]), _touches_in(v[2]), moment_of(v[3]), v[4])),
+    (LinkLookup, lambda m: [m.event_id, micros_of(m.when), m.key_count, _candidates_out(m.direct)],
+     lambda v: LinkLookup(v[0], moment_of(v[1]), v[2], _candidates_in(v[3]))),
+    (LinkedFound, lambda m: [m.key, [t.packed() for t in m.touches], m.key_count, _candidates_out(m.direct)],
+     lambda v: LinkedFound(tuple(v[0]), _touches_in(v[1]), v[2], _candidates_in(v[3]))),
+    (RowToDecide, lambda m: [m.row], lambda v: RowToDecide(v[0])),
+    (RawToDecide, lambda m: [m.fields], lambda v: RawToDecide(v[0])),
+)  # fmt: skip
+_KIND = {message_type: kind for kind, (message_type, _, _) in enumerate(_MESSAGES)}
+
+
+class MessageCoder(Coder):
+    """The attribution stages' messages in keyed state: compact JSON (``[kind, *fields]``),
+    deterministic, never a pickle."""
+
+    def encode(self, value: Any) -> bytes:
+        kind = _KIND[type(value)]
+        return orjson.dumps([kind, *_MESSAGES[kind][1](value)])
+
+    def decode(self, encoded: bytes) -> Any:
+        kind, *values = orjson.loads(encoded)
+        return _MESSAGES[kind][2](values)
+
+    def is_deterministic(self) -> bool:
+        return True
+
+    def to_type_hint(self) -> Any:
+        return Any
+
+
 ByIdentity = tuple[IdentityKey, Any]  # (identity key, TouchAt | ConversionAt | LinkLookup)
 ByEvent = tuple[str, Any]  # (event id, DirectFound | LinkedFound | RowToDecide | RawToDecide)
 
@@ -148,7 +199,7 @@ class _KeyedTouchesFn(beam.DoFn):
     (:class:`KeyTouches`), the conversions waiting for the start-up read, and their timers."""
 
     STORE = ReadModifyWriteStateSpec("store", BytesCoder())  # KeyTouches.to_bytes: compact, deterministic
-    WAITING = BagStateSpec("waiting", PickleCoder())
+    WAITING = BagStateSpec("waiting", TupleCoder((MessageCoder(), VarIntCoder())))  # (message, micros)
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
     GATE = TimerSpec("gate", TimeDomain.WATERMARK)
     # The stages whose gate opened in this process, by stage: once a gate timer fired, the
@@ -266,7 +317,7 @@ class _FirstHopFn(beam.DoFn):
     """Stage 2, keyed by event id: once every key has answered, the first-hop touch (the best
     direct one) is taught under the conversion's other keys, and each key is asked for links."""
 
-    FOUND = BagStateSpec("found", PickleCoder())
+    FOUND = BagStateSpec("found", MessageCoder())
 
     def __init__(self, windows: dict[str, Windows]) -> None:
         self._windows = windows
@@ -298,7 +349,7 @@ class _DecideFn(beam.DoFn):
     A raw message whose row never comes (a repeat that dedup dropped) is cleared ``raw_ttl``
     after it came, by a timer; so is one that comes after its row was decided."""
 
-    PARTS = BagStateSpec("parts", PickleCoder())
+    PARTS = BagStateSpec("parts", MessageCoder())
     ORPHANS = TimerSpec("orphans", TimeDomain.WATERMARK)
 
     def __init__(self, windows: dict[str, Windows], raw: bool, raw_ttl: timedelta) -> None:
