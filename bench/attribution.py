@@ -5,9 +5,9 @@
 - decision: the in-memory state (``AttributionState.attribute``, what every stage's decision
   calls) over conversions of the benchmark corpus, with the attribution sample's touches and
   links in the state: microseconds per conversion, one core.
-- state: the encoded size (Beam's PickleCoder, as the stateful stages store them) of one touch
-  in DirectTouches, one link in LinkedTouches, and one event's transient entries in FirstHop
-  and Decide.
+- state: the encoded size, as the stateful stages store them, of one touch in DirectTouches
+  and one link in LinkedTouches (``KeyTouches.to_bytes``), one key (Beam's key coder), and
+  one event's transient entries in FirstHop and Decide (``MessageCoder``).
 - table touches: the memory of one touch read back from the ``touches`` table (a ``Touch``
   made from its row, what the jobs' side input or replay holds), measured with tracemalloc.
 """
@@ -20,14 +20,15 @@ import time
 import tracemalloc
 from datetime import UTC, datetime
 
-from apache_beam.coders import PickleCoder
+from apache_beam.coders import FastPrimitivesCoder
 
-from domain.attribution import AttributionState, Candidate, choose
+from domain.attribution import AttributionState, Candidate, KeyTouches, choose
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
 from domain.touches import Touch, identity_keys
 from tools.attribution_sample import attribution_sample
 from tools.samples import generate_corpus
+from transforms.streaming_attribution import DirectFound, MessageCoder, RowToDecide
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,15 +61,15 @@ def main(argv: list[str] | None = None) -> None:
         choose(with_touch, now, windows)
     choose_us = (time.perf_counter() - started) / 20_000 * 1e6
 
-    coder = PickleCoder()
-    touch_bytes = statistics.median(len(coder.encode(touch)) for touch in touches)
-    link_bytes = statistics.median(len(coder.encode((touch, "0" * 32))) for touch in touches)
+    coder, key_coder = MessageCoder(), FastPrimitivesCoder().as_deterministic_coder("key")
+    touch_bytes = statistics.median(len(KeyTouches([(touch, None)]).to_bytes()) for touch in touches)
+    link_bytes = statistics.median(len(KeyTouches([(touch, "0" * 32)]).to_bytes()) for touch in touches)
     key_bytes = statistics.median(
-        len(coder.encode(("local-app", key))) for keys, _ in conversions[:1000] for key in keys
+        len(key_coder.encode(("local-app", key))) for keys, _ in conversions[:1000] for key in keys
     )
-    first_hop = statistics.median(len(coder.encode(("local-app", key, [], now, len(keys))))
+    first_hop = statistics.median(len(coder.encode(DirectFound("local-app", key, (), now, len(keys))))
                                   for keys, _ in conversions[:1000] for key in keys)  # fmt: skip
-    decide = statistics.median(len(coder.encode(("r", row))) for row in rows[:1000])
+    decide = statistics.median(len(coder.encode(RowToDecide(row))) for row in rows[:1000])
     table_rows = [touch.row(now) for touch in touches]
     tracemalloc.start()
     held = [Touch.from_row(row) for row in table_rows]
