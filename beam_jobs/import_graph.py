@@ -14,6 +14,7 @@ by name on ``--update`` (dataflow/README.md).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
@@ -30,6 +31,16 @@ from transforms.routing import RouteArchiveChunks, RouteSegmentMessages
 from transforms.sinks import DEFAULT_BUFFERING_SECONDS, WriteEventRows, WriteTableRows, rows_carry_raw_message
 from transforms.touches_table import ReadTouchesTable, TailTouchesTable
 from transforms.webhooks import DeliverWebhooks, PublishFeed, RatesSource
+
+
+def _tail_touches(
+    project: str, dataset: str, settings: ImportSettings, client: Any, refresh_seconds: int
+) -> TailTouchesTable | None:
+    """The streaming job's periodic read of the touches loaded since it started (0: none)."""
+    if refresh_seconds <= 0:
+        return None
+    horizon = {app: w.longest + (settings.max_event_age or timedelta(0)) for app, w in settings.windows.items()}
+    return TailTouchesTable(project, dataset, timedelta(seconds=refresh_seconds), horizon, test_client=client)
 
 
 def import_messages(
@@ -51,8 +62,8 @@ def import_messages(
 
     Streaming: Pub/Sub messages. Batch (``dedup_shards`` set): chunks of archive lines, their
     copies grouped by that many shards of the event id for the dedup; attributed in memory per
-    app, or by the ``keyed`` plan. Both read back the
-    ``touches`` table for attribution unless ``--read_touches_table=false``. ``feeds`` (the
+    app, or by the ``keyed`` plan. Both read back the ``touches`` table for attribution unless
+    ``--read_touches_table=false``. ``feeds`` (the
     streaming job): imported events also go to the apps' webhook subscriptions, if any, and
     to ``feed_topic`` when given. (A backfill does not replay history to webhooks.)
     """
@@ -62,7 +73,6 @@ def import_messages(
     # Only set when BIGQUERY_EMULATOR_HOST is: production uses Beam's own clients.
     client = emulator_client(project)
     buffering = insert_buffering_seconds
-
     keep_raw = rows_carry_raw_message(opts.bq_write_method)
     read_touches = (
         ReadTouchesTable(project, opts.dataset, test_client=client, links=True)
@@ -79,27 +89,14 @@ def import_messages(
             read_touches=read_touches,
             stats_flush_seconds=stats_flush_seconds,
             max_touches_per_key=max_touches_per_key,
-            tail_touches=(
-                TailTouchesTable(
-                    project,
-                    opts.dataset,
-                    timedelta(seconds=touches_refresh_seconds),
-                    {app: w.longest + (settings.max_event_age or timedelta(0)) for app, w in settings.windows.items()},
-                    test_client=client,
-                )
-                if touches_refresh_seconds > 0 and read_touches is not None
-                else None
-            ),
+            tail_touches=_tail_touches(project, opts.dataset, settings, client, touches_refresh_seconds)
+            if read_touches is not None
+            else None,
         )
     else:  # (a batch run writes its counts once, at its end)
         stats_flush = None
         route = RouteArchiveChunks(
-            settings,
-            dedup_window,
-            dedup_shards,
-            keep_raw=keep_raw,
-            read_touches=read_touches,
-            keyed=keyed,
+            settings, dedup_window, dedup_shards, keep_raw=keep_raw, read_touches=read_touches, keyed=keyed
         )
     routed = messages | "RouteSegmentMessages" >> route
     refused = routed[EVENTS] | "WriteEvents" >> WriteEventRows(

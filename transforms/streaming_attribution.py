@@ -30,10 +30,11 @@ restarted job knows it too.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import apache_beam as beam
 import orjson
@@ -59,7 +60,15 @@ IdentityKey = tuple[str, tuple[str, str]]
 # --------------------------------------------------------------------------- the messages
 
 
-class TouchAt(NamedTuple):
+class AttributionMessage:
+    """What the stages send each other (the classes below): Beam encodes them with
+    :class:`MessageCoder`, deterministic JSON, in the stages' inputs and their state."""
+
+    __slots__ = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TouchAt(AttributionMessage):
     """A touch for a key's state: a direct one (``taught_by`` None), or a link taught by the
     conversion ``taught_by``."""
 
@@ -67,7 +76,8 @@ class TouchAt(NamedTuple):
     taught_by: str | None = None
 
 
-class ConversionAt(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConversionAt(AttributionMessage):
     """A conversion asking one of its keys for the direct touches it could use."""
 
     event_id: str
@@ -75,7 +85,8 @@ class ConversionAt(NamedTuple):
     key_count: int
 
 
-class DirectFound(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class DirectFound(AttributionMessage):
     """What one key held for a conversion, on its way to the conversion's first hop."""
 
     app_id: str
@@ -85,7 +96,8 @@ class DirectFound(NamedTuple):
     key_count: int
 
 
-class LinkLookup(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class LinkLookup(AttributionMessage):
     """A conversion asking one of its keys for links; one of them carries the conversion's
     direct candidates on to Decide (``direct``, else None)."""
 
@@ -95,7 +107,8 @@ class LinkLookup(NamedTuple):
     direct: tuple[Candidate, ...] | None
 
 
-class LinkedFound(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class LinkedFound(AttributionMessage):
     """The links one key held for a conversion (and, from one key, its direct candidates)."""
 
     key: tuple[str, str]
@@ -104,13 +117,15 @@ class LinkedFound(NamedTuple):
     direct: tuple[Candidate, ...] | None
 
 
-class RowToDecide(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class RowToDecide(AttributionMessage):
     """The conversion's events row, waiting for its decision."""
 
     row: dict[str, Any]
 
 
-class RawToDecide(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class RawToDecide(AttributionMessage):
     """The raw message of an imported copy (its dead letter's, should BigQuery refuse the row):
     it comes straight from the mapping, not through dedup, and joins its row at Decide."""
 
@@ -149,8 +164,8 @@ _KIND = {message_type: kind for kind, (message_type, _, _) in enumerate(_MESSAGE
 
 
 class MessageCoder(Coder):
-    """The attribution stages' messages in keyed state: compact JSON (``[kind, *fields]``),
-    deterministic, never a pickle."""
+    """The attribution stages' messages, between the stages and in their state: compact JSON
+    (``[kind, *fields]``), deterministic, never a pickle."""
 
     def encode(self, value: Any) -> bytes:
         kind = _KIND[type(value)]
@@ -164,11 +179,14 @@ class MessageCoder(Coder):
         return True
 
     def to_type_hint(self) -> Any:
-        return Any
+        return AttributionMessage
 
 
-ByIdentity = tuple[IdentityKey, Any]  # (identity key, TouchAt | ConversionAt | LinkLookup)
-ByEvent = tuple[str, Any]  # (event id, DirectFound | LinkedFound | RowToDecide | RawToDecide)
+beam.coders.registry.register_coder(AttributionMessage, MessageCoder)
+
+
+ByIdentity = tuple[IdentityKey, AttributionMessage]  # (identity key, TouchAt | ConversionAt | LinkLookup)
+ByEvent = tuple[str, AttributionMessage]  # (event id, DirectFound | LinkedFound | RowToDecide | RawToDecide)
 
 # Runners keep a timer's time in milliseconds (Beam's portable timers): a timer meant to fire
 # strictly after a moment is set at the next whole millisecond, else it fires at the moment
@@ -407,15 +425,18 @@ def _fan_out_touch_row(row: dict[str, Any]) -> Iterator[ByIdentity]:
 
 
 def _is_link(element: ByIdentity) -> bool:
-    return element[1].taught_by is not None
+    message = element[1]
+    return isinstance(message, TouchAt) and message.taught_by is not None
 
 
 def _is_touch(element: ByIdentity) -> bool:
-    return type(element[1]) is TouchAt and element[1].taught_by is None
+    message = element[1]
+    return isinstance(message, TouchAt) and message.taught_by is None
 
 
 def _link_row(element: ByIdentity) -> dict[str, Any]:
     (_, key), message = element
+    assert isinstance(message, TouchAt) and message.taught_by is not None
     return message.touch.link_row(key, message.taught_by, datetime.now(UTC))
 
 

@@ -18,6 +18,7 @@ from apache_beam.transforms.window import TimestampedValue
 from beam_jobs.cli import map_message
 from domain.attribution import AttributionState
 from domain.config import load_config
+from domain.keyed_replay import KeyedPlan
 from domain.mapping import ImportSettings, process_message
 from domain.timestamps import micros_of, parse_timestamp
 from domain.touches import ATTRIBUTION_COLUMNS, Windows
@@ -213,13 +214,14 @@ def test_touches_read_from_the_table_attribute_as_if_they_had_arrived_first():
     pipeline.run().wait_until_finish()
 
     expected = reference([(doc, None) for doc in _in_event_time_order(docs)])
-    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"]))
     lines = [orjson.dumps(doc) for doc in reversed(rest)]
-    routed = (pipeline | beam.Create([lines[:4], lines[4:]])
-              | RouteArchiveChunks(SETTINGS, timedelta(minutes=10), 4,
-                                     read_touches=_InMemoryTouchesTable(table)))  # fmt: skip
-    assert_that(routed[EVENTS], lambda rows: _check(_columns(rows), expected))
-    pipeline.run().wait_until_finish()
+    for keyed in (None, KeyedPlan(2, timedelta(hours=6))):  # the backfill's two plans
+        pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"]))
+        routed = (pipeline | beam.Create([lines[:4], lines[4:]])
+                  | RouteArchiveChunks(SETTINGS, timedelta(minutes=10), 4, keyed=keyed,
+                                       read_touches=_InMemoryTouchesTable(table)))  # fmt: skip
+        assert_that(routed[EVENTS], lambda rows: _check(_columns(rows), expected))
+        pipeline.run().wait_until_finish()
 
 
 def test_the_jobs_read_the_touches_their_conversions_could_use():
