@@ -51,9 +51,9 @@ AUTO = "auto"
 DEFAULT_ATTRIBUTION_BUCKET_HOURS = 24
 # --attribution_plan=auto: an archive of up to this many events (estimated) is attributed in
 # memory, one group per app (about 1 GB for a worker at its bound); a larger one by the keyed
-# plan, with one key shard per ~1M events (a group holds its shard's conversions of one bucket).
+# plan, with one key shard per ~200k events (a group holds its shard's conversions of one bucket).
 IN_MEMORY_MAX_EVENTS = 5_000_000
-EVENTS_PER_ATTRIBUTION_SHARD = 1_000_000
+EVENTS_PER_ATTRIBUTION_SHARD = 200_000
 PLANS = (AUTO, "in_memory", "keyed")
 
 
