@@ -154,6 +154,7 @@ def test_the_attribution_plan_is_in_memory_for_a_small_archive_and_keyed_for_a_l
     with (tmp_path / "big.jsonl").open("wb") as big:  # ~12M events (a sparse file: its size only)
         big.truncate(12_000_000 * 1_100)
     assert attribution_plan("auto", [str(small)], day) is None  # in memory
-    assert attribution_plan("auto", [str(tmp_path / "big.jsonl")], day) == KeyedPlan(60, day)  # one key shard per ~200k events
+    # Keyed above ~5M events, one key shard per ~200k events.
+    assert attribution_plan("auto", [str(tmp_path / "big.jsonl")], day) == KeyedPlan(60, day)
     assert attribution_plan("keyed", [str(small)], timedelta(hours=6)) == KeyedPlan(1, timedelta(hours=6))
     assert attribution_plan("in_memory", [str(tmp_path / "big.jsonl")], day) is None
