@@ -79,3 +79,36 @@ def test_running_the_same_backfill_twice_adds_no_rows_to_the_dedup_view(bq_clien
     deduped = next(iter(bq_client.query(f"SELECT COUNT(*) FROM {view} WHERE {ALL_TIME}").result()))[0]
     assert raw_rows == 2 * first  # the raw table holds both runs ...
     assert deduped == first  # ... the view one row per event id
+
+
+def test_both_attribution_plans_write_the_same_attributed_rows(bq_client, fresh_dataset, tmp_path):
+    """The backfill job with ``--attribution_plan=in_memory`` and with ``keyed`` (what a large
+    archive gets) writes the same attribution columns, on the attribution sample (every kind of
+    touch, links across platforms, windows)."""
+    from adapters.provision import provision_tables
+    from domain.touches import ATTRIBUTION_COLUMNS
+    from tools.attribution_sample import attribution_sample
+
+    sample = attribution_sample(NOW, instances=2)
+    path = tmp_path / "sample.jsonl"
+    path.write_bytes(b"".join(m.data + b"\n" for phase in reversed(sample.phases) for m in phase))
+    keyed_dataset = f"{fresh_dataset}_keyed"
+    provision_tables(bq_client, keyed_dataset)
+    columns = ", ".join(ATTRIBUTION_COLUMNS)
+    decided = {}
+    for plan, dataset in (("in_memory", fresh_dataset), ("keyed", keyed_dataset)):
+        backfill.run(
+            [
+                "--runner=FnApiRunner",
+                "--direct_num_workers=1",
+                "--project=local-project",
+                f"--dataset={dataset}",
+                f"--input={path}",
+                f"--attribution_plan={plan}",
+                "--attribution_bucket_hours=6",
+            ]
+        )
+        query = f"SELECT id, {columns} FROM `local-project.{dataset}.events` WHERE attributed ORDER BY id"
+        decided[plan] = [dict(row) for row in bq_client.query(query).result()]
+    assert len(decided["in_memory"]) >= 10  # touches of every kind were found
+    assert decided["keyed"] == decided["in_memory"]
