@@ -12,8 +12,9 @@ stateful step on their publish time, then attributed in arrival order (``Attribu
 deduplicated in shard groups on their event time (``DropDuplicateCopies``); attribution is
 decided in event-time order from the touches and the mapping's compact conversion packs
 (``AttributionDecisions``: per app in memory, or per identity key for a large archive), and
-the decisions join their rows in the dedup's shard groups. Both
-count outcomes per minute and return the same tables (``_Route._tables``).
+the dedup sets each kept row's columns as it emits it (from a side input, or from the
+decisions joined in its shard groups). Both count outcomes per minute and return the same
+tables (``_Route._tables``).
 
 The jobs, the benchmark and the tests run these composites; sinks are attached at the edge
 (``beam_jobs/import_graph.py``, which also holds the one switch between them), and the one
