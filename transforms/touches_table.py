@@ -4,8 +4,8 @@
         --> touches rows of that app (and links, for the streaming job)
 
 The attribution composites say which touches they need (``AttributeEvents``: an app's
-touches usable by a conversion published from the job's start; ``DecideInEventTimeOrder``:
-those usable by the archive's conversions); this step reads them, in parallel: the range is
+touches usable by a conversion published from the job's start; ``AttributeBackfill``: those
+usable by the archive's conversions); this step reads them, in parallel: the range is
 split per day and hash shard of the touch id (``adapters.touches_table``), the splits spread
 over the workers, and each is read page by page: no worker holds more than a split, whatever
 the table holds. The queries are issued from DoFns like the Daily Export's reads, so that the

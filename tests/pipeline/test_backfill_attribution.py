@@ -1,7 +1,7 @@
-"""The backfill's keyed attribution (``DecideInEventTimeOrder``, rules §11) decides every event as
-``map --attribute`` does in event-time order, on a generated corpus with a very active user,
-whatever the time bucket of its identity groups; a smaller bucket holds a smaller group;
-placeholder ids key nothing."""
+"""The backfill's keyed attribution (``AttributeBackfill`` with a ``KeyedPlan``, rules §11)
+decides every event as ``map --attribute`` does in event-time order, on a generated corpus with
+a very active user, whatever the time bucket of its identity groups; a smaller bucket holds a
+smaller group; placeholder ids key nothing."""
 
 from __future__ import annotations
 
