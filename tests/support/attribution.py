@@ -69,3 +69,29 @@ def event_time_reference(lines: list[bytes], settings: Any, now: datetime) -> di
         if row is not None and row["attributed"] and row["id"] not in decided:
             decided[row["id"]] = {column: row[column] for column in ATTRIBUTION_COLUMNS}
     return decided
+
+
+def replay_chunks(
+    lines: list[bytes], settings: Any, now: datetime, chunk_size: int = 7
+) -> tuple[dict[str, list[Any]], dict[str, list[list[Any]]]]:
+    """Per app: the touches the backfill's mapping step would emit, and its conversions'
+    ``replay_entry`` entries in chunks of ``chunk_size`` (as chunks of archive lines give)."""
+    from domain.mapping import process_message
+    from domain.replay import replay_entry
+    from domain.timestamps import micros_of
+
+    touches: dict[str, list[Any]] = {}
+    entries: dict[str, list[Any]] = {}
+    for data in lines:
+        outcome = process_message(data, None, None, settings, now)
+        if outcome.touch is not None:
+            touches.setdefault(outcome.touch.app_id, []).append(outcome.touch)
+        elif outcome.row is not None and outcome.event_time is not None:
+            entry = replay_entry(outcome.row, micros_of(outcome.event_time))
+            if entry is not None:
+                entries.setdefault(outcome.row["app_id"], []).append(entry)
+    chunks = {
+        app_id: [listed[i : i + chunk_size] for i in range(0, len(listed), chunk_size)]
+        for app_id, listed in entries.items()
+    }
+    return touches, chunks

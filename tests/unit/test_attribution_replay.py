@@ -14,32 +14,18 @@ import pytest
 from domain.config import load_config
 from domain.mapping import ImportSettings, process_message
 from domain.replay import DecisionTable, key_text, replay_candidates, replay_decisions, replay_entry
-from domain.timestamps import micros_of
 from domain.touches import identity_keys
-from tests.support.attribution import IDFA, NOW, click, event_time_reference, ios, message, purchase, web
+from tests.support.attribution import IDFA, NOW, click, event_time_reference, ios, message, purchase, replay_chunks, web
 from tools.attribution_sample import attribution_sample
 from tools.samples import generate_corpus
 
 SETTINGS = ImportSettings(load_config(None), max_event_age=None)  # the backfill's
 
 
-def _replay_input(lines: list[bytes], pack_size: int = 7) -> tuple[dict[str, list], dict[str, list[bytes]]]:
+def _replay_input(lines: list[bytes]) -> tuple[dict[str, list], dict[str, list[bytes]]]:
     """Per app: the touches and the packs the backfill's mapping step would ship."""
-    touches: dict[str, list] = {}
-    entries: dict[str, list] = {}
-    for data in lines:
-        outcome = process_message(data, None, None, SETTINGS, NOW)
-        if outcome.touch is not None:
-            touches.setdefault(outcome.touch.app_id, []).append(outcome.touch)
-        elif outcome.row is not None and outcome.event_time is not None:
-            entry = replay_entry(outcome.row, micros_of(outcome.event_time))
-            if entry is not None:
-                entries.setdefault(outcome.row["app_id"], []).append(entry)
-    packs = {
-        app_id: [orjson.dumps(listed[i : i + pack_size]) for i in range(0, len(listed), pack_size)]
-        for app_id, listed in entries.items()
-    }
-    return touches, packs
+    touches, chunks = replay_chunks(lines, SETTINGS, NOW)
+    return touches, {app_id: [orjson.dumps(chunk) for chunk in listed] for app_id, listed in chunks.items()}
 
 
 def _reference(lines: list[bytes]) -> dict[str, dict[str, Any]]:

@@ -25,10 +25,10 @@ from domain.keyed_replay import (
     lookup_linked,
     most_per_key,
 )
-from domain.mapping import ImportSettings, process_message
-from domain.replay import key_text, replay_entry
+from domain.mapping import ImportSettings
+from domain.replay import key_text
 from domain.timestamps import micros_in, micros_of, moment_of
-from tests.support.attribution import IDFA, NOW, click, event_time_reference, ios, message, purchase, web
+from tests.support.attribution import IDFA, NOW, click, event_time_reference, ios, message, purchase, replay_chunks, web
 from tools.attribution_sample import attribution_sample
 from tools.samples import generate_corpus
 
@@ -36,24 +36,10 @@ SETTINGS = ImportSettings(load_config(None), max_event_age=None)  # the backfill
 DAY = micros_in(timedelta(days=1))
 
 
-def _replay_input(lines: list[bytes], pack_size: int = 7) -> tuple[dict[str, list], dict[str, list[list]]]:
+def _replay_input(lines: list[bytes]) -> tuple[dict[str, list], dict[str, list[list]]]:
     """Per app: the touches and the chunks of conversion entries the backfill's mapping step
     would pack."""
-    touches: dict[str, list] = {}
-    entries: dict[str, list] = {}
-    for data in lines:
-        outcome = process_message(data, None, None, SETTINGS, NOW)
-        if outcome.touch is not None:
-            touches.setdefault(outcome.touch.app_id, []).append(outcome.touch)
-        elif outcome.row is not None and outcome.event_time is not None:
-            entry = replay_entry(outcome.row, micros_of(outcome.event_time))
-            if entry is not None:
-                entries.setdefault(outcome.row["app_id"], []).append(entry)
-    chunks = {
-        app_id: [listed[i : i + pack_size] for i in range(0, len(listed), pack_size)]
-        for app_id, listed in entries.items()
-    }
-    return touches, chunks
+    return replay_chunks(lines, SETTINGS, NOW)
 
 
 def _reference(lines: list[bytes]) -> dict[str, dict[str, Any]]:
