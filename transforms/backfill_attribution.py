@@ -153,15 +153,30 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _DirectTouchesFn(beam.DoFn):
-    """A group's touches and packs -> each conversion's best touch under each key (most groups
-    have no touch: their packs are only counted)."""
+class _KeyGroupFn(beam.DoFn):
+    """Base of the two lookups per (app, key shard, time bucket): what a group's keys found,
+    as messages batched per dedup shard of their event id."""
 
     def __init__(self, windows: dict[str, Windows], max_per_type: int, event_shards: int) -> None:
         self._windows = windows
         self._max = max_per_type
         self._event_shards = event_shards
+        self._touches = _Touches()
         self._group_values = Metrics.distribution(METRICS_NAMESPACE, GROUP_VALUES)
+
+    def _messages(
+        self, app_id: str, stage: int, found: Iterator[tuple[str, Found]]
+    ) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+        batches = _Batches()
+        with _collector_paused():
+            for event_id, one in found:
+                batches.add(dedup_shard(event_id, self._event_shards), _found_message(event_id, app_id, stage, one))
+        yield from batches.drain()
+
+
+class _DirectTouchesFn(_KeyGroupFn):
+    """A group's touches and packs -> each conversion's best touch under each key (most groups
+    have no touch: their packs are only counted)."""
 
     def process(self, element) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
         (app_id, _, _), values = element
@@ -171,15 +186,10 @@ class _DirectTouchesFn(beam.DoFn):
             if type(value) is tuple:
                 packs.append(value)
             else:  # a list of touch copies
-                touches += [(text, Touch.unpacked(packed)) for text, packed in value]
+                touches += [(text, self._touches(packed)) for text, packed in value]
         self._group_values.update(most_per_key(packs, (text for text, _ in touches)))
-        if not packs or not touches:
-            return
-        batches = _Batches()
-        with _collector_paused():
-            for event_id, found in lookup_direct(touches, packs, self._windows[app_id], self._max):
-                batches.add(dedup_shard(event_id, self._event_shards), _found_message(event_id, app_id, DIRECT, found))
-        yield from batches.drain()
+        if packs and touches:
+            yield from self._messages(app_id, DIRECT, lookup_direct(touches, packs, self._windows[app_id], self._max))
 
 
 class _FirstHopFn(beam.DoFn):
@@ -221,15 +231,9 @@ class _FirstHopFn(beam.DoFn):
         yield from links.drain(LINKS)
 
 
-class _LinkedTouchesFn(beam.DoFn):
+class _LinkedTouchesFn(_KeyGroupFn):
     """A group's links and packs (the same as its direct lookups') -> each conversion's best
     link under each key (most groups have no link: their packs are not even read)."""
-
-    def __init__(self, windows: dict[str, Windows], max_per_type: int, event_shards: int) -> None:
-        self._windows = windows
-        self._max = max_per_type
-        self._event_shards = event_shards
-        self._touches = _Touches()
 
     def process(self, element) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
         (app_id, _, _), values = element
@@ -241,13 +245,8 @@ class _LinkedTouchesFn(beam.DoFn):
             else:  # a list of links
                 for text, micros, taught_by, packed in value:
                     links.append((text, Link(micros, taught_by, self._touches(packed))))
-        if not links or not packs:
-            return
-        batches = _Batches()
-        with _collector_paused():
-            for event_id, found in lookup_linked(links, packs, self._windows[app_id], self._max):
-                batches.add(dedup_shard(event_id, self._event_shards), _found_message(event_id, app_id, LINKED, found))
-        yield from batches.drain()
+        if links and packs:
+            yield from self._messages(app_id, LINKED, lookup_linked(links, packs, self._windows[app_id], self._max))
 
 
 class Decide:
