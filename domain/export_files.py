@@ -93,6 +93,7 @@ JSON_COLUMNS = ("custom_data", "content_items")  # read as JSON text
 _COPIED = tuple(c for c in VIEW_COLUMNS if c in EXPORT_COLUMNS and c not in _DERIVED)
 
 _ID_MASK = (1 << 63) - 1
+_HOUR, _MINUTE, _SECOND = timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=1)
 
 
 def export_id(app_id: str, event_id: str) -> int:
@@ -105,12 +106,15 @@ def export_id(app_id: str, event_id: str) -> int:
 
 
 def epoch_ms(moment: datetime) -> int:
-    return (moment - EPOCH) // timedelta(milliseconds=1)
+    """Whole milliseconds since the epoch (floored, as Branch's ``timestamp``)."""
+    since = moment - EPOCH
+    return since.days * 86_400_000 + since.seconds * 1_000 + since.microseconds // 1_000
 
 
 def branch_time(moment: datetime) -> str:
     """Branch's ``*_timestamp_iso`` form, Go layout ``2006-01-02 15:04:05-0700``, always UTC."""
-    return moment.astimezone(UTC).isoformat(" ", "seconds")[:19] + "+0000"
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.isoformat(" ", "seconds")[:19] + "+0000"
 
 
 def _cell(value: Any) -> str:
@@ -143,9 +147,9 @@ def _touch_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
     return (
         str(epoch_ms(touched)),
         branch_time(touched),
-        str(elapsed // timedelta(hours=1)),
-        str(elapsed // timedelta(minutes=1)),
-        str(elapsed // timedelta(seconds=1)),
+        str(elapsed // _HOUR),
+        str(elapsed // _MINUTE),
+        str(elapsed // _SECOND),
     )
 
 
