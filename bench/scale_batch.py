@@ -21,7 +21,7 @@ export_rows_s_core=E export_workers=F``
   ``attribution_group_values``), at 200k and at 1M: a group may grow with one user's activity,
   never with the app or the archive.
 - E: the Daily Export's per-row work, on one core: rows shaped as a shard's query returns
-  them, formatted into CSV text (``export_cells`` through one CSV writer per file, as
+  them, formatted into CSV text (``export_line`` into one text buffer per file, as
   ``ExportShard`` writes them); rows per second.
 - F: the work items one app-day of 1M rows is read, formatted and written in
   (``export_shards``: each its own query and files, spread over the workers).
@@ -165,16 +165,15 @@ def export_rows(count: int = 30_000) -> list[dict[str, Any]]:
 
 def export_rate(repeat: int = 3) -> dict[str, Any]:
     """Rows per second of the export's per-row work (best of ``repeat`` passes)."""
-    from domain.export_files import csv_writer, export_cells
+    from domain.export_files import export_line
 
     rows = export_rows()
     best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
         text = io.StringIO()
-        writer = csv_writer(text)
         for row in rows:
-            writer.writerow(export_cells(row))
+            text.write(export_line(row))
         best = min(best, time.perf_counter() - started)
     return {"rows": len(rows), "rows_s": len(rows) / best}
 

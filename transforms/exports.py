@@ -46,8 +46,7 @@ from domain.export_files import (
     MANIFEST,
     DayExport,
     complete_days,
-    csv_writer,
-    export_cells,
+    export_line,
     export_shards,
     export_token,
     file_name,
@@ -201,10 +200,9 @@ class _FileWriter:
         )
         self._text = io.StringIO()  # (lines encoded and written many at a time)
         self._text.write(header_line() + "\n")
-        self._csv = csv_writer(self._text)
 
     def write(self, row: Any) -> None:
-        self._csv.writerow(export_cells(row))
+        self._text.write(export_line(row))
         self.rows += 1
         if self.rows % _LINES_PER_WRITE == 0:
             self._flush()

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.export_files import (
     DEFAULT_READY_AFTER,
@@ -25,7 +27,9 @@ from domain.export_files import (
     PartitionSnapshot,
     complete_days,
     csv_line,
+    export_cells,
     export_id,
+    export_line,
     export_shards,
     file_name,
     header_line,
@@ -35,6 +39,7 @@ from domain.export_files import (
     partition_unchanged,
     served_files,
 )
+from schemas.tables import EVENTS, schema_fields
 from tests.support import REPO
 from tests.support.branch_csv import parse_like_kachit
 
@@ -44,6 +49,7 @@ from tests.support.branch_csv import parse_like_kachit
 BRANCH_HEADER = REPO / "tests" / "data" / "branch_export_v2_columns.txt"
 SHARED_HEADER = REPO.parent / "shared" / "branch" / "export_v2_columns.txt"
 MOMENT = datetime(2021, 2, 14, 1, 0, 12, 345000, tzinfo=UTC)
+INTEGER_COLUMNS = [f["name"] for f in schema_fields(EVENTS) if f["type"] == "INT64" and f["name"] in VIEW_COLUMNS]
 
 
 def view_row(**columns) -> dict:
@@ -178,6 +184,33 @@ def test_the_manifest_lists_every_topic_and_the_api_serves_only_complete_days():
 def test_text_values_round_trip_through_rfc_4180_quoting(value):
     _, [parsed] = parse_like_kachit(gz_file(view_row(user_data_user_agent=value)))
     assert parsed["user_data_user_agent"] == (value or None)
+
+
+_TEXT = st.text(st.sampled_from('a,"\r\n \x00é{}[]'))
+
+
+@given(
+    agent=st.one_of(st.none(), _TEXT),
+    model=st.one_of(st.none(), _TEXT),
+    event_id=_TEXT.filter(bool),
+    link_id=st.one_of(st.none(), _TEXT, st.integers(0, 2**64).map(str)),
+    tags=st.lists(_TEXT, max_size=2),
+    custom=st.one_of(st.none(), st.dictionaries(_TEXT, _TEXT, max_size=2)),
+    items=st.one_of(st.none(), _TEXT),
+    integer=st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+)
+def test_a_line_is_what_pythons_csv_writer_writes_for_any_cell_values(
+    agent, model, event_id, link_id, tags, custom, items, integer
+):
+    row = view_row(
+        user_data_user_agent=agent, user_data_model=model, id=event_id, last_attributed_touch_data_tilde_id=link_id,
+        last_attributed_touch_data_tilde_tags=tags, custom_data=custom, content_items=items,
+    )  # fmt: skip
+    for column in INTEGER_COLUMNS:
+        row[column] = integer
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerow(export_cells(row))
+    assert export_line(row) == expected.getvalue()
 
 
 @pytest.mark.parametrize(
