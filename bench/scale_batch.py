@@ -10,12 +10,15 @@ export_rows_s_core=E export_workers=F``
 - A, B: the backfill's graph with its keyed attribution plan (``ReadArchiveChunks`` ->
   ``RouteArchiveChunks`` with the job's ``--dedup_shards=auto`` and
   ``--attribution_plan=keyed``, every table's rows counted instead of written; stage (c) of
-  ``bench/run.py`` runs the in-memory plan the job picks for 200k events) on the FnApiRunner, one worker pinned to one core, over a generated
-  corpus of 200k and of 1M lines (1M: five generated corpora of 200k, each with its own users,
-  so that a bigger archive has more users rather than busier ones), each in a fresh
-  interpreter; events per second, wall time including start-up. Both hold the same very active
-  user (``generate_hot_user``: 10k lines, the same at both sizes) and one app holds every
-  event (archive lines carry no ``branch_key``: the default app takes them all, more than rules §11's 80%).
+  ``bench/run.py`` runs the in-memory plan the job picks for 200k events) on the FnApiRunner,
+  one worker pinned to one core, over a generated corpus of 200k and of 1M lines (1M: five
+  generated corpora of 200k, each with its own users, so that a bigger archive has more users
+  rather than busier ones), each run in a fresh interpreter; events per second, wall time
+  including start-up, the best of ``--repeat`` runs per size (2 by default: runs of the same
+  code vary by 10% on this host; every run is printed). Both hold the same very active user
+  (``generate_hot_user``: 10k lines, the same at both sizes) and one app holds every event
+  (archive lines carry no ``branch_key``: the default app takes them all, more than rules
+  §11's 80%).
 - C, D: the most entries one identity key had in one group of the keyed attribution (its
   conversions, touches and links in one time bucket: the distribution
   ``attribution_group_values``), at 200k and at 1M: a group may grow with one user's activity,
@@ -200,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sizes", default=",".join(map(str, SIZES)), help="the two corpus sizes (a smoke test: 20000,50000)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs of the backfill per size; A and B are each size's best"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -214,9 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in sizes:
             path = Path(tmp) / f"corpus_{size}.jsonl"
             write_corpus(path, size)
-            results[size] = _child("backfill", str(path), cpu=cpu)
+            for _ in range(args.repeat):
+                run = _child("backfill", str(path), cpu=cpu)
+                print(f"[backfill {size:,}] {json.dumps(run)}", file=sys.stderr)
+                if size not in results or run["ev_s"] > results[size]["ev_s"]:
+                    results[size] = run
             path.unlink()
-            print(f"[backfill {size:,}] {json.dumps(results[size])}", file=sys.stderr)
     export = _child("export", cpu=cpu)
     print(f"[export] {json.dumps(export)}", file=sys.stderr)
     small, large = results[sizes[0]], results[sizes[1]]
