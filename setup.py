@@ -100,6 +100,7 @@ setuptools.setup(
         "google-cloud-bigquery==3.47.0",
         "google-cloud-pubsub==2.44.0",
         "google-cloud-secret-manager==2.32.0",  # webhook signing secrets (secret_manager references)
+        "objsize==0.7.1",  # its settings (transforms/state_cache.py): Beam's state cache weighs with it
         "orjson==3.13.0",
         "pydantic==2.14.4",
         "PyYAML==6.0.4",

@@ -32,6 +32,7 @@ from domain.dedup import is_repeat, split_copies
 from domain.timestamps import micros_in
 from schemas.reasons import METRICS_NAMESPACE
 from transforms.counting import BundleCounts
+from transforms.state_cache import StatefulDoFn
 from transforms.tags import COUNTS, DUPLICATE
 
 # ``stat_key(value, duplicate)``: the group a kept (False) or repeated (True) copy counts in.
@@ -78,7 +79,7 @@ class _DedupFn(beam.DoFn):
 
 
 @beam.typehints.with_output_types(Any)
-class _DedupStreamingFn(_DedupFn):
+class _DedupStreamingFn(_DedupFn, StatefulDoFn):
     """Keyed by event id; outputs the first copy, tags later copies within the window."""
 
     KEPT_AT = ReadModifyWriteStateSpec("kept_at_micros", VarIntCoder())

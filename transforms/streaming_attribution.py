@@ -49,6 +49,7 @@ from domain.attribution import DEFAULT_MAX_TOUCHES_PER_KEY, Candidate, KeyTouche
 from domain.timestamps import micros_in, micros_of, moment_of, parse_timestamp
 from domain.touches import LINK_SOURCE, Touch, Windows, identity_keys
 from schemas.reasons import METRICS_NAMESPACE
+from transforms.state_cache import StatefulDoFn
 from transforms.touches_table import TouchesToRead
 
 # Keys: (app id, (key kind, value)) for the identity stages, the event id for the others. Every
@@ -212,7 +213,7 @@ def _usable(touches: list[Touch], when: datetime, horizon: timedelta) -> tuple[T
 
 @beam.typehints.with_input_types(ByIdentity)
 @beam.typehints.with_output_types(ByEvent)
-class _KeyedTouchesFn(beam.DoFn):
+class _KeyedTouchesFn(StatefulDoFn):
     """Base of the two stages keyed by (app id, identity key): a bounded store of touches
     (:class:`KeyTouches`), the conversions waiting for the start-up read, and their timers."""
 
@@ -331,7 +332,7 @@ class _LinkedTouchesFn(_KeyedTouchesFn):
 
 @beam.typehints.with_input_types(ByEvent)
 @beam.typehints.with_output_types(ByIdentity)
-class _FirstHopFn(beam.DoFn):
+class _FirstHopFn(StatefulDoFn):
     """Stage 2, keyed by event id: once every key has answered, the first-hop touch (the best
     direct one) is taught under the conversion's other keys, and each key is asked for links."""
 
@@ -360,7 +361,7 @@ class _FirstHopFn(beam.DoFn):
 
 @beam.typehints.with_input_types(ByEvent)
 @beam.typehints.with_output_types(dict)
-class _DecideFn(beam.DoFn):
+class _DecideFn(StatefulDoFn):
     """Stage 4, keyed by event id: the row, each key's links (one of them with the direct
     candidates) and, with ``raw``, the raw message -> the row with its attribution columns.
 

@@ -32,6 +32,7 @@ from adapters.touches_table import ROWS_PER_SPLIT, Split, plan_splits, read_load
 from domain.branch_exports import TOUCH_TOPICS
 from domain.timestamps import micros_in, micros_of, moment_of
 from schemas.reasons import METRICS_NAMESPACE
+from transforms.state_cache import StatefulDoFn
 
 _LOG = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class ReadTouchesTable(beam.PTransform):
 
 @beam.typehints.with_input_types(tuple[str, int])
 @beam.typehints.with_output_types(dict)
-class _TailFn(beam.DoFn):
+class _TailFn(StatefulDoFn):
     """Keyed by app: every ``interval`` (a processing-time timer that sets itself again), the
     rows ``load_touches`` added since the last read, that a conversion can still use."""
 
@@ -144,6 +145,7 @@ class _TailFn(beam.DoFn):
         self._read = Metrics.counter(METRICS_NAMESPACE, "touches_tailed")
 
     def setup(self) -> None:
+        super().setup()
         self._client = self._test_client or bigquery.Client(project=self._project)
 
     def process(self, element, loaded_until=beam.DoFn.StateParam(LOADED_UNTIL),
