@@ -1,5 +1,6 @@
 """The streaming attribution stages' messages in keyed state (``MessageCoder``): every kind
-survives its encoding exactly, as compact JSON, never a pickle."""
+survives its encoding exactly, as compact JSON, never a pickle; so do an identity key's cell
+entries (``CellCoder``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from domain.attribution import Candidate
 from domain.touches import Touch
 from tests.support.attribution import NOW
 from transforms.streaming_attribution import (
+    CellCoder,
     ConversionAt,
     DirectFound,
     LinkedFound,
@@ -54,4 +56,13 @@ def test_every_message_kind_survives_its_encoding_exactly():
         decoded = coder.decode(encoded)
         assert type(decoded) is type(message) and decoded == message
         assert coder.encode(decoded) == encoded
+    assert coder.is_deterministic()
+
+
+def test_a_keys_cell_holds_its_touches_and_waiting_conversions_apart():
+    coder = CellCoder()
+    touches = b'[["t-1"]]'
+    for entry in (touches, b"", (ConversionAt("e-1", NOW, 2), 1_765_000_000_000_000), (MESSAGES[4], 0)):
+        decoded = coder.decode(coder.encode(entry))
+        assert type(decoded) is type(entry) and decoded == entry
     assert coder.is_deterministic()
