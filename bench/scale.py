@@ -22,8 +22,8 @@ startup_rss_ratio=E stream_ev_s_core=F``
   worker's peak RSS at 50,000 over at 5,000. A split is read by one worker, so the splits are
   the same size at both (a quarter of the small table: the job's are ``ROWS_PER_SPLIT``); the
   emulator answers a split's query in one response where BigQuery pages it. The state cache
-  (a fixed bound, ``--max_cache_memory_usage_mb``) is kept small. (Prism keeps state at about
-  150 keys/s here, hence not 100k and 1M.)
+  (a fixed bound, ``--max_cache_memory_usage_mb``) is kept small. (The emulator scans the
+  whole table for every split's query: 50,000 rows take 5-7 minutes, hence not 100k and 1M.)
 - F: the streaming graph (``RouteSegmentMessages``: mapping, dedup, attribution, counts) on
   Prism, TestStream input (2,000 messages in bundles of 500), counters for sinks: events per
   second including start-up, the run pinned to one core (Prism's Go runner unpinned). The
