@@ -173,6 +173,16 @@ class _KeyGroupFn(beam.DoFn):
                 batches.add(dedup_shard(event_id, self._event_shards), _found_message(event_id, app_id, stage, one))
         yield from batches.drain()
 
+    @staticmethod
+    def _packs_and_lists(values: Iterable[Any]) -> tuple[list[GroupPack], list[list[Any]]]:
+        """A group's values apart: its conversion packs (tuples) and its lists (of touch copies,
+        or of links)."""
+        packs: list[GroupPack] = []
+        lists: list[list[Any]] = []
+        for value in values:
+            (packs if type(value) is tuple else lists).append(value)
+        return packs, lists
+
 
 class _DirectTouchesFn(_KeyGroupFn):
     """A group's touches and packs -> each conversion's best touch under each key (most groups
@@ -180,13 +190,10 @@ class _DirectTouchesFn(_KeyGroupFn):
 
     def process(self, element) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
         (app_id, _, _), values = element
-        packs: list[GroupPack] = []
-        touches: list[tuple[str, Touch]] = []
-        for value in values:
-            if type(value) is tuple:
-                packs.append(value)
-            else:  # a list of touch copies
-                touches += [(text, self._touches(packed)) for text, packed in value]
+        packs, lists = self._packs_and_lists(values)
+        touches: list[tuple[str, Touch]] = [
+            (text, self._touches(packed)) for copies in lists for text, packed in copies
+        ]
         self._group_values.update(most_per_key(packs, (text for text, _ in touches)))
         if packs and touches:
             yield from self._messages(app_id, DIRECT, lookup_direct(touches, packs, self._windows[app_id], self._max))
@@ -237,14 +244,12 @@ class _LinkedTouchesFn(_KeyGroupFn):
 
     def process(self, element) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
         (app_id, _, _), values = element
-        packs: list[GroupPack] = []
-        links: list[tuple[str, Link]] = []
-        for value in values:
-            if type(value) is tuple:
-                packs.append(value)
-            else:  # a list of links
-                for text, micros, taught_by, packed in value:
-                    links.append((text, Link(micros, taught_by, self._touches(packed))))
+        packs, lists = self._packs_and_lists(values)
+        links: list[tuple[str, Link]] = [
+            (text, Link(micros, taught_by, self._touches(packed)))
+            for taught in lists
+            for text, micros, taught_by, packed in taught
+        ]
         if links and packs:
             yield from self._messages(app_id, LINKED, lookup_linked(links, packs, self._windows[app_id], self._max))
 
