@@ -97,3 +97,55 @@ def test_expiry_timers_fire_once_on_a_runner_that_keeps_timers_in_milliseconds()
     result.wait_until_finish()
     found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name("attribution_expired"))
     assert sum(counter.committed for counter in found["counters"]) == 3  # each touch once, where it was held
+
+
+class _KeysPerBundleFn(beam.DoFn):
+    """Records how many keys each bundle of a stateful stage held."""
+
+    SEEN = beam.transforms.userstate.CombiningValueStateSpec("seen", sum)
+
+    def start_bundle(self):
+        self._keys = set()
+
+    def process(self, element, seen=beam.DoFn.StateParam(SEEN)):
+        seen.add(1)
+        self._keys.add(element[0])
+        yield element[0]
+
+    def finish_bundle(self):
+        beam.metrics.Metrics.distribution("test", "keys_per_bundle").update(len(self._keys))
+
+
+@pytest.mark.parametrize("cap", [None, 40])
+def test_a_stateful_stage_holds_at_most_the_keys_per_bundle_the_build_caps_it_at(cap, monkeypatch):
+    """scripts/build_prism.sh adds PRISM_MAX_KEYS_PER_BUNDLE to Prism (bench/scale.py's E sets it,
+    as Dataflow's per-key work items bound what the SDK worker holds per bundle). Unset, Prism
+    runs as released: every pending key in one bundle."""
+    if cap is None:
+        monkeypatch.delenv("PRISM_MAX_KEYS_PER_BUNDLE", raising=False)
+    else:
+        monkeypatch.setenv("PRISM_MAX_KEYS_PER_BUNDLE", str(cap))
+    options = PipelineOptions(
+        [
+            "--runner=PrismRunner",
+            f"--prism_location={PRISM}",
+            "--prism_log_level=warn",
+            "--experiments=disable_prism_server_singleton",  # a runner of its own, started with this environment
+        ]
+    )
+    with beam.Pipeline(options=options) as pipeline:
+        keys = (
+            pipeline
+            | beam.Create([(f"k{n}", n) for n in range(200)])
+            | beam.Reshuffle()
+            | beam.ParDo(_KeysPerBundleFn())
+        )
+        assert_that(keys, equal_to([f"k{n}" for n in range(200)]))
+    found = pipeline.result.metrics().query(MetricsFilter().with_namespace("test").with_name("keys_per_bundle"))
+    (distribution,) = found["distributions"]
+    assert distribution.committed.sum == 200
+    if cap is None:
+        assert distribution.committed.max == 200
+    else:
+        assert distribution.committed.max <= cap
+        assert distribution.committed.count >= 200 // cap
