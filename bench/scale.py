@@ -24,11 +24,12 @@ startup_rss_ratio=E stream_ev_s_core=F``
   pending elements in one bundle of a stateful stage: the keyed stage's one bundle would hold
   all 50,000. Dataflow's streaming work items are per key; our Prism build caps a bundle at
   ``KEYS_PER_BUNDLE`` keys (``PRISM_MAX_KEYS_PER_BUNDLE``, scripts/build_prism.sh), and E is
-  measured so (``--uncapped`` measures Prism as released). A split is read by one worker, so the splits are
-  the same size at both (a quarter of the small table: the job's are ``ROWS_PER_SPLIT``); the
-  emulator answers a split's query in one response where BigQuery pages it. The state cache
-  (a fixed bound, ``--max_cache_memory_usage_mb``) is kept small. (The emulator scans the
-  whole table for every split's query: 50,000 rows take 5-7 minutes, hence not 100k and 1M.)
+  measured so (``--uncapped`` measures Prism as released). A split is read by one worker, so
+  the splits are the same size at both (a quarter of the small table: the job's are
+  ``ROWS_PER_SPLIT``); the emulator answers a split's query in one response where BigQuery
+  pages it. The state cache (a fixed bound, ``--max_cache_memory_usage_mb``) is kept small.
+  (The emulator scans the whole table for every split's query: 50,000 rows take 5-7 minutes,
+  hence not 100k and 1M.)
 - F: the streaming graph (``RouteSegmentMessages``: mapping, dedup, attribution, counts) on
   Prism, TestStream input (2,000 messages in bundles of 500), counters for sinks: events per
   second including start-up, the run pinned to one core (Prism's Go runner unpinned). The
