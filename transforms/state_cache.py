@@ -27,4 +27,5 @@ class StatefulDoFn(beam.DoFn):
     """A DoFn with state: its ``setup`` turns off the per-write walk (see the module)."""
 
     def setup(self) -> None:
+        super().setup()
         weigh_state_without_module_globals()

@@ -43,13 +43,13 @@ TouchesToRead = tuple[str, tuple[int, int]]
 class _TouchesQueryFn(beam.DoFn):
     """A DoFn that queries ``touches`` (its client made on the worker)."""
 
-    def __init__(self, project: str, dataset: str, test_client: EmulatorClient | None, links: bool) -> None:
+    def __init__(self, project: str, dataset: str, test_client: EmulatorClient | None) -> None:
         self._project = project
         self._dataset = dataset
         self._test_client = test_client
-        self._links = links
 
     def setup(self) -> None:
+        super().setup()
         self._client = self._test_client or bigquery.Client(project=self._project)
 
     def teardown(self) -> None:
@@ -64,7 +64,8 @@ class _PlanSplitsFn(_TouchesQueryFn):
     def __init__(
         self, project: str, dataset: str, test_client: EmulatorClient | None, links: bool, rows_per_split: int
     ) -> None:
-        super().__init__(project, dataset, test_client, links)
+        super().__init__(project, dataset, test_client)
+        self._links = links
         self._rows_per_split = rows_per_split
 
     def process(self, wanted: TouchesToRead) -> Iterator[Split]:
@@ -79,7 +80,8 @@ class _PlanSplitsFn(_TouchesQueryFn):
 @beam.typehints.with_output_types(dict)
 class _ReadSplitFn(_TouchesQueryFn):
     def __init__(self, project: str, dataset: str, test_client: EmulatorClient | None, links: bool) -> None:
-        super().__init__(project, dataset, test_client, links)
+        super().__init__(project, dataset, test_client)
+        self._links = links
         self._read = Metrics.counter(METRICS_NAMESPACE, "touches_read")
 
     def process(self, split: Split) -> Iterator[dict[str, Any]]:
@@ -124,7 +126,7 @@ class ReadTouchesTable(beam.PTransform):
 
 @beam.typehints.with_input_types(tuple[str, int])
 @beam.typehints.with_output_types(dict)
-class _TailFn(StatefulDoFn):
+class _TailFn(_TouchesQueryFn, StatefulDoFn):
     """Keyed by app: every ``interval`` (a processing-time timer that sets itself again), the
     rows ``load_touches`` added since the last read, that a conversion can still use."""
 
@@ -140,13 +142,9 @@ class _TailFn(StatefulDoFn):
         horizon: dict[str, timedelta],
         sources: tuple[str, ...],
     ) -> None:
-        self._project, self._dataset, self._test_client = project, dataset, test_client
+        super().__init__(project, dataset, test_client)
         self._interval, self._horizon, self._sources = interval, horizon, sources
         self._read = Metrics.counter(METRICS_NAMESPACE, "touches_tailed")
-
-    def setup(self) -> None:
-        super().setup()
-        self._client = self._test_client or bigquery.Client(project=self._project)
 
     def process(self, element, loaded_until=beam.DoFn.StateParam(LOADED_UNTIL),
                 tick=beam.DoFn.TimerParam(TICK)) -> Iterator[dict[str, Any]]:  # fmt: skip
@@ -173,11 +171,6 @@ class _TailFn(StatefulDoFn):
         for row in rows:
             self._read.inc()
             yield row
-
-    def teardown(self) -> None:
-        client = getattr(self, "_client", None)
-        if client is not None:
-            client.close()
 
 
 class TailTouchesTable(beam.PTransform):
