@@ -223,7 +223,7 @@ def timer_just_after(moment: datetime) -> Timestamp:
     return Timestamp(micros=(micros // _MILLISECOND + 1) * _MILLISECOND)
 
 
-def _entries(cell) -> tuple[bytes | None, list[Any]]:
+def _read_cell(cell) -> tuple[bytes | None, list[Any]]:
     """A key's cell read: its touches (``KeyTouches.to_bytes``, None if none) and its waiting
     conversions, in arrival order."""
     touches, waiting = None, []
@@ -290,7 +290,7 @@ class _KeyedTouchesFn(StatefulDoFn):
         if type(message) is TouchAt:
             self._hold(app_id, message, timestamp, cell, expiry)
         elif self._stage is None or self._stage in self._opened:
-            yield self._answer(app_id, key, message, KeyTouches.from_bytes(_entries(cell)[0]))
+            yield self._answer(app_id, key, message, KeyTouches.from_bytes(_read_cell(cell)[0]))
         else:  # the start-up read may still hold touches for this key
             cell.add((message, timestamp.micros))
             gate.set(_START_OF_TIME)
@@ -300,7 +300,7 @@ class _KeyedTouchesFn(StatefulDoFn):
         assert self._stage is not None
         self._opened.add(self._stage)
         app_id, identity = key
-        touches, waiting = _entries(cell)
+        touches, waiting = _read_cell(cell)
         held = KeyTouches.from_bytes(touches)
         for message, micros in waiting:  # (in arrival order)
             yield TimestampedValue(self._answer(app_id, identity, message, held), Timestamp(micros=micros))
@@ -312,13 +312,13 @@ class _KeyedTouchesFn(StatefulDoFn):
     def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam, cell=beam.DoFn.StateParam(CELL),
                expiry=beam.DoFn.TimerParam(EXPIRY)) -> None:  # fmt: skip
         app_id, _ = key
-        touches, waiting = _entries(cell)
+        touches, waiting = _read_cell(cell)
         held = KeyTouches.from_bytes(touches)
         self._expired.inc(held.prune(fired.to_utc_datetime(has_tz=True) - self._lifetime[app_id]))
         self._write(app_id, held, waiting, cell, expiry)
 
     def _hold(self, app_id: str, message: TouchAt, timestamp: Timestamp, cell, expiry) -> None:
-        touches, waiting = _entries(cell)
+        touches, waiting = _read_cell(cell)
         held = KeyTouches.from_bytes(touches)
         self._cut.inc(held.add(message.touch, message.taught_by, max_per_type=self._max))
         lifetime = self._lifetime.get(app_id)
