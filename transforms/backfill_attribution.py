@@ -48,6 +48,7 @@ from domain.replay import DecisionTable, key_text, replay_decisions
 from domain.timestamps import micros_in, micros_of, moment_of
 from domain.touches import LINK_SOURCE, Touch, Windows
 from schemas.reasons import METRICS_NAMESPACE
+from transforms import packing
 from transforms.dedup import DropDuplicateCopies, StatKeyFn, dedup_shard
 from transforms.touches_table import TouchesToRead
 
@@ -62,10 +63,9 @@ GroupKey = tuple[str, int, int]
 
 
 # --------------------------------------------------------------------------- the messages
-# What crosses a shuffle here is made of Python primitives (tuples, lists, str, int, bytes),
-# which Beam's FastPrimitivesCoder encodes natively and deterministically: a NamedTuple or a
-# Touch would be pickled, and pickling them (each Flatten re-encodes its elements on the local
-# runners) was measured at a third of this graph's cost. Each message has one layout:
+# A message is made of Python primitives (tuples, lists, str, int, bytes): a NamedTuple or a
+# Touch would be pickled as an object, which was measured at a third of this graph's cost. Each
+# message has one layout:
 #
 #   identity groups, keyed (app id, key shard, time bucket):
 #     a conversion pack:  (index, body), two JSON byte strings            (``ConversionPacker``)
@@ -74,8 +74,11 @@ GroupKey = tuple[str, int, int]
 #   event groups, keyed by the dedup's shard of the event id (``transforms.dedup.dedup_shard``):
 #     a key's best:       (event id, app id, stage, micros, key texts, packed touch, match)
 #
-# and each step outputs one list per destination group (``_Batches``), not an element per
-# message: Beam's cost is per element (as the dedup's ``CopyPacker``).
+# Each step outputs one batch per destination group (``_Batches``), not an element per message
+# (Beam's cost is per element, as the dedup's ``CopyPacker``), and a batch crosses its shuffle as
+# one bytes object (``transforms.packing``): a group's batches decode as a few bytes objects,
+# not as the millions of tuples that made Python's full collections grow with the archive. A
+# group key is a tuple of str and int, which Beam encodes deterministically.
 
 DIRECT, FIRST_HOP, LINKED = 0, 1, 2  # the stage of an event message
 
@@ -108,8 +111,8 @@ def _found_of(message: tuple[Any, ...], touches: _Touches) -> Found:
 
 
 class _Batches:
-    """Messages gathered per destination group, output as one ``(group, [messages])`` element
-    each: from one call (:meth:`drain`) or one bundle (:meth:`windowed`)."""
+    """Messages gathered per destination group, output as one ``(group, pack([messages]))``
+    element each: from one call (:meth:`drain`) or one bundle (:meth:`windowed`)."""
 
     def __init__(self) -> None:
         self._lists: dict[Any, list[Any]] = {}
@@ -130,7 +133,8 @@ class _Batches:
     def drain(self, tag: str | None = None) -> Iterator[Any]:
         lists, self._lists = self._lists, {}
         for group, listed in lists.items():
-            yield (group, listed) if tag is None else beam.pvalue.TaggedOutput(tag, (group, listed))
+            batch = (group, packing.pack(listed))
+            yield batch if tag is None else beam.pvalue.TaggedOutput(tag, batch)
 
     def windowed(self) -> Iterator[WindowedValue]:
         for element in self.drain():
@@ -175,12 +179,15 @@ class _KeyGroupFn(beam.DoFn):
 
     @staticmethod
     def _packs_and_lists(values: Iterable[Any]) -> tuple[list[GroupPack], list[list[Any]]]:
-        """A group's values apart: its conversion packs (tuples) and its lists (of touch copies,
-        or of links)."""
+        """A group's values apart: its conversion packs (tuples) and its batches' lists (of touch
+        copies, or of links)."""
         packs: list[GroupPack] = []
         lists: list[list[Any]] = []
         for value in values:
-            (packs if type(value) is tuple else lists).append(value)
+            if type(value) is tuple:
+                packs.append(value)
+            else:
+                lists.append(packing.unpack(value))
         return packs, lists
 
 
@@ -209,11 +216,15 @@ class _FirstHopFn(beam.DoFn):
         self._shards = shards
         self._touches = _Touches()
 
-    def process(self, element) -> Iterator[Any]:
+    def process(self, element) -> list[Any]:
         event_shard, batches = element
+        with _collector_paused():  # (its messages by event id: many containers, no cycles)
+            return list(self._first_hops(event_shard, batches))
+
+    def _first_hops(self, event_shard: int, batches: Iterable[bytes]) -> Iterator[Any]:
         by_event: dict[str, list[tuple[Any, ...]]] = {}
         for batch in batches:
-            for message in batch:
+            for message in packing.unpack(batch):
                 by_event.setdefault(message[0], []).append(message)
         hops: list[tuple[Any, ...]] = []
         links = _Batches()
@@ -234,7 +245,7 @@ class _FirstHopFn(beam.DoFn):
                 for index in served:
                     links.add((app_id, shard, index), link)
         if hops:
-            yield event_shard, hops
+            yield event_shard, packing.pack(hops)
         yield from links.drain(LINKS)
 
 
