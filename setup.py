@@ -105,7 +105,7 @@ setuptools.setup(
         "pydantic==2.14.4",
         "PyYAML==6.0.4",
         "requests==2.34.2",  # webhook deliveries (adapters/webhook_delivery.py)
-        "zstandard==0.25.0",  # the backfill dedup's packs (transforms/dedup.py); Beam requires it too
+        "zstandard==0.25.0",  # the backfill's compressed batches (transforms/packing.py); Beam requires it too
     ],
     extras_require={
         # The serving layer (Query API, exports, status page); not needed on Dataflow workers.

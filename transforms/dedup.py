@@ -299,8 +299,9 @@ class DropDuplicateCopies(beam.PTransform):
     What a kept row becomes, if anything, comes one of two ways: ``joined`` (a PCollection of
     ``(shard, pack([parts]))``, ``transforms.packing``, by :func:`dedup_shard` with the packer's
     number of shards) and ``join``: each key's parts meet its copies in their shard's group, and
-    its kept rows get the columns ``join(parts)`` gives; or ``kept`` and ``side_input``: each kept row is output as
-    ``kept(side input's value)(row)``, for a side input small enough for every worker.
+    its kept rows get the columns ``join(parts)`` gives; or ``kept`` and ``side_input``: each
+    kept row is output as ``kept(side input's value)(row)``, for a side input small enough for
+    every worker.
     """
 
     def __init__(
