@@ -19,9 +19,7 @@ stages are ``transforms.streaming_attribution``.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -49,6 +47,7 @@ from domain.timestamps import micros_in, micros_of, moment_of
 from domain.touches import LINK_SOURCE, Touch, Windows
 from schemas.reasons import METRICS_NAMESPACE
 from transforms import packing
+from transforms.collector import collector_paused
 from transforms.dedup import DropDuplicateCopies, StatKeyFn, dedup_shard
 from transforms.touches_table import TouchesToRead
 
@@ -144,19 +143,6 @@ class _Batches:
 # --------------------------------------------------------------------------- the stages
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused: a group's lookups build many containers (no cycles),
-    and the collections that many allocations trigger walked them again and again."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 class _KeyGroupFn(beam.DoFn):
     """Base of the two lookups per (app, key shard, time bucket): what a group's keys found,
     as messages batched per dedup shard of their event id."""
@@ -172,7 +158,7 @@ class _KeyGroupFn(beam.DoFn):
         self, app_id: str, stage: int, found: Iterator[tuple[str, Found]]
     ) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
         batches = _Batches()
-        with _collector_paused():
+        with collector_paused():
             for event_id, one in found:
                 batches.add(dedup_shard(event_id, self._event_shards), _found_message(event_id, app_id, stage, one))
         yield from batches.drain()
@@ -218,7 +204,7 @@ class _FirstHopFn(beam.DoFn):
 
     def process(self, element) -> list[Any]:
         event_shard, batches = element
-        with _collector_paused():  # (its messages by event id: many containers, no cycles)
+        with collector_paused():  # (its messages by event id: many containers, no cycles)
             return list(self._first_hops(event_shard, batches))
 
     def _first_hops(self, event_shard: int, batches: Iterable[bytes]) -> Iterator[Any]:
@@ -362,10 +348,11 @@ class _ReplayAppFn(beam.DoFn):
         # By id: a touch read from the table may also be one of the archive's (the same touch).
         touches = list({item.id: item for item in items if type(item) is Touch}.values())
         packs = [item.pack for item in items if type(item) is ConversionPack]
-        with _collector_paused():
-            for blob, count in replay_decisions(app_id, touches, packs, self._windows[app_id]):
-                self._attributed.inc(count)
-                yield blob
+        with collector_paused():
+            decided = list(replay_decisions(app_id, touches, packs, self._windows[app_id]))
+        for blob, count in decided:
+            self._attributed.inc(count)
+            yield blob
 
 
 class WithDecisions:

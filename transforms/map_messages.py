@@ -26,6 +26,7 @@ from domain.replay import replay_entry
 from domain.speedups import without_nulls
 from domain.timestamps import micros_in, micros_of, to_bq_timestamp
 from schemas.reasons import METRICS_NAMESPACE, Outcome
+from transforms.collector import collector_paused
 from transforms.counting import BundleCounts
 from transforms.dedup import CopyPacker
 from transforms.tags import CONVERSIONS, COUNTS, RAW, REJECTED, TOUCHES
@@ -165,7 +166,11 @@ class _MapArchiveChunksFn(_MapMessagesFn):
         self._shards = shards
         self._keyed = keyed
 
-    def process(self, lines, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+    def process(self, lines, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam) -> list[Any]:
+        with collector_paused():  # (a chunk's rows and packs: many containers, no cycles)
+            return list(self._chunk(lines, timestamp, window))
+
+    def _chunk(self, lines: list[bytes], timestamp: Any, window: Any) -> Iterator[Any]:
         packer = CopyPacker(self._shards)
         conversions: dict[str, list] = {}  # per app
         for line in lines:  # archive lines: no attributes, no publish time
