@@ -154,9 +154,7 @@ class _KeyGroupFn(beam.DoFn):
         self._touches = _Touches()
         self._group_values = Metrics.distribution(METRICS_NAMESPACE, GROUP_VALUES)
 
-    def _messages(
-        self, app_id: str, stage: int, found: Iterator[tuple[str, Found]]
-    ) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    def _messages(self, app_id: str, stage: int, found: Iterator[tuple[str, Found]]) -> Iterator[tuple[int, bytes]]:
         batches = _Batches()
         with collector_paused():
             for event_id, one in found:
@@ -181,7 +179,7 @@ class _DirectTouchesFn(_KeyGroupFn):
     """A group's touches and packs -> each conversion's best touch under each key (most groups
     have no touch: their packs are only counted)."""
 
-    def process(self, element) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    def process(self, element) -> Iterator[tuple[int, bytes]]:
         (app_id, _, _), values = element
         packs, lists = self._packs_and_lists(values)
         touches: list[tuple[str, Touch]] = [
@@ -239,7 +237,7 @@ class _LinkedTouchesFn(_KeyGroupFn):
     """A group's links and packs (the same as its direct lookups') -> each conversion's best
     link under each key (most groups have no link: their packs are not even read)."""
 
-    def process(self, element) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    def process(self, element) -> Iterator[tuple[int, bytes]]:
         (app_id, _, _), values = element
         packs, lists = self._packs_and_lists(values)
         links: list[tuple[str, Link]] = [
